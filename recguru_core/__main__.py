@@ -1,0 +1,6 @@
+"""`python -m recguru_core ...` — see recguru_core/cli.py."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

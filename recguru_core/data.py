@@ -1,0 +1,308 @@
+"""`CrossDomainData`: per-domain sequences, leave-one-out splits, evaluation candidates, id maps.
+
+Layout per domain (CSR by user, time-ordered): `items[offsets[r]:offsets[r+1]]` is user r's
+whole sequence of item indices in 1..V (0 = pad, V+1 = eos). Leave-one-out split:
+
+    train  history = seq[:-2]                  (the only items training ever sees)
+    valid  history = seq[:-2], target seq[-2]
+    test   history = seq[:-1], target seq[-1]  (the validation item is known history at test time)
+
+Model input = the most recent `max_len` history items, left-padded with 0, eos appended; a batch
+is trimmed to its own longest row, so padding costs nothing (positions are counted from the eos
+end by the model, which makes trimming exact).
+
+Evaluation candidates: per user, the target plus `n_negatives` items sampled WITHOUT replacement
+(by popularity, or uniformly) from the items the user never interacted with, excluding every item
+of the whole sequence (train, validation and test). One negative set per user serves both
+validation and test (both targets are excluded from it), which halves memory. Fixed under a seed.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .preprocess import CleanDomain, PreprocessConfig, preprocess
+from .raw import RawCrossDomain
+
+SPLITS = ("train", "valid", "test")
+DOMAINS = ("A", "B")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    max_len: int = 100  # N: most recent items fed to the model
+    n_negatives: int = 199  # sampled negatives per evaluated user
+    negative_sampling: str = "popularity"  # "popularity" or "uniform"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.negative_sampling not in ("popularity", "uniform"):
+            raise DataError(
+                f"negative_sampling={self.negative_sampling!r}: expected 'popularity' or 'uniform'"
+            )
+        if self.max_len < 1 or self.n_negatives < 1:
+            raise DataError("max_len and n_negatives must be positive integers")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "DataConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def left_padded(offsets: np.ndarray, items: np.ndarray, rows: np.ndarray, ends: np.ndarray,
+                max_len: int, eos: int | None) -> np.ndarray:
+    """Most recent `max_len` items of each row ending (exclusive) at `ends`, left-padded with 0,
+    optionally followed by `eos`; trimmed to the batch's longest row. Returns (B, L[+1]) int64."""
+    starts = np.maximum(offsets[rows], ends - max_len)
+    lengths = ends - starts  # (B,)
+    width = max(int(lengths.max(initial=0)), 1)
+    cols = np.arange(width)[None, :]  # (1, W)
+    pad = cols < (width - lengths)[:, None]  # (B, W) True where padding
+    index = ends[:, None] - width + cols  # (B, W) position in `items`
+    out = np.where(pad, 0, items[np.clip(index, 0, max(len(items) - 1, 0))])
+    if eos is not None:
+        out = np.concatenate([out, np.full((len(rows), 1), eos, dtype=out.dtype)], axis=1)
+    return out.astype(np.int64, copy=False)
+
+
+def sample_negatives(offsets: np.ndarray, items: np.ndarray, n_items: int, n: int,
+                     weights: np.ndarray | None, seed: int, chunk: int = 65536) -> np.ndarray:
+    """(U, n) int32 negatives per user: drawn without replacement with probability proportional
+    to `weights` (uniform if None) among items 1..n_items the user never interacted with.
+
+    Vectorised successive sampling: draw with replacement in bulk, drop the user's own items and
+    repeats (keeping first occurrences, which is exactly sequential sampling without replacement),
+    keep the first n; rows still short are redrawn with a larger pool."""
+    n_users = len(offsets) - 1
+    lengths = np.diff(offsets)
+    worst = int(lengths.max(initial=0))
+    if n_items - worst < n:
+        raise DataError(
+            f"cannot sample {n} negatives: a user has {worst} of only {n_items} items; "
+            f"lower n_negatives (at most {max(n_items - worst, 0)})"
+        )
+    p = np.ones(n_items) if weights is None else np.asarray(weights, dtype=np.float64)
+    cdf = np.cumsum(p / p.sum())
+    cdf[-1] = 1.0
+    # Sorted (user, item) keys of every interaction: membership test by searchsorted.
+    user_of = np.repeat(np.arange(n_users, dtype=np.int64), lengths)
+    seen = np.sort(user_of * (n_items + 2) + items)
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n_users, n), dtype=np.int32)
+    for lo in range(0, n_users, chunk):
+        rows = np.arange(lo, min(lo + chunk, n_users))
+        pending = rows
+        pool = int(n * 1.5) + 8
+        while len(pending):
+            draws = np.searchsorted(cdf, rng.random((len(pending), pool)), side="right") + 1
+            draws = np.minimum(draws, n_items)
+            keys = pending[:, None].astype(np.int64) * (n_items + 2) + draws  # (P, pool)
+            flat = keys.ravel()
+            pos = np.searchsorted(seen, flat)
+            in_history = seen[np.minimum(pos, len(seen) - 1)] == flat
+            first = np.zeros(flat.shape, dtype=bool)
+            first[np.unique(flat, return_index=True)[1]] = True
+            ok = (first & ~in_history).reshape(keys.shape)
+            enough = ok.sum(axis=1) >= n
+            if enough.any():
+                good_ok = ok[enough]
+                # first n accepted draws of each row, in draw order (stable sort of ~ok)
+                idx = np.argsort(~good_ok, axis=1, kind="stable")[:, :n]
+                out[pending[enough]] = np.take_along_axis(draws[enough], idx, axis=1)
+            pending = pending[~enough]
+            pool *= 2
+    return out
+
+
+class DomainData:
+    """One domain's users, items and sequences (see module docstring for the layout)."""
+
+    def __init__(self, clean: CleanDomain, cluster: np.ndarray | None, cfg: DataConfig,
+                 domain_index: int):
+        self.name = clean.name
+        self.index = domain_index
+        self.cfg = cfg
+        self.user_raw = np.asarray(clean.user_raw).astype(str)
+        self.item_raw = np.asarray(clean.item_raw).astype(str)
+        self.titles = np.asarray(clean.titles).astype(str)
+        self.genres = np.asarray(clean.genres).astype(str)
+        self.offsets = clean.offsets
+        self.items = clean.items
+        self.timestamps = clean.timestamps
+        self.cluster = cluster  # (U,) int ground-truth taste cluster, or None
+
+    # --- sizes -------------------------------------------------------------------------------
+    @property
+    def n_users(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_raw)
+
+    @property
+    def eos(self) -> int:
+        return self.n_items + 1
+
+    @cached_property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @cached_property
+    def user_index(self) -> dict[str, int]:
+        return {u: r for r, u in enumerate(self.user_raw)}
+
+    @cached_property
+    def popularity(self) -> np.ndarray:
+        """(V,) interaction counts of items 1..V over training histories only."""
+        train = self._train_mask()
+        return np.bincount(self.items[train] - 1, minlength=self.n_items).astype(np.float64)
+
+    def _train_mask(self) -> np.ndarray:
+        position = np.arange(len(self.items)) - np.repeat(self.offsets[:-1], self.lengths)
+        return position < np.repeat(self.lengths - 2, self.lengths)
+
+    # --- splits ------------------------------------------------------------------------------
+    def history_end(self, rows: np.ndarray, split: str) -> np.ndarray:
+        """Exclusive end offset of each row's history for `split`."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}")
+        drop = 1 if split == "test" else 2
+        return self.offsets[rows + 1] - drop
+
+    def targets(self, split: str, rows: np.ndarray | None = None) -> np.ndarray:
+        if split not in ("valid", "test"):
+            raise ValueError("targets exist for 'valid' and 'test' only")
+        rows = np.arange(self.n_users) if rows is None else rows
+        return self.items[self.history_end(rows, split)]
+
+    def inputs(self, rows: np.ndarray, split: str, *, eos: bool = True,
+               max_len: int | None = None) -> np.ndarray:
+        """(B, L+1) encoder input: recent history, left-padded, eos appended (or (B, L) without)."""
+        ends = self.history_end(rows, split)
+        return left_padded(self.offsets, self.items, rows, ends,
+                           max_len or self.cfg.max_len, self.eos if eos else None)
+
+    def sequence(self, row: int) -> np.ndarray:
+        return self.items[self.offsets[row]:self.offsets[row + 1]]
+
+    # --- evaluation candidates ---------------------------------------------------------------
+    @cached_property
+    def negatives(self) -> np.ndarray:
+        weights = self.popularity + 1.0 if self.cfg.negative_sampling == "popularity" else None
+        return sample_negatives(self.offsets, self.items, self.n_items, self.cfg.n_negatives,
+                                weights, seed=self.cfg.seed * 2 + self.index)
+
+    def candidates(self, split: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """(B, 1 + n_negatives) int64: column 0 is the true item."""
+        rows = np.arange(self.n_users) if rows is None else rows
+        return np.concatenate(
+            [self.targets(split, rows)[:, None], self.negatives[rows].astype(np.int64)], axis=1
+        )
+
+    def stats(self) -> dict:
+        return {
+            "users": int(self.n_users),
+            "items": int(self.n_items),
+            "interactions": int(len(self.items)),
+            "avg_len": round(float(self.lengths.mean()), 2) if self.n_users else 0.0,
+        }
+
+
+class CrossDomainData:
+    """Both domains plus the overlapped-user pairing. Built by `CrossDomainData.build`."""
+
+    def __init__(self, a: DomainData, b: DomainData, source: str = ""):
+        self.a, self.b = a, b
+        self.source = source
+        shared = pd.Index(a.user_raw).intersection(pd.Index(b.user_raw))
+        # Aligned row indices of overlapped users: a.user_raw[overlap_a] == b.user_raw[overlap_b].
+        self.overlap_a = pd.Index(a.user_raw).get_indexer(shared).astype(np.int64)
+        self.overlap_b = pd.Index(b.user_raw).get_indexer(shared).astype(np.int64)
+
+    @classmethod
+    def build(cls, raw: RawCrossDomain, prep: PreprocessConfig | None = None,
+              cfg: DataConfig | None = None) -> "CrossDomainData":
+        prep, cfg = prep or PreprocessConfig(), cfg or DataConfig()
+        clean_a, clean_b = preprocess(raw, prep)
+        domains = []
+        for i, clean in enumerate((clean_a, clean_b)):
+            cluster = None
+            if raw.user_cluster is not None:
+                cluster = raw.user_cluster.reindex(pd.Index(clean.user_raw)).fillna(-1)
+                cluster = cluster.to_numpy().astype(np.int64)
+            domains.append(DomainData(clean, cluster, cfg, i))
+        return cls(domains[0], domains[1], raw.source)
+
+    def domain(self, which: int | str) -> DomainData:
+        if which in (0, "A", "a"):
+            return self.a
+        if which in (1, "B", "b"):
+            return self.b
+        raise ValueError(f"domain must be A or B, got {which!r}")
+
+    @property
+    def n_overlap(self) -> int:
+        return len(self.overlap_a)
+
+    def partner_rows(self, which: int) -> np.ndarray:
+        """(U_which,) row of the same user in the other domain, -1 where not overlapped."""
+        dom = self.domain(which)
+        out = np.full(dom.n_users, -1, dtype=np.int64)
+        mine, theirs = (self.overlap_a, self.overlap_b) if which == 0 else (self.overlap_b, self.overlap_a)
+        out[mine] = theirs
+        return out
+
+    def stats(self) -> dict:
+        return {"A": self.a.stats(), "B": self.b.stats(), "overlap_users": int(self.n_overlap),
+                "names": {"A": self.a.name, "B": self.b.name}}
+
+
+# --- checkpoint state: plain tensors, lists and strings only (torch.load(weights_only=True)) ----
+
+def data_to_state(data: CrossDomainData) -> dict:
+    """Everything needed to rebuild `data` without the source files (sequences, maps, titles,
+    clusters and the fixed evaluation negatives)."""
+    import torch
+
+    def domain_state(d: DomainData) -> dict:
+        return {
+            "name": d.name,
+            "user_raw": d.user_raw.tolist(),
+            "item_raw": d.item_raw.tolist(),
+            "titles": d.titles.tolist(),
+            "genres": d.genres.tolist(),
+            "offsets": torch.from_numpy(d.offsets.astype(np.int64)),
+            "items": torch.from_numpy(d.items.astype(np.int32)),
+            "timestamps": torch.from_numpy(d.timestamps.astype(np.int64)),
+            "cluster": None if d.cluster is None else torch.from_numpy(d.cluster.astype(np.int64)),
+            "negatives": torch.from_numpy(d.negatives),
+        }
+
+    return {"A": domain_state(data.a), "B": domain_state(data.b), "source": data.source,
+            "config": data.a.cfg.to_dict()}
+
+
+def data_from_state(state: dict) -> CrossDomainData:
+    cfg = DataConfig.from_dict(state["config"])
+    domains = []
+    for i, key in enumerate(DOMAINS):
+        s = state[key]
+        clean = CleanDomain(
+            name=s["name"], user_raw=np.asarray(s["user_raw"], dtype=object),
+            item_raw=np.asarray(s["item_raw"], dtype=object), offsets=s["offsets"].numpy(),
+            items=s["items"].numpy().astype(np.int64), timestamps=s["timestamps"].numpy(),
+            titles=np.asarray(s["titles"], dtype=object), genres=np.asarray(s["genres"], dtype=object),
+        )
+        cluster = None if s.get("cluster") is None else s["cluster"].numpy()
+        dom = DomainData(clean, cluster, cfg, i)
+        dom.__dict__["negatives"] = s["negatives"].numpy()  # the fixed candidates, not resampled
+        domains.append(dom)
+    return CrossDomainData(domains[0], domains[1], state.get("source", ""))

@@ -1,0 +1,83 @@
+"""Ranking metrics as pure functions, and the evaluation protocol over ALL users.
+
+Ranks are 1-based. Ties are broken pessimistically: a candidate scoring exactly as high as the
+true item counts as ranked above it, so a model that outputs constant scores gets the worst rank
+(not the best, which optimistic tie-breaking would give it).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+KS = (5, 10, 20)
+METRIC_NAMES = tuple(f"HR@{k}" for k in KS) + tuple(f"NDCG@{k}" for k in KS) + ("MRR",)
+
+
+def ranks_from_candidate_scores(scores: torch.Tensor) -> torch.Tensor:
+    """scores (B, C) with the true item in column 0 -> (B,) 1-based rank of the true item."""
+    positive = scores[:, :1]  # (B, 1)
+    others = scores[:, 1:]  # (B, C-1)
+    return 1 + (others >= positive).sum(dim=1)
+
+
+def ranks_full(scores: torch.Tensor, targets: torch.Tensor, exclude: torch.Tensor) -> torch.Tensor:
+    """Full ranking: scores (B, V+2) over all item ids, targets (B,), exclude (B, V+2) bool of
+    ids that are not candidates (pad, eos, the user's other known items). The target itself is
+    never excluded. -> (B,) 1-based rank among all non-excluded items."""
+    positive = scores.gather(1, targets[:, None])  # (B, 1)
+    beats = (scores >= positive) & ~exclude
+    beats.scatter_(1, targets[:, None], False)
+    return 1 + beats.sum(dim=1)
+
+
+def metrics_from_ranks(ranks: np.ndarray | torch.Tensor, ks=KS) -> dict[str, float]:
+    """HR@k, NDCG@k (one relevant item: 1/log2(rank+1) if rank <= k) and MRR, averaged."""
+    r = torch.as_tensor(ranks, dtype=torch.float64)
+    if r.numel() == 0:
+        return {name: float("nan") for name in METRIC_NAMES}
+    out = {}
+    for k in ks:
+        out[f"HR@{k}"] = float((r <= k).double().mean())
+    for k in ks:
+        out[f"NDCG@{k}"] = float(torch.where(r <= k, 1.0 / torch.log2(r + 1.0), 0.0).mean())
+    out["MRR"] = float((1.0 / r).mean())
+    return out
+
+
+def full_exclusion_mask(offsets: np.ndarray, items: np.ndarray, rows: np.ndarray,
+                        n_items: int, targets: np.ndarray) -> torch.Tensor:
+    """(B, V+2) bool: pad, eos and every item of each user's whole sequence except its target.
+    Built from the CSR arrays with one scatter, so it is cheap for any batch."""
+    lengths = offsets[rows + 1] - offsets[rows]
+    batch_of = np.repeat(np.arange(len(rows)), lengths)
+    starts = np.repeat(offsets[rows] - np.cumsum(np.concatenate([[0], lengths[:-1]])), lengths)
+    flat = items[np.arange(len(batch_of)) + starts]
+    mask = torch.zeros((len(rows), n_items + 2), dtype=torch.bool)
+    mask[torch.from_numpy(batch_of), torch.from_numpy(flat)] = True
+    mask[:, 0] = True
+    mask[:, n_items + 1] = True
+    mask[torch.arange(len(rows)), torch.from_numpy(targets)] = False
+    return mask
+
+
+def evaluate_domain(domain, split: str, score_fn: Callable, *, full_ranking: bool = False,
+                    batch_size: int = 1024, rows: np.ndarray | None = None) -> dict[str, float]:
+    """Evaluate every user (or `rows`) of a `DomainData` on `split` ('valid' or 'test').
+
+    score_fn(rows: np.ndarray, split: str, candidates: Tensor (B, C) or None) -> Tensor: scores
+    of the given candidate ids (B, C), or of all ids (B, V+2) when candidates is None."""
+    rows = np.arange(domain.n_users) if rows is None else np.asarray(rows)
+    ranks = []
+    for lo in range(0, len(rows), batch_size):
+        batch = rows[lo:lo + batch_size]
+        if full_ranking:
+            targets = domain.targets(split, batch)
+            scores = score_fn(batch, split, None).float().cpu()
+            exclude = full_exclusion_mask(domain.offsets, domain.items, batch, domain.n_items, targets)
+            ranks.append(ranks_full(scores, torch.from_numpy(targets), exclude))
+        else:
+            candidates = torch.from_numpy(domain.candidates(split, batch))
+            ranks.append(ranks_from_candidate_scores(score_fn(batch, split, candidates).float().cpu()))
+    return metrics_from_ranks(torch.cat(ranks) if ranks else torch.zeros(0))

@@ -1,0 +1,592 @@
+"""Three-phase RecGURU training (paper Algorithm 1) as an iterator of step records.
+
+    phase 1  pretrain   autoencoders of both domains, eq. 5, Adam + warm-up/inverse-sqrt (Noam)
+    phase 2  adversarial CRITIC_ITERS critic steps, then one generator step minimising
+                         w_rec (L_rec(A) + L_rec(B)) + w_adv L_gen_adv + w_l2 L_l2   (eq. 13)
+    phase 3  finetune   CDSRec of each domain with BPR (eq. 12); model selection on validation
+                         NDCG@10 per domain, early stopping with `patience`
+
+`Trainer.run()` yields one flat dict per step (and per evaluation); it never prints. The CLI
+draws progress bars from the records, the app feeds them to its charts. Work is cut into units
+(one epoch of phase 1 or 3, `adv_chunk` generator steps of phase 2); every unit starts from
+its own seed derived from (seed, phase, unit), and a checkpoint is written after each unit, so a
+run killed at any point resumes from the last unit boundary and ends bit-identical on CPU to an
+uninterrupted run.
+
+No leakage (how it is ensured):
+ - Training only reads each user's training history seq[:-2]; validation/test items are never
+   inputs of any loss (`DomainData.history_end`).
+ - Phase 3: for each training user a cut c is drawn; the GUR is encoded from seq[:c] only and
+   the recommender is trained only on targets at positions >= c, so the GUR never contains the
+   item being predicted or a later one. CDSRec attention is causal.
+ - At evaluation the GUR and the recommender both read the history before the target only
+   (valid: seq[:-2]; test: seq[:-1]). The other domain's GUR (eq. 2, overlapped users) is
+   always encoded from that domain's training history seq[:-2], never its held-out items.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from . import losses
+from .data import CrossDomainData, left_padded
+from .evaluation import evaluate_domain
+from .model import Discriminator, ModelConfig, RecGURU
+
+PHASES = {1: "pretrain", 2: "adversarial", 3: "finetune"}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    device: str = "auto"  # auto -> cuda, then mps, then cpu
+    batch_size: int = 256
+    # phase 1: autoencoder pre-training with the Noam schedule of the supplement (6.1.3)
+    pretrain_epochs: int = 6
+    warmup_steps: int = 200
+    noam_factor: float = 1.0
+    # phase 2: adversarial multi-task training
+    adv_steps: int = 300  # generator steps
+    critic_iters: int = 5  # CRITIC_ITERS
+    adv_lr: float = 1e-4
+    adv_beta1: float = 0.5
+    adv_beta2: float = 0.9
+    critic: str = "wgan-gp"  # or "bce" (eq. 8)
+    # WGAN-GP's own default (Gulrajani et al.). The authors used 0.1, which barely constrains
+    # the critic's Lipschitz constant, so its "Wasserstein" estimate can grow without bound.
+    gp_weight: float = 10.0
+    w_rec: float = 1.0
+    w_adv: float = 1.0
+    w_l2: float = 1.0  # ON by default: eq. 9 (the authors' release passes overlap=False)
+    adv_chunk: int = 50  # generator steps per unit (checkpoint + snapshot granularity)
+    snapshots_during: int = 3
+    # phase 3: CDSRec fine-tuning with BPR
+    finetune_epochs: int = 20
+    ft_lr: float = 1e-3
+    ft_beta1: float = 0.9
+    ft_beta2: float = 0.9
+    bpr_negatives: int = 10
+    patience: int = 3
+    # bookkeeping
+    snapshot_users: int = 20000  # per domain, seeded sample
+    eval_batch: int = 1024
+    amp: bool = True  # bf16 autocast on CUDA only
+    compile: bool = False
+
+    def __post_init__(self):
+        from .errors import RecGuruError
+
+        if self.critic not in ("wgan-gp", "bce"):
+            raise RecGuruError(f"train config: critic must be 'wgan-gp' or 'bce', got {self.critic!r}")
+        for name in ("batch_size", "critic_iters", "adv_chunk", "bpr_negatives", "patience",
+                     "warmup_steps", "eval_batch"):
+            if getattr(self, name) < 1:
+                raise RecGuruError(f"train config: {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("pretrain_epochs", "adv_steps", "finetune_epochs", "snapshots_during"):
+            if getattr(self, name) < 0:
+                raise RecGuruError(f"train config: {name} must be >= 0, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    from .errors import RecGuruError
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name not in ("cpu", "cuda", "mps") and not name.startswith("cuda:"):
+        raise RecGuruError(f"device {name!r}: expected auto, cpu, cuda or mps")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RecGuruError(f"device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def noam_lr(step: int, *, d_model: int, warmup: int, factor: float) -> float:
+    """Warm-up then inverse square root (Vaswani et al.; the supplement's wrapped Adam)."""
+    step = max(step, 1)
+    return factor * d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
+
+
+def _unit_seed(seed: int, phase: int, unit: int) -> int:
+    return int(np.random.SeedSequence([seed, phase, unit]).generate_state(1)[0])
+
+
+# --------------------------------------------------------------------------- batch building
+
+class Batcher:
+    """Turns row indices into model-ready tensors on the device (trimmed left padding)."""
+
+    def __init__(self, data: CrossDomainData, model_cfg: ModelConfig, device: torch.device):
+        self.data, self.cfg, self.device = data, model_cfg, device
+        self.partner = (data.partner_rows(0), data.partner_rows(1))
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array).to(self.device, non_blocking=True)
+
+    def encoder_input(self, domain: int, rows: np.ndarray, split: str = "train") -> torch.Tensor:
+        return self._tensor(self.data.domain(domain).inputs(rows, split, max_len=self.cfg.max_len))
+
+    def prefix_input(self, domain: int, rows: np.ndarray, cut: np.ndarray) -> torch.Tensor:
+        """Encoder input from the first `cut` items of each row (eos appended)."""
+        dom = self.data.domain(domain)
+        ends = dom.offsets[rows] + cut
+        return self._tensor(left_padded(dom.offsets, dom.items, rows, ends, self.cfg.max_len, dom.eos))
+
+    def history(self, domain: int, rows: np.ndarray, split: str) -> torch.Tensor:
+        return self._tensor(self.data.domain(domain).inputs(rows, split, eos=False,
+                                                            max_len=self.cfg.short_len))
+
+    def other_gur(self, model: RecGURU, domain: int, rows: np.ndarray):
+        """GURs of the same users in the other domain (training history) and a validity mask."""
+        partner = self.partner[domain][rows]
+        valid = partner >= 0
+        h_other = torch.zeros(len(rows), self.cfg.d_model, device=self.device)
+        if valid.any() and self.cfg.attend_both_gurs:
+            h = model.encode(1 - domain, self.encoder_input(1 - domain, partner[valid], "train"))
+            h_other[torch.from_numpy(np.flatnonzero(valid)).to(self.device)] = h.float()
+        return h_other, self._tensor(valid)
+
+    def finetune_batch(self, domain: int, rows: np.ndarray, rng: np.random.Generator):
+        """Leakage-free phase-3 batch: GUR prefix cut, causal history, targets after the cut."""
+        dom = self.data.domain(domain)
+        n = dom.lengths[rows] - 2  # training history length (>= 2 for eligible rows)
+        cut = rng.integers(1, n)  # GUR reads seq[:cut], targets are seq[cut:n]
+        width = int(min(n.max() - 1, self.cfg.short_len))
+        cols = np.arange(width)[None, :]
+        pos = (n - 1)[:, None] - width + cols  # (B, W) history position of each column
+        valid = pos >= 0
+        base = dom.offsets[rows][:, None]
+        hist = np.where(valid, dom.items[np.clip(base + pos, 0, None)], 0)
+        target = np.where(valid, dom.items[np.clip(base + pos + 1, 0, None)], 0)
+        train_on = valid & (pos + 1 >= cut[:, None])
+        return (self.prefix_input(domain, rows, cut), self._tensor(hist), self._tensor(target),
+                self._tensor(train_on))
+
+
+# --------------------------------------------------------------------------- scoring
+
+@torch.no_grad()
+def score_rows(model: RecGURU, batcher: Batcher, domain: int, rows: np.ndarray, split: str,
+               candidates: torch.Tensor | None) -> torch.Tensor:
+    """CDSRec scores for users `rows` on `split`: candidate scores (B, C) or all ids (B, V+2)."""
+    h_own = model.encode(domain, batcher.encoder_input(domain, rows, split))
+    h_other, valid = batcher.other_gur(model, domain, rows)
+    memory, mask = model.cdsrec_memory(h_own, h_other.to(h_own.dtype), valid)
+    q = model.cdsrec_query(domain, batcher.history(domain, rows, split), memory, mask)
+    if candidates is None:
+        return model.scores(domain, q)
+    return model.score_items(domain, q, candidates.to(q.device))
+
+
+def evaluate(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bool = False,
+             batch_size: int = 1024) -> dict[str, dict[str, float]]:
+    """Metrics per domain over all users ({'A': {...}, 'B': {...}})."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    for domain, key in ((0, "A"), (1, "B")):
+        dom = batcher.data.domain(domain)
+        out[key] = evaluate_domain(
+            dom, split,
+            lambda rows, s, cand: score_rows(model, batcher, domain, rows, s, cand),
+            full_ranking=full_ranking, batch_size=batch_size,
+        )
+    model.train(was_training)
+    return out
+
+
+@torch.no_grad()
+def gur_snapshot(model: RecGURU, batcher: Batcher, sample: dict, step: int) -> dict:
+    """GURs of the fixed snapshot sample (training histories), in checkpoint format."""
+    was_training = model.training
+    model.eval()
+    gurs = []
+    for domain in (0, 1):
+        rows = sample["rows"][domain]
+        for lo in range(0, len(rows), 2048):
+            gurs.append(model.encode(domain, batcher.encoder_input(domain, rows[lo:lo + 2048])).float().cpu())
+    model.train(was_training)
+    snap = {k: v for k, v in sample.items() if k != "rows"}
+    snap["gur"] = torch.cat(gurs) if gurs else torch.zeros(0, model.config.d_model)
+    snap["step"] = int(step)
+    return snap
+
+
+def snapshot_sample(data: CrossDomainData, n_per_domain: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    rows, users, domains, overlap, cluster = [], [], [], [], []
+    for domain in (0, 1):
+        dom = data.domain(domain)
+        r = np.sort(rng.choice(dom.n_users, size=min(n_per_domain, dom.n_users), replace=False))
+        rows.append(r)
+        users += dom.user_raw[r].tolist()
+        domains.append(np.full(len(r), domain))
+        overlap.append(data.partner_rows(domain)[r] >= 0)
+        if dom.cluster is not None:
+            cluster.append(dom.cluster[r])
+    sample = {
+        "rows": rows,
+        "user": users,
+        "domain": torch.from_numpy(np.concatenate(domains).astype(np.int64)),
+        "overlap": torch.from_numpy(np.concatenate(overlap)),
+    }
+    if len(cluster) == 2:
+        sample["cluster"] = torch.from_numpy(np.concatenate(cluster).astype(np.int64))
+    return sample
+
+
+# --------------------------------------------------------------------------- the trainer
+
+class Trainer:
+    """Owns model, critic, optimisers and progress; `run()` yields step records."""
+
+    def __init__(self, data: CrossDomainData, model_cfg: ModelConfig, cfg: TrainConfig, *,
+                 out: str | Path | None = None, stop: threading.Event | None = None,
+                 extra: dict | None = None):
+        self.data, self.model_cfg, self.cfg = data, model_cfg, cfg
+        self.out = Path(out) if out else None
+        self.stop = stop or threading.Event()
+        self.extra = extra or {}  # e.g. preprocessing config, written into the checkpoint
+        self.device = resolve_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.model = RecGURU(config=model_cfg).to(self.device)
+        self.critic = Discriminator.from_config(model_cfg).to(self.device)
+        self.batcher = Batcher(data, model_cfg, self.device)
+        groups = self.model.parameter_groups()
+        guru = groups["embeddings"] + groups["encoder"] + groups["decoders"]
+        self.opt_pre = torch.optim.Adam(guru, lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+        self.opt_gen = torch.optim.Adam(guru, lr=cfg.adv_lr, betas=(cfg.adv_beta1, cfg.adv_beta2), eps=1e-8)
+        self.opt_dis = torch.optim.Adam(self.critic.parameters(), lr=cfg.adv_lr,
+                                        betas=(cfg.adv_beta1, cfg.adv_beta2), eps=1e-8)
+        self.opt_ft = [torch.optim.Adam(list(self.model.embeddings[d].parameters())
+                                        + list(self.model.cdsrec[d].parameters()),
+                                        lr=cfg.ft_lr, betas=(cfg.ft_beta1, cfg.ft_beta2), eps=1e-8)
+                       for d in (0, 1)]
+        self.phase, self.unit, self.global_step = 1, 0, 0
+        self.history: list[dict] = []
+        self.snapshots: dict[str, Any] = {"during": []}
+        self.metrics: dict[str, Any] = {}
+        self.ft_state = {"best": [-1.0, -1.0], "bad": [0, 0], "done": [False, False],
+                         "best_params": [None, None]}
+        self.sample = snapshot_sample(data, cfg.snapshot_users, cfg.seed)
+        self.elapsed = 0.0
+        self._buckets, self._bucket_p = [], []
+        for d in (0, 1):
+            by_length = np.argsort(data.domain(d).lengths, kind="stable")
+            n_buckets = max(1, min(8, len(by_length) // (4 * cfg.batch_size)))
+            self._buckets.append(np.array_split(by_length, n_buckets))
+            sizes = np.array([len(b) for b in self._buckets[-1]], dtype=np.float64)
+            self._bucket_p.append(sizes / sizes.sum())
+        if cfg.compile:
+            self.model.encoder.compile()
+            for m in list(self.model.decoders) + list(self.model.cdsrec):
+                m.compile()
+
+    # -- sizes ------------------------------------------------------------------------------
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, math.ceil(max(self.data.a.n_users, self.data.b.n_users) / self.cfg.batch_size))
+
+    def _ft_rows(self, domain: int) -> np.ndarray:
+        return np.flatnonzero(self.data.domain(domain).lengths - 2 >= 2)
+
+    @property
+    def ft_steps_per_epoch(self) -> int:
+        n = max(len(self._ft_rows(0)), len(self._ft_rows(1)), 1)
+        return max(1, math.ceil(n / self.cfg.batch_size))
+
+    def phase_totals(self) -> dict[int, int]:
+        return {1: self.cfg.pretrain_epochs * self.steps_per_epoch, 2: self.cfg.adv_steps,
+                3: self.cfg.finetune_epochs * self.ft_steps_per_epoch}
+
+    def _units(self, phase: int) -> int:
+        if phase == 1:
+            return self.cfg.pretrain_epochs
+        if phase == 2:
+            return math.ceil(self.cfg.adv_steps / self.cfg.adv_chunk)
+        return self.cfg.finetune_epochs
+
+    def _autocast(self):
+        enabled = self.cfg.amp and self.device.type == "cuda"
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self) -> Iterator[dict]:
+        """Run (or continue) all phases; yields records; writes checkpoints after every unit."""
+        totals = self.phase_totals()
+        while self.phase <= 3:
+            if self.unit == 0:
+                yield self._record({"event": "phase_start", "total": totals[self.phase]})
+            n_units = self._units(self.phase)
+            while self.unit < n_units:
+                if self.phase == 3 and all(self.ft_state["done"]):
+                    break
+                seed = _unit_seed(self.cfg.seed, self.phase, self.unit)
+                torch.manual_seed(seed)
+                rng = np.random.default_rng(seed)
+                step_fn = {1: self._pretrain_unit, 2: self._adversarial_unit, 3: self._finetune_unit}
+                for rec in step_fn[self.phase](rng):
+                    yield rec
+                    if self.stop.is_set():
+                        break
+                if self.stop.is_set():
+                    # The unfinished unit is discarded: resume restarts it from its seed.
+                    yield self._record({"event": "cancelled"})
+                    return
+                self.unit += 1
+                for rec in self._after_unit():
+                    yield rec
+                self.save()
+            for rec in self._end_phase():
+                yield rec
+            self.phase, self.unit = self.phase + 1, 0
+            self.save()
+        yield self._record({"event": "done"})
+
+    def _record(self, values: dict, seconds: float = 0.0) -> dict:
+        self.elapsed += seconds
+        rec = {"phase": PHASES.get(self.phase, "done"), "step": self.global_step,
+               "seconds": seconds, "elapsed": self.elapsed, **values}
+        if "event" not in values:
+            self.history.append(rec)
+        return rec
+
+    # -- phase 1 --------------------------------------------------------------------------------
+    def _epoch_rows(self, rng: np.random.Generator, rows: np.ndarray, lengths: np.ndarray,
+                    n_steps: int) -> np.ndarray:
+        """(n_steps, B) row indices: shuffled passes over `rows` (a smaller domain cycles),
+        length-bucketed so that each batch holds users of similar length.
+
+        Bucketing: the shuffled stream is cut into windows of 32 batches; each window is sorted
+        by sequence length and split into batches, and the batch order is shuffled. Every user
+        is still seen once per pass, but a batch is trimmed to far less padding (one 200-item
+        user no longer pads 255 five-item users)."""
+        batch = self.cfg.batch_size
+        need = n_steps * batch
+        reps = math.ceil(need / max(len(rows), 1))
+        stream = np.concatenate([rows[rng.permutation(len(rows))] for _ in range(reps)])[:need]
+        window = 32 * batch
+        chunks = []
+        for lo in range(0, need, window):
+            chunk = stream[lo:lo + window]
+            chunks.append(chunk[np.argsort(lengths[chunk], kind="stable")].reshape(-1, batch))
+        batches = np.concatenate(chunks)
+        return batches[rng.permutation(len(batches))]
+
+    def _pretrain_unit(self, rng):
+        self.model.train()
+        steps = self.steps_per_epoch
+        rows_a = self._epoch_rows(rng, np.arange(self.data.a.n_users), self.data.a.lengths, steps)
+        rows_b = self._epoch_rows(rng, np.arange(self.data.b.n_users), self.data.b.lengths, steps)
+        for i in range(steps):
+            t0 = time.perf_counter()
+            lr = noam_lr(self.global_step + 1, d_model=self.model_cfg.d_model,
+                         warmup=self.cfg.warmup_steps, factor=self.cfg.noam_factor)
+            for group in self.opt_pre.param_groups:
+                group["lr"] = lr
+            with self._autocast():
+                rec = []
+                for domain, rows in ((0, rows_a[i]), (1, rows_b[i])):
+                    seq = self.batcher.encoder_input(domain, rows)
+                    rec.append(self.model.reconstruction_loss(domain, seq, self.model.encode(domain, seq)))
+            loss = rec[0] + rec[1]
+            self.opt_pre.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_pre.step()
+            self.global_step += 1
+            yield self._record({"phase_step": self.unit * steps + i + 1, "rec_A": rec[0].item(),
+                                "rec_B": rec[1].item(), "lr": lr}, time.perf_counter() - t0)
+
+    # -- phase 2 --------------------------------------------------------------------------------
+    def _sample(self, rng, domain: int) -> np.ndarray:
+        """B users of one domain for an adversarial step: a length bucket is drawn with
+        probability proportional to its size, then B users uniformly inside it, so every user
+        is equally likely overall while a batch carries little padding."""
+        buckets = self._buckets[domain]
+        k = rng.choice(len(buckets), p=self._bucket_p[domain])
+        return buckets[k][rng.integers(0, len(buckets[k]), self.cfg.batch_size)]
+
+    def critic_step(self, rng) -> dict:
+        """One critic update on fresh A and B batches; the encoder is held fixed."""
+        with torch.no_grad(), self._autocast():
+            h_a = self.model.encode(0, self.batcher.encoder_input(0, self._sample(rng, 0)))
+            h_b = self.model.encode(1, self.batcher.encoder_input(1, self._sample(rng, 1)))
+        h_a, h_b = h_a.float(), h_b.float()
+        d_a, d_b = self.critic(h_a), self.critic(h_b)
+        if self.cfg.critic == "wgan-gp":
+            loss = losses.critic_loss_wgan(d_a, d_b)
+        else:
+            loss = losses.critic_loss_bce(d_a, d_b)
+        gp = losses.gradient_penalty(self.critic, h_a, h_b) if self.cfg.gp_weight > 0 else torch.zeros(())
+        total = loss + self.cfg.gp_weight * gp
+        self.opt_dis.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt_dis.step()
+        return {"critic": loss.item(), "gp": gp.item(),
+                "wasserstein": losses.wasserstein_estimate(d_a, d_b).item()}
+
+    def generator_step(self, rng) -> dict:
+        """One update of embeddings + encoder + decoders on eq. 13; the critic is frozen."""
+        self.critic.requires_grad_(False)
+        with self._autocast():
+            seq_a = self.batcher.encoder_input(0, self._sample(rng, 0))
+            seq_b = self.batcher.encoder_input(1, self._sample(rng, 1))
+            h_a, h_b = self.model.encode(0, seq_a), self.model.encode(1, seq_b)
+            rec_a = self.model.reconstruction_loss(0, seq_a, h_a)
+            rec_b = self.model.reconstruction_loss(1, seq_b, h_b)
+            d_a, d_b = self.critic(h_a.float()), self.critic(h_b.float())
+            if self.cfg.critic == "wgan-gp":
+                adv = losses.generator_loss_wgan(d_a, d_b)
+            else:
+                adv = losses.generator_loss_bce(d_a, d_b)
+            l2 = torch.zeros((), device=self.device)
+            if self.data.n_overlap and self.cfg.w_l2 > 0:
+                pick = rng.integers(0, self.data.n_overlap, self.cfg.batch_size)
+                ha_o = self.model.encode(0, self.batcher.encoder_input(0, self.data.overlap_a[pick]))
+                hb_o = self.model.encode(1, self.batcher.encoder_input(1, self.data.overlap_b[pick]))
+                l2 = losses.l2_pull(ha_o, hb_o)
+        loss = self.cfg.w_rec * (rec_a + rec_b) + self.cfg.w_adv * adv + self.cfg.w_l2 * l2
+        self.opt_gen.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_gen.step()
+        self.critic.requires_grad_(True)
+        return {"rec_A": rec_a.item(), "rec_B": rec_b.item(), "gen_adv": adv.item(), "l2": l2.item()}
+
+    def _adversarial_unit(self, rng):
+        self.model.train()
+        self.critic.train()
+        first = self.unit * self.cfg.adv_chunk
+        for k in range(first, min(first + self.cfg.adv_chunk, self.cfg.adv_steps)):
+            t0 = time.perf_counter()
+            for _ in range(self.cfg.critic_iters):
+                critic_stats = self.critic_step(rng)  # the last critic step's values are logged
+            gen_stats = self.generator_step(rng)
+            self.global_step += 1
+            yield self._record({"phase_step": k + 1, **critic_stats, **gen_stats, "lr": self.cfg.adv_lr},
+                               time.perf_counter() - t0)
+
+    # -- phase 3 --------------------------------------------------------------------------------
+    def _finetune_unit(self, rng):
+        self.model.train()
+        self.model.encoder.eval()  # the GURU encoder is fixed in phase 3 (no dropout noise in h)
+        steps = self.ft_steps_per_epoch
+        order = [self._ft_rows(d) for d in (0, 1)]
+        batches = [self._epoch_rows(rng, r, self.data.domain(d).lengths, steps) if len(r) else None
+                   for d, r in enumerate(order)]
+        for i in range(steps):
+            t0 = time.perf_counter()
+            rec = {"phase_step": self.unit * steps + i + 1, "lr": self.cfg.ft_lr}
+            for domain, key in ((0, "A"), (1, "B")):
+                if batches[domain] is None or self.ft_state["done"][domain]:
+                    continue
+                rows = batches[domain][i]
+                loss = self._bpr_loss(domain, rows, rng)
+                self.opt_ft[domain].zero_grad(set_to_none=True)
+                loss.backward()
+                self.opt_ft[domain].step()
+                rec[f"bpr_{key}"] = loss.item()
+            self.global_step += 1
+            yield self._record(rec, time.perf_counter() - t0)
+
+    def _bpr_loss(self, domain: int, rows: np.ndarray, rng) -> torch.Tensor:
+        gur_input, hist, target, train_on = self.batcher.finetune_batch(domain, rows, rng)
+        with self._autocast():
+            with torch.no_grad():
+                h_other, valid = self.batcher.other_gur(self.model, domain, rows)
+            h_own = self.model.encode(domain, gur_input)
+            memory, mask = self.model.cdsrec_memory(h_own, h_other.to(h_own.dtype), valid)
+            q = self.model.cdsrec_hidden(domain, hist, memory, mask)  # (B, W, d)
+            q, target = q[train_on], target[train_on]  # (N, d), (N,)
+            n_items = self.model_cfg.n_items(domain)
+            neg = losses.sample_negatives(target, n_negatives=self.cfg.bpr_negatives, n_items=n_items)
+            pos_scores = self.model.score_items(domain, q, target[:, None]).squeeze(-1)
+            neg_scores = self.model.score_items(domain, q, neg)
+            return losses.bpr_loss(pos_scores.float(), neg_scores.float())
+
+    def _domain_params(self, domain: int) -> dict:
+        return {"embeddings": copy.deepcopy(self.model.embeddings[domain].state_dict()),
+                "cdsrec": copy.deepcopy(self.model.cdsrec[domain].state_dict())}
+
+    def _restore_domain(self, domain: int, params: dict) -> None:
+        self.model.embeddings[domain].load_state_dict(params["embeddings"])
+        self.model.cdsrec[domain].load_state_dict(params["cdsrec"])
+
+    # -- unit and phase boundaries ----------------------------------------------------------------
+    def _after_unit(self):
+        if self.phase == 2:
+            n_units = self._units(2)
+            k = self.cfg.snapshots_during
+            if k and self.unit < n_units:
+                marks = {round(n_units * (j + 1) / (k + 1)) for j in range(k)}
+                if self.unit in marks:
+                    self.snapshots["during"].append(gur_snapshot(self.model, self.batcher, self.sample, self.global_step))
+                    yield self._record({"event": "snapshot"})
+        if self.phase == 3:
+            t0 = time.perf_counter()
+            valid = evaluate(self.model, self.batcher, "valid", batch_size=self.cfg.eval_batch)
+            st = self.ft_state
+            for domain, key in ((0, "A"), (1, "B")):
+                if st["done"][domain]:
+                    continue
+                score = valid[key]["NDCG@10"]
+                if score > st["best"][domain]:
+                    st["best"][domain], st["bad"][domain] = score, 0
+                    st["best_params"][domain] = self._domain_params(domain)
+                else:
+                    st["bad"][domain] += 1
+                    st["done"][domain] = st["bad"][domain] >= self.cfg.patience
+            flat = {f"valid_{m}_{key}": v for key in ("A", "B") for m, v in valid[key].items()}
+            yield self._record({"event": "eval", **flat}, time.perf_counter() - t0)
+
+    def _end_phase(self):
+        if self.phase == 1:
+            self.snapshots["before"] = gur_snapshot(self.model, self.batcher, self.sample, self.global_step)
+            yield self._record({"event": "snapshot"})
+        elif self.phase == 2:
+            self.snapshots["after"] = gur_snapshot(self.model, self.batcher, self.sample, self.global_step)
+            yield self._record({"event": "snapshot"})
+        elif self.phase == 3:
+            for domain in (0, 1):
+                if self.ft_state["best_params"][domain] is not None:
+                    self._restore_domain(domain, self.ft_state["best_params"][domain])
+            t0 = time.perf_counter()
+            bs = self.cfg.eval_batch
+            self.metrics = {
+                "valid": evaluate(self.model, self.batcher, "valid", batch_size=bs),
+                "test": evaluate(self.model, self.batcher, "test", batch_size=bs),
+                "test_full": evaluate(self.model, self.batcher, "test", full_ranking=True, batch_size=bs),
+            }
+            flat = {f"test_{m}_{key}": v for key in ("A", "B") for m, v in self.metrics["test"][key].items()}
+            yield self._record({"event": "final_eval", **flat}, time.perf_counter() - t0)
+
+    # -- checkpoints --------------------------------------------------------------------------------
+    def state(self) -> dict:
+        from .checkpoints import build_checkpoint
+
+        return build_checkpoint(self)
+
+    def save(self) -> None:
+        if self.out is not None:
+            from .checkpoints import save_checkpoint
+
+            save_checkpoint(self.out, self.state())

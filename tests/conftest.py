@@ -1,0 +1,29 @@
+import os
+import sys
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from recguru_core.raw import RawCrossDomain, RawDomain  # noqa: E402
+
+
+def make_domain(name, rows, titles=None):
+    """rows: list of (user, item, timestamp[, rating])."""
+    df = pd.DataFrame(
+        [(u, i, t, r[0] if r else float("nan")) for u, i, t, *r in rows],
+        columns=["user_id", "item_id", "timestamp", "rating"],
+    )
+    df["timestamp"] = df["timestamp"].astype("int64")
+    df["rating"] = df["rating"].astype("float64")
+    return RawDomain(name=name, interactions=df,
+                     titles=pd.Series(titles or {}, dtype=object))
+
+
+@pytest.fixture
+def make_raw():
+    def _make(rows_a, rows_b, cluster=None):
+        return RawCrossDomain(make_domain("A", rows_a), make_domain("B", rows_b),
+                              user_cluster=None if cluster is None else pd.Series(cluster))
+    return _make
