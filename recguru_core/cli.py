@@ -1,6 +1,11 @@
 """Command-line interface: the same core as the app, headless.
 
     python -m recguru_core stats SOURCE [--json]
+    python -m recguru_core train SOURCE --out PATH [--preset quick|paper] [--device auto|cpu|cuda]
+                                 [--seed N] [--resume] [key=value overrides...]
+    python -m recguru_core evaluate PATH [--json] [--full-ranking] [--split test|valid]
+    python -m recguru_core recommend PATH --user RAW_ID --domain A|B [--k 10] [--json]
+    python -m recguru_core project PATH [--users 5000] [--method aligned-umap|procrustes|pca]
 
 Every user-fixable problem ends as one line on stderr (`error: ...`) and exit status 2; no
 traceback. Progress goes to stderr, results to stdout.
@@ -43,6 +48,126 @@ def format_stats_table(stats: dict) -> str:
     return "\n".join(lines)
 
 
+def _parse_overrides(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise RecGuruError(f"override {item!r}: expected key=value (e.g. adv_steps=500)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _cmd_train(args) -> int:
+    from .checkpoints import load_checkpoint, trainer_from_checkpoint
+    from .runs import build_trainer
+
+    overrides = _parse_overrides(args.overrides)
+    if args.resume:
+        from pathlib import Path
+
+        if not Path(args.out).is_file():
+            raise RecGuruError(f"--resume: {args.out} does not exist; run without --resume to start")
+        ckpt = load_checkpoint(args.out)
+        if ckpt.get("status") == "complete":
+            print(f"{args.out} is already complete; nothing to resume", file=sys.stderr)
+            return 0
+        trainer = trainer_from_checkpoint(ckpt, out=args.out, device=args.device)
+    else:
+        trainer = build_trainer(args.source, preset=args.preset, overrides=overrides, out=args.out,
+                                seed=args.seed, device=args.device)
+    _drive(trainer, quiet=args.quiet)
+    if args.project:
+        _project(args.out, users=args.project_users, method="aligned-umap", quiet=args.quiet)
+    print(f"checkpoint written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _drive(trainer, quiet: bool = False) -> None:
+    """Consume the trainer's records, drawing one progress bar per phase on stderr."""
+    from tqdm import tqdm
+
+    totals = trainer.phase_totals()
+    index = {"pretrain": 1, "adversarial": 2, "finetune": 3}
+    bar, bar_phase = None, None
+    try:
+        for rec in trainer.run():
+            phase = rec["phase"]
+            if phase in index and bar_phase != phase:
+                if bar is not None:
+                    bar.close()
+                bar = tqdm(total=totals[index[phase]], desc=f"phase {index[phase]} {phase}",
+                           file=sys.stderr, disable=quiet, dynamic_ncols=True)
+                bar.update(max(0, rec.get("phase_step", 0) or 0) if "event" not in rec else 0)
+                bar_phase = phase
+            if "event" not in rec and bar is not None:
+                bar.n = rec.get("phase_step", bar.n)
+                shown = {k: rec[k] for k in ("rec_A", "rec_B", "wasserstein", "l2", "bpr_A", "bpr_B")
+                         if k in rec}
+                bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
+                bar.refresh()
+            elif rec.get("event") == "eval" and bar is not None:
+                bar.write(f"  valid NDCG@10  A {rec['valid_NDCG@10_A']:.4f}   B {rec['valid_NDCG@10_B']:.4f}")
+            elif rec.get("event") == "final_eval":
+                if bar is not None:
+                    bar.close()
+                    bar = None
+                print("test (1 + negatives sampled): "
+                      + "  ".join(f"{k.removeprefix('test_')}={v:.4f}" for k, v in rec.items()
+                                  if k.startswith("test_") and ("NDCG@10" in k or "HR@10" in k)),
+                      file=sys.stderr)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _project(path, *, users: int, method: str, quiet: bool) -> None:
+    from .analysis import project_snapshots
+    from .checkpoints import load_checkpoint, save_checkpoint
+
+    ckpt = load_checkpoint(path)
+    if not quiet:
+        print(f"projecting GUR snapshots ({method}, up to {users} users)...", file=sys.stderr)
+    ckpt["projections"] = project_snapshots(ckpt["snapshots"], n_users=users, seed=0, method=method)
+    save_checkpoint(path, ckpt)
+
+
+def _cmd_project(args) -> int:
+    _project(args.path, users=args.users, method=args.method, quiet=False)
+    print(f"projections stored in {args.path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .inference import LoadedRun
+
+    run = LoadedRun.load(args.path)
+    metrics = run.evaluate(args.split, full_ranking=args.full_ranking)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        names = list(metrics["A"])
+        print(f"{'metric':<10}{'A (' + run.data.a.name + ')':>20}{'B (' + run.data.b.name + ')':>20}")
+        for m in names:
+            print(f"{m:<10}{metrics['A'][m]:>20.4f}{metrics['B'][m]:>20.4f}")
+    return 0
+
+
+def _cmd_recommend(args) -> int:
+    from .inference import LoadedRun
+
+    run = LoadedRun.load(args.path)
+    rec = run.recommend(args.user, args.domain, k=args.k)
+    if args.json:
+        print(json.dumps(rec))
+        return 0
+    for item in rec["items"]:
+        print(f"{item['rank']:>3}. {item['title']:<40} {item['genre']:<22} score {item['score']:.3f}")
+    t = rec["test_item"]
+    print(f"held-out test item: {t['title']} (rank {t['rank']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m recguru_core",
                                      description="RecGURU cross-domain user representations")
@@ -51,12 +176,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help=SOURCE_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_stats)
+
+    p = sub.add_parser("train", help="train RecGURU (three phases) and write a checkpoint")
+    p.add_argument("source", help=SOURCE_HELP)
+    p.add_argument("--out", required=True, help="checkpoint path (written atomically after every unit)")
+    p.add_argument("--preset", default="quick", help="quick (CPU demo) or paper")
+    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--project", action="store_true",
+                   help="afterwards store 2-d projections of the GUR snapshots (for the app)")
+    p.add_argument("--project-users", type=int, default=5000)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("overrides", nargs="*", help="key=value for any model/training setting, "
+                   "e.g. adv_steps=500 gp_weight=10 critic=bce w_l2=0 d_model=32")
+    p.set_defaults(overrides=[])
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="HR/NDCG/MRR per domain over all users")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--full-ranking", action="store_true", help="rank against all items, not 1 + negatives")
+    p.add_argument("--split", default="test", choices=("test", "valid"))
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("recommend", help="top-k items for one user")
+    p.add_argument("path")
+    p.add_argument("--user", required=True, help="raw user id as in the data")
+    p.add_argument("--domain", required=True, choices=("A", "B", "a", "b"))
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_recommend)
+
+    p = sub.add_parser("project", help="store 2-d projections of a checkpoint's GUR snapshots")
+    p.add_argument("path")
+    p.add_argument("--users", type=int, default=5000)
+    p.add_argument("--method", default="aligned-umap", choices=("aligned-umap", "procrustes", "pca"))
+    p.set_defaults(func=_cmd_project)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may appear anywhere after `train SOURCE` (argparse would only take
+    # them contiguously); anything else unknown is an error.
+    stray = [a for a in extra if "=" not in a or a.startswith("-") or args.command != "train"]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if args.command == "train":
+        args.overrides = list(args.overrides) + extra
     try:
         return args.func(args)
     except RecGuruError as exc:

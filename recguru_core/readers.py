@@ -26,8 +26,9 @@ user rates movies of both kinds, which makes nearly every user an overlapped use
 
 This set was chosen among a few candidates because it is the most balanced in interactions on both
 data sets while staying a recognisable "spectacle vs. character story" split. Measured on the real
-data (RecBole atomic files from ``tools/get_movielens.sh``; GroupLens ``.dat``/``u.*`` files
-give the same counts):
+data (the RecBole atomic files from ``tools/get_movielens.sh``; the same ratings rewritten as
+GroupLens ``.dat``/``u.*`` files give the same counts, though GroupLens' own ml-100k u.item lists
+18 titles twice under two ids, which the RecBole copy merges into one item):
 
 =========  ======  =========  =======  ======  ======================
 data set   domain  ratings    users    items   users in both domains
@@ -41,8 +42,9 @@ ml-1m      B       463,323    6,012    2,218
 (Adding Crime, Mystery and Film-Noir to A, for instance, gives 56% / 44% of ratings instead of
 52% / 48%.)
 
-Genres, wherever a reader knows them, are stored one string per item with multiple genres joined by
-``"|"`` (the GroupLens convention), e.g. ``"Action|Adventure|Thriller"``.
+Genres are one string per item. MovieLens genre lists, and RecBole ``token_seq`` genre fields, are
+joined by ``"|"`` (the GroupLens convention), e.g. ``"Action|Adventure|Thriller"``; a plain RecBole
+``token`` genre is kept as written.
 """
 
 from __future__ import annotations

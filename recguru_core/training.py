@@ -166,6 +166,24 @@ class Batcher:
             h_other[torch.from_numpy(np.flatnonzero(valid)).to(self.device)] = h.float()
         return h_other, self._tensor(valid)
 
+    def other_gur_cached(self, cache: list[torch.Tensor], domain: int, rows: np.ndarray):
+        """Like other_gur, from precomputed GURs of every user of the other domain."""
+        partner = self.partner[domain][rows]
+        valid = partner >= 0
+        h_other = torch.zeros(len(rows), self.cfg.d_model, device=self.device)
+        if valid.any() and self.cfg.attend_both_gurs:
+            h_other[torch.from_numpy(np.flatnonzero(valid)).to(self.device)] = \
+                cache[1 - domain][torch.from_numpy(partner[valid]).to(self.device)]
+        return h_other, self._tensor(valid)
+
+    @torch.no_grad()
+    def all_gurs(self, model: RecGURU, domain: int, split: str = "train", batch: int = 2048) -> torch.Tensor:
+        """(U, d) float32 GURs of every user of a domain (eval mode is the caller's job)."""
+        n = self.data.domain(domain).n_users
+        out = [model.encode(domain, self.encoder_input(domain, np.arange(lo, min(lo + batch, n)), split)).float()
+               for lo in range(0, n, batch)]
+        return torch.cat(out) if out else torch.zeros(0, self.cfg.d_model, device=self.device)
+
     def finetune_batch(self, domain: int, rows: np.ndarray, rng: np.random.Generator):
         """Leakage-free phase-3 batch: GUR prefix cut, causal history, targets after the cut."""
         dom = self.data.domain(domain)
@@ -290,6 +308,7 @@ class Trainer:
                          "best_params": [None, None]}
         self.sample = snapshot_sample(data, cfg.snapshot_users, cfg.seed)
         self.elapsed = 0.0
+        self._gur_cache: list[torch.Tensor] | None = None
         self._buckets, self._bucket_p = [], []
         for d in (0, 1):
             by_length = np.argsort(data.domain(d).lengths, kind="stable")
@@ -491,6 +510,13 @@ class Trainer:
         self.model.encoder.eval()  # the GURU encoder is fixed in phase 3 (no dropout noise in h)
         steps = self.ft_steps_per_epoch
         order = [self._ft_rows(d) for d in (0, 1)]
+        # Other-domain GURs (eq. 2) of the whole epoch, computed once: the encoder is frozen in
+        # phase 3; only the item tables drift a little within an epoch.
+        self.model.eval()
+        with self._autocast():
+            self._gur_cache = [self.batcher.all_gurs(self.model, d) for d in (0, 1)]
+        self.model.train()
+        self.model.encoder.eval()
         batches = [self._epoch_rows(rng, r, self.data.domain(d).lengths, steps) if len(r) else None
                    for d, r in enumerate(order)]
         for i in range(steps):
@@ -511,8 +537,11 @@ class Trainer:
     def _bpr_loss(self, domain: int, rows: np.ndarray, rng) -> torch.Tensor:
         gur_input, hist, target, train_on = self.batcher.finetune_batch(domain, rows, rng)
         with self._autocast():
-            with torch.no_grad():
-                h_other, valid = self.batcher.other_gur(self.model, domain, rows)
+            if self._gur_cache is None:
+                with torch.no_grad():
+                    h_other, valid = self.batcher.other_gur(self.model, domain, rows)
+            else:
+                h_other, valid = self.batcher.other_gur_cached(self._gur_cache, domain, rows)
             h_own = self.model.encode(domain, gur_input)
             memory, mask = self.model.cdsrec_memory(h_own, h_other.to(h_own.dtype), valid)
             q = self.model.cdsrec_hidden(domain, hist, memory, mask)  # (B, W, d)

@@ -1,0 +1,76 @@
+"""Home: what RecGURU does, which checkpoint is in use, its data and headline numbers."""
+import streamlit as st
+
+import ui
+
+ui.setup_page("Home", ":material/hub:")
+
+st.title("RecGURU Explorer")
+intro, diagram = st.columns([3, 2], gap="large")
+with intro:
+    st.markdown(
+        "RecGURU learns **one Generalized User Representation (GUR)** per user from their "
+        "behaviour sequences in two domains, with a single self-attentive encoder shared by "
+        "both. An **adversarial domain critic** (WGAN-GP) is trained to tell domain-A from "
+        "domain-B representations while the encoder learns to fool it, so the two domains end "
+        "up in one indistinguishable space. A **cross-domain sequential recommender (CDSRec)** "
+        "then attends to the GUR, letting knowledge from a user's dense domain help in their "
+        "sparse one, even for users seen in only one domain."
+    )
+    st.caption("Pages: **Train** a run · **Alignment** of A and B before vs after the critic · "
+               "**Training curves** · **Recommendations** with explanations · **Evaluation** "
+               "in the paper's Table-2 layout.")
+with diagram:
+    st.graphviz_chart(ui.ARCHITECTURE_DOT, width="stretch")
+
+st.subheader("Checkpoint", divider="gray")
+entries = ui.available_checkpoints()
+current = ui.selected_checkpoint()
+pick, upload = st.columns([3, 2], gap="large")
+with pick:
+    if entries:
+        paths = [e.path for e in entries]
+        labels = {e.path: e.label for e in entries}
+        st.selectbox("Checkpoint in use (this browser session only)", paths,
+                     index=paths.index(current) if current in paths else 0,
+                     format_func=lambda p: labels.get(p, p), key="home.checkpoint",
+                     on_change=lambda: ui.select_checkpoint(st.session_state["home.checkpoint"]))
+    else:
+        st.info("No checkpoint yet: the shipped demo is missing and none was trained here.",
+                icon=":material/info:")
+        st.page_link(ui.PAGE_TRAIN, label="Train one (a few minutes on a CPU)",
+                     icon=":material/model_training:")
+with upload:
+    file = st.file_uploader("…or upload a checkpoint (.pt)", type=["pt"], key="home.upload",
+                            help="Loaded with torch.load(weights_only=True) and checked before "
+                                 "it is stored under checkpoints/uploads/.")
+    ui.handle_checkpoint_upload(file)
+
+path, run = ui.current_run(quiet=True)
+if run is None:
+    if ui.selected_checkpoint() is not None:
+        st.stop()  # current_run showed why the selected checkpoint cannot be used
+    st.subheader("The embedded synthetic default data", divider="gray")
+    st.caption("A two-domain world (Books = A, Movies = B) with known taste clusters; "
+               "what Train uses unless you choose other data.")
+    stats = ui.attempt(ui.default_data_stats)
+    if stats:
+        st.dataframe(ui.stats_frame(stats), width="stretch")
+    st.stop()
+
+st.subheader("Data (Table 1)", divider="gray")
+stats = ui.attempt(run.stats)
+if stats:
+    st.dataframe(ui.stats_frame(stats), width="stretch")
+    st.caption(f"Source: `{ui.run_source(run)}` · status: **{ui.run_status(run)}**")
+
+st.subheader("Headline results", divider="gray")
+headline = ui.headline_metrics(run.metrics(), (stats or {}).get("names"))
+if headline:
+    for col, m in zip(st.columns(len(headline)), headline):
+        col.metric(m["label"], m["value"], help=m["help"], border=True)
+    st.page_link(ui.PAGE_EVALUATION, label="Full evaluation (sampled and full ranking)",
+                 icon=":material/table_chart:")
+else:
+    st.info("This checkpoint has no test metrics yet (training did not reach the end of "
+            "fine-tuning).", icon=":material/info:")

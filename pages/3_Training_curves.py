@@ -1,0 +1,35 @@
+"""Training curves: the adversarial game, reconstruction, l2, BPR and validation metrics."""
+import streamlit as st
+
+import ui
+
+ui.setup_page("Training curves", ":material/monitoring:")
+st.title("Training curves")
+st.caption("Every logged step of the three phases (shaded: grey pre-train, orange adversarial, "
+           "blue fine-tune). The Wasserstein estimate is the critic's D(A) − D(B): it should "
+           "shrink as the encoder learns to hide the domain.")
+
+path, run = ui.current_run()
+if run is None:
+    st.stop()
+frame = ui.attempt(ui.run_history_frame, path)
+if frame is None:
+    st.stop()
+if frame.empty:
+    st.info("This checkpoint carries no training history.", icon=":material/info:")
+    st.stop()
+
+c1, c2, c3 = st.columns([3, 1, 2])
+smoothing = c1.slider("Smoothing (EMA)", 0.0, 0.99, 0.6, 0.01, key="curves.smoothing",
+                      help="Exponential moving average weight; faint lines show the raw values.")
+log_y = c2.toggle("Log scale", key="curves.log",
+                  help="Applied to charts whose values are all positive.")
+with c3:
+    st.download_button("Download history (CSV)", ui.history_csv(path),
+                       file_name=f"{ui.checkpoint_label(path)}-history.csv", mime="text/csv",
+                       icon=":material/download:", key="curves.csv")
+
+figures = ui.training_curve_figures(path, smoothing, log_y)
+for i in range(0, len(figures), 2):
+    for j, (col, fig) in enumerate(zip(st.columns(2), figures[i:i + 2])):
+        col.plotly_chart(fig, theme=None, key=f"curves.fig{i + j}", config={"displaylogo": False})

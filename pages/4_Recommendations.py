@@ -1,0 +1,77 @@
+"""Recommendations: one user's histories, top-k, the held-out item, and why."""
+import streamlit as st
+
+import ui
+
+ui.setup_page("Recommendations", ":material/recommend:")
+st.title("Recommendations")
+st.caption("Pick a user: their histories in both domains, CDSRec's top-k in the chosen domain "
+           "(already-seen items excluded), where the held-out test item ranks, and why.")
+
+path, run = ui.current_run()
+if run is None:
+    st.stop()
+names = (ui.attempt(run.stats) or {}).get("names") or {}
+ui.prepare_user_widgets(run)
+
+c1, c2, c3, c4 = st.columns([3, 2, 1, 2], vertical_alignment="bottom")
+user = c1.text_input("User id", key="rec.user", help="The raw user id of the data set.")
+domain = c2.segmented_control("Domain", ["A", "B"], key="rec.domain", required=True,
+                              format_func=lambda d: ui.domain_label(d, names)) or "A"
+k = c3.number_input("Top k", 1, 100, 10, key="rec.k")
+c4.button("Random user", key="rec.random", icon=":material/casino:",
+          on_click=ui.pick_random_user, args=(run,))
+picked = ui.selected_users()
+if picked:
+    st.selectbox("…or one of your Alignment selection", range(len(picked)), index=None,
+                 key="rec.from_selection", placeholder=f"{len(picked)} users selected on Alignment",
+                 format_func=lambda i: f"{picked[i]['user']} ({ui.domain_label(picked[i]['domain'], names)})",
+                 on_change=ui.use_selected_user, args=(picked,))
+
+found = ui.attempt(ui.find_user, run, user)
+if not found:
+    st.stop()
+
+hist_a, hist_b = st.columns(2, gap="medium")
+for col, d in ((hist_a, "A"), (hist_b, "B")):
+    with col:
+        st.markdown(f"**History in {ui.domain_label(d, names)}**")
+        if found[d]:
+            history = ui.attempt(run.user_history, user, d)
+            if history is not None:
+                st.dataframe(ui.style_history(ui.history_table(history)), hide_index=True,
+                             width="stretch", height=260)
+        else:
+            st.caption("No interactions in this domain.")
+
+if not found[domain]:
+    other = "B" if domain == "A" else "A"
+    st.warning(f"User {user} has no history in {ui.domain_label(domain, names)}; "
+               f"choose {ui.domain_label(other, names)} to see recommendations.",
+               icon=":material/swap_horiz:")
+    st.stop()
+
+rec = ui.attempt(ui.recommend, path, user, domain, k)
+if rec is None:
+    st.stop()
+st.subheader(f"Top {len(rec['items'])} in {ui.domain_label(domain, names)}", divider="gray")
+chart_col, test_col = st.columns([3, 1], gap="medium")
+with chart_col:
+    st.plotly_chart(ui.scores_figure(rec, domain), theme=None, key="rec.scores",
+                    config={"displayModeBar": False})
+with test_col:
+    test = rec["test_item"]
+    st.metric("Held-out test item: rank", f"#{test['rank']:,}", border=True,
+              help="Rank of the user's real last item among all items they had not seen.")
+    st.markdown(f"**{test['title']}**  \n{test.get('genre', '')} · score {test['score']:.3f}")
+    st.caption("In the top k (green bar)." if test["rank"] <= len(rec["items"])
+               else "Not in the top k.")
+    st.caption("Uses the other domain's GUR: **yes**" if rec.get("uses_other_domain")
+               else "Uses the other domain's GUR: **no** (user in one domain only)")
+
+st.subheader("Why the top recommendation?", divider="gray")
+if st.toggle("Explain (leave-one-out over the history, a second or two)", value=True,
+             key="rec.explain"):
+    explanation = ui.attempt(ui.explain, path, user, domain, k)
+    if explanation is not None:
+        ui.explanation_tabs(explanation, domain, names)
