@@ -542,7 +542,8 @@ class Trainer:
                     h_other, valid = self.batcher.other_gur(self.model, domain, rows)
             else:
                 h_other, valid = self.batcher.other_gur_cached(self._gur_cache, domain, rows)
-            h_own = self.model.encode(domain, gur_input)
+            with torch.no_grad():  # the GUR is an input here: phase 3 trains CDSRec only
+                h_own = self.model.encode(domain, gur_input)
             memory, mask = self.model.cdsrec_memory(h_own, h_other.to(h_own.dtype), valid)
             q = self.model.cdsrec_hidden(domain, hist, memory, mask)  # (B, W, d)
             q, target = q[train_on], target[train_on]  # (N, d), (N,)

@@ -152,7 +152,7 @@ def test_no_leakage_changing_test_item_keeps_other_scores(trained):
 
 
 def test_finetune_batch_targets_never_inside_gur_prefix():
-    trainer = tiny_trainer()
+    trainer = tiny_trainer(max_len=64)  # long enough that the GUR input is the whole prefix
     rng = np.random.default_rng(0)
     for domain in (0, 1):
         rows = trainer._ft_rows(domain)[:64]

@@ -1,0 +1,184 @@
+"""Real-browser test: `streamlit run app.py` on a loopback port, every page in headless Chromium.
+
+Checks per page: the script run finishes (no running indicator), no exception box, plotly charts
+drawn on the chart pages; prints each page's time to first render and saves screenshots to
+tests/artifacts/ (and to docs/screenshots/ with UPDATE_SCREENSHOTS=1).
+
+Without a browser the test is skipped with the reason, except under CI=true, where it fails.
+Uses checkpoints/demo.pt when it exists, else a tiny checkpoint trained for the test.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SERVER_START_S = 60
+PAGE_TIMEOUT_S = 90
+
+# (url path, screenshot name, expects plotly charts)
+PAGES = [
+    ("", "home", False),
+    ("Train", "train", False),
+    ("Alignment", "alignment", True),
+    ("Training_curves", "training_curves", True),
+    ("Recommendations", "recommendations", True),
+    ("Evaluation", "evaluation", True),
+]
+
+pytestmark = pytest.mark.browser
+
+
+def _missing_browser(reason: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser test cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_server(port: int, proc: subprocess.Popen, timeout: float) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.25)
+    raise TimeoutError(f"streamlit did not answer on port {port} within {timeout:.0f}s")
+
+
+@pytest.fixture(scope="module")
+def checkpoint_dir(tmp_path_factory) -> Path:
+    """The repository's checkpoints/ when the shipped demo exists, else a temporary folder
+    whose demo.pt is a tiny freshly trained checkpoint."""
+    if (ROOT / "checkpoints" / "demo.pt").is_file():
+        return ROOT / "checkpoints"
+    from test_app import tiny_checkpoint_file  # the same tiny run as the AppTest suite
+
+    folder = tmp_path_factory.mktemp("browser-checkpoints")
+    shutil.copy(tiny_checkpoint_file(tmp_path_factory), folder / "demo.pt")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(checkpoint_dir):
+    port = _free_port()
+    env = {**os.environ, "RECGURU_CHECKPOINT_DIR": str(checkpoint_dir)}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / "streamlit-server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_server(port, proc, SERVER_START_S)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        _missing_browser(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing_browser("the playwright Python package is not installed")
+    with sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        except Exception as exc:  # noqa: BLE001  (a broken install reads like a missing one)
+            _missing_browser(f"Chromium at {CHROMIUM} did not start: {str(exc).splitlines()[0]}")
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def wait_for_run(page, timeout_s: float = PAGE_TIMEOUT_S) -> None:
+    """Until the app's script run has finished: the app root reports 'notRunning' and no
+    running indicator is shown, twice in a row 300 ms apart (a rerun may follow a run)."""
+    deadline = time.monotonic() + timeout_s
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_s * 1000)
+    calm = 0
+    while time.monotonic() < deadline:
+        state = page.get_attribute('[data-testid="stApp"]', "data-test-script-state")
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        calm = calm + 1 if state == "notRunning" and not running else 0
+        if calm >= 2:
+            return
+        time.sleep(0.3)
+    raise TimeoutError(f"page still running after {timeout_s:.0f}s")
+
+
+def test_every_page_renders(server, browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    update = os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    if update:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, device_scale_factor=1)
+    timings = {}
+    try:
+        page = context.new_page()
+        # Warm-up: the first page load of a fresh server pays for imports and the checkpoint load.
+        started = time.monotonic()
+        page.goto(server + "/", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000)
+        wait_for_run(page)
+        timings["(server warm-up, home)"] = time.monotonic() - started
+        for path, name, charts in PAGES:
+            page = context.new_page()
+            started = time.monotonic()
+            page.goto(f"{server}/{path}", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000)
+            wait_for_run(page)
+            timings[name] = time.monotonic() - started
+            if charts:
+                try:
+                    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+                except Exception:  # noqa: BLE001  (reported by the assertion below)
+                    pass
+                page.wait_for_timeout(600)  # let plotly finish drawing before the screenshot
+            exceptions = page.locator('[data-testid="stException"]')
+            assert exceptions.count() == 0, f"{name}: {exceptions.first.inner_text()[:500]}"
+            shot = ARTIFACTS / f"{name}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            if charts:
+                assert page.locator(".js-plotly-plot").count() > 0, f"{name}: no plotly chart drawn"
+            if update:
+                shutil.copy(shot, SCREENSHOTS / f"{name}.png")
+            page.close()
+    finally:
+        context.close()
+        print("\ntime to first render (s):")
+        for name, seconds in timings.items():
+            print(f"  {name:<28} {seconds:6.2f}")
