@@ -47,6 +47,15 @@ PAGE_CURVES = "pages/3_Training_curves.py"
 PAGE_RECOMMENDATIONS = "pages/4_Recommendations.py"
 PAGE_EVALUATION = "pages/5_Evaluation.py"
 
+NAVIGATION = (
+    (PAGE_HOME, "Home", ":material/home:"),
+    (PAGE_TRAIN, "Train", ":material/model_training:"),
+    (PAGE_ALIGNMENT, "Alignment", ":material/scatter_plot:"),
+    (PAGE_CURVES, "Training curves", ":material/monitoring:"),
+    (PAGE_RECOMMENDATIONS, "Recommendations", ":material/recommend:"),
+    (PAGE_EVALUATION, "Evaluation", ":material/table_chart:"),
+)
+
 # Session-state keys (per browser session). Widget keys are prefixed by their page.
 K_CHECKPOINT = "recguru.checkpoint"  # str path of the selected checkpoint
 K_SELECTION = "recguru.selection"  # list of {"user", "domain"} picked on the Alignment page
@@ -416,9 +425,15 @@ digraph G {
 def setup_page(title: str, icon: str) -> None:
     """Page config + the shared sidebar (checkpoint in use, training status)."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
+    # Our own navigation (the default one would call Home "app", after app.py).
+    st.set_option("client.showSidebarNavigation", False)
     adopt_finished_training()
     path = selected_checkpoint()
     with st.sidebar:
+        st.markdown(f"### :material/hub: {APP_TITLE}")
+        for page, label, page_icon in NAVIGATION:
+            st.page_link(page, label=label, icon=page_icon)
+        st.divider()
         if path:
             st.caption("Checkpoint in use")
             st.markdown(f"**{checkpoint_label(path)}**")

@@ -142,6 +142,16 @@ def wait_for_run(page, timeout_s: float = PAGE_TIMEOUT_S) -> None:
     raise TimeoutError(f"page still running after {timeout_s:.0f}s")
 
 
+def wait_until_settled(page, timeout_s: float = 20) -> None:
+    """Lazily loaded elements (tables, graphviz, uploaders) show skeletons for a moment."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if page.locator('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]').count() == 0:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"page still running after {timeout_s:.0f}s")
+
+
 def test_every_page_renders(server, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     update = os.environ.get("UPDATE_SCREENSHOTS") == "1"
@@ -162,6 +172,7 @@ def test_every_page_renders(server, browser):
             page.goto(f"{server}/{path}", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000)
             wait_for_run(page)
             timings[name] = time.monotonic() - started
+            wait_until_settled(page)
             if charts:
                 try:
                     page.wait_for_selector(".js-plotly-plot", timeout=30_000)
