@@ -425,14 +425,19 @@ digraph G {
 def setup_page(title: str, icon: str) -> None:
     """Page config + the shared sidebar (checkpoint in use, training status)."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
-    # Our own navigation (the default one would call Home "app", after app.py).
-    st.set_option("client.showSidebarNavigation", False)
     adopt_finished_training()
     path = selected_checkpoint()
     with st.sidebar:
         st.markdown(f"### :material/hub: {APP_TITLE}")
-        for page, label, page_icon in NAVIGATION:
-            st.page_link(page, label=label, icon=page_icon)
+        # Our own navigation: the default one would call Home "app", after app.py. If the
+        # pages cannot be linked (a page run as its own entry point), keep the default one.
+        try:
+            for page, label, page_icon in NAVIGATION:
+                st.page_link(page, label=label, icon=page_icon)
+            own_navigation = True
+        except st.errors.StreamlitAPIException:
+            own_navigation = False
+        st.set_option("client.showSidebarNavigation", not own_navigation)
         st.divider()
         if path:
             st.caption("Checkpoint in use")
@@ -487,18 +492,23 @@ def history_frame(records: Sequence[dict]) -> pd.DataFrame:
 
 
 def phase_spans(frame: pd.DataFrame) -> list[tuple[str, float, float]]:
-    """[(phase, first step, last step)] in training order, for shading."""
+    """[(phase, start, end)] in training order, contiguous (a boundary lies half-way between
+    one phase's last step and the next phase's first), for shading."""
     if frame.empty or "phase" not in frame:
         return []
-    spans = []
     rows = frame
     if "event" in rows:
         rows = rows[rows["event"].isna()]
+    raw = []
     for phase, group in rows.groupby("phase", sort=False):
         if phase in PHASE_COLORS and len(group):
-            spans.append((str(phase), float(group["step"].min()), float(group["step"].max())))
-    spans.sort(key=lambda s: s[1])
-    return spans
+            raw.append([str(phase), float(group["step"].min()), float(group["step"].max())])
+    raw.sort(key=lambda s: s[1])
+    for i in range(len(raw)):
+        raw[i][1] = raw[i][1] - 0.5 if i == 0 else (raw[i - 1][2] + raw[i][1]) / 2
+    for i in range(len(raw)):
+        raw[i][2] = raw[i + 1][1] if i + 1 < len(raw) else raw[i][2] + 0.5
+    return [tuple(s) for s in raw]
 
 
 def ema(values: pd.Series, smoothing: float) -> pd.Series:
@@ -730,11 +740,12 @@ def metrics_bar_figure(frame: pd.DataFrame, *, height: int = 320) -> go.Figure:
                 continue
             colour = DOMAIN_COLORS.get(dom_key, "#495057") if m == "RecGURU" else palette[mi % len(palette)]
             fig.add_trace(go.Bar(x=list(frame.index), y=frame[(dom, m)], name=m, marker_color=colour,
-                                 legendgroup=m, showlegend=ci == 1,
+                                 legendgroup=m, showlegend=ci == 1 and len(methods) > 1,
+                                 text=[f"{v:.1f}" for v in frame[(dom, m)]], textposition="outside",
                                  hovertemplate=f"{m}<br>%{{x}}: %{{y:.2f}}%<extra></extra>"),
                           row=1, col=ci)
-    _base_layout(fig, height=height)
-    fig.update_layout(barmode="group")
+    _base_layout(fig, title="Sampled HR@10 and NDCG@10 (%)", height=height)
+    fig.update_layout(barmode="group", bargap=0.35)
     fig.update_yaxes(title_text="%", row=1, col=1, gridcolor="#F1F3F5")
     return fig
 
@@ -1176,9 +1187,47 @@ def _alignment_metrics_cached(path: str, mtime: float, n_max: int) -> dict:
     return compare_snapshots(subset, seed=0, n_max=n_max)
 
 
-def alignment_metrics(path: str, n_max: int = 2000) -> dict:
-    """compare_snapshots on the before/after snapshots (same rows, seed 0), cached."""
+ALIGNMENT_N_MAX = 2000
+
+
+def alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> dict:
+    """compare_snapshots on the before/after snapshots (same rows, seed 0), cached. A
+    checkpoint may carry them precomputed under "alignment" (same format); those are used."""
+    run = load_run(path)
+    stored = (getattr(run, "ckpt", None) or {}).get("alignment")
+    if isinstance(stored, dict) and (stored.get("after") or stored.get("before")):
+        return stored
     return _alignment_metrics_cached(*_run_key(path), int(n_max))
+
+
+@st.cache_resource
+def _prefetched() -> dict:
+    return {"lock": threading.Lock(), "done": set()}
+
+
+def prefetch(path: str | None) -> None:
+    """Warm the slow caches of a checkpoint (alignment metrics, history frame) in a background
+    thread, once per checkpoint version per server, so the pages that need them open fast.
+    The thread only fills caches; it never touches Streamlit elements."""
+    if not path:
+        return
+    key = _run_key(path)
+    state = _prefetched()
+    with state["lock"]:
+        if key in state["done"]:
+            return
+        state["done"].add(key)
+
+    def work() -> None:
+        try:
+            _history_frame_cached(*key)
+            run = load_run(key[0])
+            if not (getattr(run, "ckpt", None) or {}).get("alignment") and snapshot_names(run.snapshots()):
+                _alignment_metrics_cached(*key, ALIGNMENT_N_MAX)
+        except Exception:  # noqa: BLE001  (the page computes it again and reports the error)
+            pass
+
+    threading.Thread(target=work, name="recguru-prefetch", daemon=True).start()
 
 
 ALIGNMENT_HELP = (

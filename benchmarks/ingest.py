@@ -35,8 +35,8 @@ def main():
     from recguru_core.data import DataConfig
     from recguru_core.synthetic import SyntheticConfig, generate
 
-    # The default world yields ~32.7 interactions per user; size it to the request.
-    users = max(1000, int(args.interactions / 32.7))
+    # With these catalogue sizes the world yields ~24 interactions per user (A and B together).
+    users = max(1000, int(args.interactions / 24.0))
     t0 = time.perf_counter()
     raw = generate(SyntheticConfig(users=users, items_a=20000, items_b=10000))
     n = len(raw.a.interactions) + len(raw.b.interactions)

@@ -47,7 +47,7 @@ c1, c2, c3 = st.columns([2, 1, 3])
 modes = ["domain", "overlap"] + (["cluster"] if view.has_cluster else [])
 color_by = c1.segmented_control("Colour by", modes, default="domain", key="align.color",
                                 format_func=ui.COLOR_MODES.get, required=True) or "domain"
-links = c2.toggle("Link A↔B of a user", key="align.links",
+links = c2.toggle("Link A↔B", key="align.links",
                   help="Draw a line between an overlapped user's A and B points.")
 right_options = [p for p in panels if p != panels[0]] or panels
 right = c3.select_slider("Right panel: snapshot", right_options, value=right_options[-1],

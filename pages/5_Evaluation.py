@@ -5,8 +5,9 @@ import ui
 
 ui.setup_page("Evaluation", ":material/table_chart:")
 st.title("Evaluation")
-st.caption("Leave-one-out test split: the last item of every user's sequence, scored against "
-           "the user's history before it. All values in percent, as in the paper's Table 2.")
+st.caption("Leave-one-out test split: each user's last item, scored from the history before it, "
+           "over all users. Values in percent, laid out like the paper's Table 2 (rows = metrics, "
+           "columns = domain × method; best per domain in bold when baselines are present).")
 
 path, run = ui.current_run()
 if run is None:
@@ -18,22 +19,29 @@ if not metrics.get("test"):
     st.stop()
 names = (ui.attempt(run.stats) or {}).get("names")
 baselines = ui.run_baselines(run)
-
-st.subheader("Sampled ranking: true item among 1 + 199 negatives", divider="gray")
 sampled = ui.table2_frame(metrics, baselines, split="test", names=names)
-st.dataframe(ui.style_table2(sampled), width="stretch")
+full = ui.table2_frame(metrics, baselines, split="test_full", names=names)
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader("Sampled: 1 + 199 negatives", divider="gray",
+                 help="The true item ranked among 199 items sampled by popularity from those the "
+                      "user never interacted with (the paper's protocol).")
+    st.dataframe(ui.style_table2(sampled), width="stretch")
+with right:
+    st.subheader("Full ranking: all unseen items", divider="gray",
+                 help="The true item ranked among every item the user has not interacted with; "
+                      "much harder, and free of sampling bias.")
+    if full.empty or full.isna().all().all():
+        st.info("No full-ranking results in this checkpoint.", icon=":material/info:")
+    else:
+        st.dataframe(ui.style_table2(full), width="stretch")
+
 st.plotly_chart(ui.metrics_bar_figure(sampled.loc[["HR@10", "NDCG@10"]]), theme=None,
                 key="eval.bars", config={"displaylogo": False})
-
-st.subheader("Full ranking: true item among all unseen items", divider="gray")
-full = ui.table2_frame(metrics, baselines, split="test_full", names=names)
-if full.empty or full.isna().all().all():
-    st.info("No full-ranking results in this checkpoint.", icon=":material/info:")
-else:
-    st.dataframe(ui.style_table2(full), width="stretch")
 if not baselines:
-    st.caption("Baselines appear here when the checkpoint carries them.")
+    st.caption("Baselines appear next to RecGURU when the checkpoint carries them.")
 
-with st.expander("Validation split (model selection)", icon=":material/fact_check:"):
-    valid = ui.table2_frame(metrics, None, split="valid", names=names)
-    st.dataframe(ui.style_table2(valid), width="stretch")
+with st.expander("Validation split (used for model selection)", icon=":material/fact_check:"):
+    st.dataframe(ui.style_table2(ui.table2_frame(metrics, None, split="valid", names=names)),
+                 width="stretch")

@@ -72,14 +72,33 @@ def left_padded(offsets: np.ndarray, items: np.ndarray, rows: np.ndarray, ends: 
     return out.astype(np.int64, copy=False)
 
 
+def _alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker/Vose alias table: O(1) draws from a discrete distribution (vs. O(log V) for
+    inverse-CDF search), which matters at hundreds of millions of draws."""
+    n = len(p)
+    scaled = p * n / p.sum()
+    prob = np.ones(n)
+    alias = np.arange(n)
+    small = list(np.flatnonzero(scaled < 1.0))
+    large = list(np.flatnonzero(scaled >= 1.0))
+    while small and large:
+        s, g = small.pop(), large.pop()
+        prob[s], alias[s] = scaled[s], g
+        scaled[g] -= 1.0 - scaled[s]
+        (small if scaled[g] < 1.0 else large).append(g)
+    return prob, alias
+
+
 def sample_negatives(offsets: np.ndarray, items: np.ndarray, n_items: int, n: int,
-                     weights: np.ndarray | None, seed: int, chunk: int = 65536) -> np.ndarray:
+                     weights: np.ndarray | None, seed: int) -> np.ndarray:
     """(U, n) int32 negatives per user: drawn without replacement with probability proportional
     to `weights` (uniform if None) among items 1..n_items the user never interacted with.
 
-    Vectorised successive sampling: draw with replacement in bulk, drop the user's own items and
-    repeats (keeping first occurrences, which is exactly sequential sampling without replacement),
-    keep the first n; rows still short are redrawn with a larger pool."""
+    Successive sampling, vectorised over a chunk of users: draws come with replacement (alias
+    method) and are accepted column by column unless the item is already taken for that user,
+    where "taken" starts as the user's whole history (a boolean bitmap per chunk). Accepting
+    the first new draws in order is exactly sampling without replacement. Rows that are still
+    short after a round get another round."""
     n_users = len(offsets) - 1
     lengths = np.diff(offsets)
     worst = int(lengths.max(initial=0))
@@ -89,35 +108,30 @@ def sample_negatives(offsets: np.ndarray, items: np.ndarray, n_items: int, n: in
             f"lower n_negatives (at most {max(n_items - worst, 0)})"
         )
     p = np.ones(n_items) if weights is None else np.asarray(weights, dtype=np.float64)
-    cdf = np.cumsum(p / p.sum())
-    cdf[-1] = 1.0
-    # Sorted (user, item) keys of every interaction: membership test by searchsorted.
-    user_of = np.repeat(np.arange(n_users, dtype=np.int64), lengths)
-    seen = np.sort(user_of * (n_items + 2) + items)
+    prob, alias = _alias_table(p)
     rng = np.random.default_rng(seed)
     out = np.zeros((n_users, n), dtype=np.int32)
+    chunk = int(max(64, min(8192, 2**26 // (n_items + 2))))  # bitmap <= 64 MiB
     for lo in range(0, n_users, chunk):
-        rows = np.arange(lo, min(lo + chunk, n_users))
-        pending = rows
-        pool = int(n * 1.5) + 8
+        hi = min(lo + chunk, n_users)
+        m = hi - lo
+        taken = np.zeros((m, n_items + 2), dtype=bool)
+        hist_rows = np.repeat(np.arange(m), lengths[lo:hi])
+        taken[hist_rows, items[offsets[lo]:offsets[hi]]] = True
+        count = np.zeros(m, dtype=np.int64)
+        pending = np.arange(m)
+        pool = n + n // 4 + 8
         while len(pending):
-            draws = np.searchsorted(cdf, rng.random((len(pending), pool)), side="right") + 1
-            draws = np.minimum(draws, n_items)
-            keys = pending[:, None].astype(np.int64) * (n_items + 2) + draws  # (P, pool)
-            flat = keys.ravel()
-            pos = np.searchsorted(seen, flat)
-            in_history = seen[np.minimum(pos, len(seen) - 1)] == flat
-            first = np.zeros(flat.shape, dtype=bool)
-            first[np.unique(flat, return_index=True)[1]] = True
-            ok = (first & ~in_history).reshape(keys.shape)
-            enough = ok.sum(axis=1) >= n
-            if enough.any():
-                good_ok = ok[enough]
-                # first n accepted draws of each row, in draw order (stable sort of ~ok)
-                idx = np.argsort(~good_ok, axis=1, kind="stable")[:, :n]
-                out[pending[enough]] = np.take_along_axis(draws[enough], idx, axis=1)
-            pending = pending[~enough]
-            pool *= 2
+            k = rng.integers(0, n_items, (len(pending), pool))
+            draws = np.where(rng.random(k.shape) < prob[k], k, alias[k]) + 1  # (P, pool) in 1..V
+            for j in range(pool):
+                cand = draws[:, j]
+                ok = ~taken[pending, cand] & (count[pending] < n)
+                rows_ok = pending[ok]
+                taken[rows_ok, cand[ok]] = True
+                out[lo + rows_ok, count[rows_ok]] = cand[ok]
+                count[rows_ok] += 1
+            pending = pending[count[pending] < n]
     return out
 
 

@@ -152,6 +152,17 @@ def wait_until_settled(page, timeout_s: float = 20) -> None:
     raise TimeoutError(f"page still running after {timeout_s:.0f}s")
 
 
+def screenshot_whole_page(page, path: Path, max_height: int = 3600) -> None:
+    """Streamlit scrolls inside its main container, so grow the viewport to the content."""
+    width = page.viewport_size["width"] if page.viewport_size else 1440
+    height = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+        " return m ? m.scrollHeight : document.body.scrollHeight; }")
+    page.set_viewport_size({"width": width, "height": int(min(max(height, 600), max_height))})
+    page.wait_for_timeout(400)  # plotly relayouts on resize
+    page.screenshot(path=str(path))
+
+
 def test_every_page_renders(server, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     update = os.environ.get("UPDATE_SCREENSHOTS") == "1"
@@ -182,7 +193,7 @@ def test_every_page_renders(server, browser):
             exceptions = page.locator('[data-testid="stException"]')
             assert exceptions.count() == 0, f"{name}: {exceptions.first.inner_text()[:500]}"
             shot = ARTIFACTS / f"{name}.png"
-            page.screenshot(path=str(shot), full_page=True)
+            screenshot_whole_page(page, shot)
             if charts:
                 assert page.locator(".js-plotly-plot").count() > 0, f"{name}: no plotly chart drawn"
             if update:
