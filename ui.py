@@ -195,7 +195,7 @@ def available_checkpoints() -> list[CheckpointEntry]:
     for kind, folder in (("trained", checkpoint_dir()), ("uploaded", upload_dir())):
         if not folder.is_dir():
             continue
-        files = [p for p in folder.glob("*.pt") if p.is_file() and p.resolve() != demo.resolve()]
+        files = [p for p in folder.glob("*.pt") if p.is_file() and p != demo]
         for p in sorted(files, key=file_mtime, reverse=True):
             prefix = "Uploaded: " if kind == "uploaded" else ""
             out.append(CheckpointEntry(str(p), prefix + p.stem, kind, file_mtime(p)))

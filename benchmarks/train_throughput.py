@@ -123,9 +123,12 @@ def main():
     ft_rows = [trainer._ft_rows(d) for d in (0, 1)]
     trainer._gur_cache = [trainer.batcher.all_gurs(trainer.model, d) for d in (0, 1)]
 
+    ft_steps = trainer.ft_steps_per_epoch
+    ft_batches = [trainer._epoch_rows(rng, ft_rows[d], data.domain(d).lengths, ft_steps) for d in (0, 1)]
+
     def phase3_step(i):
         for d in (0, 1):
-            rows = ft_rows[d][rng.integers(0, len(ft_rows[d]), args.batch)]
+            rows = ft_batches[d][i % ft_steps]  # the trainer's length-bucketed batches
             loss = trainer._bpr_loss(d, rows, rng)
             trainer.opt_ft[d].zero_grad()
             loss.backward()

@@ -23,7 +23,7 @@ with data_col:
                                 step=500, key="train.users")
         overlap = c2.slider("Overlap", 0.0, 1.0, 0.5, 0.05, key="train.overlap",
                             help="Share of users present in both domains.")
-        data_seed = c3.number_input("World seed", 0, 1_000_000, 1, key="train.world_seed")
+        data_seed = c3.number_input("World seed", 0, 1_000_000, 0, key="train.world_seed")
         spec = ui.synthetic_spec(users, overlap, data_seed)
     elif kind == "Two uploaded CSVs":
         st.caption("Generic format: columns `user_id,item_id,timestamp`, optional `rating,title`. "
@@ -60,7 +60,7 @@ with params_col:
     gp_weight = c1.number_input("Gradient-penalty weight", 0.0, 1000.0,
                                 float(defaults.get("gp_weight", 10.0)), step=0.5,
                                 key=f"train.gp.{preset}")
-    w_l2 = c2.number_input("l2 weight (overlapped users)", 0.0, 1000.0,
+    w_l2 = c2.number_input("l2 weight", 0.0, 1000.0,
                            float(defaults.get("w_l2", 1.0)), step=0.1, key=f"train.l2.{preset}")
     critic = c3.selectbox("Critic", ["wgan-gp", "bce"], key=f"train.critic.{preset}",
                           index=0 if defaults.get("critic", "wgan-gp") == "wgan-gp" else 1)

@@ -45,7 +45,9 @@ def build_checkpoint(trainer) -> dict:
         "history": list(t.history),
         "snapshots": t.snapshots,
         "metrics": t.metrics,
-        "resume": {
+        # A finished run needs no optimiser state (that halves the file); an unfinished one
+        # carries everything --resume needs.
+        "resume": None if t.phase > 3 else {
             "phase": t.phase, "unit": t.unit, "global_step": t.global_step, "elapsed": t.elapsed,
             "optimizers": {"pre": t.opt_pre.state_dict(), "gen": t.opt_gen.state_dict(),
                            "dis": t.opt_dis.state_dict(),
@@ -138,6 +140,8 @@ def trainer_from_checkpoint(ckpt: dict, *, out=None, device: str | None = None, 
         trainer.phase, trainer.unit = int(r["phase"]), int(r["unit"])
         trainer.global_step, trainer.elapsed = int(r["global_step"]), float(r["elapsed"])
         trainer.ft_state = r["finetune"]
+    elif ckpt.get("status") == "complete":
+        trainer.phase = 4  # nothing left to run
     trainer.history = list(ckpt.get("history", []))
     trainer.snapshots = ckpt.get("snapshots") or {"during": []}
     trainer.snapshots.setdefault("during", [])
