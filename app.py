@@ -6,22 +6,19 @@ import ui
 ui.setup_page("Home", ":material/hub:")
 
 st.title("RecGURU Explorer")
-intro, diagram = st.columns([3, 2], gap="large")
-with intro:
-    st.markdown(
-        "RecGURU learns **one Generalized User Representation (GUR)** per user from their "
-        "behaviour sequences in two domains, with a single self-attentive encoder shared by "
-        "both. An **adversarial domain critic** (WGAN-GP) is trained to tell domain-A from "
-        "domain-B representations while the encoder learns to fool it, so the two domains end "
-        "up in one indistinguishable space. A **cross-domain sequential recommender (CDSRec)** "
-        "then attends to the GUR, letting knowledge from a user's dense domain help in their "
-        "sparse one, even for users seen in only one domain."
-    )
-    st.caption("Pages: **Train** a run · **Alignment** of A and B before vs after the critic · "
-               "**Training curves** · **Recommendations** with explanations · **Evaluation** "
-               "in the paper's Table-2 layout.")
-with diagram:
-    st.graphviz_chart(ui.ARCHITECTURE_DOT, width="stretch")
+st.markdown(
+    "RecGURU learns **one Generalized User Representation (GUR)** per user from their "
+    "behaviour sequences in two domains, with a single self-attentive encoder shared by both. "
+    "An **adversarial domain critic** (WGAN-GP) is trained to tell domain-A from domain-B "
+    "representations while the encoder learns to fool it, so the two domains end up in one "
+    "indistinguishable space. A **cross-domain sequential recommender (CDSRec)** then attends "
+    "to the GUR, letting knowledge from a user's dense domain help in their sparse one, even "
+    "for users seen in only one domain."
+)
+st.graphviz_chart(ui.ARCHITECTURE_DOT, width="stretch")
+st.caption("Pages: **Train** a run · **Alignment** of A and B before vs after the critic · "
+           "**Training curves** · **Recommendations** with explanations · **Evaluation** in the "
+           "paper's Table-2 layout.")
 
 st.subheader("Checkpoint", divider="gray")
 entries = ui.available_checkpoints()
@@ -55,13 +52,13 @@ if run is None:
                "what Train uses unless you choose other data.")
     stats = ui.attempt(ui.default_data_stats)
     if stats:
-        st.dataframe(ui.stats_frame(stats), width="stretch")
+        st.dataframe(ui.stats_frame(stats), width="stretch", column_config=ui.stats_column_config())
     st.stop()
 
 st.subheader("Data (Table 1)", divider="gray")
 stats = ui.attempt(run.stats)
 if stats:
-    st.dataframe(ui.stats_frame(stats), width="stretch")
+    st.dataframe(ui.stats_frame(stats), width="stretch", column_config=ui.stats_column_config())
     st.caption(f"Source: `{ui.run_source(run)}` · status: **{ui.run_status(run)}**")
 
 st.subheader("Headline results", divider="gray")
@@ -74,3 +71,5 @@ if headline:
 else:
     st.info("This checkpoint has no test metrics yet (training did not reach the end of "
             "fine-tuning).", icon=":material/info:")
+
+ui.prefetch(path)  # warm the Alignment and Training-curves caches in the background

@@ -173,7 +173,7 @@ def load_run(path: str | Path):
     path = str(path)
     if not Path(path).is_file():
         raise _recguru_error()(f"{path}: no such checkpoint file")
-    return _load_run_cached(path, file_mtime(path))
+    return _load_run_cached(*_run_key(path))
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -391,6 +391,13 @@ def stats_frame(stats: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("Domain")
 
 
+def stats_column_config() -> dict:
+    """Thousands separators for the Table-1 counts."""
+    return {c: st.column_config.NumberColumn(c, format="localized")
+            for c in ("#Users", "#Items", "#Interactions", "#Overlap")} | {
+        "Avg. seq. len": st.column_config.NumberColumn("Avg. seq. len", format="%.2f")}
+
+
 @st.cache_data(show_spinner="Generating the synthetic default…")
 def default_data_stats() -> dict:
     from recguru_core.sources import load_source
@@ -400,7 +407,7 @@ def default_data_stats() -> dict:
 
 ARCHITECTURE_DOT = """
 digraph G {
-  rankdir=LR; bgcolor="transparent";
+  rankdir=LR; bgcolor="transparent"; nodesep=0.25; ranksep=0.45;
   node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, color="#ADB5BD",
         fillcolor="#F8F9FA"];
   edge [color="#868E96", fontname="Helvetica", fontsize=9];
@@ -445,9 +452,9 @@ def setup_page(title: str, icon: str) -> None:
         else:
             st.caption("No checkpoint yet: train one or upload one.")
         job = current_job()
-        if job is not None and job.active:
-            view = job.view()
-            st.caption(f"Training on this server: {view['headline']}")
+        if job is not None and job.active and own_navigation:
+            st.page_link(PAGE_TRAIN, label="A training is running", icon=":material/hourglass_top:",
+                         help="Progress on the Train page; other pages stay usable.")
 
 
 def checkpoint_label(path: str) -> str:
@@ -466,7 +473,8 @@ def session_token() -> str:
 # ----------------------------------------------------------------------------- cached views
 
 def _run_key(path: str) -> tuple[str, float]:
-    return str(path), file_mtime(path)
+    """Cache key of a checkpoint: its real path (links to one file share entries) + mtime."""
+    return os.path.realpath(str(path)), file_mtime(path)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -588,7 +596,8 @@ def curves_figure(frame: pd.DataFrame, columns: Sequence[str], *, title: str = "
         shown_title = f"{title} <span style='font-size:11px;color:#868E96'>(linear: has values ≤ 0)</span>"
     _base_layout(fig, title=shown_title, height=height)
     fig.update_xaxes(title_text="global step" if x == "step" else x, showgrid=True,
-                     gridcolor="#F1F3F5")
+                     gridcolor="#F1F3F5",
+                     range=[spans[0][1], spans[-1][2]] if spans and x == "step" else None)
     fig.update_yaxes(title_text=y_title, showgrid=True, gridcolor="#F1F3F5",
                      type="log" if (log_y and present and all_positive) else "linear")
     if not present:
@@ -626,7 +635,8 @@ def eval_figure(frame: pd.DataFrame, *, metric: str = "NDCG@10", height: int = 3
                                      marker=dict(color=DOMAIN_COLORS[d], size=7),
                                      hovertemplate="step %{x}<br>%{y:.2f}%<extra></extra>"))
     _base_layout(fig, title=f"Validation {metric} (%)", height=height)
-    fig.update_xaxes(title_text="global step", gridcolor="#F1F3F5")
+    fig.update_xaxes(title_text="global step", gridcolor="#F1F3F5",
+                     range=[spans[0][1], spans[-1][2]] if spans else None)
     fig.update_yaxes(title_text="%", gridcolor="#F1F3F5")
     if not fig.data:
         fig.add_annotation(text="no evaluation records in this run", showarrow=False, x=0.5,
@@ -640,14 +650,17 @@ def eval_figure(frame: pd.DataFrame, *, metric: str = "NDCG@10", height: int = 3
 def _curves_cached(path: str, mtime: float, group: int, smoothing: float, log_y: bool) -> go.Figure:
     frame = _history_frame_cached(path, mtime)
     if group < 0:
+        if eval_frame(frame).empty:
+            return None
         return eval_figure(frame, spans=phase_spans(frame))
     title, cols, y_title = CURVE_GROUPS[group]
     return curves_figure(frame, cols, title=title, smoothing=smoothing, log_y=log_y,
                          y_title=y_title, spans=phase_spans(frame))
 
 
-def training_curve_figures(path: str, smoothing: float, log_y: bool) -> list[go.Figure]:
-    """All curve groups plus validation metrics for a checkpoint (each cached)."""
+def training_curve_figures(path: str, smoothing: float, log_y: bool) -> list[go.Figure | None]:
+    """All curve groups plus validation metrics (None when the history has no evaluation
+    records) for a checkpoint, each cached."""
     key = _run_key(path)
     figs = [_curves_cached(*key, i, round(smoothing, 3), bool(log_y)) for i in range(len(CURVE_GROUPS))]
     figs.append(_curves_cached(*key, -1, 0.0, False))
@@ -1116,22 +1129,20 @@ def compute_projection(path: str, method: str, n_users: int, seed: int, *,
                 on_progress(state["fraction"], state["message"])
     if state["error"] is not None:
         raise state["error"]
+    # Kept in this session too, so an eviction from the shared cache never silently
+    # recomputes a minute-long layout on a later rerun.
     remember = st.session_state.setdefault(K_PROJECTIONS, {})
-    remember[str(path)] = {"mtime": key[1], "method": method, "n_users": int(n_users), "seed": int(seed)}
+    remember[key[0]] = {"mtime": key[1], "result": state["result"]}
     return state["result"]
 
 
 def projection_for(path: str, run) -> tuple[dict | None, str]:
     """(projection, origin) for the page: a fresh one computed in this session for this
     checkpoint (cache hit), else the one stored in the checkpoint, else (None, "none")."""
-    remembered = (st.session_state.get(K_PROJECTIONS) or {}).get(str(path))
-    if remembered and remembered.get("mtime") == file_mtime(path):
-        try:
-            result = _compute_projection_cached(str(path), remembered["mtime"], remembered["method"],
-                                                remembered["n_users"], remembered["seed"])
-            return result, "computed"
-        except Exception:  # noqa: BLE001  (fall back to the stored one)
-            pass
+    key = _run_key(path)
+    remembered = (st.session_state.get(K_PROJECTIONS) or {}).get(key[0])
+    if remembered and remembered.get("mtime") == key[1] and remembered.get("result"):
+        return remembered["result"], "computed"
     stored = run.projections() if hasattr(run, "projections") else None
     if stored:
         return _projection_to_plain(stored), "stored"
@@ -1139,7 +1150,8 @@ def projection_for(path: str, run) -> tuple[dict | None, str]:
 
 
 def forget_projection(path: str) -> None:
-    (st.session_state.get(K_PROJECTIONS) or {}).pop(str(path), None)
+    """Back to the checkpoint's stored layout (button callback)."""
+    (st.session_state.get(K_PROJECTIONS) or {}).pop(_run_key(path)[0], None)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -1188,6 +1200,7 @@ def _alignment_metrics_cached(path: str, mtime: float, n_max: int) -> dict:
 
 
 ALIGNMENT_N_MAX = 2000
+DEFAULT_K = 10
 
 
 def alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> dict:
@@ -1224,6 +1237,10 @@ def prefetch(path: str | None) -> None:
             run = load_run(key[0])
             if not (getattr(run, "ckpt", None) or {}).get("alignment") and snapshot_names(run.snapshots()):
                 _alignment_metrics_cached(*key, ALIGNMENT_N_MAX)
+            user = _default_user(run)  # what Recommendations opens with
+            if user and user in set(run.users("A")):
+                _recommend_cached(*key, user, "A", DEFAULT_K)
+                _explain_cached(*key, user, "A", DEFAULT_K)
         except Exception:  # noqa: BLE001  (the page computes it again and reports the error)
             pass
 
@@ -1356,14 +1373,35 @@ def selection_panel(view: AlignmentView, positions: Sequence[int]) -> None:
 
 # ----------------------------------------------------------------------------- recommendations
 
+@st.cache_resource(max_entries=16)
+def _model_lock(path: str, mtime: float) -> threading.Lock:
+    """One model call at a time per loaded run: sessions and the prefetch thread share the
+    run, and its attention read-out briefly hooks a module (a concurrent call would leak into
+    the captured inputs)."""
+    return threading.Lock()
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def _recommend_cached(path: str, mtime: float, user: str, domain: str, k: int) -> dict:
-    return load_run(path).recommend(user, domain, k=k)
+    with _model_lock(path, mtime):
+        return _plain(load_run(path).recommend(user, domain, k=k))
 
 
 @st.cache_data(max_entries=64, show_spinner="Explaining (leave-one-out over the history)…")
 def _explain_cached(path: str, mtime: float, user: str, domain: str, k: int) -> dict:
-    return load_run(path).explain(user, domain, k=k)
+    with _model_lock(path, mtime):
+        return _plain(load_run(path).explain(user, domain, k=k))
+
+
+def _plain(value):
+    """numpy scalars (np.str_, np.float32) -> Python ones, recursively, for tables and JSON."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def recommend(path: str, user: str, domain: str, k: int) -> dict:
@@ -1402,7 +1440,7 @@ def history_table(records: Sequence[dict]) -> pd.DataFrame:
                         "genre": frame.get("genre", pd.Series([""] * len(frame))).astype(str),
                         "when": when.dt.strftime("%Y-%m-%d"),
                         "split": frame.get("split", pd.Series([""] * len(frame))).astype(str)})
-    return out
+    return out.iloc[::-1].reset_index(drop=True)  # newest first: test, valid, then training
 
 
 def recommendation_table(rec: dict) -> pd.DataFrame:
@@ -1434,9 +1472,14 @@ def scores_figure(rec: dict, domain: str, *, height: int | None = None) -> go.Fi
     return fig
 
 
-def influence_figure(influence: Sequence[dict], *, height: int | None = None) -> go.Figure:
-    """Leave-one-out Δscore of each history item on the top recommendation."""
+def influence_figure(influence: Sequence[dict], *, height: int | None = None,
+                     top: int = 20) -> go.Figure:
+    """Leave-one-out Δscore of history items on the top recommendation: the `top` most
+    influential (largest |Δscore|), in history order."""
     rows = list(influence or [])
+    if len(rows) > top:
+        keep = sorted(range(len(rows)), key=lambda i: -abs(float(rows[i].get("delta_score", 0.0))))[:top]
+        rows = [rows[i] for i in sorted(keep)]
     labels = [f"{int(r.get('position', i)) + 1 if isinstance(r.get('position'), (int, np.integer)) else i + 1}. "
               f"{str(r.get('title', ''))[:44]}" for i, r in enumerate(rows)]
     deltas = [float(r.get("delta_score", 0.0)) for r in rows]
@@ -1563,6 +1606,8 @@ def explanation_tabs(explanation: dict, domain: str, names: dict | None = None) 
                    "recommendation (score drops without it).")
         influence = explanation.get("influence") or []
         if influence:
+            if len(influence) > 20:
+                st.caption(f"The 20 most influential of {len(influence)} history items, in order.")
             st.plotly_chart(influence_figure(influence), theme=None, key="rec.influence",
                             config={"displayModeBar": False})
             with st.expander("Table", icon=":material/table:"):
@@ -1869,7 +1914,8 @@ def _monitor_static() -> None:
     _render_monitor(live=False)
 
 
-_STATE_ICONS = {"waiting": "⏳", "running": "▶️", "done": "✅"}
+_STATE_ICONS = {"waiting": ":material/schedule:", "running": ":material/play_circle:",
+                "done": ":material/check_circle:"}
 
 
 def _render_monitor(*, live: bool) -> None:

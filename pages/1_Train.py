@@ -42,7 +42,7 @@ with data_col:
     if st.button("Check data", key="train.check", icon=":material/fact_check:", disabled=not spec):
         stats = ui.attempt(ui.check_source, spec)
         if stats:
-            st.dataframe(ui.stats_frame(stats), width="stretch")
+            st.dataframe(ui.stats_frame(stats), width="stretch", column_config=ui.stats_column_config())
 
 with params_col:
     st.subheader("2 · Preset and hyper-parameters", divider="gray")

@@ -34,6 +34,9 @@ with st.expander("Compute a fresh projection", expanded=projection is None,
         bar.empty()
         if fresh is not None:
             projection, origin = fresh, "computed"
+    if origin == "computed" and run.projections():
+        st.button("Back to the layout stored in the checkpoint", key="align.stored",
+                  on_click=ui.forget_projection, args=(path,))
 if projection is None:
     st.info("This checkpoint carries no precomputed layout. Compute one above (aligned UMAP "
             "takes about a minute on a CPU; PCA is instant).", icon=":material/info:")

@@ -32,4 +32,9 @@ with c3:
 figures = ui.training_curve_figures(path, smoothing, log_y)
 for i in range(0, len(figures), 2):
     for j, (col, fig) in enumerate(zip(st.columns(2), figures[i:i + 2])):
-        col.plotly_chart(fig, theme=None, key=f"curves.fig{i + j}", config={"displaylogo": False})
+        if fig is None:
+            col.caption("Validation metrics over steps appear here when the checkpoint's history "
+                        "carries evaluation records (one per fine-tune epoch).")
+        else:
+            col.plotly_chart(fig, theme=None, key=f"curves.fig{i + j}",
+                             config={"displaylogo": False})

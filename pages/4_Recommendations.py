@@ -18,7 +18,7 @@ c1, c2, c3, c4 = st.columns([3, 2, 1, 2], vertical_alignment="bottom")
 user = c1.text_input("User id", key="rec.user", help="The raw user id of the data set.")
 domain = c2.segmented_control("Domain", ["A", "B"], key="rec.domain", required=True,
                               format_func=lambda d: ui.domain_label(d, names)) or "A"
-k = c3.number_input("Top k", 1, 100, 10, key="rec.k")
+k = c3.number_input("Top k", 1, 100, ui.DEFAULT_K, key="rec.k")
 c4.button("Random user", key="rec.random", icon=":material/casino:",
           on_click=ui.pick_random_user, args=(run,))
 picked = ui.selected_users()
@@ -35,7 +35,7 @@ if not found:
 hist_a, hist_b = st.columns(2, gap="medium")
 for col, d in ((hist_a, "A"), (hist_b, "B")):
     with col:
-        st.markdown(f"**History in {ui.domain_label(d, names)}**")
+        st.markdown(f"**History in {ui.domain_label(d, names)}** · newest first")
         if found[d]:
             history = ui.attempt(run.user_history, user, d)
             if history is not None:

@@ -119,7 +119,7 @@ def test_pairs_need_overlap_flag_and_both_domains() -> None:
     (lambda g, d: (g, torch.zeros_like(d)), "each domain"),
     (lambda g, d: (g.index_fill(0, torch.tensor([3]), float("nan")), d), "NaN"),
     (lambda g, d: (g, d[:-1]), "domain"),
-    (lambda g, d: (g, d + 1), "0 (A) and 1 (B)"),
+    (lambda g, d: (g, d + 1), r"only 0 \(A\) and 1 \(B\)"),
 ])
 def test_bad_metric_inputs_raise_one_line_errors(bad, message) -> None:
     gur, domain = bad(*blobs(n_per_domain=20))
