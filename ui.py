@@ -58,11 +58,11 @@ NAVIGATION = (
 
 # Session-state keys (per browser session). Widget keys are prefixed by their page.
 K_CHECKPOINT = "recguru.checkpoint"  # str path of the selected checkpoint
-K_SELECTION = "recguru.selection"  # list of {"user", "domain"} picked on the Alignment page
+K_SELECTION = "recguru.selection"  # the Alignment page's box/lasso selection (view, positions, users)
 K_GOTO_USER = "recguru.goto_user"  # {"user", "domain"} handed to the Recommendations page
 K_OWNER = "recguru.session_token"  # identifies this session as owner of a training job
 K_ADOPTED = "recguru.adopted_job"  # id of the finished training already selected here
-K_PROJECTIONS = "recguru.projections"  # {(path, mtime): params} of computed projections
+K_PROJECTIONS = "recguru.projections"  # {real path: {mtime, result}} layouts computed here
 K_UPLOADED = "recguru.uploaded"  # file ids of checkpoint uploads already handled
 
 
@@ -156,9 +156,18 @@ def _load_run_uncached(path: str):
     return LoadedRun.load(path)
 
 
-@st.cache_resource(max_entries=6, show_spinner="Loading checkpoint…")
+@st.cache_resource(max_entries=6, show_spinner=False)
 def _load_run_cached(path: str, mtime: float):
     return _load_run_uncached(path)
+
+
+def _spinner(message: str):
+    """st.spinner on a script thread; nothing on a background thread (no script context)."""
+    from contextlib import nullcontext
+
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return st.spinner(message) if get_script_run_ctx(suppress_warning=True) else nullcontext()
 
 
 def file_mtime(path: str | Path) -> float:
@@ -173,7 +182,8 @@ def load_run(path: str | Path):
     path = str(path)
     if not Path(path).is_file():
         raise _recguru_error()(f"{path}: no such checkpoint file")
-    return _load_run_cached(*_run_key(path))
+    with _spinner("Loading the checkpoint…"):
+        return _load_run_cached(*_run_key(path))
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -212,6 +222,8 @@ def selected_checkpoint() -> str | None:
     path = st.session_state.get(K_CHECKPOINT)
     if path and Path(path).is_file():
         return path
+    if path:
+        st.toast(f"{Path(path).name} is gone; using the default checkpoint.", icon=":material/info:")
     path = default_checkpoint()
     st.session_state[K_CHECKPOINT] = path
     return path
@@ -275,6 +287,21 @@ def _safe_name(text: str, limit: int = 60) -> str:
     return name[:limit] or "file"
 
 
+def _check_loadable(ckpt: dict, name: str) -> None:
+    """Rebuild data and model from a checkpoint that passed the format checks, so that an
+    upload whose sections are inconsistent is refused before it is stored."""
+    from recguru_core.errors import CheckpointError, RecGuruError
+    from recguru_core.inference import LoadedRun
+
+    try:
+        LoadedRun(ckpt, name)
+    except RecGuruError as exc:
+        raise CheckpointError(f"{name}: {one_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001  (malformed sections surface as anything)
+        raise CheckpointError(f"{name}: inconsistent checkpoint ({type(exc).__name__}: "
+                              f"{one_line(exc)})") from None
+
+
 def save_uploaded_checkpoint(name: str, data: bytes) -> Path:
     """Validate an uploaded .pt (torch.load with weights_only=True + format checks) and only
     then place it atomically under checkpoints/uploads/. Raises CheckpointError (one line)."""
@@ -294,9 +321,10 @@ def save_uploaded_checkpoint(name: str, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         try:
-            load_checkpoint(tmp)
+            ckpt = load_checkpoint(tmp)
         except CheckpointError as exc:
             raise CheckpointError(one_line(exc).replace(tmp, name)) from None
+        _check_loadable(ckpt, name)
         stem = _safe_name(Path(name).stem)
         target = folder / f"{stem}.pt"
         n = 2
@@ -327,7 +355,7 @@ def _source_mtimes(spec: str) -> tuple:
     return tuple(file_mtime(p) for p in parsed.paths)
 
 
-@st.cache_data(max_entries=16, show_spinner="Reading the data…")
+@st.cache_data(max_entries=16, show_spinner=False)
 def _source_stats_cached(spec: str, mtimes: tuple) -> dict:
     from recguru_core.sources import load_source
 
@@ -339,7 +367,8 @@ def check_source(spec: str) -> dict:
     spec = (spec or "").strip()
     if not spec:
         raise _recguru_error()("enter a source spec, e.g. csv:/data/Books.csv,/data/Movies.csv")
-    return _source_stats_cached(spec, _source_mtimes(spec))
+    with _spinner("Reading the data…"):
+        return _source_stats_cached(spec, _source_mtimes(spec))
 
 
 def save_uploaded_tables(file_a: tuple[str, bytes], file_b: tuple[str, bytes],
@@ -1190,7 +1219,7 @@ def alignment_chart(path: str, view: AlignmentView, left: str, right: str, color
                                     bool(links), tuple(sorted(selected)), _view=view)
 
 
-@st.cache_data(max_entries=8, show_spinner="Measuring alignment…")
+@st.cache_data(max_entries=8, show_spinner=False)
 def _alignment_metrics_cached(path: str, mtime: float, n_max: int) -> dict:
     from recguru_core.analysis import compare_snapshots
 
@@ -1210,7 +1239,8 @@ def alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> dict:
     stored = (getattr(run, "ckpt", None) or {}).get("alignment")
     if isinstance(stored, dict) and (stored.get("after") or stored.get("before")):
         return stored
-    return _alignment_metrics_cached(*_run_key(path), int(n_max))
+    with _spinner("Measuring alignment…"):
+        return _alignment_metrics_cached(*_run_key(path), int(n_max))
 
 
 @st.cache_resource
@@ -1387,7 +1417,7 @@ def _recommend_cached(path: str, mtime: float, user: str, domain: str, k: int) -
         return _plain(load_run(path).recommend(user, domain, k=k))
 
 
-@st.cache_data(max_entries=64, show_spinner="Explaining (leave-one-out over the history)…")
+@st.cache_data(max_entries=64, show_spinner=False)
 def _explain_cached(path: str, mtime: float, user: str, domain: str, k: int) -> dict:
     with _model_lock(path, mtime):
         return _plain(load_run(path).explain(user, domain, k=k))
@@ -1409,7 +1439,8 @@ def recommend(path: str, user: str, domain: str, k: int) -> dict:
 
 
 def explain(path: str, user: str, domain: str, k: int) -> dict:
-    return _explain_cached(*_run_key(path), str(user), domain, int(k))
+    with _spinner("Explaining (leave-one-out over the history)…"):
+        return _explain_cached(*_run_key(path), str(user), domain, int(k))
 
 
 def find_user(run, raw: str) -> dict:

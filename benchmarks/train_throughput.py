@@ -80,9 +80,13 @@ def main():
     steps = trainer.steps_per_epoch
     rows_a = trainer._epoch_rows(rng, np.arange(data.a.n_users), data.a.lengths, steps)
     rows_b = trainer._epoch_rows(rng, np.arange(data.b.n_users), data.b.lengths, steps)
-    gen = trainer._pretrain_unit.__func__  # noqa: F841 (documentation: we time the same code)
+
+    from recguru_core.training import noam_lr
 
     def phase1_step(i):
+        lr = noam_lr(i + 1, d_model=mcfg.d_model, warmup=tcfg.warmup_steps, factor=tcfg.noam_factor)
+        for group in trainer.opt_pre.param_groups:
+            group["lr"] = lr  # as the trainer does (the optimiser's placeholder lr is 1.0)
         with trainer._autocast():
             loss = 0
             tokens = 0

@@ -29,8 +29,8 @@ with data_col:
         st.caption("Generic format: columns `user_id,item_id,timestamp`, optional `rating,title`. "
                    "The file names become the domain names.")
         c1, c2 = st.columns(2)
-        file_a = c1.file_uploader("Domain A", type=["csv", "tsv", "txt"], key="train.csv_a")
-        file_b = c2.file_uploader("Domain B", type=["csv", "tsv", "txt"], key="train.csv_b")
+        file_a = c1.file_uploader("Domain A", type=["csv", "tsv", "txt", "parquet"], key="train.csv_a")
+        file_b = c2.file_uploader("Domain B", type=["csv", "tsv", "txt", "parquet"], key="train.csv_b")
         spec = ui.attempt(ui.uploaded_tables_spec, file_a, file_b)
     else:
         spec = st.text_input("Source spec", key="train.spec",

@@ -24,7 +24,7 @@ with st.expander("Compute a fresh projection", expanded=projection is None,
     c1, c2, c3 = st.columns(3)
     method = c1.selectbox("Method", list(ui.PROJECTION_CHOICES), key="align.method",
                           format_func=ui.PROJECTION_CHOICES.get)
-    n_users = c2.number_input("Points sampled (both domains)", 200, 40_000, 3000, step=500,
+    n_users = c2.number_input("Points sampled (both domains)", 200, 40_000, 5000, step=500,
                               key="align.n_users")
     seed = c3.number_input("Seed", 0, 1_000_000, 0, key="align.seed")
     if st.button("Compute projection", key="align.compute", icon=":material/play_arrow:"):

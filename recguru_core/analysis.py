@@ -42,8 +42,8 @@ PROJECTION_METHODS = ("aligned-umap", "procrustes", "pca")
 
 # UMAP settings shared by both UMAP-based methods. n_neighbors=15 is umap's default and sits at
 # the low end of the 15-30 range: GUR clouds are mostly a few taste clusters times two domains,
-# so local structure is what the page is about, and more neighbours costs time in the
-# nearest-neighbour search and the graph (see the module's timing notes in the report).
+# so local structure is what the page is about, and the layout optimisation's cost grows with
+# the number of graph edges, i.e. with n_neighbors.
 # min_dist=0.1 also matters for a quieter reason: AlignedUMAP does not pass its curve parameters
 # (a, b) on to its own optimiser, which always uses the values that belong to min_dist=0.1,
 # spread=1; any other min_dist would silently mean different things in the two methods.
@@ -230,21 +230,19 @@ def project_snapshots(snapshots: dict, *, n_users: int = 5000, seed: int = 0,
     rows = sample_rows(domain, n_users, seed, partner=partner)
     matrices = [_to_numpy(snap["gur"], np.float32)[rows] for _, snap in present]
 
-    if method != "pca":
-        try:
-            import umap  # noqa: F401  (lazy: pulls in numba; see module docstring)
-        except ImportError:
-            report(0.02, "umap-learn is not installed; using PCA instead")
-            method = "pca"
+    umap = None if method == "pca" else _import_umap()
+    if umap is None and method != "pca":
+        report(0.02, "umap-learn is not installed; using PCA instead")
+        method = "pca"
 
     if method == "pca":
         layouts = _pca_layouts(matrices)
     elif method == "aligned-umap":
-        layouts = _aligned_umap_layouts(matrices, seed, report)
+        layouts = _aligned_umap_layouts(umap, matrices, seed, report)
     else:
         names = [name for name, _ in present]
         reference = names.index("after") if "after" in names else len(names) - 1
-        layouts = _procrustes_umap_layouts(matrices, names, reference, seed, report)
+        layouts = _procrustes_umap_layouts(umap, matrices, names, reference, seed, report)
     report(1.0, "done")
 
     by_name = {name: _as_layout_tensor(layout) for (name, _), layout in zip(present, layouts)}
@@ -297,9 +295,21 @@ def _quiet_umap() -> Iterator[None]:
         yield
 
 
-def _aligned_umap_layouts(matrices: list[np.ndarray], seed: int, report: Progress) -> list[np.ndarray]:
-    import umap
+def _import_umap() -> Any:
+    """umap-learn, or None when it is not installed. Imported here, not at module level: the
+    import alone compiles numba code (about 30 s on a cold 2-core machine, ~3 s once numba's
+    on-disk cache is filled)."""
+    try:
+        with warnings.catch_warnings():  # "Tensorflow not installed; ParametricUMAP ..."
+            warnings.simplefilter("ignore")
+            import umap
+    except ImportError:
+        return None
+    return umap
 
+
+def _aligned_umap_layouts(umap: Any, matrices: list[np.ndarray], seed: int,
+                          report: Progress) -> list[np.ndarray]:
     kwargs = _umap_kwargs(seed, len(matrices[0]))
     if len(matrices) == 1:  # AlignedUMAP needs a sequence of at least two
         report(0.05, "fitting UMAP on 1 snapshot (the first run compiles numba code)")
@@ -313,10 +323,8 @@ def _aligned_umap_layouts(matrices: list[np.ndarray], seed: int, report: Progres
     return [_fill_missing(np.asarray(e)) for e in mapper.embeddings_]
 
 
-def _procrustes_umap_layouts(matrices: list[np.ndarray], names: list[str], reference: int,
-                             seed: int, report: Progress) -> list[np.ndarray]:
-    import umap
-
+def _procrustes_umap_layouts(umap: Any, matrices: list[np.ndarray], names: list[str],
+                             reference: int, seed: int, report: Progress) -> list[np.ndarray]:
     kwargs = _umap_kwargs(seed, len(matrices[0]))
     order = [reference] + [i for i in range(len(matrices)) if i != reference]
     layouts: list[np.ndarray | None] = [None] * len(matrices)
@@ -330,9 +338,26 @@ def _procrustes_umap_layouts(matrices: list[np.ndarray], names: list[str], refer
 
 
 def _fit_umap(umap_module: Any, x: np.ndarray, kwargs: dict) -> np.ndarray:
+    """One seeded UMAP layout. The exact k nearest neighbours are handed in (sklearn, brute
+    force: ~0.3 s for 5,000 x 64) because umap would otherwise run pynndescent for n >= 4096,
+    whose numba compilation is the single largest cold-start cost (about 55 s on 2 cores), and
+    exact neighbours are no worse than approximate ones."""
+    knn = _exact_knn(x, kwargs["n_neighbors"])
     with _quiet_umap():
-        embedding = umap_module.UMAP(**kwargs).fit_transform(x)
+        embedding = umap_module.UMAP(**kwargs, precomputed_knn=knn).fit_transform(x)
     return _fill_missing(np.asarray(embedding, dtype=np.float64))
+
+
+def _exact_knn(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, None]:
+    """umap's precomputed_knn triple: (n, k) indices and distances with each row itself first
+    (as umap's own search returns it, even when duplicates exist), and no search index."""
+    from sklearn.neighbors import NearestNeighbors
+
+    dist, idx = NearestNeighbors(n_neighbors=k - 1, algorithm="brute").fit(x).kneighbors()
+    own = np.arange(len(x))[:, None]
+    indices = np.hstack([own, idx]).astype(np.int32)
+    distances = np.hstack([np.zeros_like(own, dtype=np.float32), dist.astype(np.float32)])
+    return indices, distances, None
 
 
 def _fill_missing(layout: np.ndarray) -> np.ndarray:
@@ -400,6 +425,9 @@ def _alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None, overlap:
     partner = partner_rows(y, user, overlap)
     rows = sample_rows(y, n_max, seed, partner=partner)
     xs, ys = x[rows], y[rows]
+    if np.bincount(ys, minlength=2).min() < 2:
+        raise RecGuruError(f"{where}: n_max={n_max} leaves fewer than 2 users of a domain in the "
+                           "sample; raise n_max")
     shuffled = np.random.default_rng([seed, 1]).permutation(ys)
 
     auc, err = _domain_classifier(xs, ys, seed)

@@ -380,3 +380,52 @@ def test_second_training_is_refused_while_one_runs(monkeypatch, tmp_path, tiny):
     assert job.state in ("cancelled", "done"), (job.state, job.error)
     if job.state == "cancelled":
         assert any(r.get("event") == "cancelled" for r in job.records()) or not job.records()
+
+
+# --------------------------------------------------------------------------- partial checkpoints
+
+def _variant(tiny: Path, tmp_path: Path, name: str, edit) -> Path:
+    from recguru_core.checkpoints import load_checkpoint, save_checkpoint
+
+    ckpt = load_checkpoint(tiny)
+    edit(ckpt)
+    out = tmp_path / f"{name}.pt"
+    save_checkpoint(out, ckpt)
+    return out
+
+
+def _strip_everything(ckpt: dict) -> None:
+    ckpt["status"] = "in_progress"
+    for key in ("history", "snapshots", "metrics", "projections"):
+        ckpt.pop(key, None)
+
+
+def _only_before(ckpt: dict) -> None:
+    ckpt["status"] = "in_progress"
+    ckpt["snapshots"] = {"before": ckpt["snapshots"]["before"], "during": []}
+    ckpt["history"] = [r for r in ckpt["history"] if r.get("phase") == "pretrain"]
+    ckpt["metrics"] = {}
+    proj = ckpt["projections"]
+    ckpt["projections"] = {**proj, "after": None, "during": [], "during_steps": []}
+
+
+@pytest.mark.parametrize("edit", [_strip_everything, _only_before], ids=["bare", "after-phase-1"])
+def test_partial_checkpoints_get_messages_not_tracebacks(monkeypatch, tmp_path, tiny, edit):
+    _point_app_at(monkeypatch, tmp_path, _variant(tiny, tmp_path, edit.__name__, edit))
+    at = _fresh().run()
+    _ok(at, "app.py")
+    assert "no test metrics yet" in _texts(at.info)
+    for page in PAGES:
+        at.switch_page(page).run()
+        _ok(at, page)
+        assert not at.error, f"{page}: {_texts(at.error)}"
+    at.switch_page("pages/2_Alignment.py").run()
+    if edit is _strip_everything:
+        assert "no GUR snapshots" in _texts(at.info)
+    else:
+        assert at.get("plotly_chart"), "the single 'before' panel is drawn"
+    at.switch_page("pages/3_Training_curves.py").run()
+    if edit is _strip_everything:
+        assert "no training history" in _texts(at.info)
+    at.switch_page("pages/5_Evaluation.py").run()
+    assert "no test metrics yet" in _texts(at.info)

@@ -204,3 +204,60 @@ def test_every_page_renders(server, browser):
         print("\ntime to first render (s):")
         for name, seconds in timings.items():
             print(f"  {name:<28} {seconds:6.2f}")
+
+
+def _open(browser, url: str):
+    context = browser.new_context(viewport={"width": 1440, "height": 1100})
+    page = context.new_page()
+    page.goto(url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000)
+    wait_for_run(page)
+    wait_until_settled(page)
+    return context, page
+
+
+def test_alignment_lasso_selection_opens_recommendations(server, browser):
+    """The plotly selection round trip AppTest cannot do: lasso in the left panel, the users
+    are listed, the button opens their recommendations."""
+    context, page = _open(browser, f"{server}/Alignment")
+    try:
+        page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+        area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+        assert area, "no drag layer on the alignment chart"
+        page.mouse.move(area["x"] + 3, area["y"] + 3)
+        page.mouse.down()
+        for fx, fy in ((0.97, 0.03), (0.97, 0.97), (0.03, 0.97), (0.02, 0.02)):
+            page.mouse.move(area["x"] + fx * area["width"], area["y"] + fy * area["height"], steps=6)
+        page.mouse.up()
+        page.wait_for_selector("text=points selected", timeout=30_000)
+        wait_for_run(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.get_by_role("button", name="Recommendations for user").click()
+        page.wait_for_url("**/Recommendations", timeout=30_000)
+        wait_for_run(page)
+        wait_until_settled(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.get_by_text("one of your Alignment selection").count() == 1
+        assert page.get_by_label("User id", exact=True).input_value()
+    finally:
+        context.close()
+
+
+def test_bad_uploaded_csvs_show_an_error(server, browser, tmp_path):
+    bad = tmp_path / "Books.csv"
+    bad.write_text("foo,bar\n1,2\n")
+    other = tmp_path / "Movies.csv"
+    other.write_text("foo,bar\n1,2\n")
+    context, page = _open(browser, f"{server}/Train")
+    try:
+        page.get_by_text("Two uploaded CSVs").click()
+        wait_for_run(page)
+        inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        inputs.nth(0).set_input_files(str(bad))
+        wait_for_run(page)
+        inputs.nth(1).set_input_files(str(other))
+        wait_for_run(page)
+        page.get_by_role("button", name="Check data").click()
+        page.wait_for_selector('[data-testid="stAlert"]:has-text("missing column")', timeout=30_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
