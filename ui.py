@@ -25,9 +25,10 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -786,8 +787,8 @@ def metrics_bar_figure(frame: pd.DataFrame, *, height: int = 320) -> go.Figure:
                                  text=[f"{v:.1f}" for v in frame[(dom, m)]], textposition="outside",
                                  hovertemplate=f"{m}<br>%{{x}}: %{{y:.2f}}%<extra></extra>"),
                           row=1, col=ci)
-    _base_layout(fig, title="Sampled HR@10 and NDCG@10 (%)", height=height)
-    fig.update_layout(barmode="group", bargap=0.35)
+    _base_layout(fig, height=height)
+    fig.update_layout(barmode="group", bargap=0.35, margin=dict(t=40))
     fig.update_yaxes(title_text="%", row=1, col=1, gridcolor="#F1F3F5")
     return fig
 
@@ -980,7 +981,7 @@ def alignment_figure(meta: pd.DataFrame, panels: Sequence[tuple[str, np.ndarray]
         custom_cols[:, 3] = [f"{o} · cluster {c}" if c >= 0 else o
                              for o, c in zip(custom_cols[:, 3], meta["cluster"])]
     pairs = link_pairs(meta, max_links=max_links) if links else np.zeros((0, 2), dtype=np.int64)
-    selected = np.array(sorted(set(int(s) for s in selected if 0 <= int(s) < len(meta))), dtype=np.int64)
+    selected = np.array(sorted({int(s) for s in selected if 0 <= int(s) < len(meta)}), dtype=np.int64)
     for ci, (_, xy) in enumerate(panels, start=1):
         if xy is None:
             continue
@@ -1270,7 +1271,7 @@ def prefetch(path: str | None) -> None:
             user = _default_user(run)  # what Recommendations opens with
             if user and user in set(run.users("A")):
                 _recommend_cached(*key, user, "A", DEFAULT_K)
-                _explain_cached(*key, user, "A", DEFAULT_K)
+                start_explanation(key[0], user, "A", DEFAULT_K)
         except Exception:  # noqa: BLE001  (the page computes it again and reports the error)
             pass
 
@@ -1341,15 +1342,15 @@ def alignment_metrics_panel(path: str, run) -> None:
         return
     cards = [
         ("Domain-classifier AUC", "auc", "value", "inverse",
-         "Logistic regression predicting the domain from the GUR (5-fold, out of fold). "
-         "0.5 = A and B indistinguishable."),
+         ("Logistic regression predicting the domain from the GUR (5-fold, out of fold). "
+          "0.5 = A and B indistinguishable.")),
         ("kNN domain entropy (bits)", "knn_entropy", "value", "normal",
          "Entropy of domain labels among each user's 15 nearest GURs. Higher = better mixed."),
         ("Proxy A-distance", "proxy_a_distance", "value", "inverse",
          "2(1 − 2·balanced error) of the same classifier: 0 = indistinguishable, 2 = separable."),
         ("Pair distance ratio", "pair_distance", "ratio", "inverse",
-         "Mean distance between an overlapped user's A and B GURs divided by that of random "
-         "A/B pairs. < 1: the same person's two GURs are closer than strangers'."),
+         ("Mean distance between an overlapped user's A and B GURs divided by that of random "
+          "A/B pairs. < 1: the same person's two GURs are closer than strangers'.")),
     ]
     for label, key, sub, colour, help_text in cards:
         now = (after.get(key) or {}).get(sub) if after.get(key) else None
@@ -1439,8 +1440,68 @@ def recommend(path: str, user: str, domain: str, k: int) -> dict:
 
 
 def explain(path: str, user: str, domain: str, k: int) -> dict:
+    """Explanations, computed on this thread (blocking). Pages use `explanation_panel`."""
     with _spinner("Explaining (leave-one-out over the history)…"):
         return _explain_cached(*_run_key(path), str(user), domain, int(k))
+
+
+# Explanations cost seconds (a leave-one-out batch, and once per run the GURs of every user for
+# the neighbours), so pages never wait for them: a worker thread computes them while the page
+# shows a small auto-refreshing placeholder.
+_MAX_EXPLAIN_JOBS = 128
+
+
+@st.cache_resource
+def _explain_jobs() -> dict:
+    return {"lock": threading.Lock(), "jobs": {}}
+
+
+def start_explanation(path: str, user: str, domain: str, k: int) -> dict:
+    """The explanation job for (checkpoint, user, domain, k), started if new:
+    {"state": "running" | "done" | "failed", "result", "error", "started"}."""
+    key = (*_run_key(path), str(user), domain, int(k))
+    store = _explain_jobs()
+    with store["lock"]:
+        job = store["jobs"].get(key)
+        if job is not None:
+            return job
+        job = {"state": "running", "result": None, "error": None, "started": time.time()}
+        store["jobs"][key] = job
+        while len(store["jobs"]) > _MAX_EXPLAIN_JOBS:  # oldest first (dicts keep order)
+            store["jobs"].pop(next(iter(store["jobs"])))
+
+    def work() -> None:
+        try:
+            job["result"] = _explain_cached(*key)
+            job["state"] = "done"
+        except Exception as exc:  # noqa: BLE001  (reported on the page, one line)
+            recguru = isinstance(exc, _recguru_error())
+            if not recguru:
+                traceback.print_exc()
+            job["error"] = one_line(exc) if recguru else f"{type(exc).__name__}: {one_line(exc)}"
+            job["state"] = "failed"
+
+    threading.Thread(target=work, name="recguru-explain", daemon=True).start()
+    return job
+
+
+def explanation_panel(path: str, user: str, domain: str, k: int, names: dict | None = None) -> None:
+    """The explanation tabs when ready; until then a placeholder that refreshes itself."""
+    job = start_explanation(path, user, domain, k)
+    if job["state"] == "done":
+        explanation_tabs(job["result"], domain, names)
+    elif job["state"] == "failed":
+        st.error(job["error"], icon=":material/error:")
+    else:
+        _explanation_wait(job)
+
+
+@st.fragment(run_every=1.0)
+def _explanation_wait(job: dict) -> None:
+    if job["state"] != "running":
+        st.rerun()  # the whole page, which then draws the finished explanation
+    st.info(f"Explaining the top recommendation (leave-one-out over the history)… "
+            f"{time.time() - job['started']:.0f}s", icon=":material/hourglass_top:")
 
 
 def find_user(run, raw: str) -> dict:
@@ -1757,7 +1818,7 @@ def progress_rows(records: Sequence[dict], totals: dict, now: float | None = Non
 def format_seconds(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "–"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:
@@ -1897,10 +1958,15 @@ def adopt_finished_training() -> None:
         st.toast(f"Training finished: now using {job.out.stem}", icon=":material/check_circle:")
 
 
-def live_curves_figure(records: Sequence[dict], *, height: int = 320) -> go.Figure:
+def live_curves_figure(records: Sequence[dict], *, height: int = 320,
+                       max_points: int = 1500) -> go.Figure:
     """Compact live view while training: reconstruction, Wasserstein and BPR on one chart
     (two y axes: losses left, Wasserstein right)."""
-    frame = history_frame([r for r in records if r.get("event") is None])
+    steps = [r for r in records if r.get("event") is None]
+    if len(steps) > max_points:  # refreshed every 1.5 s: keep the figure light
+        stride = math.ceil(len(steps) / max_points)
+        steps = steps[::stride] + steps[-1:]
+    frame = history_frame(steps)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     for phase, lo, hi in phase_spans(frame):
         fig.add_vrect(x0=lo, x1=hi, fillcolor=PHASE_COLORS.get(phase), line_width=0, layer="below",

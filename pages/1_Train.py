@@ -74,14 +74,13 @@ busy = job is not None and job.active
 if busy:
     st.info("A training is already running on this server; start another when it has finished.",
             icon=":material/hourglass_top:")
-if st.button("Start training", type="primary", icon=":material/play_arrow:",
-             disabled=busy or not spec, key="train.start"):
-    if ui.attempt(ui.check_source, spec) is not None:
-        overrides = {"pretrain_epochs": pretrain, "adv_steps": adv_steps,
-                     "finetune_epochs": finetune, "gp_weight": gp_weight, "w_l2": w_l2,
-                     "critic": critic}
-        if ui.attempt(ui.start_training, spec, preset=preset, overrides=overrides, seed=seed,
-                      device=device, owner=ui.session_token()) is not None:
-            st.rerun()
+start = st.button("Start training", type="primary", icon=":material/play_arrow:",
+                  disabled=busy or not spec, key="train.start")
+if start and ui.attempt(ui.check_source, spec) is not None:
+    overrides = {"pretrain_epochs": pretrain, "adv_steps": adv_steps, "finetune_epochs": finetune,
+                 "gp_weight": gp_weight, "w_l2": w_l2, "critic": critic}
+    if ui.attempt(ui.start_training, spec, preset=preset, overrides=overrides, seed=seed,
+                  device=device, owner=ui.session_token()) is not None:
+        st.rerun()
 
 ui.training_monitor()

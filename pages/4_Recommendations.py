@@ -15,7 +15,7 @@ names = (ui.attempt(run.stats) or {}).get("names") or {}
 ui.prepare_user_widgets(run)
 
 c1, c2, c3, c4 = st.columns([3, 2, 1, 2], vertical_alignment="bottom")
-user = c1.text_input("User id", key="rec.user", help="The raw user id of the data set.")
+user = c1.text_input("User id", key="rec.user", help="The raw user id of the data set.").strip()
 domain = c2.segmented_control("Domain", ["A", "B"], key="rec.domain", required=True,
                               format_func=lambda d: ui.domain_label(d, names)) or "A"
 k = c3.number_input("Top k", 1, 100, ui.DEFAULT_K, key="rec.k")
@@ -70,8 +70,6 @@ with test_col:
                else "Uses the other domain's GUR: **no** (user in one domain only)")
 
 st.subheader("Why the top recommendation?", divider="gray")
-if st.toggle("Explain (leave-one-out over the history, a second or two)", value=True,
-             key="rec.explain"):
-    explanation = ui.attempt(ui.explain, path, user, domain, k)
-    if explanation is not None:
-        ui.explanation_tabs(explanation, domain, names)
+if st.toggle("Explain", value=True, key="rec.explain",
+             help="Computed in the background (a few seconds on a CPU); the page stays usable."):
+    ui.explanation_panel(path, user, domain, k, names)

@@ -37,6 +37,7 @@ with right:
     else:
         st.dataframe(ui.style_table2(full), width="stretch")
 
+st.markdown("**Sampled HR@10 and NDCG@10 (%)**")
 st.plotly_chart(ui.metrics_bar_figure(sampled.loc[["HR@10", "NDCG@10"]]), theme=None,
                 key="eval.bars", config={"displaylogo": False})
 if not baselines:

@@ -52,10 +52,10 @@ PROJECTION_METHODS = ("aligned-umap", "procrustes", "pca")
 UMAP_PARAMS: dict[str, Any] = {"n_neighbors": 15, "min_dist": 0.1, "n_epochs": 200,
                                "metric": "euclidean"}
 
-# Seeded UMAP runs single-threaded (umap turns off parallel nearest-neighbour search and
-# optimisation when random_state is set). On the 2-core target that costs little (measured: see
-# report) and buys a layout that is the same every time the page is opened, which matters more
-# for a figure people compare across runs.
+# Seeded UMAP runs single-threaded (umap turns off its parallel optimisation when random_state
+# is set). On the 2-core target that is no loss: one warm UMAP fit of 5,000 x 64 took 3.8 s
+# seeded and 6-9 s unseeded (parallel) on a loaded 2-core machine. And a seeded layout is the
+# same every time the page is opened, which a figure people compare across runs needs.
 UMAP_DETERMINISTIC = True
 
 KNN_K = 15
@@ -126,9 +126,10 @@ def sample_rows(domain: Any, n_max: int, seed: int, *, partner: np.ndarray | Non
 
     Each domain gets its proportional share of n_max (at least one row when it has any), so the
     sample keeps the snapshot's A/B balance, which the metrics' "maximum entropy" refers to.
-    With `partner` (from `partner_rows`), an overlapped user's two rows are taken together where
-    both domains' quotas allow: the page can then draw the same user's A and B points, and a
-    plain row sample of m out of n would keep only ~(m/n)^2 of the pairs."""
+    With `partner` (from `partner_rows`), the unit drawn is a user, not a row: an overlapped
+    user's A and B rows come in together. The page can then draw the same user's two points
+    (a plain sample of m of n rows keeps only ~(m/n)^2 of the pairs), and since every user is
+    drawn with the same chance, overlapped users are not over-represented either."""
     y = _to_numpy(domain, np.int64)
     n = len(y)
     if n <= n_max:
@@ -138,20 +139,31 @@ def sample_rows(domain: Any, n_max: int, seed: int, *, partner: np.ndarray | Non
     if counts[0] and counts[1]:
         quota_a = min(max(quota_a, 1), n_max - 1)
     remaining = np.minimum(np.array([quota_a, n_max - quota_a]), counts)
-    order = np.random.default_rng(seed).permutation(n)
+
+    rows = np.arange(n)
+    mate = np.full(n, -1) if partner is None else np.asarray(partner)
+    first = rows[(mate < 0) | (mate > rows)]  # one entry per user
+    second = mate[first]
+    rng = np.random.default_rng(seed)
     taken = np.zeros(n, dtype=bool)
-    if partner is not None:
-        for row in order:  # pairs first, so they are not crowded out by single rows
-            mate = partner[row]
-            if mate < 0 or taken[row] or remaining[y[row]] == 0 or remaining[y[mate]] == 0:
-                continue
-            taken[row] = taken[mate] = True
-            remaining[y[row]] -= 1
-            remaining[y[mate]] -= 1
-            if not remaining.any():
-                break
-    for row in order:
-        if remaining[y[row]] > 0 and not taken[row]:
+    for unit in rng.permutation(len(first)):
+        a, b = int(first[unit]), int(second[unit])
+        if b < 0:
+            if remaining[y[a]] > 0:
+                taken[a] = True
+                remaining[y[a]] -= 1
+        elif remaining[y[a]] > 0 and remaining[y[b]] > 0:
+            taken[a] = taken[b] = True
+            remaining[y[a]] -= 1
+            remaining[y[b]] -= 1
+        if not remaining.any():
+            break
+    # A domain made only of paired rows can still have room once the other is full: fill it
+    # with single rows of users whose other row no longer fits.
+    for row in rng.permutation(n):
+        if not remaining.any():
+            break
+        if not taken[row] and remaining[y[row]] > 0:
             taken[row] = True
             remaining[y[row]] -= 1
     return np.flatnonzero(taken).astype(np.int64)
@@ -287,12 +299,27 @@ def _umap_kwargs(seed: int, n_rows: int) -> dict:
 
 
 @contextmanager
-def _quiet_umap() -> Iterator[None]:
-    """umap warns that random_state forces n_jobs=1 and about tiny graphs; both are expected."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"umap\..*")
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"sklearn\..*")
-        yield
+def _umap_running() -> Iterator[None]:
+    """Quiet, and (when seeded) single-threaded numba for the duration of a UMAP fit.
+
+    umap warns that random_state forces n_jobs=1, and about small graphs; both are expected.
+    Some of umap's numba kernels run in parallel even when seeded (AlignedUMAP's neighbourhood
+    similarities and its optimiser). On the 2-core target, shared with Streamlit and possibly a
+    training thread, those parallel regions wait on descheduled workers: measured under load,
+    AlignedUMAP on 2 x 5,000 rows took 40-89 s with 2 numba threads and 35-39 s with 1. The
+    setting is per thread and restored afterwards."""
+    import numba
+
+    previous = numba.get_num_threads()
+    if UMAP_DETERMINISTIC:
+        numba.set_num_threads(1)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"umap\..*")
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"sklearn\..*")
+            yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def _import_umap() -> Any:
@@ -317,7 +344,7 @@ def _aligned_umap_layouts(umap: Any, matrices: list[np.ndarray], seed: int,
     report(0.05, f"fitting aligned UMAP on {len(matrices)} snapshots "
                  "(the first run compiles numba code)")
     identity = {i: i for i in range(len(matrices[0]))}
-    with _quiet_umap():
+    with _umap_running():
         mapper = umap.AlignedUMAP(**kwargs)
         mapper.fit(list(matrices), relations=[identity] * (len(matrices) - 1))
     return [_fill_missing(np.asarray(e)) for e in mapper.embeddings_]
@@ -343,7 +370,7 @@ def _fit_umap(umap_module: Any, x: np.ndarray, kwargs: dict) -> np.ndarray:
     whose numba compilation is the single largest cold-start cost (about 55 s on 2 cores), and
     exact neighbours are no worse than approximate ones."""
     knn = _exact_knn(x, kwargs["n_neighbors"])
-    with _quiet_umap():
+    with _umap_running():
         embedding = umap_module.UMAP(**kwargs, precomputed_knn=knn).fit_transform(x)
     return _fill_missing(np.asarray(embedding, dtype=np.float64))
 

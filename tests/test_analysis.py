@@ -156,6 +156,15 @@ def test_sample_is_stratified_seeded_and_keeps_pairs() -> None:
     assert all(partner[r] in chosen for r in b_rows)  # every sampled B user came with its A row
 
 
+def test_sample_draws_users_so_overlapped_ones_are_not_over_represented() -> None:
+    domain = np.repeat([0, 1], 4000)
+    users = [f"u{i}" for i in range(4000)] + [f"u{i}" if i % 2 else f"b{i}" for i in range(4000)]
+    partner = partner_rows(domain, users)
+    rows = sample_rows(domain, 1000, seed=0, partner=partner)
+    assert (partner[rows] >= 0).mean() == pytest.approx((partner >= 0).mean(), abs=0.05)
+    assert np.isin(partner[rows][partner[rows] >= 0], rows).all()
+
+
 def test_sample_keeps_a_tiny_domain() -> None:
     domain = np.array([0] * 5000 + [1] * 3)
     rows = sample_rows(domain, 100, seed=0)

@@ -191,6 +191,17 @@ def test_recommendations_pick_user_and_domain(tiny_app):
     user = at.text_input(key="rec.user").value
     assert user, "a default user is filled in"
     assert at.dataframe, "histories shown"
+    # The explanation is computed in the background; once it is done a rerun draws it.
+    import ui
+
+    job = ui.start_explanation(at.session_state[ui.K_CHECKPOINT], user, "A", ui.DEFAULT_K)
+    deadline = time.monotonic() + 120
+    while job["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job["state"] == "done", job["error"]
+    at.run()
+    _ok(at, "explanation drawn")
+    assert [t.label for t in at.tabs][:2] == ["Influence (faithful)", "Attention (indicative)"]
     at.text_input(key="rec.user").input("definitely-not-a-user").run()
     _ok(at, "unknown user")
     assert "in neither domain" in _texts(at.error)
@@ -429,3 +440,29 @@ def test_partial_checkpoints_get_messages_not_tracebacks(monkeypatch, tmp_path, 
         assert "no training history" in _texts(at.info)
     at.switch_page("pages/5_Evaluation.py").run()
     assert "no test metrics yet" in _texts(at.info)
+
+
+def test_page_renders_never_import_umap(tmp_path, tiny):
+    """umap/numba cost tens of seconds cold: no page render may import them (fresh process)."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    (folder / "demo.pt").symlink_to(tiny)
+    code = f"""
+import os, sys
+os.environ["RECGURU_CHECKPOINT_DIR"] = {str(folder)!r}
+sys.path.insert(0, {str(ROOT)!r})
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({APP!r}, default_timeout={TIMEOUT}).run()
+for page in {PAGES!r}:
+    at.switch_page(page).run()
+    assert not at.exception, (page, [e.message for e in at.exception])
+loaded = sorted(m for m in ("umap", "numba", "pynndescent") if m in sys.modules)
+assert not loaded, loaded
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600, check=False)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]

@@ -5,7 +5,8 @@ drawn on the chart pages; prints each page's time to first render and saves scre
 tests/artifacts/ (and to docs/screenshots/ with UPDATE_SCREENSHOTS=1).
 
 Without a browser the test is skipped with the reason, except under CI=true, where it fails.
-Uses checkpoints/demo.pt when it exists, else a tiny checkpoint trained for the test.
+Uses RECGURU_CHECKPOINT_DIR when set, else checkpoints/demo.pt when it exists, else a tiny
+checkpoint trained for the test.
 """
 from __future__ import annotations
 
@@ -28,15 +29,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SERVER_START_S = 60
 PAGE_TIMEOUT_S = 90
 
-# (url path, screenshot name, expects plotly charts)
+# (url path, screenshot name, expects plotly charts, text that appears once background work is
+# done: waited for before the screenshot, not counted in the time to first render)
 PAGES = [
-    ("", "home", False),
-    ("Train", "train", False),
-    ("Alignment", "alignment", True),
-    ("Training_curves", "training_curves", True),
-    ("Recommendations", "recommendations", True),
-    ("Evaluation", "evaluation", True),
+    ("", "home", False, None),
+    ("Train", "train", False, None),
+    ("Alignment", "alignment", True, None),
+    ("Training_curves", "training_curves", True, None),
+    ("Recommendations", "recommendations", True, "Influence (faithful)"),
+    ("Evaluation", "evaluation", True, None),
 ]
+BACKGROUND_WAIT_S = 180
 
 pytestmark = pytest.mark.browser
 
@@ -72,8 +75,10 @@ def _wait_for_server(port: int, proc: subprocess.Popen, timeout: float) -> None:
 
 @pytest.fixture(scope="module")
 def checkpoint_dir(tmp_path_factory) -> Path:
-    """The repository's checkpoints/ when the shipped demo exists, else a temporary folder
-    whose demo.pt is a tiny freshly trained checkpoint."""
+    """RECGURU_CHECKPOINT_DIR when set; else the repository's checkpoints/ when the shipped
+    demo exists; else a temporary folder whose demo.pt is a tiny freshly trained checkpoint."""
+    if os.environ.get("RECGURU_CHECKPOINT_DIR"):
+        return Path(os.environ["RECGURU_CHECKPOINT_DIR"])
     if (ROOT / "checkpoints" / "demo.pt").is_file():
         return ROOT / "checkpoints"
     from test_app import tiny_checkpoint_file  # the same tiny run as the AppTest suite
@@ -88,7 +93,7 @@ def server(checkpoint_dir):
     port = _free_port()
     env = {**os.environ, "RECGURU_CHECKPOINT_DIR": str(checkpoint_dir)}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "streamlit-server.log", "w")
+    log = open(ARTIFACTS / "streamlit-server.log", "w")  # noqa: SIM115  (closed in finally)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -177,12 +182,15 @@ def test_every_page_renders(server, browser):
         page.goto(server + "/", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000)
         wait_for_run(page)
         timings["(server warm-up, home)"] = time.monotonic() - started
-        for path, name, charts in PAGES:
+        for path, name, charts, ready_text in PAGES:
             page = context.new_page()
             started = time.monotonic()
             page.goto(f"{server}/{path}", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000)
             wait_for_run(page)
             timings[name] = time.monotonic() - started
+            if ready_text:
+                page.get_by_text(ready_text).first.wait_for(timeout=BACKGROUND_WAIT_S * 1000)
+                wait_for_run(page)
             wait_until_settled(page)
             if charts:
                 try:

@@ -21,12 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_import_has_no_side_effects(tmp_path):
     """Importing ui defines things only: no torch, no umap, no files, no Streamlit output."""
-    code = ("import sys, os; sys.path.insert(0, %r); before = set(os.listdir('.')); import ui; "
-            "assert 'torch' not in sys.modules, 'torch imported'; "
+    code = (f"import sys, os; sys.path.insert(0, {str(ROOT)!r}); before = set(os.listdir('.')); "
+            "import ui; assert 'torch' not in sys.modules, 'torch imported'; "
             "assert 'umap' not in sys.modules and 'numba' not in sys.modules; "
-            "assert set(os.listdir('.')) == before; print('ok')") % str(ROOT)
+            "assert set(os.listdir('.')) == before; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert not any(tmp_path.iterdir())
 
@@ -228,6 +228,9 @@ def test_eval_figure_from_eval_records():
 def test_live_curves_figure():
     fig = ui.live_curves_figure(_history() + [{"phase": "done", "step": 12, "event": "done"}])
     assert {"reconstruction A", "Wasserstein", "BPR B"} <= {t.name for t in fig.data}
+    many = [{"phase": "pretrain", "step": i, "phase_step": i, "rec_A": 1.0} for i in range(1, 6001)]
+    fig = ui.live_curves_figure(many, max_points=1000)
+    assert len(fig.data[0].x) <= 1001 and fig.data[0].x[-1] == 6000  # light, and up to date
 
 
 # --------------------------------------------------------------------------- tables
