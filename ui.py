@@ -149,6 +149,61 @@ def attempt(fn: Callable, *args, **kwargs):
         return None
 
 
+# ----------------------------------------------------------------------------- worker threads
+
+_WORKERS: list[threading.Thread] = []
+_WORKERS_LOCK = threading.Lock()
+_EXIT_HOOK: list[bool] = []
+EXIT_WAIT_S = 30.0
+
+
+def spawn(target: Callable[[], None], name: str, *, stop: threading.Event | None = None) -> threading.Thread:
+    """Start a daemon worker thread that the process waits for (at most EXIT_WAIT_S, after
+    setting `stop`) when it shuts down, so no thread is killed inside torch (which aborts the
+    process with "terminate called without an active exception")."""
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.recguru_stop = stop  # type: ignore[attr-defined]
+    with _WORKERS_LOCK:
+        _WORKERS[:] = [t for t in _WORKERS if t.is_alive()]
+        _WORKERS.append(thread)
+        if not _EXIT_HOOK:
+            register = getattr(threading, "_register_atexit", None)  # runs before joins
+            if register is not None:
+                register(_join_workers)
+            # Workers call cached functions without a script context on purpose; Streamlit
+            # would log "missing ScriptRunContext" for each. Silence that for our threads only.
+            import logging
+
+            logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+                lambda record: not threading.current_thread().name.startswith("recguru-"))
+            _EXIT_HOOK.append(True)
+    thread.start()
+    return thread
+
+
+def _join_workers() -> None:
+    with _WORKERS_LOCK:
+        workers = [t for t in _WORKERS if t.is_alive()]
+    for t in workers:
+        if getattr(t, "recguru_stop", None) is not None:
+            t.recguru_stop.set()
+    deadline = time.monotonic() + EXIT_WAIT_S
+    for t in workers:
+        t.join(max(0.0, deadline - time.monotonic()))
+
+
+def wait_for_workers(timeout: float = EXIT_WAIT_S) -> bool:
+    """Block until every worker thread has finished (tests); False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with _WORKERS_LOCK:
+            alive = [t for t in _WORKERS if t.is_alive()]
+        if not alive:
+            return True
+        alive[0].join(max(0.0, min(1.0, deadline - time.monotonic())))
+    return False
+
+
 # ----------------------------------------------------------------------------- runs
 
 def _load_run_uncached(path: str):
@@ -586,55 +641,81 @@ def _base_layout(fig: go.Figure, *, title: str | None = None, height: int = 320)
     return fig
 
 
-def curves_figure(frame: pd.DataFrame, columns: Sequence[str], *, title: str = "",
-                  smoothing: float = 0.0, log_y: bool = False, y_title: str = "",
-                  x: str = "step", spans: Sequence[tuple[str, float, float]] | None = None,
-                  height: int = 300) -> go.Figure:
-    """Line chart of some history columns over steps, EMA-smoothed, phases shaded.
+def curves_dashboard(frame: pd.DataFrame, *, smoothing: float = 0.0, log_y: bool = False,
+                     groups: Sequence[tuple[str, Sequence[str], str]] = CURVE_GROUPS,
+                     eval_metric: str = "NDCG@10", panel_height: int = 250) -> go.Figure:
+    """All training curves as ONE figure: a grid of panels (the CURVE_GROUPS, then validation
+    metrics when the history has evaluation records) sharing the step axis, so phase
+    boundaries line up down the page; phases shaded and labelled; EMA smoothing with the raw
+    values faint behind; each panel has its own small legend.
 
-    Log scale is applied only when every plotted value is positive (the title says so
-    otherwise), since e.g. the Wasserstein estimate can be negative."""
-    fig = go.Figure()
-    present = [c for c in columns if c in frame and frame[c].notna().any()]
-    spans = phase_spans(frame) if spans is None else spans
-    for phase, lo, hi in spans:
-        fig.add_vrect(x0=lo, x1=hi, fillcolor=PHASE_COLORS.get(phase, "rgba(0,0,0,0.05)"),
-                      line_width=0, layer="below",
-                      annotation_text=PHASE_LABELS.get(phase, phase),
-                      annotation_position="top left",
-                      annotation=dict(font_size=10, font_color="#868E96"))
-    n_points = int(frame[present].notna().sum().max()) if present else 0
-    scatter = go.Scattergl if n_points > 3000 else go.Scatter
-    all_positive = True
-    for col in present:
-        rows = frame[frame[col].notna()]
-        y_raw = pd.to_numeric(rows[col], errors="coerce")
-        all_positive &= bool((y_raw > 0).all())
-        colour = series_color(col)
-        label = SERIES_LABELS.get(col, col)
-        if smoothing > 0:
-            fig.add_trace(scatter(x=rows[x], y=y_raw, mode="lines", name=f"{label} (raw)",
-                                  line=dict(color=colour, width=1), opacity=0.25,
-                                  showlegend=False, hoverinfo="skip"))
-        y = ema(y_raw, smoothing)
-        fig.add_trace(scatter(x=rows[x], y=y, mode="lines" if len(rows) > 1 else "markers",
-                              name=label, line=dict(color=colour, width=2),
-                              marker=dict(color=colour),
-                              hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
-    shown_title = title
-    if log_y and present and not all_positive:
-        shown_title = f"{title} <span style='font-size:11px;color:#868E96'>(linear: has values ≤ 0)</span>"
-    _base_layout(fig, title=shown_title, height=height)
-    fig.update_xaxes(title_text="global step" if x == "step" else x, showgrid=True,
-                     gridcolor="#F1F3F5",
-                     range=[spans[0][1], spans[-1][2]] if spans and x == "step" else None)
-    fig.update_yaxes(title_text=y_title, showgrid=True, gridcolor="#F1F3F5",
-                     type="log" if (log_y and present and all_positive) else "linear")
-    if not present:
-        fig.add_annotation(text="not logged in this run", showarrow=False, x=0.5, y=0.5,
-                           xref="paper", yref="paper", font=dict(color="#868E96"))
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
+    Log scale applies per panel, only where every plotted value is positive (the panel title
+    says "linear" otherwise), since e.g. the Wasserstein estimate can be negative."""
+    spans = phase_spans(frame)
+    ev = eval_frame(frame)
+    panels = [(title, [c for c in cols if c in frame and frame[c].notna().any()], y_title, False)
+              for title, cols, y_title in groups]
+    eval_cols = [f"valid_{eval_metric}_{d}" for d in DOMAINS if f"valid_{eval_metric}_{d}" in ev]
+    if eval_cols and ev[eval_cols].notna().any().any():
+        panels.append((f"Validation {eval_metric} (%)", eval_cols, "%", True))
+    n_rows = math.ceil(len(panels) / 2)
+    titles = []
+    for title, cols, _, is_eval in panels:
+        values = frame[cols] if cols and not is_eval else None
+        if log_y and values is not None and not bool((values.dropna(how="all") > 0).all().all()):
+            title += " <span style='font-size:11px;color:#868E96'>(linear: values ≤ 0)</span>"
+        titles.append(title)
+    fig = make_subplots(rows=n_rows, cols=2, subplot_titles=titles, shared_xaxes="all",
+                        horizontal_spacing=0.09, vertical_spacing=0.34 / max(n_rows, 1))
+    for i, annotation in enumerate(fig.layout.annotations[:len(titles)]):  # titles left-aligned
+        domain = fig.layout[f"xaxis{i + 1}" if i else "xaxis"].domain
+        annotation.update(x=domain[0], xanchor="left", font={"size": 14, "color": "#212529"})
+    scatter = go.Scattergl if len(frame) > 3000 else go.Scatter
+    x_range = [spans[0][1], spans[-1][2]] if spans else None
+    for i, (title, cols, y_title, is_eval) in enumerate(panels):
+        row, col = i // 2 + 1, i % 2 + 1
+        legend = f"legend{i + 1}" if i else "legend"
+        for phase, lo, hi in spans:
+            fig.add_vrect(x0=lo, x1=hi, fillcolor=PHASE_COLORS.get(phase, "rgba(0,0,0,0.05)"),
+                          line_width=0, layer="below", row=row, col=col,
+                          annotation_text=PHASE_LABELS.get(phase, phase) if i < 2 else None,
+                          annotation_position="top left",
+                          annotation={"font_size": 10, "font_color": "#868E96"})
+        positive = True
+        for c in cols:
+            source = ev if is_eval else frame
+            rows = source[source[c].notna()]
+            y_raw = pd.to_numeric(rows[c], errors="coerce") * (100 if is_eval else 1)
+            positive &= bool((y_raw > 0).all())
+            colour = series_color(c)
+            label = (f"valid {c.split('_')[-1]}" if is_eval else SERIES_LABELS.get(c, c))
+            if smoothing > 0 and not is_eval and len(rows) > 1:
+                fig.add_trace(scatter(x=rows["step"], y=y_raw, mode="lines", name=f"{label} (raw)",
+                                      line={"color": colour, "width": 1}, opacity=0.25,
+                                      showlegend=False, hoverinfo="skip"), row=row, col=col)
+            y = y_raw if is_eval else ema(y_raw, smoothing)
+            mode = "lines+markers" if is_eval else ("lines" if len(rows) > 1 else "markers")
+            fig.add_trace(scatter(x=rows["step"], y=y, mode=mode, name=label, legend=legend,
+                                  line={"color": colour, "width": 2},
+                                  marker={"color": colour, "size": 6},
+                                  hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"),
+                          row=row, col=col)
+        if not cols:
+            fig.add_annotation(text="not logged in this run", showarrow=False, row=row, col=col,
+                               x=0.5, y=0.5, xref="x domain", yref="y domain",
+                               font={"color": "#868E96"})
+        fig.update_yaxes(title_text=y_title, row=row, col=col, gridcolor="#F1F3F5",
+                         type="log" if (log_y and cols and positive and not is_eval) else "linear")
+        # The panel's own legend, tucked into its top-right corner.
+        xaxis = fig.layout[f"xaxis{i + 1}" if i else "xaxis"]
+        yaxis = fig.layout[f"yaxis{i + 1}" if i else "yaxis"]
+        fig.layout[legend] = {"x": xaxis.domain[1], "y": yaxis.domain[1], "xanchor": "right",
+                              "yanchor": "bottom", "orientation": "h", "font": {"size": 11},
+                              "bgcolor": "rgba(255,255,255,0)"}
+    _base_layout(fig, height=max(panel_height * n_rows + 60, 300))
+    fig.update_xaxes(gridcolor="#F1F3F5", range=x_range, showticklabels=True)
+    fig.update_xaxes(title_text="global step", row=n_rows)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest")
     return fig
 
 
@@ -647,54 +728,14 @@ def eval_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return rows[["step", *cols]].reset_index(drop=True)
 
 
-def eval_figure(frame: pd.DataFrame, *, metric: str = "NDCG@10", height: int = 300,
-                spans=None) -> go.Figure:
-    """Validation metric per domain after each fine-tune epoch (percent)."""
-    ev = eval_frame(frame)
-    fig = go.Figure()
-    for phase, lo, hi in (spans or []):
-        fig.add_vrect(x0=lo, x1=hi, fillcolor=PHASE_COLORS.get(phase, "rgba(0,0,0,0.05)"),
-                      line_width=0, layer="below")
-    for d in DOMAINS:
-        col = f"valid_{metric}_{d}"
-        if col in ev and ev[col].notna().any():
-            rows = ev[ev[col].notna()]
-            fig.add_trace(go.Scatter(x=rows["step"], y=rows[col] * 100, mode="lines+markers",
-                                     name=f"valid {metric} {d}",
-                                     line=dict(color=DOMAIN_COLORS[d], width=2),
-                                     marker=dict(color=DOMAIN_COLORS[d], size=7),
-                                     hovertemplate="step %{x}<br>%{y:.2f}%<extra></extra>"))
-    _base_layout(fig, title=f"Validation {metric} (%)", height=height)
-    fig.update_xaxes(title_text="global step", gridcolor="#F1F3F5",
-                     range=[spans[0][1], spans[-1][2]] if spans else None)
-    fig.update_yaxes(title_text="%", gridcolor="#F1F3F5")
-    if not fig.data:
-        fig.add_annotation(text="no evaluation records in this run", showarrow=False, x=0.5,
-                           y=0.5, xref="paper", yref="paper", font=dict(color="#868E96"))
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
-    return fig
+@st.cache_data(max_entries=32, show_spinner=False)
+def _dashboard_cached(path: str, mtime: float, smoothing: float, log_y: bool) -> go.Figure:
+    return curves_dashboard(_history_frame_cached(path, mtime), smoothing=smoothing, log_y=log_y)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _curves_cached(path: str, mtime: float, group: int, smoothing: float, log_y: bool) -> go.Figure:
-    frame = _history_frame_cached(path, mtime)
-    if group < 0:
-        if eval_frame(frame).empty:
-            return None
-        return eval_figure(frame, spans=phase_spans(frame))
-    title, cols, y_title = CURVE_GROUPS[group]
-    return curves_figure(frame, cols, title=title, smoothing=smoothing, log_y=log_y,
-                         y_title=y_title, spans=phase_spans(frame))
-
-
-def training_curve_figures(path: str, smoothing: float, log_y: bool) -> list[go.Figure | None]:
-    """All curve groups plus validation metrics (None when the history has no evaluation
-    records) for a checkpoint, each cached."""
-    key = _run_key(path)
-    figs = [_curves_cached(*key, i, round(smoothing, 3), bool(log_y)) for i in range(len(CURVE_GROUPS))]
-    figs.append(_curves_cached(*key, -1, 0.0, False))
-    return figs
+def training_curves_figure(path: str, smoothing: float, log_y: bool) -> go.Figure:
+    """The curves dashboard of a checkpoint, cached per (checkpoint, smoothing, log)."""
+    return _dashboard_cached(*_run_key(path), round(float(smoothing), 3), bool(log_y))
 
 
 def history_csv(path: str) -> bytes:
@@ -1150,8 +1191,7 @@ def compute_projection(path: str, method: str, n_users: int, seed: int, *,
         except BaseException as exc:  # noqa: BLE001  (re-raised in the script thread)
             state["error"] = exc
 
-    worker = threading.Thread(target=work, name="recguru-projection", daemon=True)
-    worker.start()
+    worker = spawn(work, "recguru-projection")
     while worker.is_alive():
         worker.join(0.25)
         if on_progress is not None:
@@ -1233,15 +1273,30 @@ ALIGNMENT_N_MAX = 2000
 DEFAULT_K = 10
 
 
-def alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> dict:
-    """compare_snapshots on the before/after snapshots (same rows, seed 0), cached. A
-    checkpoint may carry them precomputed under "alignment" (same format); those are used."""
-    run = load_run(path)
+def _stored_alignment(run) -> dict | None:
     stored = (getattr(run, "ckpt", None) or {}).get("alignment")
     if isinstance(stored, dict) and (stored.get("after") or stored.get("before")):
         return stored
+    return None
+
+
+def alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> dict:
+    """compare_snapshots on the before/after snapshots (same rows, seed 0), cached, blocking.
+    A checkpoint may carry them precomputed under "alignment" (same format); those are used."""
+    stored = _stored_alignment(load_run(path))
+    if stored:
+        return stored
     with _spinner("Measuring alignment…"):
         return _alignment_metrics_cached(*_run_key(path), int(n_max))
+
+
+def start_alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> dict:
+    """The background job measuring alignment (done at once when the checkpoint stores it)."""
+    stored = _stored_alignment(load_run(path))
+    if stored:
+        return {"state": "done", "result": stored, "error": None, "started": time.time()}
+    key = _run_key(path)
+    return background(("alignment", *key, int(n_max)), _alignment_metrics_cached, *key, int(n_max))
 
 
 @st.cache_resource
@@ -1250,9 +1305,9 @@ def _prefetched() -> dict:
 
 
 def prefetch(path: str | None) -> None:
-    """Warm the slow caches of a checkpoint (alignment metrics, history frame) in a background
-    thread, once per checkpoint version per server, so the pages that need them open fast.
-    The thread only fills caches; it never touches Streamlit elements."""
+    """Warm the slow caches of a checkpoint in a background thread, once per checkpoint
+    version per server: history frame, alignment metrics, then the recommendations and the
+    explanation the Recommendations page opens with. Only fills caches; no Streamlit calls."""
     if not path:
         return
     key = _run_key(path)
@@ -1266,8 +1321,11 @@ def prefetch(path: str | None) -> None:
         try:
             _history_frame_cached(*key)
             run = load_run(key[0])
-            if not (getattr(run, "ckpt", None) or {}).get("alignment") and snapshot_names(run.snapshots()):
-                _alignment_metrics_cached(*key, ALIGNMENT_N_MAX)
+            if snapshot_names(run.snapshots()):
+                job = start_alignment_metrics(key[0])
+                deadline = time.monotonic() + 600
+                while job["state"] == "running" and time.monotonic() < deadline:
+                    time.sleep(0.2)  # one heavy thing at a time on a small machine
             user = _default_user(run)  # what Recommendations opens with
             if user and user in set(run.users("A")):
                 _recommend_cached(*key, user, "A", DEFAULT_K)
@@ -1275,7 +1333,7 @@ def prefetch(path: str | None) -> None:
         except Exception:  # noqa: BLE001  (the page computes it again and reports the error)
             pass
 
-    threading.Thread(target=work, name="recguru-prefetch", daemon=True).start()
+    spawn(work, "recguru-prefetch")
 
 
 ALIGNMENT_HELP = (
@@ -1331,7 +1389,7 @@ def _fmt(value, digits: int = 3) -> str:
 def alignment_metrics_panel(path: str, run) -> None:
     """Metric cards (after, with the change since before) and their shuffled-label nulls."""
     st.markdown("**Alignment metrics** (GUR space)")
-    comparison = attempt(alignment_metrics, path)
+    comparison = when_ready(start_alignment_metrics(path), "Measuring alignment")
     if not comparison:
         return
     before, after = comparison.get("before"), comparison.get("after")
@@ -1445,34 +1503,36 @@ def explain(path: str, user: str, domain: str, k: int) -> dict:
         return _explain_cached(*_run_key(path), str(user), domain, int(k))
 
 
-# Explanations cost seconds (a leave-one-out batch, and once per run the GURs of every user for
-# the neighbours), so pages never wait for them: a worker thread computes them while the page
-# shows a small auto-refreshing placeholder.
-_MAX_EXPLAIN_JOBS = 128
+# ----------------------------------------------------------------------------- background work
+
+# Alignment metrics and explanations cost seconds (classifiers with cross-validation; a
+# leave-one-out batch and, once per run, the GURs of every user), so pages never wait for them:
+# a worker thread computes them (filling the st.cache_data caches) while the page shows a small
+# placeholder that refreshes itself and redraws the page when the result is there.
+_MAX_JOBS = 128
 
 
 @st.cache_resource
-def _explain_jobs() -> dict:
+def _jobs() -> dict:
     return {"lock": threading.Lock(), "jobs": {}}
 
 
-def start_explanation(path: str, user: str, domain: str, k: int) -> dict:
-    """The explanation job for (checkpoint, user, domain, k), started if new:
+def background(key: tuple, fn: Callable, *args) -> dict:
+    """The job computing fn(*args) under `key` (server-wide), started if new:
     {"state": "running" | "done" | "failed", "result", "error", "started"}."""
-    key = (*_run_key(path), str(user), domain, int(k))
-    store = _explain_jobs()
+    store = _jobs()
     with store["lock"]:
         job = store["jobs"].get(key)
         if job is not None:
             return job
         job = {"state": "running", "result": None, "error": None, "started": time.time()}
         store["jobs"][key] = job
-        while len(store["jobs"]) > _MAX_EXPLAIN_JOBS:  # oldest first (dicts keep order)
+        while len(store["jobs"]) > _MAX_JOBS:  # oldest first (dicts keep insertion order)
             store["jobs"].pop(next(iter(store["jobs"])))
 
     def work() -> None:
         try:
-            job["result"] = _explain_cached(*key)
+            job["result"] = fn(*args)
             job["state"] = "done"
         except Exception as exc:  # noqa: BLE001  (reported on the page, one line)
             recguru = isinstance(exc, _recguru_error())
@@ -1481,27 +1541,41 @@ def start_explanation(path: str, user: str, domain: str, k: int) -> dict:
             job["error"] = one_line(exc) if recguru else f"{type(exc).__name__}: {one_line(exc)}"
             job["state"] = "failed"
 
-    threading.Thread(target=work, name="recguru-explain", daemon=True).start()
+    spawn(work, f"recguru-{key[0]}")
     return job
 
 
-def explanation_panel(path: str, user: str, domain: str, k: int, names: dict | None = None) -> None:
-    """The explanation tabs when ready; until then a placeholder that refreshes itself."""
-    job = start_explanation(path, user, domain, k)
+def when_ready(job: dict, waiting: str):
+    """The job's result when done; otherwise None after drawing a one-line error (failed) or
+    a self-refreshing placeholder (running)."""
     if job["state"] == "done":
-        explanation_tabs(job["result"], domain, names)
-    elif job["state"] == "failed":
+        return job["result"]
+    if job["state"] == "failed":
         st.error(job["error"], icon=":material/error:")
     else:
-        _explanation_wait(job)
+        _wait_for_job(job, waiting)
+    return None
 
 
 @st.fragment(run_every=1.0)
-def _explanation_wait(job: dict) -> None:
+def _wait_for_job(job: dict, waiting: str) -> None:
     if job["state"] != "running":
-        st.rerun()  # the whole page, which then draws the finished explanation
-    st.info(f"Explaining the top recommendation (leave-one-out over the history)… "
-            f"{time.time() - job['started']:.0f}s", icon=":material/hourglass_top:")
+        st.rerun()  # the whole page, which then draws the result
+    st.info(f"{waiting}… {time.time() - job['started']:.0f}s", icon=":material/hourglass_top:")
+
+
+def start_explanation(path: str, user: str, domain: str, k: int) -> dict:
+    key = _run_key(path)
+    return background(("explain", *key, str(user), domain, int(k)), _explain_cached, *key,
+                      str(user), domain, int(k))
+
+
+def explanation_panel(path: str, user: str, domain: str, k: int, names: dict | None = None) -> None:
+    """The explanation tabs when ready; until then a placeholder (the page stays usable)."""
+    result = when_ready(start_explanation(path, user, domain, k),
+                        "Explaining the top recommendation (leave-one-out over the history)")
+    if result is not None:
+        explanation_tabs(result, domain, names)
 
 
 def find_user(run, raw: str) -> dict:
@@ -1843,14 +1917,14 @@ class TrainingJob:
         self.error: str | None = None
         self.started = time.time()
         self.finished: float | None = None
-        self._thread = threading.Thread(target=self._run, name=f"recguru-train-{self.id}", daemon=True)
+        self._thread: threading.Thread | None = None
 
     @property
     def active(self) -> bool:
         return self.state in ("starting", "running")
 
     def start(self) -> None:
-        self._thread.start()
+        self._thread = spawn(self._run, f"recguru-train-{self.id}", stop=self.stop)
 
     def _run(self) -> None:
         try:
@@ -1889,7 +1963,8 @@ class TrainingJob:
         self.stop.set()
 
     def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def view(self) -> dict:
         """A consistent snapshot for display: progress rows, headline, state, elapsed."""

@@ -29,12 +29,8 @@ with c3:
                        file_name=f"{ui.checkpoint_label(path)}-history.csv", mime="text/csv",
                        icon=":material/download:", key="curves.csv")
 
-figures = ui.training_curve_figures(path, smoothing, log_y)
-for i in range(0, len(figures), 2):
-    for j, (col, fig) in enumerate(zip(st.columns(2), figures[i:i + 2])):
-        if fig is None:
-            col.caption("Validation metrics over steps appear here when the checkpoint's history "
-                        "carries evaluation records (one per fine-tune epoch).")
-        else:
-            col.plotly_chart(fig, theme=None, key=f"curves.fig{i + j}",
-                             config={"displaylogo": False})
+st.plotly_chart(ui.training_curves_figure(path, smoothing, log_y), theme=None, key="curves.chart",
+                config={"displaylogo": False})
+if ui.eval_frame(frame).empty:
+    st.caption("Validation metrics over steps appear as a last panel when the checkpoint's history "
+               "carries evaluation records (one per fine-tune epoch).")

@@ -12,8 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core.analysis import (alignment_metrics, compare_snapshots, partner_rows,
-                                   procrustes_align, project_snapshots, sample_rows)
+from recguru_core.analysis import (
+    alignment_metrics,
+    compare_snapshots,
+    partner_rows,
+    procrustes_align,
+    project_snapshots,
+    sample_rows,
+)
 from recguru_core.errors import RecGuruError
 
 

@@ -461,7 +461,8 @@ for page in {PAGES!r}:
     assert not at.exception, (page, [e.message for e in at.exception])
 loaded = sorted(m for m in ("umap", "numba", "pynndescent") if m in sys.modules)
 assert not loaded, loaded
-print("ok")
+print("ok", flush=True)
+os._exit(0)  # background threads (prefetch) may still be inside torch: skip interpreter teardown
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=600, check=False)

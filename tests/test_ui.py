@@ -205,24 +205,35 @@ def test_ema_smooths_only_present_values():
     assert np.isnan(out[1]) and out[0] == 1.0 and 1.0 < out[2] < 3.0
 
 
-def test_curves_figure_shading_colours_and_log_fallback():
+def test_curves_dashboard_one_frame_shading_colours_and_log_fallback():
     frame = ui.history_frame(_history())
-    fig = ui.curves_figure(frame, ["rec_A", "rec_B"], title="Reconstruction", smoothing=0.5)
-    assert len(fig.layout.shapes) == 3
+    fig = ui.curves_dashboard(frame, smoothing=0.5)
+    titles = [a.text for a in fig.layout.annotations][:7]
+    assert titles[:6] == [g[0] for g in ui.CURVE_GROUPS] and titles[6].startswith("Validation")
+    assert len(fig.layout.shapes) == 3 * 7  # three phases shaded in every panel
+    xaxes = [k for k in fig.layout if k.startswith("xaxis")]
+    assert {tuple(fig.layout[k].range) for k in xaxes} == {(0.5, 12.5)}  # one step axis
     named = {t.name: t for t in fig.data if t.showlegend is not False}
     assert named["reconstruction A"].line.color == ui.DOMAIN_COLORS["A"]
     assert named["reconstruction B"].line.color == ui.DOMAIN_COLORS["B"]
-    assert ui.curves_figure(frame, ["rec_A"], log_y=True).layout.yaxis.type == "log"
-    negative = ui.curves_figure(frame, ["wasserstein"], title="W", log_y=True)
-    assert negative.layout.yaxis.type == "linear" and "linear" in negative.layout.title.text
-    empty = ui.curves_figure(frame, ["not_logged"], title="nothing")
-    assert empty.layout.annotations[-1].text == "not logged in this run"
+    assert named["valid A"].line.color == ui.DOMAIN_COLORS["A"]
+    assert any(t.opacity == 0.25 for t in fig.data)  # raw values behind the EMA
+    logged = ui.curves_dashboard(frame, log_y=True)
+    rec = titles.index("Reconstruction")
+    assert logged.layout[f"yaxis{rec + 1}"].type == "log"
+    assert logged.layout["yaxis"].type == "linear"  # the Wasserstein estimate has values <= 0
+    assert "linear" in logged.layout.annotations[0].text
+    no_eval = ui.curves_dashboard(ui.history_frame([r for r in _history() if "event" not in r]))
+    assert len([a for a in no_eval.layout.annotations if "Validation" in a.text]) == 0
+    sparse = ui.curves_dashboard(ui.history_frame([{"phase": "pretrain", "step": 1, "rec_A": 1.0}]))
+    assert any(a.text == "not logged in this run" for a in sparse.layout.annotations)
 
 
-def test_eval_figure_from_eval_records():
-    fig = ui.eval_figure(ui.history_frame(_history()))
-    assert {t.name for t in fig.data} == {"valid NDCG@10 A", "valid NDCG@10 B"}
-    assert ui.eval_figure(ui.history_frame([{"phase": "pretrain", "step": 1, "rec_A": 1.0}])).layout.annotations
+def test_eval_frame_picks_evaluation_records():
+    ev = ui.eval_frame(ui.history_frame(_history()))
+    assert list(ev.columns) == ["step", "valid_NDCG@10_A", "valid_NDCG@10_B", "valid_HR@10_A"]
+    assert len(ev) == 1
+    assert ui.eval_frame(ui.history_frame([{"phase": "pretrain", "step": 1}])).empty
 
 
 def test_live_curves_figure():
