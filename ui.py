@@ -676,11 +676,12 @@ def curves_dashboard(frame: pd.DataFrame, *, smoothing: float = 0.0, log_y: bool
         row, col = i // 2 + 1, i % 2 + 1
         legend = f"legend{i + 1}" if i else "legend"
         for phase, lo, hi in spans:
+            label = {"annotation_text": PHASE_LABELS.get(phase, phase),
+                     "annotation_position": "top left",
+                     "annotation": {"font_size": 10, "font_color": "#868E96"}} if i < 2 else {}
             fig.add_vrect(x0=lo, x1=hi, fillcolor=PHASE_COLORS.get(phase, "rgba(0,0,0,0.05)"),
                           line_width=0, layer="below", row=row, col=col,
-                          annotation_text=PHASE_LABELS.get(phase, phase) if i < 2 else None,
-                          annotation_position="top left",
-                          annotation={"font_size": 10, "font_color": "#868E96"})
+                          exclude_empty_subplots=False, **label)
         positive = True
         for c in cols:
             source = ev if is_eval else frame

@@ -9,6 +9,17 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from recguru_core.raw import RawCrossDomain, RawDomain  # noqa: E402
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors: intra-op threads only add barrier waits (badly so on a busy CPU)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def make_domain(name, rows, titles=None):
     """rows: list of (user, item, timestamp[, rating])."""
     df = pd.DataFrame(

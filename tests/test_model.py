@@ -11,13 +11,7 @@ from recguru_core.model import Discriminator, ModelConfig, RecGURU, shift_right
 V_A, V_B = 40, 25
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are tiny: intra-op threads only add barrier waits (badly so on a busy CPU)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_config(**overrides) -> ModelConfig:

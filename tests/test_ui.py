@@ -224,7 +224,7 @@ def test_curves_dashboard_one_frame_shading_colours_and_log_fallback():
     assert logged.layout["yaxis"].type == "linear"  # the Wasserstein estimate has values <= 0
     assert "linear" in logged.layout.annotations[0].text
     no_eval = ui.curves_dashboard(ui.history_frame([r for r in _history() if "event" not in r]))
-    assert len([a for a in no_eval.layout.annotations if "Validation" in a.text]) == 0
+    assert not [a for a in no_eval.layout.annotations if "Validation" in (a.text or "")]
     sparse = ui.curves_dashboard(ui.history_frame([{"phase": "pretrain", "step": 1, "rec_A": 1.0}]))
     assert any(a.text == "not logged in this run" for a in sparse.layout.annotations)
 
