@@ -667,6 +667,7 @@ def curves_dashboard(frame: pd.DataFrame, *, smoothing: float = 0.0, log_y: bool
         titles.append(title)
     fig = make_subplots(rows=n_rows, cols=2, subplot_titles=titles, shared_xaxes="all",
                         horizontal_spacing=0.09, vertical_spacing=0.34 / max(n_rows, 1))
+    _base_layout(fig, height=max(panel_height * n_rows + 60, 300))
     for i, annotation in enumerate(fig.layout.annotations[:len(titles)]):  # titles left-aligned
         domain = fig.layout[f"xaxis{i + 1}" if i else "xaxis"].domain
         annotation.update(x=domain[0], xanchor="left", font={"size": 14, "color": "#212529"})
@@ -713,7 +714,6 @@ def curves_dashboard(frame: pd.DataFrame, *, smoothing: float = 0.0, log_y: bool
         fig.layout[legend] = {"x": xaxis.domain[1], "y": yaxis.domain[1], "xanchor": "right",
                               "yanchor": "bottom", "orientation": "h", "font": {"size": 11},
                               "bgcolor": "rgba(255,255,255,0)"}
-    _base_layout(fig, height=max(panel_height * n_rows + 60, 300))
     fig.update_xaxes(gridcolor="#F1F3F5", range=x_range, showticklabels=True)
     fig.update_xaxes(title_text="global step", row=n_rows)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest")

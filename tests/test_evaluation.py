@@ -1,0 +1,40 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from recguru_core.evaluation import (full_exclusion_mask, metrics_from_ranks, ranks_from_candidate_scores,
+                                     ranks_full)
+
+
+def test_ranks_from_candidates_hand_computed():
+    scores = torch.tensor([[0.9, 0.1, 0.5],   # true item best -> rank 1
+                           [0.2, 0.9, 0.5],   # two above -> rank 3
+                           [0.5, 0.5, 0.1],   # tie counts against the model -> rank 2
+                           [1.0, 1.0, 1.0]])  # constant scorer -> worst rank
+    assert ranks_from_candidate_scores(scores).tolist() == [1, 3, 2, 3]
+
+
+def test_metrics_hand_computed():
+    m = metrics_from_ranks(np.array([1, 3, 12, 30]))
+    assert m["HR@5"] == pytest.approx(0.5)
+    assert m["HR@10"] == pytest.approx(0.5)
+    assert m["HR@20"] == pytest.approx(0.75)
+    assert m["NDCG@5"] == pytest.approx((1 + 1 / math.log2(4)) / 4)
+    assert m["NDCG@20"] == pytest.approx((1 + 1 / math.log2(4) + 1 / math.log2(13)) / 4)
+    assert m["MRR"] == pytest.approx((1 + 1 / 3 + 1 / 12 + 1 / 30) / 4)
+
+
+def test_full_ranking_excludes_known_items_but_not_target():
+    # one user, items 1..5 (ids 0 pad, 6 eos); history [2, 4], target 3
+    offsets, items = np.array([0, 3]), np.array([2, 4, 3])
+    mask = full_exclusion_mask(offsets, items, np.array([0]), 5, np.array([3]))
+    assert mask[0].tolist() == [True, False, True, False, True, False, True]
+    scores = torch.tensor([[9.0, 1.0, 8.0, 2.0, 7.0, 3.0, 9.0]])
+    # item 3 scores 2.0; candidates 1 (1.0), 3 (2.0), 5 (3.0): only item 5 beats it
+    assert ranks_full(scores, torch.tensor([3]), mask).tolist() == [2]
+
+
+def test_empty_ranks_give_nan():
+    assert all(math.isnan(v) for v in metrics_from_ranks(np.array([])).values())
