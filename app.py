@@ -1,4 +1,5 @@
 """Home: what RecGURU does, which checkpoint is in use, its data and headline numbers."""
+
 import streamlit as st
 
 import ui
@@ -16,9 +17,11 @@ st.markdown(
     "for users seen in only one domain."
 )
 st.graphviz_chart(ui.ARCHITECTURE_DOT, width="stretch")
-st.caption("Pages: **Train** a run · **Alignment** of A and B before vs after the critic · "
-           "**Training curves** · **Recommendations** with explanations · **Evaluation** in the "
-           "paper's Table-2 layout.")
+st.caption(
+    "Pages: **Train** a run · **Alignment** of A and B before vs after the critic · "
+    "**Training curves** · **Recommendations** with explanations · **Evaluation** in the "
+    "paper's Table-2 layout."
+)
 
 st.subheader("Checkpoint", divider="gray")
 entries = ui.available_checkpoints()
@@ -28,19 +31,32 @@ with pick:
     if entries:
         paths = [e.path for e in entries]
         labels = {e.path: e.label for e in entries}
-        st.selectbox("Checkpoint in use (this browser session only)", paths,
-                     index=paths.index(current) if current in paths else 0,
-                     format_func=lambda p: labels.get(p, p), key="home.checkpoint",
-                     on_change=lambda: ui.select_checkpoint(st.session_state["home.checkpoint"]))
+        st.selectbox(
+            "Checkpoint in use (this browser session only)",
+            paths,
+            index=paths.index(current) if current in paths else 0,
+            format_func=lambda p: labels.get(p, p),
+            key="home.checkpoint",
+            on_change=lambda: ui.select_checkpoint(st.session_state["home.checkpoint"]),
+        )
     else:
-        st.info("No checkpoint yet: the shipped demo is missing and none was trained here.",
-                icon=":material/info:")
-        st.page_link(ui.PAGE_TRAIN, label="Train one (a few minutes on a CPU)",
-                     icon=":material/model_training:")
+        st.info(
+            "No checkpoint yet: the shipped demo is missing and none was trained here.",
+            icon=":material/info:",
+        )
+        st.page_link(
+            ui.PAGE_TRAIN,
+            label="Train one (a few minutes on a CPU)",
+            icon=":material/model_training:",
+        )
 with upload:
-    file = st.file_uploader("…or upload a checkpoint (.pt)", type=["pt"], key="home.upload",
-                            help="Loaded with torch.load(weights_only=True) and checked before "
-                                 "it is stored under checkpoints/uploads/.")
+    file = st.file_uploader(
+        "…or upload a checkpoint (.pt)",
+        type=["pt"],
+        key="home.upload",
+        help="Loaded with torch.load(weights_only=True) and checked before "
+        "it is stored under checkpoints/uploads/.",
+    )
     ui.handle_checkpoint_upload(file)
 
 path, run = ui.current_run(quiet=True)
@@ -48,8 +64,10 @@ if run is None:
     if ui.selected_checkpoint() is not None:
         st.stop()  # current_run showed why the selected checkpoint cannot be used
     st.subheader("The embedded synthetic default data", divider="gray")
-    st.caption("A two-domain world (Books = A, Movies = B) with known taste clusters; "
-               "what Train uses unless you choose other data.")
+    st.caption(
+        "A two-domain world (Books = A, Movies = B) with known taste clusters; "
+        "what Train uses unless you choose other data."
+    )
     stats = ui.attempt(ui.default_data_stats)
     if stats:
         st.dataframe(ui.stats_frame(stats), width="stretch", column_config=ui.stats_column_config())
@@ -66,10 +84,15 @@ headline = ui.headline_metrics(run.metrics(), (stats or {}).get("names"))
 if headline:
     for col, m in zip(st.columns(len(headline)), headline):
         col.metric(m["label"], m["value"], help=m["help"], border=True)
-    st.page_link(ui.PAGE_EVALUATION, label="Full evaluation (sampled and full ranking)",
-                 icon=":material/table_chart:")
+    st.page_link(
+        ui.PAGE_EVALUATION,
+        label="Full evaluation (sampled and full ranking)",
+        icon=":material/table_chart:",
+    )
 else:
-    st.info("This checkpoint has no test metrics yet (training did not reach the end of "
-            "fine-tuning).", icon=":material/info:")
+    st.info(
+        "This checkpoint has no test metrics yet (training did not reach the end of fine-tuning).",
+        icon=":material/info:",
+    )
 
 ui.prefetch(path)  # warm the Alignment and Training-curves caches in the background

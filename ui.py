@@ -14,6 +14,7 @@ Importing this module only defines things: no files are touched, no torch is imp
 Streamlit command runs. `recguru_core` (and through it torch) is imported lazily by the
 functions that need it; umap only when a user asks for a fresh projection.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -59,7 +60,9 @@ NAVIGATION = (
 
 # Session-state keys (per browser session). Widget keys are prefixed by their page.
 K_CHECKPOINT = "recguru.checkpoint"  # str path of the selected checkpoint
-K_SELECTION = "recguru.selection"  # the Alignment page's box/lasso selection (view, positions, users)
+K_SELECTION = (
+    "recguru.selection"  # the Alignment page's box/lasso selection (view, positions, users)
+)
 K_GOTO_USER = "recguru.goto_user"  # {"user", "domain"} handed to the Recommendations page
 K_OWNER = "recguru.session_token"  # identifies this session as owner of a training job
 K_ADOPTED = "recguru.adopted_job"  # id of the finished training already selected here
@@ -89,15 +92,37 @@ def data_upload_dir() -> Path:
 
 DOMAIN_COLORS = {"A": "#E8590C", "B": "#1C7ED6"}  # orange, blue: explicit, never themed
 OVERLAP_COLORS = {"overlapped": "#2F9E44", "single-domain": "#ADB5BD"}
-CLUSTER_COLORS = ("#7048E8", "#2F9E44", "#F08C00", "#D6336C", "#0C8599", "#5C940D",
-                  "#AE3EC9", "#E67700", "#1971C2", "#C92A2A", "#495057", "#087F5B")
-PHASE_COLORS = {"pretrain": "rgba(134,142,150,0.10)", "adversarial": "rgba(232,89,12,0.10)",
-                "finetune": "rgba(28,126,214,0.10)"}
-PHASE_LABELS = {"pretrain": "1 · pre-train", "adversarial": "2 · adversarial",
-                "finetune": "3 · fine-tune"}
+CLUSTER_COLORS = (
+    "#7048E8",
+    "#2F9E44",
+    "#F08C00",
+    "#D6336C",
+    "#0C8599",
+    "#5C940D",
+    "#AE3EC9",
+    "#E67700",
+    "#1971C2",
+    "#C92A2A",
+    "#495057",
+    "#087F5B",
+)
+PHASE_COLORS = {
+    "pretrain": "rgba(134,142,150,0.10)",
+    "adversarial": "rgba(232,89,12,0.10)",
+    "finetune": "rgba(28,126,214,0.10)",
+}
+PHASE_LABELS = {
+    "pretrain": "1 · pre-train",
+    "adversarial": "2 · adversarial",
+    "finetune": "3 · fine-tune",
+}
 SERIES_COLORS = {  # training-curve series; per-domain series use the domain colours
-    "wasserstein": "#5F3DC4", "critic": "#C2255C", "gp": "#868E96", "gen_adv": "#2B8A3E",
-    "l2": "#0B7285", "lr": "#495057",
+    "wasserstein": "#5F3DC4",
+    "critic": "#C2255C",
+    "gp": "#868E96",
+    "gen_adv": "#2B8A3E",
+    "l2": "#0B7285",
+    "lr": "#495057",
 }
 TEMPLATE = "plotly_white"
 FONT = dict(family="Inter, 'Source Sans Pro', sans-serif", size=13, color="#212529")
@@ -120,6 +145,15 @@ def domain_label(domain: str, names: dict | None = None) -> str:
 
 
 # ----------------------------------------------------------------------------- errors
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$:])")
+
+
+def md(text) -> str:
+    """Escape data-borne text (titles, user ids) for Streamlit markdown: no accidental
+    emphasis, links, LaTeX ($) or :material/...: shortcodes."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
 
 def one_line(exc: BaseException) -> str:
     text = str(exc).strip()
@@ -144,8 +178,9 @@ def attempt(fn: Callable, *args, **kwargs):
             st.error(one_line(exc), icon=":material/error:")
         else:
             traceback.print_exc()
-            st.error(f"Unexpected error ({type(exc).__name__}): {one_line(exc)}",
-                     icon=":material/error:")
+            st.error(
+                f"Unexpected error ({type(exc).__name__}): {one_line(exc)}", icon=":material/error:"
+            )
         return None
 
 
@@ -157,7 +192,9 @@ _EXIT_HOOK: list[bool] = []
 EXIT_WAIT_S = 30.0
 
 
-def spawn(target: Callable[[], None], name: str, *, stop: threading.Event | None = None) -> threading.Thread:
+def spawn(
+    target: Callable[[], None], name: str, *, stop: threading.Event | None = None
+) -> threading.Thread:
     """Start a daemon worker thread that the process waits for (at most EXIT_WAIT_S, after
     setting `stop`) when it shuts down, so no thread is killed inside torch (which aborts the
     process with "terminate called without an active exception")."""
@@ -175,7 +212,8 @@ def spawn(target: Callable[[], None], name: str, *, stop: threading.Event | None
             import logging
 
             logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
-                lambda record: not threading.current_thread().name.startswith("recguru-"))
+                lambda record: not threading.current_thread().name.startswith("recguru-")
+            )
             _EXIT_HOOK.append(True)
     thread.start()
     return thread
@@ -205,6 +243,7 @@ def wait_for_workers(timeout: float = EXIT_WAIT_S) -> bool:
 
 
 # ----------------------------------------------------------------------------- runs
+
 
 def _load_run_uncached(path: str):
     from recguru_core.inference import LoadedRun
@@ -244,6 +283,7 @@ def load_run(path: str | Path):
 
 # ----------------------------------------------------------------------------- checkpoints
 
+
 @dataclass(frozen=True)
 class CheckpointEntry:
     path: str
@@ -279,7 +319,9 @@ def selected_checkpoint() -> str | None:
     if path and Path(path).is_file():
         return path
     if path:
-        st.toast(f"{Path(path).name} is gone; using the default checkpoint.", icon=":material/info:")
+        st.toast(
+            f"{Path(path).name} is gone; using the default checkpoint.", icon=":material/info:"
+        )
     path = default_checkpoint()
     st.session_state[K_CHECKPOINT] = path
     return path
@@ -295,8 +337,11 @@ def current_run(*, quiet: bool = False):
     path = selected_checkpoint()
     if path is None:
         if not quiet:
-            st.info("No checkpoint yet. Train one on the **Train** page (a few minutes on a CPU) "
-                    "or upload one on **Home**.", icon=":material/info:")
+            st.info(
+                "No checkpoint yet. Train one on the **Train** page (a few minutes on a CPU) "
+                "or upload one on **Home**.",
+                icon=":material/info:",
+            )
             st.page_link(PAGE_TRAIN, label="Go to Train", icon=":material/model_training:")
         return None, None
     run = attempt(load_run, path)
@@ -354,8 +399,9 @@ def _check_loadable(ckpt: dict, name: str) -> None:
     except RecGuruError as exc:
         raise CheckpointError(f"{name}: {one_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001  (malformed sections surface as anything)
-        raise CheckpointError(f"{name}: inconsistent checkpoint ({type(exc).__name__}: "
-                              f"{one_line(exc)})") from None
+        raise CheckpointError(
+            f"{name}: inconsistent checkpoint ({type(exc).__name__}: {one_line(exc)})"
+        ) from None
 
 
 def save_uploaded_checkpoint(name: str, data: bytes) -> Path:
@@ -397,6 +443,7 @@ def save_uploaded_checkpoint(name: str, data: bytes) -> Path:
 
 # ----------------------------------------------------------------------------- data sources
 
+
 def synthetic_spec(users: int, overlap: float, seed: int) -> str:
     return f"synthetic:users={int(users)},overlap={float(overlap):g},seed={int(seed)}"
 
@@ -427,8 +474,9 @@ def check_source(spec: str) -> dict:
         return _source_stats_cached(spec, _source_mtimes(spec))
 
 
-def save_uploaded_tables(file_a: tuple[str, bytes], file_b: tuple[str, bytes],
-                         token: str | None = None) -> str:
+def save_uploaded_tables(
+    file_a: tuple[str, bytes], file_b: tuple[str, bytes], token: str | None = None
+) -> str:
     """Write two uploaded tables (name, bytes) under runs/uploads/<token>/{a,b}/ keeping their
     (sanitised) names, which become the domain names; return the csv:… source spec."""
     from recguru_core.errors import DataError
@@ -457,9 +505,11 @@ def uploaded_tables_spec(file_a, file_b) -> str | None:
     key = (getattr(file_a, "file_id", file_a.name), getattr(file_b, "file_id", file_b.name))
     saved = st.session_state.setdefault("recguru.uploaded_tables", {})
     if key not in saved:
-        saved[key] = save_uploaded_tables((file_a.name, file_a.getvalue()),
-                                          (file_b.name, file_b.getvalue()),
-                                          token=f"{session_token()[:8]}-{uuid.uuid4().hex[:6]}")
+        saved[key] = save_uploaded_tables(
+            (file_a.name, file_a.getvalue()),
+            (file_b.name, file_b.getvalue()),
+            token=f"{session_token()[:8]}-{uuid.uuid4().hex[:6]}",
+        )
     return saved[key]
 
 
@@ -469,18 +519,25 @@ def stats_frame(stats: dict) -> pd.DataFrame:
     rows = []
     for d in DOMAINS:
         s = stats.get(d) or {}
-        rows.append({"Domain": domain_label(d, names), "#Users": s.get("users", 0),
-                     "#Items": s.get("items", 0), "#Interactions": s.get("interactions", 0),
-                     "Avg. seq. len": s.get("avg_len", 0.0),
-                     "#Overlap": stats.get("overlap_users", 0)})
+        rows.append(
+            {
+                "Domain": domain_label(d, names),
+                "#Users": s.get("users", 0),
+                "#Items": s.get("items", 0),
+                "#Interactions": s.get("interactions", 0),
+                "Avg. seq. len": s.get("avg_len", 0.0),
+                "#Overlap": stats.get("overlap_users", 0),
+            }
+        )
     return pd.DataFrame(rows).set_index("Domain")
 
 
 def stats_column_config() -> dict:
     """Thousands separators for the Table-1 counts."""
-    return {c: st.column_config.NumberColumn(c, format="localized")
-            for c in ("#Users", "#Items", "#Interactions", "#Overlap")} | {
-        "Avg. seq. len": st.column_config.NumberColumn("Avg. seq. len", format="%.2f")}
+    return {
+        c: st.column_config.NumberColumn(c, format="localized")
+        for c in ("#Users", "#Items", "#Interactions", "#Overlap")
+    } | {"Avg. seq. len": st.column_config.NumberColumn("Avg. seq. len", format="%.2f")}
 
 
 @st.cache_data(show_spinner="Generating the synthetic default…")
@@ -514,6 +571,7 @@ digraph G {
 
 # ----------------------------------------------------------------------------- page frame
 
+
 def setup_page(title: str, icon: str) -> None:
     """Page config + the shared sidebar (checkpoint in use, training status)."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
@@ -530,6 +588,7 @@ def setup_page(title: str, icon: str) -> None:
         except st.errors.StreamlitAPIException:
             own_navigation = False
         st.set_option("client.showSidebarNavigation", not own_navigation)
+        st.set_option("client.toolbarMode", "minimal")  # no "Deploy" button in a local tool
         st.divider()
         if path:
             st.caption("Checkpoint in use")
@@ -538,8 +597,12 @@ def setup_page(title: str, icon: str) -> None:
             st.caption("No checkpoint yet: train one or upload one.")
         job = current_job()
         if job is not None and job.active and own_navigation:
-            st.page_link(PAGE_TRAIN, label="A training is running", icon=":material/hourglass_top:",
-                         help="Progress on the Train page; other pages stay usable.")
+            st.page_link(
+                PAGE_TRAIN,
+                label="A training is running",
+                icon=":material/hourglass_top:",
+                help="Progress on the Train page; other pages stay usable.",
+            )
 
 
 def checkpoint_label(path: str) -> str:
@@ -556,6 +619,7 @@ def session_token() -> str:
 
 
 # ----------------------------------------------------------------------------- cached views
+
 
 def _run_key(path: str) -> tuple[str, float]:
     """Cache key of a checkpoint: its real path (links to one file share entries) + mtime."""
@@ -620,30 +684,48 @@ def ema(values: pd.Series, smoothing: float) -> pd.Series:
 # Groups of training curves: (title, columns, y-axis title).
 CURVE_GROUPS = (
     ("Wasserstein estimate", ("wasserstein",), "D(A) − D(B)"),
-    ("Critic loss and gradient penalty", ("critic", "gp"), "loss"),
+    ("Critic loss & grad. penalty", ("critic", "gp"), "loss"),
     ("Generator adversarial loss", ("gen_adv",), "loss"),
     ("Reconstruction", ("rec_A", "rec_B"), "sampled softmax"),
     ("l2 pull of overlapped users", ("l2",), "‖h_A − h_B‖²"),
     ("BPR (fine-tune)", ("bpr_A", "bpr_B"), "loss"),
 )
-SERIES_LABELS = {"wasserstein": "Wasserstein", "critic": "critic", "gp": "gradient penalty",
-                 "gen_adv": "generator adv.", "rec_A": "reconstruction A",
-                 "rec_B": "reconstruction B", "l2": "l2", "bpr_A": "BPR A", "bpr_B": "BPR B",
-                 "lr": "learning rate"}
+SERIES_LABELS = {
+    "wasserstein": "Wasserstein",
+    "critic": "critic",
+    "gp": "gradient penalty",
+    "gen_adv": "generator adv.",
+    "rec_A": "reconstruction A",
+    "rec_B": "reconstruction B",
+    "l2": "l2",
+    "bpr_A": "BPR A",
+    "bpr_B": "BPR B",
+    "lr": "learning rate",
+}
 
 
 def _base_layout(fig: go.Figure, *, title: str | None = None, height: int = 320) -> go.Figure:
-    fig.update_layout(template=TEMPLATE, font=FONT, height=height,
-                      margin=dict(l=10, r=10, t=48 if title else 16, b=10),
-                      title=dict(text=title, x=0.0, xanchor="left", font=dict(size=15)) if title else None,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
-                      hoverlabel=dict(font_size=12))
+    fig.update_layout(
+        template=TEMPLATE,
+        font=FONT,
+        height=height,
+        margin=dict(l=10, r=10, t=48 if title else 16, b=10),
+        title=dict(text=title, x=0.0, xanchor="left", font=dict(size=15)) if title else None,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        hoverlabel=dict(font_size=12),
+    )
     return fig
 
 
-def curves_dashboard(frame: pd.DataFrame, *, smoothing: float = 0.0, log_y: bool = False,
-                     groups: Sequence[tuple[str, Sequence[str], str]] = CURVE_GROUPS,
-                     eval_metric: str = "NDCG@10", panel_height: int = 250) -> go.Figure:
+def curves_dashboard(
+    frame: pd.DataFrame,
+    *,
+    smoothing: float = 0.0,
+    log_y: bool = False,
+    groups: Sequence[tuple[str, Sequence[str], str]] = CURVE_GROUPS,
+    eval_metric: str = "NDCG@10",
+    panel_height: int = 250,
+) -> go.Figure:
     """All training curves as ONE figure: a grid of panels (the CURVE_GROUPS, then validation
     metrics when the history has evaluation records) sharing the step axis, so phase
     boundaries line up down the page; phases shaded and labelled; EMA smoothing with the raw
@@ -653,8 +735,10 @@ def curves_dashboard(frame: pd.DataFrame, *, smoothing: float = 0.0, log_y: bool
     says "linear" otherwise), since e.g. the Wasserstein estimate can be negative."""
     spans = phase_spans(frame)
     ev = eval_frame(frame)
-    panels = [(title, [c for c in cols if c in frame and frame[c].notna().any()], y_title, False)
-              for title, cols, y_title in groups]
+    panels = [
+        (title, [c for c in cols if c in frame and frame[c].notna().any()], y_title, False)
+        for title, cols, y_title in groups
+    ]
     eval_cols = [f"valid_{eval_metric}_{d}" for d in DOMAINS if f"valid_{eval_metric}_{d}" in ev]
     if eval_cols and ev[eval_cols].notna().any().any():
         panels.append((f"Validation {eval_metric} (%)", eval_cols, "%", True))
@@ -665,24 +749,54 @@ def curves_dashboard(frame: pd.DataFrame, *, smoothing: float = 0.0, log_y: bool
         if log_y and values is not None and not bool((values.dropna(how="all") > 0).all().all()):
             title += " <span style='font-size:11px;color:#868E96'>(linear: values ≤ 0)</span>"
         titles.append(title)
-    fig = make_subplots(rows=n_rows, cols=2, subplot_titles=titles, shared_xaxes="all",
-                        horizontal_spacing=0.09, vertical_spacing=0.34 / max(n_rows, 1))
+    fig = make_subplots(
+        rows=n_rows,
+        cols=2,
+        subplot_titles=titles,
+        shared_xaxes="all",
+        horizontal_spacing=0.09,
+        vertical_spacing=0.34 / max(n_rows, 1),
+    )
     _base_layout(fig, height=max(panel_height * n_rows + 60, 300))
-    for i, annotation in enumerate(fig.layout.annotations[:len(titles)]):  # titles left-aligned
+    for i, annotation in enumerate(fig.layout.annotations[: len(titles)]):  # titles left-aligned
         domain = fig.layout[f"xaxis{i + 1}" if i else "xaxis"].domain
         annotation.update(x=domain[0], xanchor="left", font={"size": 14, "color": "#212529"})
     scatter = go.Scattergl if len(frame) > 3000 else go.Scatter
     x_range = [spans[0][1], spans[-1][2]] if spans else None
+    shapes, labels = [], []  # built as plain dicts: add_vrect per panel is slow in plotly
     for i, (title, cols, y_title, is_eval) in enumerate(panels):
         row, col = i // 2 + 1, i % 2 + 1
         legend = f"legend{i + 1}" if i else "legend"
+        axis = str(i + 1) if i else ""
         for phase, lo, hi in spans:
-            label = {"annotation_text": PHASE_LABELS.get(phase, phase),
-                     "annotation_position": "top left",
-                     "annotation": {"font_size": 10, "font_color": "#868E96"}} if i < 2 else {}
-            fig.add_vrect(x0=lo, x1=hi, fillcolor=PHASE_COLORS.get(phase, "rgba(0,0,0,0.05)"),
-                          line_width=0, layer="below", row=row, col=col,
-                          exclude_empty_subplots=False, **label)
+            shapes.append(
+                {
+                    "type": "rect",
+                    "xref": f"x{axis}",
+                    "yref": f"y{axis} domain",
+                    "x0": lo,
+                    "x1": hi,
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"width": 0},
+                    "fillcolor": PHASE_COLORS.get(phase, "rgba(0,0,0,0.05)"),
+                    "layer": "below",
+                }
+            )
+            if i < 2:
+                labels.append(
+                    {
+                        "text": PHASE_LABELS.get(phase, phase),
+                        "xref": f"x{axis}",
+                        "yref": f"y{axis} domain",
+                        "x": lo,
+                        "y": 1,
+                        "xanchor": "left",
+                        "yanchor": "top",
+                        "showarrow": False,
+                        "font": {"size": 10, "color": "#868E96"},
+                    }
+                )
         positive = True
         for c in cols:
             source = ev if is_eval else frame
@@ -690,30 +804,70 @@ def curves_dashboard(frame: pd.DataFrame, *, smoothing: float = 0.0, log_y: bool
             y_raw = pd.to_numeric(rows[c], errors="coerce") * (100 if is_eval else 1)
             positive &= bool((y_raw > 0).all())
             colour = series_color(c)
-            label = (f"valid {c.split('_')[-1]}" if is_eval else SERIES_LABELS.get(c, c))
+            label = f"valid {c.split('_')[-1]}" if is_eval else SERIES_LABELS.get(c, c)
             if smoothing > 0 and not is_eval and len(rows) > 1:
-                fig.add_trace(scatter(x=rows["step"], y=y_raw, mode="lines", name=f"{label} (raw)",
-                                      line={"color": colour, "width": 1}, opacity=0.25,
-                                      showlegend=False, hoverinfo="skip"), row=row, col=col)
+                fig.add_trace(
+                    scatter(
+                        x=rows["step"],
+                        y=y_raw,
+                        mode="lines",
+                        name=f"{label} (raw)",
+                        line={"color": colour, "width": 1},
+                        opacity=0.25,
+                        showlegend=False,
+                        hoverinfo="skip",
+                    ),
+                    row=row,
+                    col=col,
+                )
             y = y_raw if is_eval else ema(y_raw, smoothing)
             mode = "lines+markers" if is_eval else ("lines" if len(rows) > 1 else "markers")
-            fig.add_trace(scatter(x=rows["step"], y=y, mode=mode, name=label, legend=legend,
-                                  line={"color": colour, "width": 2},
-                                  marker={"color": colour, "size": 6},
-                                  hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"),
-                          row=row, col=col)
+            fig.add_trace(
+                scatter(
+                    x=rows["step"],
+                    y=y,
+                    mode=mode,
+                    name=label,
+                    legend=legend,
+                    line={"color": colour, "width": 2},
+                    marker={"color": colour, "size": 6},
+                    hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
+                ),
+                row=row,
+                col=col,
+            )
         if not cols:
-            fig.add_annotation(text="not logged in this run", showarrow=False, row=row, col=col,
-                               x=0.5, y=0.5, xref="x domain", yref="y domain",
-                               font={"color": "#868E96"})
-        fig.update_yaxes(title_text=y_title, row=row, col=col, gridcolor="#F1F3F5",
-                         type="log" if (log_y and cols and positive and not is_eval) else "linear")
+            fig.add_annotation(
+                text="not logged in this run",
+                showarrow=False,
+                row=row,
+                col=col,
+                x=0.5,
+                y=0.5,
+                xref="x domain",
+                yref="y domain",
+                font={"color": "#868E96"},
+            )
+        fig.update_yaxes(
+            title_text=y_title,
+            row=row,
+            col=col,
+            gridcolor="#F1F3F5",
+            type="log" if (log_y and cols and positive and not is_eval) else "linear",
+        )
         # The panel's own legend, tucked into its top-right corner.
         xaxis = fig.layout[f"xaxis{i + 1}" if i else "xaxis"]
         yaxis = fig.layout[f"yaxis{i + 1}" if i else "yaxis"]
-        fig.layout[legend] = {"x": xaxis.domain[1], "y": yaxis.domain[1], "xanchor": "right",
-                              "yanchor": "bottom", "orientation": "h", "font": {"size": 11},
-                              "bgcolor": "rgba(255,255,255,0)"}
+        fig.layout[legend] = {
+            "x": xaxis.domain[1],
+            "y": yaxis.domain[1],
+            "xanchor": "right",
+            "yanchor": "bottom",
+            "orientation": "h",
+            "font": {"size": 11},
+            "bgcolor": "rgba(255,255,255,0)",
+        }
+    fig.update_layout(shapes=shapes, annotations=list(fig.layout.annotations) + labels)
     fig.update_xaxes(gridcolor="#F1F3F5", range=x_range, showticklabels=True)
     fig.update_xaxes(title_text="global step", row=n_rows)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest")
@@ -745,6 +899,7 @@ def history_csv(path: str) -> bytes:
 
 # ----------------------------------------------------------------------------- metrics tables
 
+
 def headline_metrics(metrics: dict, names: dict | None = None) -> list[dict]:
     """[{label, value, help}] for Home: test HR@10 and NDCG@10 per domain (sampled)."""
     test = (metrics or {}).get("test") or {}
@@ -753,9 +908,13 @@ def headline_metrics(metrics: dict, names: dict | None = None) -> list[dict]:
         m = test.get(d) or {}
         for key in ("HR@10", "NDCG@10"):
             if key in m and m[key] is not None and not _isnan(m[key]):
-                out.append({"label": f"{key} · {domain_label(d, names)}",
-                            "value": f"{100 * float(m[key]):.2f}%",
-                            "help": "Test split, true item ranked among 1 + 199 sampled negatives."})
+                out.append(
+                    {
+                        "label": f"{key} · {domain_label(d, names)}",
+                        "value": f"{100 * float(m[key]):.2f}%",
+                        "help": "Test split, true item ranked among 1 + 199 sampled negatives.",
+                    }
+                )
     return out
 
 
@@ -766,9 +925,15 @@ def _isnan(value) -> bool:
         return True
 
 
-def table2_frame(metrics: dict, baselines: dict | None = None, *, split: str = "test",
-                 names: dict | None = None, metric_keys: Sequence[str] = METRIC_KEYS,
-                 method: str = "RecGURU") -> pd.DataFrame:
+def table2_frame(
+    metrics: dict,
+    baselines: dict | None = None,
+    *,
+    split: str = "test",
+    names: dict | None = None,
+    metric_keys: Sequence[str] = METRIC_KEYS,
+    method: str = "RecGURU",
+) -> pd.DataFrame:
     """Paper Table-2 layout: rows = metrics, columns = (domain, method), values in percent.
     Baselines (`{"name": {"test": {"A": {...}, "B": {...}}}}`) come first, RecGURU last."""
     columns, data = [], []
@@ -782,17 +947,25 @@ def table2_frame(metrics: dict, baselines: dict | None = None, *, split: str = "
         for name, result in methods:
             values = (result or {}).get(d) or {}
             columns.append((domain_label(d, names), name))
-            data.append([100 * float(values[k]) if k in values and values[k] is not None else np.nan
-                         for k in metric_keys])
+            data.append(
+                [
+                    100 * float(values[k]) if k in values and values[k] is not None else np.nan
+                    for k in metric_keys
+                ]
+            )
     if not columns:
         return pd.DataFrame(index=pd.Index(list(metric_keys), name="Metric"))
-    frame = pd.DataFrame(np.array(data, dtype=float).T, index=pd.Index(list(metric_keys), name="Metric"),
-                         columns=pd.MultiIndex.from_tuples(columns, names=["Domain", "Method"]))
+    frame = pd.DataFrame(
+        np.array(data, dtype=float).T,
+        index=pd.Index(list(metric_keys), name="Metric"),
+        columns=pd.MultiIndex.from_tuples(columns, names=["Domain", "Method"]),
+    )
     return frame
 
 
 def style_table2(frame: pd.DataFrame):
     """Two decimals, best method per domain and metric in bold."""
+
     def bold_best(row: pd.Series) -> list[str]:
         out = [""] * len(row)
         if not isinstance(row.index, pd.MultiIndex):
@@ -823,12 +996,26 @@ def metrics_bar_figure(frame: pd.DataFrame, *, height: int = 320) -> go.Figure:
         for mi, m in enumerate(methods):
             if (dom, m) not in frame:
                 continue
-            colour = DOMAIN_COLORS.get(dom_key, "#495057") if m == "RecGURU" else palette[mi % len(palette)]
-            fig.add_trace(go.Bar(x=list(frame.index), y=frame[(dom, m)], name=m, marker_color=colour,
-                                 legendgroup=m, showlegend=ci == 1 and len(methods) > 1,
-                                 text=[f"{v:.1f}" for v in frame[(dom, m)]], textposition="outside",
-                                 hovertemplate=f"{m}<br>%{{x}}: %{{y:.2f}}%<extra></extra>"),
-                          row=1, col=ci)
+            colour = (
+                DOMAIN_COLORS.get(dom_key, "#495057")
+                if m == "RecGURU"
+                else palette[mi % len(palette)]
+            )
+            fig.add_trace(
+                go.Bar(
+                    x=list(frame.index),
+                    y=frame[(dom, m)],
+                    name=m,
+                    marker_color=colour,
+                    legendgroup=m,
+                    showlegend=ci == 1 and len(methods) > 1,
+                    text=[f"{v:.1f}" for v in frame[(dom, m)]],
+                    textposition="outside",
+                    hovertemplate=f"{m}<br>%{{x}}: %{{y:.2f}}%<extra></extra>",
+                ),
+                row=1,
+                col=ci,
+            )
     _base_layout(fig, height=height)
     fig.update_layout(barmode="group", bargap=0.35, margin=dict(t=40))
     fig.update_yaxes(title_text="%", row=1, col=1, gridcolor="#F1F3F5")
@@ -861,11 +1048,18 @@ def snapshot_meta(snap: dict) -> pd.DataFrame:
     overlap = snap.get("overlap")
     overlap = np.zeros(n, dtype=bool) if overlap is None else _np(overlap).astype(bool).ravel()
     cluster = snap.get("cluster")
-    cluster = np.full(n, -1, dtype=np.int64) if cluster is None else _np(cluster).astype(np.int64).ravel()
-    return pd.DataFrame({"row": np.arange(n), "user": users,
-                         "domain": np.where(domain == 0, "A", "B"),
-                         "overlap": overlap[:n] if len(overlap) >= n else np.zeros(n, bool),
-                         "cluster": cluster[:n] if len(cluster) >= n else np.full(n, -1)})
+    cluster = (
+        np.full(n, -1, dtype=np.int64) if cluster is None else _np(cluster).astype(np.int64).ravel()
+    )
+    return pd.DataFrame(
+        {
+            "row": np.arange(n),
+            "user": users,
+            "domain": np.where(domain == 0, "A", "B"),
+            "overlap": overlap[:n] if len(overlap) >= n else np.zeros(n, bool),
+            "cluster": cluster[:n] if len(cluster) >= n else np.full(n, -1),
+        }
+    )
 
 
 def snapshot_names(snapshots: dict) -> list[str]:
@@ -873,7 +1067,9 @@ def snapshot_names(snapshots: dict) -> list[str]:
     out = []
     if (snapshots or {}).get("before") is not None:
         out.append("before")
-    out += [f"during_{i}" for i, s in enumerate((snapshots or {}).get("during") or []) if s is not None]
+    out += [
+        f"during_{i}" for i, s in enumerate((snapshots or {}).get("during") or []) if s is not None
+    ]
     if (snapshots or {}).get("after") is not None:
         out.append("after")
     return out
@@ -882,6 +1078,7 @@ def snapshot_names(snapshots: dict) -> list[str]:
 @dataclass
 class AlignmentView:
     """Everything the Alignment page draws, as plain data (cacheable)."""
+
     meta: pd.DataFrame  # sample positions 0..m-1: row, user, domain, overlap, cluster
     layouts: dict[str, np.ndarray]  # "before" / "during_i" / "after" -> (m, 2)
     steps: dict[str, int]
@@ -897,9 +1094,13 @@ def alignment_view(snapshots: dict, projection: dict, names: dict | None = None)
     """Combine a projection result (rows into the snapshots) with the snapshot metadata."""
     present = snapshot_names(snapshots)
     if not present:
-        raise _recguru_error()("this checkpoint has no GUR snapshots (they are recorded at the "
-                               "end of pre-training and of the adversarial phase)")
-    first = snapshots.get("before") or snapshots.get("after") or (snapshots.get("during") or [None])[0]
+        raise _recguru_error()(
+            "this checkpoint has no GUR snapshots (they are recorded at the "
+            "end of pre-training and of the adversarial phase)"
+        )
+    first = (
+        snapshots.get("before") or snapshots.get("after") or (snapshots.get("during") or [None])[0]
+    )
     meta_all = snapshot_meta(first)
     rows = _np(projection.get("rows"))
     rows = np.arange(len(meta_all)) if rows is None else rows.astype(np.int64).ravel()
@@ -920,15 +1121,31 @@ def alignment_view(snapshots: dict, projection: dict, names: dict | None = None)
         steps[f"during_{i}"] = int(during_steps[i]) if i < len(during_steps) else -1
     for name, xy in layouts.items():
         if xy.shape != (len(meta), 2):
-            raise _recguru_error()(f"projection '{name}' has shape {xy.shape}, expected ({len(meta)}, 2)")
-    order = [n for n in ["before", *sorted((k for k in layouts if k.startswith("during_")),
-                                             key=lambda k: int(k.split("_")[1])), "after"] if n in layouts]
+            raise _recguru_error()(
+                f"projection '{name}' has shape {xy.shape}, expected ({len(meta)}, 2)"
+            )
+    order = [
+        n
+        for n in [
+            "before",
+            *sorted(
+                (k for k in layouts if k.startswith("during_")), key=lambda k: int(k.split("_")[1])
+            ),
+            "after",
+        ]
+        if n in layouts
+    ]
     layouts = {k: layouts[k] for k in order}
-    return AlignmentView(meta=meta, layouts=layouts, steps=steps,
-                         method=str(projection.get("method", "?")),
-                         seed=int(projection.get("seed", 0) or 0),
-                         seconds=float(projection.get("seconds", 0.0) or 0.0),
-                         has_cluster=bool((meta["cluster"] >= 0).any()), names=dict(names or {}))
+    return AlignmentView(
+        meta=meta,
+        layouts=layouts,
+        steps=steps,
+        method=str(projection.get("method", "?")),
+        seed=int(projection.get("seed", 0) or 0),
+        seconds=float(projection.get("seconds", 0.0) or 0.0),
+        has_cluster=bool((meta["cluster"] >= 0).any()),
+        names=dict(names or {}),
+    )
 
 
 def snapshot_title(name: str, steps: dict) -> str:
@@ -946,14 +1163,22 @@ def _group_key(meta: pd.DataFrame, color_by: str) -> tuple[pd.Series, dict[str, 
     names = meta.attrs.get("names", {})
     if color_by == "overlap":
         labels = np.where(meta["overlap"].to_numpy(), "overlapped", "single-domain")
-        return pd.Series(labels, index=meta.index), dict(OVERLAP_COLORS), ["overlapped", "single-domain"]
+        return (
+            pd.Series(labels, index=meta.index),
+            dict(OVERLAP_COLORS),
+            ["overlapped", "single-domain"],
+        )
     if color_by == "cluster" and (meta["cluster"] >= 0).any():
         clusters = sorted(int(c) for c in meta["cluster"].unique())
         labels = meta["cluster"].map(lambda c: f"cluster {int(c)}" if c >= 0 else "unknown")
-        colours = {f"cluster {c}": CLUSTER_COLORS[i % len(CLUSTER_COLORS)]
-                   for i, c in enumerate(c for c in clusters if c >= 0)}
+        colours = {
+            f"cluster {c}": CLUSTER_COLORS[i % len(CLUSTER_COLORS)]
+            for i, c in enumerate(c for c in clusters if c >= 0)
+        }
         colours["unknown"] = "#CED4DA"
-        order = [f"cluster {c}" for c in clusters if c >= 0] + (["unknown"] if -1 in clusters else [])
+        order = [f"cluster {c}" for c in clusters if c >= 0] + (
+            ["unknown"] if -1 in clusters else []
+        )
         return labels, colours, order
     labels = meta["domain"].map(lambda d: domain_label(d, names))
     colours = {domain_label(d, names): DOMAIN_COLORS[d] for d in DOMAINS}
@@ -986,20 +1211,34 @@ def link_pairs(meta: pd.DataFrame, max_links: int = 400, seed: int = 0) -> np.nd
 
 
 def _panel_range(layouts: Iterable[np.ndarray]) -> tuple[list[float], list[float]]:
-    pts = np.concatenate([xy for xy in layouts if xy is not None and len(xy)], axis=0) \
-        if any(xy is not None and len(xy) for xy in layouts) else np.zeros((1, 2))
+    pts = (
+        np.concatenate([xy for xy in layouts if xy is not None and len(xy)], axis=0)
+        if any(xy is not None and len(xy) for xy in layouts)
+        else np.zeros((1, 2))
+    )
     pts = pts[np.isfinite(pts).all(axis=1)] if len(pts) else pts
     if not len(pts):
         return [-1, 1], [-1, 1]
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     pad = np.maximum((hi - lo) * 0.05, 1e-3)
-    return [float(lo[0] - pad[0]), float(hi[0] + pad[0])], [float(lo[1] - pad[1]), float(hi[1] + pad[1])]
+    return [float(lo[0] - pad[0]), float(hi[0] + pad[0])], [
+        float(lo[1] - pad[1]),
+        float(hi[1] + pad[1]),
+    ]
 
 
-def alignment_figure(meta: pd.DataFrame, panels: Sequence[tuple[str, np.ndarray]], *,
-                     color_by: str = "domain", links: bool = False,
-                     selected: Iterable[int] = (), names: dict | None = None,
-                     max_links: int = 400, height: int = 560, point_size: float | None = None) -> go.Figure:
+def alignment_figure(
+    meta: pd.DataFrame,
+    panels: Sequence[tuple[str, np.ndarray]],
+    *,
+    color_by: str = "domain",
+    links: bool = False,
+    selected: Iterable[int] = (),
+    names: dict | None = None,
+    max_links: int = 400,
+    height: int = 560,
+    point_size: float | None = None,
+) -> go.Figure:
     """Side-by-side scatter panels of the same user sample in ONE frame (shared axis ranges,
     linked zoom). `meta` rows are sample positions (0..m-1) and every marker carries its
     position in customdata, so a box/lasso selection in either panel names the same users."""
@@ -1007,23 +1246,37 @@ def alignment_figure(meta: pd.DataFrame, panels: Sequence[tuple[str, np.ndarray]
     meta.attrs["names"] = dict(names or {})
     labels, colours, order = _group_key(meta, color_by)
     n_panels = max(1, len(panels))
-    fig = make_subplots(rows=1, cols=n_panels, subplot_titles=[t for t, _ in panels] or [""],
-                        horizontal_spacing=0.04)
+    fig = make_subplots(
+        rows=1,
+        cols=n_panels,
+        subplot_titles=[t for t, _ in panels] or [""],
+        horizontal_spacing=0.04,
+    )
     size = point_size or float(np.clip(9 - np.log10(max(len(meta), 1)) * 1.4, 3, 8))
     symbols = np.where(meta["domain"].to_numpy() == "A", "circle", "diamond")
-    hover = ("user %{customdata[1]}<br>%{customdata[2]}<br>%{customdata[3]}"
-             "<extra></extra>")
-    custom_cols = np.stack([
-        meta.index.to_numpy().astype(object),
-        meta["user"].astype(str).to_numpy(dtype=object),
-        meta["domain"].map(lambda d: f"domain {domain_label(d, names)}").to_numpy(dtype=object),
-        np.where(meta["overlap"].to_numpy(), "overlapped user", "single-domain user").astype(object),
-    ], axis=1)
+    hover = "user %{customdata[1]}<br>%{customdata[2]}<br>%{customdata[3]}<extra></extra>"
+    custom_cols = np.stack(
+        [
+            meta.index.to_numpy().astype(object),
+            meta["user"].astype(str).to_numpy(dtype=object),
+            meta["domain"].map(lambda d: f"domain {domain_label(d, names)}").to_numpy(dtype=object),
+            np.where(meta["overlap"].to_numpy(), "overlapped user", "single-domain user").astype(
+                object
+            ),
+        ],
+        axis=1,
+    )
     if (meta["cluster"] >= 0).any():
-        custom_cols[:, 3] = [f"{o} · cluster {c}" if c >= 0 else o
-                             for o, c in zip(custom_cols[:, 3], meta["cluster"])]
+        custom_cols[:, 3] = [
+            f"{o} · cluster {c}" if c >= 0 else o
+            for o, c in zip(custom_cols[:, 3], meta["cluster"])
+        ]
+    point_colours = labels.map(colours).to_numpy(dtype=object)
+    draw = np.random.default_rng(0).permutation(len(meta))
     pairs = link_pairs(meta, max_links=max_links) if links else np.zeros((0, 2), dtype=np.int64)
-    selected = np.array(sorted({int(s) for s in selected if 0 <= int(s) < len(meta)}), dtype=np.int64)
+    selected = np.array(
+        sorted({int(s) for s in selected if 0 <= int(s) < len(meta)}), dtype=np.int64
+    )
     for ci, (_, xy) in enumerate(panels, start=1):
         if xy is None:
             continue
@@ -1032,44 +1285,118 @@ def alignment_figure(meta: pd.DataFrame, panels: Sequence[tuple[str, np.ndarray]
             ly = np.full(len(pairs) * 3, np.nan)
             lx[0::3], lx[1::3] = xy[pairs[:, 0], 0], xy[pairs[:, 1], 0]
             ly[0::3], ly[1::3] = xy[pairs[:, 0], 1], xy[pairs[:, 1], 1]
-            fig.add_trace(go.Scattergl(x=lx, y=ly, mode="lines", name="same user in A and B",
-                                       line=dict(color="rgba(73,80,87,0.35)", width=0.8),
-                                       hoverinfo="skip", showlegend=ci == 1,
-                                       legendgroup="links"), row=1, col=ci)
-        for label in order:
-            mask = (labels == label).to_numpy()
-            if not mask.any():
-                continue
-            marker = dict(color=colours[label], size=size, opacity=0.72,
-                          line=dict(width=0))
-            if color_by != "domain":
-                marker["symbol"] = symbols[mask].tolist()
-            fig.add_trace(go.Scattergl(
-                x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=label, legendgroup=label,
-                showlegend=ci == 1, marker=marker, customdata=custom_cols[mask],
-                hovertemplate=hover), row=1, col=ci)
+            fig.add_trace(
+                go.Scattergl(
+                    x=lx,
+                    y=ly,
+                    mode="lines",
+                    name="same user in A and B",
+                    line=dict(color="rgba(73,80,87,0.35)", width=0.8),
+                    hoverinfo="skip",
+                    showlegend=ci == 1,
+                    legendgroup="links",
+                ),
+                row=1,
+                col=ci,
+            )
+        # All users in ONE trace, in a seeded random order: with one trace per domain the
+        # domain drawn last would cover the other exactly where they mix, which is the point.
+        marker = {"color": point_colours[draw], "size": size, "opacity": 0.75, "line": {"width": 0}}
+        if color_by != "domain":
+            marker["symbol"] = symbols[draw]
+        fig.add_trace(
+            go.Scattergl(
+                x=xy[draw, 0],
+                y=xy[draw, 1],
+                mode="markers",
+                name="users",
+                showlegend=False,
+                marker=marker,
+                customdata=custom_cols[draw],
+                hovertemplate=hover,
+            ),
+            row=1,
+            col=ci,
+        )
         if len(selected):
-            fig.add_trace(go.Scattergl(
-                x=xy[selected, 0], y=xy[selected, 1], mode="markers", name="selected",
-                legendgroup="selected", showlegend=ci == 1,
-                marker=dict(symbol="circle-open", size=size + 6, color="#212529",
-                            line=dict(width=1.6, color="#212529")),
-                customdata=custom_cols[selected], hovertemplate=hover), row=1, col=ci)
+            fig.add_trace(
+                go.Scattergl(
+                    x=xy[selected, 0],
+                    y=xy[selected, 1],
+                    mode="markers",
+                    name="selected",
+                    legendgroup="selected",
+                    showlegend=ci == 1,
+                    marker=dict(
+                        symbol="circle-open",
+                        size=size + 6,
+                        color="#212529",
+                        line=dict(width=1.6, color="#212529"),
+                    ),
+                    customdata=custom_cols[selected],
+                    hovertemplate=hover,
+                ),
+                row=1,
+                col=ci,
+            )
+    for label in order:  # legend entries only (the points are in the shared trace above)
+        if (labels == label).any():
+            fig.add_trace(
+                go.Scattergl(
+                    x=[None],
+                    y=[None],
+                    mode="markers",
+                    name=label,
+                    marker={"color": colours[label], "size": 10},
+                    hoverinfo="skip",
+                ),
+                row=1,
+                col=1,
+            )
     xr, yr = _panel_range([xy for _, xy in panels])
-    fig.update_xaxes(range=xr, matches="x", showticklabels=False, zeroline=False,
-                     showgrid=True, gridcolor="#F1F3F5", showline=True, linecolor="#DEE2E6",
-                     mirror=True)
-    fig.update_yaxes(range=yr, matches="y", showticklabels=False, zeroline=False,
-                     showgrid=True, gridcolor="#F1F3F5", showline=True, linecolor="#DEE2E6",
-                     mirror=True)
+    fig.update_xaxes(
+        range=xr,
+        matches="x",
+        showticklabels=False,
+        zeroline=False,
+        showgrid=True,
+        gridcolor="#F1F3F5",
+        showline=True,
+        linecolor="#DEE2E6",
+        mirror=True,
+    )
+    fig.update_yaxes(
+        range=yr,
+        matches="y",
+        showticklabels=False,
+        zeroline=False,
+        showgrid=True,
+        gridcolor="#F1F3F5",
+        showline=True,
+        linecolor="#DEE2E6",
+        mirror=True,
+    )
     _base_layout(fig, height=height)
-    fig.update_layout(dragmode="lasso", uirevision="alignment", clickmode="event+select",
-                      legend=dict(orientation="h", yanchor="top", y=-0.02, xanchor="center", x=0.5,
-                                  itemsizing="constant"),
-                      margin=dict(l=8, r=8, t=40, b=8))
+    fig.update_layout(
+        dragmode="lasso",
+        uirevision="alignment",
+        clickmode="event+select",
+        legend=dict(
+            orientation="h", yanchor="top", y=-0.02, xanchor="center", x=0.5, itemsizing="constant"
+        ),
+        margin=dict(l=8, r=8, t=40, b=8),
+    )
     if color_by != "domain":
-        fig.add_annotation(text="● A &nbsp; ◆ B", showarrow=False, xref="paper", yref="paper",
-                           x=1.0, y=1.06, xanchor="right", font=dict(size=11, color="#868E96"))
+        fig.add_annotation(
+            text="● A &nbsp; ◆ B",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=1.0,
+            y=1.06,
+            xanchor="right",
+            font=dict(size=11, color="#868E96"),
+        )
     return fig
 
 
@@ -1077,10 +1404,14 @@ def selected_positions(event: Any, fig: go.Figure | None = None) -> list[int]:
     """Sample positions named by a plotly selection event (box, lasso or click)."""
     points = []
     try:
-        selection = event["selection"] if isinstance(event, dict) else getattr(event, "selection", None)
+        selection = (
+            event["selection"] if isinstance(event, dict) else getattr(event, "selection", None)
+        )
         if selection is None:
             return []
-        points = selection["points"] if isinstance(selection, dict) else getattr(selection, "points", [])
+        points = (
+            selection["points"] if isinstance(selection, dict) else getattr(selection, "points", [])
+        )
     except (KeyError, TypeError, AttributeError):
         return []
     out = set()
@@ -1103,20 +1434,26 @@ def selected_positions(event: Any, fig: go.Figure | None = None) -> list[int]:
     return sorted(out)
 
 
-def selection_frame(meta: pd.DataFrame, positions: Sequence[int], names: dict | None = None) -> pd.DataFrame:
+def selection_frame(
+    meta: pd.DataFrame, positions: Sequence[int], names: dict | None = None
+) -> pd.DataFrame:
     rows = meta.reset_index(drop=True).iloc[[p for p in positions if 0 <= p < len(meta)]]
-    out = pd.DataFrame({
-        "user": rows["user"].astype(str).to_numpy(),
-        "domain": rows["domain"].map(lambda d: domain_label(d, names)).to_numpy(),
-        "overlapped": rows["overlap"].to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "user": rows["user"].astype(str).to_numpy(),
+            "domain": rows["domain"].map(lambda d: domain_label(d, names)).to_numpy(),
+            "overlapped": rows["overlap"].to_numpy(),
+        }
+    )
     if (meta["cluster"] >= 0).any():
         out["cluster"] = rows["cluster"].to_numpy()
     out["_domain"] = rows["domain"].to_numpy()
     return out.reset_index(drop=True)
 
 
-def metrics_comparison_frame(comparison: dict, names: Sequence[str] = ("before", "after")) -> pd.DataFrame:
+def metrics_comparison_frame(
+    comparison: dict, names: Sequence[str] = ("before", "after")
+) -> pd.DataFrame:
     """Alignment metrics before vs after with their shuffled-label nulls, one row per metric."""
     rows = []
 
@@ -1128,7 +1465,11 @@ def metrics_comparison_frame(comparison: dict, names: Sequence[str] = ("before",
         ("Domain-classifier AUC", "auc", "0.5 = A and B indistinguishable"),
         ("Proxy A-distance", "proxy_a_distance", "0 = indistinguishable, 2 = separable"),
         ("kNN domain entropy (bits)", "knn_entropy", "higher = neighbourhoods mix A and B"),
-        ("Overlapped pair distance", "pair_distance", "same user's A vs B GUR; null = random pairs"),
+        (
+            "Overlapped pair distance",
+            "pair_distance",
+            "same user's A vs B GUR; null = random pairs",
+        ),
     ]
     for label, key, meaning in spec:
         row = {"Metric": label}
@@ -1149,6 +1490,7 @@ def metrics_comparison_frame(comparison: dict, names: Sequence[str] = ("before",
 
 # Projections --------------------------------------------------------------------------------
 
+
 def _projection_to_plain(result: dict) -> dict:
     out = {}
     for key, value in (result or {}).items():
@@ -1162,18 +1504,26 @@ def _projection_to_plain(result: dict) -> dict:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _compute_projection_cached(path: str, mtime: float, method: str, n_users: int, seed: int,
-                               _progress: Callable | None = None) -> dict:
+def _compute_projection_cached(
+    path: str, mtime: float, method: str, n_users: int, seed: int, _progress: Callable | None = None
+) -> dict:
     from recguru_core.analysis import project_snapshots
 
     run = load_run(path)
-    result = project_snapshots(run.snapshots(), n_users=int(n_users), seed=int(seed),
-                               method=method, progress=_progress)
+    result = project_snapshots(
+        run.snapshots(), n_users=int(n_users), seed=int(seed), method=method, progress=_progress
+    )
     return _projection_to_plain(result)
 
 
-def compute_projection(path: str, method: str, n_users: int, seed: int, *,
-                       on_progress: Callable[[float, str], None] | None = None) -> dict:
+def compute_projection(
+    path: str,
+    method: str,
+    n_users: int,
+    seed: int,
+    *,
+    on_progress: Callable[[float, str], None] | None = None,
+) -> dict:
     """Run (or fetch from cache) a fresh projection. The computation happens in a worker
     thread feeding a thread-safe progress value; this (script) thread polls it and calls
     `on_progress`, because a cached function must not touch Streamlit elements made outside it."""
@@ -1187,8 +1537,9 @@ def compute_projection(path: str, method: str, n_users: int, seed: int, *,
 
     def work() -> None:
         try:
-            state["result"] = _compute_projection_cached(*key, method, int(n_users), int(seed),
-                                                         _progress=report)
+            state["result"] = _compute_projection_cached(
+                *key, method, int(n_users), int(seed), _progress=report
+            )
         except BaseException as exc:  # noqa: BLE001  (re-raised in the script thread)
             state["error"] = exc
 
@@ -1226,8 +1577,9 @@ def forget_projection(path: str) -> None:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _alignment_view_cached(path: str, mtime: float, origin: str, method: str, seed: int,
-                           n_rows: int, _projection: dict) -> AlignmentView:
+def _alignment_view_cached(
+    path: str, mtime: float, origin: str, method: str, seed: int, n_rows: int, _projection: dict
+) -> AlignmentView:
     run = load_run(path)
     stats = run.stats() if hasattr(run, "stats") else {}
     return alignment_view(run.snapshots(), _projection, (stats or {}).get("names"))
@@ -1244,21 +1596,46 @@ def alignment_data(path: str, run, projection: dict, origin: str) -> AlignmentVi
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _alignment_figure_cached(ident: str, left: str, right: str, color_by: str, links: bool,
-                             selected: tuple, _view: AlignmentView) -> go.Figure:
-    panels = [(snapshot_title(n, _view.steps), _view.layouts[n]) for n in (left, right)
-              if n in _view.layouts]
-    return alignment_figure(_view.meta, panels, color_by=color_by, links=links,
-                            selected=selected, names=_view.names)
+def _alignment_figure_cached(
+    ident: str,
+    left: str,
+    right: str,
+    color_by: str,
+    links: bool,
+    selected: tuple,
+    _view: AlignmentView,
+) -> go.Figure:
+    panels = [
+        (snapshot_title(n, _view.steps), _view.layouts[n])
+        for n in (left, right)
+        if n in _view.layouts
+    ]
+    return alignment_figure(
+        _view.meta, panels, color_by=color_by, links=links, selected=selected, names=_view.names
+    )
 
 
-def alignment_chart(path: str, view: AlignmentView, left: str, right: str, color_by: str,
-                    links: bool, selected: Sequence[int]) -> go.Figure:
+def alignment_chart(
+    path: str,
+    view: AlignmentView,
+    left: str,
+    right: str,
+    color_by: str,
+    links: bool,
+    selected: Sequence[int],
+) -> go.Figure:
     """The two-panel figure for a view (cached per view, panels, colouring and selection)."""
     if left == right:
         right = None
-    return _alignment_figure_cached(view.ident or str(path), left, str(right), color_by,
-                                    bool(links), tuple(sorted(selected)), _view=view)
+    return _alignment_figure_cached(
+        view.ident or str(path),
+        left,
+        str(right),
+        color_by,
+        bool(links),
+        tuple(sorted(selected)),
+        _view=view,
+    )
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -1272,6 +1649,7 @@ def _alignment_metrics_cached(path: str, mtime: float, n_max: int) -> dict:
 
 ALIGNMENT_N_MAX = 2000
 DEFAULT_K = 10
+DEFAULT_SMOOTHING = 0.6
 
 
 def _stored_alignment(run) -> dict | None:
@@ -1320,7 +1698,7 @@ def prefetch(path: str | None) -> None:
 
     def work() -> None:
         try:
-            _history_frame_cached(*key)
+            _dashboard_cached(*key, DEFAULT_SMOOTHING, False)  # also fills the history frame
             run = load_run(key[0])
             if snapshot_names(run.snapshots()):
                 job = start_alignment_metrics(key[0])
@@ -1350,9 +1728,11 @@ ALIGNMENT_HELP = (
     "distance between an overlapped user's A and B GURs relative to random pairs. Each has a "
     "null from shuffled labels (random pairs), i.e. what perfect mixing looks like on this sample."
 )
-PROJECTION_CHOICES = {"aligned-umap": "Aligned UMAP (one frame, ~1 min)",
-                      "procrustes": "UMAP + Procrustes",
-                      "pca": "PCA (instant)"}
+PROJECTION_CHOICES = {
+    "aligned-umap": "Aligned UMAP (one frame, ~1 min)",
+    "procrustes": "UMAP + Procrustes",
+    "pca": "PCA (instant)",
+}
 
 
 def alignment_selection(view: AlignmentView, event: Any) -> list[int]:
@@ -1361,11 +1741,17 @@ def alignment_selection(view: AlignmentView, event: Any) -> list[int]:
     only replaced by a new, non-empty selection or the Clear button."""
     positions = selected_positions(event)
     stored = st.session_state.get(K_SELECTION) or {}
-    if positions and positions != stored.get("ignore") and (
-            stored.get("view") != view.ident or positions != stored.get("positions")):
+    if (
+        positions
+        and positions != stored.get("ignore")
+        and (stored.get("view") != view.ident or positions != stored.get("positions"))
+    ):
         meta = view.meta
-        users = [{"user": str(meta.at[p, "user"]), "domain": str(meta.at[p, "domain"])}
-                 for p in positions if 0 <= p < len(meta)]
+        users = [
+            {"user": str(meta.at[p, "user"]), "domain": str(meta.at[p, "domain"])}
+            for p in positions
+            if 0 <= p < len(meta)
+        ]
         stored = {"view": view.ident, "positions": positions, "users": users}
         st.session_state[K_SELECTION] = stored
     if stored.get("view") != view.ident:
@@ -1374,8 +1760,12 @@ def alignment_selection(view: AlignmentView, event: Any) -> list[int]:
 
 
 def clear_alignment_selection(view: AlignmentView, event: Any) -> None:
-    st.session_state[K_SELECTION] = {"view": view.ident, "positions": [], "users": [],
-                                     "ignore": selected_positions(event)}
+    st.session_state[K_SELECTION] = {
+        "view": view.ident,
+        "positions": [],
+        "users": [],
+        "ignore": selected_positions(event),
+    }
 
 
 def selected_users() -> list[dict]:
@@ -1400,16 +1790,40 @@ def alignment_metrics_panel(path: str, run) -> None:
     if after is None:
         return
     cards = [
-        ("Domain-classifier AUC", "auc", "value", "inverse",
-         ("Logistic regression predicting the domain from the GUR (5-fold, out of fold). "
-          "0.5 = A and B indistinguishable.")),
-        ("kNN domain entropy (bits)", "knn_entropy", "value", "normal",
-         "Entropy of domain labels among each user's 15 nearest GURs. Higher = better mixed."),
-        ("Proxy A-distance", "proxy_a_distance", "value", "inverse",
-         "2(1 − 2·balanced error) of the same classifier: 0 = indistinguishable, 2 = separable."),
-        ("Pair distance ratio", "pair_distance", "ratio", "inverse",
-         ("Mean distance between an overlapped user's A and B GURs divided by that of random "
-          "A/B pairs. < 1: the same person's two GURs are closer than strangers'.")),
+        (
+            "Domain-classifier AUC",
+            "auc",
+            "value",
+            "inverse",
+            (
+                "Logistic regression predicting the domain from the GUR (5-fold, out of fold). "
+                "0.5 = A and B indistinguishable."
+            ),
+        ),
+        (
+            "kNN domain entropy (bits)",
+            "knn_entropy",
+            "value",
+            "normal",
+            "Entropy of domain labels among each user's 15 nearest GURs. Higher = better mixed.",
+        ),
+        (
+            "Proxy A-distance",
+            "proxy_a_distance",
+            "value",
+            "inverse",
+            "2(1 − 2·balanced error) of the same classifier: 0 = indistinguishable, 2 = separable.",
+        ),
+        (
+            "Pair distance ratio",
+            "pair_distance",
+            "ratio",
+            "inverse",
+            (
+                "Mean distance between an overlapped user's A and B GURs divided by that of random "
+                "A/B pairs. < 1: the same person's two GURs are closer than strangers'."
+            ),
+        ),
     ]
     for label, key, sub, colour, help_text in cards:
         now = (after.get(key) or {}).get(sub) if after.get(key) else None
@@ -1437,24 +1851,38 @@ def alignment_metrics_panel(path: str, run) -> None:
 def selection_panel(view: AlignmentView, positions: Sequence[int]) -> None:
     """The users of the current box/lasso selection, with a way into their recommendations."""
     if not positions:
-        st.caption("Nothing selected. Use the box or lasso tool in the chart's toolbar (lasso is "
-                   "the default drag) on either panel; the selection is highlighted in both.")
+        st.caption(
+            "Nothing selected. Use the box or lasso tool in the chart's toolbar (lasso is "
+            "the default drag) on either panel; the selection is highlighted in both."
+        )
         return
     frame = selection_frame(view.meta, positions, view.names)
     table_col, action_col = st.columns([3, 2], gap="medium")
     with table_col:
-        event = st.dataframe(frame.drop(columns="_domain"), hide_index=True, width="stretch",
-                             height=min(38 + 35 * len(frame), 320), on_select="rerun",
-                             selection_mode="single-row", key="align.table")
+        event = st.dataframe(
+            frame.drop(columns="_domain"),
+            hide_index=True,
+            width="stretch",
+            height=min(38 + 35 * len(frame), 320),
+            on_select="rerun",
+            selection_mode="single-row",
+            key="align.table",
+        )
     rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     pick = int(rows[0]) if rows and 0 <= int(rows[0]) < len(frame) else 0
     user, domain = str(frame.at[pick, "user"]), str(frame.at[pick, "_domain"])
     with action_col:
-        st.markdown(f"**{len(frame):,}** points selected "
-                    f"({frame['_domain'].eq('A').sum():,} in A, {frame['_domain'].eq('B').sum():,} in B). "
-                    "Pick a row to choose whose recommendations to open.")
-        if st.button(f"Recommendations for user {user} ({domain_label(domain, view.names)})",
-                     key="align.goto", type="primary", icon=":material/arrow_forward:"):
+        st.markdown(
+            f"**{len(frame):,}** points selected "
+            f"({frame['_domain'].eq('A').sum():,} in A, {frame['_domain'].eq('B').sum():,} in B). "
+            "Pick a row to choose whose recommendations to open."
+        )
+        if st.button(
+            f"Recommendations for user {md(user)} ({md(domain_label(domain, view.names))})",
+            key="align.goto",
+            type="primary",
+            icon=":material/arrow_forward:",
+        ):
             goto_recommendations(user, domain)
         if st.button("Clear selection", key="align.clear", icon=":material/deselect:"):
             clear_alignment_selection(view, st.session_state.get("align.chart"))
@@ -1462,6 +1890,7 @@ def selection_panel(view: AlignmentView, positions: Sequence[int]) -> None:
 
 
 # ----------------------------------------------------------------------------- recommendations
+
 
 @st.cache_resource(max_entries=16)
 def _model_lock(path: str, mtime: float) -> threading.Lock:
@@ -1567,14 +1996,22 @@ def _wait_for_job(job: dict, waiting: str) -> None:
 
 def start_explanation(path: str, user: str, domain: str, k: int) -> dict:
     key = _run_key(path)
-    return background(("explain", *key, str(user), domain, int(k)), _explain_cached, *key,
-                      str(user), domain, int(k))
+    return background(
+        ("explain", *key, str(user), domain, int(k)),
+        _explain_cached,
+        *key,
+        str(user),
+        domain,
+        int(k),
+    )
 
 
 def explanation_panel(path: str, user: str, domain: str, k: int, names: dict | None = None) -> None:
     """The explanation tabs when ready; until then a placeholder (the page stays usable)."""
-    result = when_ready(start_explanation(path, user, domain, k),
-                        "Explaining the top recommendation (leave-one-out over the history)")
+    result = when_ready(
+        start_explanation(path, user, domain, k),
+        "Explaining the top recommendation (leave-one-out over the history)",
+    )
     if result is not None:
         explanation_tabs(result, domain, names)
 
@@ -1600,13 +2037,18 @@ def history_table(records: Sequence[dict]) -> pd.DataFrame:
     if not records:
         return pd.DataFrame(columns=["#", "title", "genre", "when", "split"])
     frame = pd.DataFrame.from_records(list(records))
-    when = pd.to_datetime(pd.to_numeric(frame.get("timestamp"), errors="coerce"), unit="s",
-                          errors="coerce")
-    out = pd.DataFrame({"#": np.arange(1, len(frame) + 1),
-                        "title": frame.get("title", frame.get("item_id")).astype(str),
-                        "genre": frame.get("genre", pd.Series([""] * len(frame))).astype(str),
-                        "when": when.dt.strftime("%Y-%m-%d"),
-                        "split": frame.get("split", pd.Series([""] * len(frame))).astype(str)})
+    when = pd.to_datetime(
+        pd.to_numeric(frame.get("timestamp"), errors="coerce"), unit="s", errors="coerce"
+    )
+    out = pd.DataFrame(
+        {
+            "#": np.arange(1, len(frame) + 1),
+            "title": frame.get("title", frame.get("item_id")).astype(str),
+            "genre": frame.get("genre", pd.Series([""] * len(frame))).astype(str),
+            "when": when.dt.strftime("%Y-%m-%d"),
+            "split": frame.get("split", pd.Series([""] * len(frame))).astype(str),
+        }
+    )
     return out.iloc[::-1].reset_index(drop=True)  # newest first: test, valid, then training
 
 
@@ -1616,10 +2058,15 @@ def recommendation_table(rec: dict) -> pd.DataFrame:
     if not items:
         return pd.DataFrame(columns=["rank", "title", "genre", "score", "held-out"])
     frame = pd.DataFrame.from_records(items)
-    return pd.DataFrame({"rank": frame["rank"].astype(int), "title": frame["title"].astype(str),
-                         "genre": frame.get("genre", pd.Series([""] * len(frame))).astype(str),
-                         "score": frame["score"].astype(float),
-                         "held-out": frame["item_id"].astype(str) == test_id})
+    return pd.DataFrame(
+        {
+            "rank": frame["rank"].astype(int),
+            "title": frame["title"].astype(str),
+            "genre": frame.get("genre", pd.Series([""] * len(frame))).astype(str),
+            "score": frame["score"].astype(float),
+            "held-out": frame["item_id"].astype(str) == test_id,
+        }
+    )
 
 
 def scores_figure(rec: dict, domain: str, *, height: int | None = None) -> go.Figure:
@@ -1627,48 +2074,81 @@ def scores_figure(rec: dict, domain: str, *, height: int | None = None) -> go.Fi
     items = rec.get("items") or []
     test_id = str((rec.get("test_item") or {}).get("item_id"))
     titles = [f"{int(i['rank'])}. {str(i['title'])[:48]}" for i in items]
-    colours = ["#2F9E44" if str(i["item_id"]) == test_id else DOMAIN_COLORS.get(domain, "#495057")
-               for i in items]
-    fig = go.Figure(go.Bar(x=[float(i["score"]) for i in items], y=titles, orientation="h",
-                           marker_color=colours,
-                           customdata=[[str(i.get("genre", ""))] for i in items],
-                           hovertemplate="%{y}<br>%{customdata[0]}<br>score %{x:.3f}<extra></extra>"))
+    colours = [
+        "#2F9E44" if str(i["item_id"]) == test_id else DOMAIN_COLORS.get(domain, "#495057")
+        for i in items
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=[float(i["score"]) for i in items],
+            y=titles,
+            orientation="h",
+            marker_color=colours,
+            customdata=[[str(i.get("genre", ""))] for i in items],
+            hovertemplate="%{y}<br>%{customdata[0]}<br>score %{x:.3f}<extra></extra>",
+        )
+    )
     _base_layout(fig, height=height or max(220, 28 * len(items) + 60))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title_text="score", gridcolor="#F1F3F5")
     return fig
 
 
-def influence_figure(influence: Sequence[dict], *, height: int | None = None,
-                     top: int = 20) -> go.Figure:
+def _position(row: dict, fallback: int) -> int:
+    position = row.get("position")
+    return int(position) if isinstance(position, (int, np.integer)) else fallback
+
+
+def influence_figure(
+    influence: Sequence[dict], *, height: int | None = None, top: int = 20
+) -> go.Figure:
     """Leave-one-out Δscore of history items on the top recommendation: the `top` most
     influential (largest |Δscore|), in history order."""
     rows = list(influence or [])
     if len(rows) > top:
-        keep = sorted(range(len(rows)), key=lambda i: -abs(float(rows[i].get("delta_score", 0.0))))[:top]
+        strength = [abs(float(r.get("delta_score", 0.0))) for r in rows]
+        keep = sorted(range(len(rows)), key=lambda i: -strength[i])[:top]
         rows = [rows[i] for i in sorted(keep)]
-    labels = [f"{int(r.get('position', i)) + 1 if isinstance(r.get('position'), (int, np.integer)) else i + 1}. "
-              f"{str(r.get('title', ''))[:44]}" for i, r in enumerate(rows)]
+    labels = [f"{_position(r, i) + 1}. {str(r.get('title', ''))[:44]}" for i, r in enumerate(rows)]
     deltas = [float(r.get("delta_score", 0.0)) for r in rows]
     ranks = [r.get("delta_rank", "") for r in rows]
     colours = ["#2F9E44" if d > 0 else "#C92A2A" for d in deltas]
-    fig = go.Figure(go.Bar(x=deltas, y=labels, orientation="h", marker_color=colours,
-                           customdata=[[r] for r in ranks],
-                           hovertemplate="%{y}<br>Δscore %{x:.4f}<br>Δrank %{customdata[0]}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=deltas,
+            y=labels,
+            orientation="h",
+            marker_color=colours,
+            customdata=[[r] for r in ranks],
+            hovertemplate="%{y}<br>Δscore %{x:.4f}<br>Δrank %{customdata[0]}<extra></extra>",
+        )
+    )
     _base_layout(fig, height=height or max(220, 24 * len(rows) + 70))
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title_text="score drop when the item is removed (Δscore)", gridcolor="#F1F3F5",
-                     zeroline=True, zerolinecolor="#868E96")
+    fig.update_xaxes(
+        title_text="score drop when the item is removed (Δscore)",
+        gridcolor="#F1F3F5",
+        zeroline=True,
+        zerolinecolor="#868E96",
+    )
     return fig
 
 
-def attention_figure(attention: Sequence[dict], domain: str, *, height: int | None = None) -> go.Figure:
+def attention_figure(
+    attention: Sequence[dict], domain: str, *, height: int | None = None
+) -> go.Figure:
     rows = list(attention or [])
     labels = [f"{str(r.get('title', r.get('item_id', '')))[:44]}" for r in rows]
     weights = [float(r.get("weight", 0.0)) for r in rows]
-    fig = go.Figure(go.Bar(x=weights, y=[f"{i + 1}. {t}" for i, t in enumerate(labels)],
-                           orientation="h", marker_color=DOMAIN_COLORS.get(domain, "#495057"),
-                           hovertemplate="%{y}<br>weight %{x:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=weights,
+            y=[f"{i + 1}. {t}" for i, t in enumerate(labels)],
+            orientation="h",
+            marker_color=DOMAIN_COLORS.get(domain, "#495057"),
+            hovertemplate="%{y}<br>weight %{x:.3f}<extra></extra>",
+        )
+    )
     _base_layout(fig, height=height or max(220, 24 * len(rows) + 70))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title_text="attention weight", gridcolor="#F1F3F5")
@@ -1680,17 +2160,27 @@ def influence_table(influence: Sequence[dict]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=["position", "title", "Δscore", "Δrank"])
     frame = pd.DataFrame.from_records(rows)
-    return pd.DataFrame({"position": frame.get("position"), "title": frame.get("title"),
-                         "Δscore": frame.get("delta_score"), "Δrank": frame.get("delta_rank")})
+    return pd.DataFrame(
+        {
+            "position": frame.get("position"),
+            "title": frame.get("title"),
+            "Δscore": frame.get("delta_score"),
+            "Δrank": frame.get("delta_rank"),
+        }
+    )
 
 
 def neighbours_table(neighbours: Sequence[dict]) -> pd.DataFrame:
     rows = list(neighbours or [])
     if not rows:
         return pd.DataFrame(columns=["user", "distance", "recent titles"])
-    return pd.DataFrame({"user": [str(r.get("user")) for r in rows],
-                         "distance": [float(r.get("distance", np.nan)) for r in rows],
-                         "recent titles": [", ".join(map(str, (r.get("titles") or [])[:5])) for r in rows]})
+    return pd.DataFrame(
+        {
+            "user": [str(r.get("user")) for r in rows],
+            "distance": [float(r.get("distance", np.nan)) for r in rows],
+            "recent titles": [", ".join(map(str, (r.get("titles") or [])[:5])) for r in rows],
+        }
+    )
 
 
 def goto_recommendations(user: str, domain: str) -> None:
@@ -1727,8 +2217,10 @@ def prepare_user_widgets(run) -> None:
             st.session_state["rec.user"] = last.get("user") or _default_user(run)
         if "rec.domain" not in st.session_state:
             st.session_state["rec.domain"] = last.get("domain") or "A"
-    st.session_state[K_LAST_USER] = {"user": st.session_state["rec.user"],
-                                     "domain": st.session_state["rec.domain"]}
+    st.session_state[K_LAST_USER] = {
+        "user": st.session_state["rec.user"],
+        "domain": st.session_state["rec.domain"],
+    }
 
 
 def pick_random_user(run) -> None:
@@ -1761,60 +2253,99 @@ def style_history(frame: pd.DataFrame):
 def explanation_tabs(explanation: dict, domain: str, names: dict | None = None) -> None:
     top = explanation.get("top_item") or {}
     if top:
-        st.markdown(f"Top recommendation: **{top.get('title', '?')}** ({top.get('genre', '')}), "
-                    f"score {float(top.get('score', float('nan'))):.3f}")
+        st.markdown(
+            f"Top recommendation: **{md(top.get('title', '?'))}** ({md(top.get('genre', ''))}), "
+            f"score {float(top.get('score', float('nan'))):.3f}"
+        )
     other = "B" if domain == "A" else "A"
-    tabs = st.tabs(["Influence (faithful)", "Attention (indicative)",
-                    f"Share of {domain_label(other, names)}", f"Nearest users in {domain_label(other, names)}"])
+    tabs = st.tabs(
+        [
+            "Influence (faithful)",
+            "Attention (indicative)",
+            f"Share of {domain_label(other, names)}",
+            f"Nearest users in {domain_label(other, names)}",
+        ]
+    )
     with tabs[0]:
-        st.caption("Leave-one-out: each history item is removed from both the GUR input and the "
-                   "recommender input, and the top item re-scored. This measures what the model "
-                   "actually uses: the **faithful** explanation. Green = the item supports the "
-                   "recommendation (score drops without it).")
+        st.caption(
+            "Leave-one-out: each history item is removed from both the GUR input and the "
+            "recommender input, and the top item re-scored. This measures what the model "
+            "actually uses: the **faithful** explanation. Green = the item supports the "
+            "recommendation (score drops without it)."
+        )
         influence = explanation.get("influence") or []
         if influence:
             if len(influence) > 20:
                 st.caption(f"The 20 most influential of {len(influence)} history items, in order.")
-            st.plotly_chart(influence_figure(influence), theme=None, key="rec.influence",
-                            config={"displayModeBar": False})
+            st.plotly_chart(
+                influence_figure(influence),
+                theme=None,
+                key="rec.influence",
+                config={"displayModeBar": False},
+            )
             with st.expander("Table", icon=":material/table:"):
                 st.dataframe(influence_table(influence), hide_index=True, width="stretch")
         else:
-            st.info("The history is too short for a leave-one-out explanation.", icon=":material/info:")
+            st.info(
+                "The history is too short for a leave-one-out explanation.", icon=":material/info:"
+            )
     with tabs[1]:
-        st.caption("CDSRec's last-layer self-attention from the final position over the history, "
-                   "averaged over heads. **Indicative only**: attention weights are not a faithful "
-                   "account of why a score is high.")
+        st.caption(
+            "CDSRec's last-layer self-attention from the final position over the history, "
+            "averaged over heads. **Indicative only**: attention weights are not a faithful "
+            "account of why a score is high."
+        )
         attention = explanation.get("attention") or []
         if attention:
-            st.plotly_chart(attention_figure(attention, domain), theme=None, key="rec.attention",
-                            config={"displayModeBar": False})
+            st.plotly_chart(
+                attention_figure(attention, domain),
+                theme=None,
+                key="rec.attention",
+                config={"displayModeBar": False},
+            )
         else:
             st.info("No attention weights for this user.", icon=":material/info:")
     with tabs[2]:
         share = explanation.get("other_domain")
         if not share:
-            st.info(f"This user has no history in {domain_label(other, names)}, so CDSRec attends to "
-                    "this domain's GUR only.", icon=":material/info:")
+            st.info(
+                f"This user has no history in {domain_label(other, names)}, so CDSRec attends to "
+                "this domain's GUR only.",
+                icon=":material/info:",
+            )
         else:
-            st.caption(f"The top item scored with the user's {domain_label(other, names)} GUR in "
-                       "CDSRec's memory (eq. 2) versus without it.")
+            st.caption(
+                f"The top item scored with the user's {domain_label(other, names)} GUR in "
+                "CDSRec's memory (eq. 2) versus without it."
+            )
             c1, c2 = st.columns(2)
-            c1.metric("Score with other domain", f"{share['score_with']:.3f}",
-                      delta=f"{share['score_with'] - share['score_without']:+.3f} vs without",
-                      border=True)
-            c2.metric("Rank with other domain", f"#{share['rank_with']}",
-                      delta=f"{share['rank_without'] - share['rank_with']:+d} places vs without",
-                      border=True)
-            st.caption(f"Without: score {share['score_without']:.3f}, rank #{share['rank_without']}.")
+            c1.metric(
+                "Score with other domain",
+                f"{share['score_with']:.3f}",
+                delta=f"{share['score_with'] - share['score_without']:+.3f} vs without",
+                border=True,
+            )
+            c2.metric(
+                "Rank with other domain",
+                f"#{share['rank_with']}",
+                delta=f"{share['rank_without'] - share['rank_with']:+d} places vs without",
+                border=True,
+            )
+            st.caption(
+                f"Without: score {share['score_without']:.3f}, rank #{share['rank_without']}."
+            )
     with tabs[3]:
-        st.caption(f"Users of {domain_label(other, names)} whose GURs lie nearest to this user's: "
-                   "if the adversarial alignment worked, they should share tastes across domains.")
-        st.dataframe(neighbours_table(explanation.get("neighbours") or []), hide_index=True,
-                     width="stretch")
+        st.caption(
+            f"Users of {domain_label(other, names)} whose GURs lie nearest to this user's: "
+            "if the adversarial alignment worked, they should share tastes across domains."
+        )
+        st.dataframe(
+            neighbours_table(explanation.get("neighbours") or []), hide_index=True, width="stretch"
+        )
 
 
 # ----------------------------------------------------------------------------- training
+
 
 def preset_values(preset: str) -> dict:
     """Default values of the main hyper-parameters under a preset (from the core's presets)."""
@@ -1822,8 +2353,10 @@ def preset_values(preset: str) -> dict:
     from recguru_core.training import TrainConfig
 
     base = TrainConfig()
-    values = {k: getattr(base, k) for k in ("pretrain_epochs", "adv_steps", "finetune_epochs",
-                                            "gp_weight", "w_l2", "critic")}
+    values = {
+        k: getattr(base, k)
+        for k in ("pretrain_epochs", "adv_steps", "finetune_epochs", "gp_weight", "w_l2", "critic")
+    }
     values.update({k: v for k, v in PRESETS.get(preset, {}).items() if k in values})
     return values
 
@@ -1885,8 +2418,17 @@ def progress_rows(records: Sequence[dict], totals: dict, now: float | None = Non
         if state == "running" and secs[name]:
             recent = secs[name][-25:]
             eta = max(total - n, 0) * float(np.mean(recent))
-        out.append({"phase": name, "label": PHASE_LABELS[name], "done": n, "total": total,
-                    "fraction": fraction, "eta_s": eta, "state": state})
+        out.append(
+            {
+                "phase": name,
+                "label": PHASE_LABELS[name],
+                "done": n,
+                "total": total,
+                "fraction": fraction,
+                "eta_s": eta,
+                "state": state,
+            }
+        )
     return out
 
 
@@ -1905,8 +2447,17 @@ class TrainingJob:
     """One background training. The thread only appends records under a lock; pages read
     copies. Never calls st.* (it has no script context)."""
 
-    def __init__(self, *, source: str, preset: str, overrides: dict, seed: int, device: str,
-                 out: Path, owner: str):
+    def __init__(
+        self,
+        *,
+        source: str,
+        preset: str,
+        overrides: dict,
+        seed: int,
+        device: str,
+        out: Path,
+        owner: str,
+    ):
         self.id = uuid.uuid4().hex[:10]
         self.source, self.preset, self.overrides = source, preset, dict(overrides)
         self.seed, self.device, self.out, self.owner = int(seed), device, Path(out), owner
@@ -1931,9 +2482,15 @@ class TrainingJob:
         try:
             from recguru_core.runs import build_trainer
 
-            trainer = build_trainer(self.source, preset=self.preset, overrides=self.overrides,
-                                    out=str(self.out), seed=self.seed, device=self.device,
-                                    stop=self.stop)
+            trainer = build_trainer(
+                self.source,
+                preset=self.preset,
+                overrides=self.overrides,
+                out=str(self.out),
+                seed=self.seed,
+                device=self.device,
+                stop=self.stop,
+            )
             self.totals = dict(trainer.phase_totals())
             self.state = "running"
             for rec in trainer.run():
@@ -1977,12 +2534,22 @@ class TrainingJob:
             headline = "preparing data and model…"
         elif self.state == "running" and running:
             r = running[0]
-            headline = f"{r['label']} {100 * r['fraction']:.0f}% · ETA {format_seconds(r['eta_s'])}"
+            eta = format_seconds(r["eta_s"])
+            headline = f"{r['label']} {100 * r['fraction']:.0f}% · ETA {eta}"
         else:
             headline = self.state
-        return {"id": self.id, "state": self.state, "error": self.error, "rows": rows,
-                "records": records, "elapsed": elapsed, "headline": headline,
-                "out": str(self.out), "source": self.source, "preset": self.preset}
+        return {
+            "id": self.id,
+            "state": self.state,
+            "error": self.error,
+            "rows": rows,
+            "records": records,
+            "elapsed": elapsed,
+            "headline": headline,
+            "out": str(self.out),
+            "source": self.source,
+            "preset": self.preset,
+        }
 
 
 class TrainingSlot:
@@ -2002,20 +2569,35 @@ def current_job() -> TrainingJob | None:
     return training_slot().job
 
 
-def start_training(source: str, *, preset: str, overrides: dict, seed: int = 0,
-                   device: str = "auto", owner: str | None = None) -> TrainingJob:
+def start_training(
+    source: str,
+    *,
+    preset: str,
+    overrides: dict,
+    seed: int = 0,
+    device: str = "auto",
+    owner: str | None = None,
+) -> TrainingJob:
     """Start a background training unless one is already running on this server."""
     slot = training_slot()
     with slot.lock:
         if slot.job is not None and slot.job.active:
             raise _recguru_error()(
                 "a training is already running on this server (started "
-                f"{format_seconds(time.time() - slot.job.started)} ago); wait for it or cancel it")
+                f"{format_seconds(time.time() - slot.job.started)} ago); wait for it or cancel it"
+            )
         folder = checkpoint_dir()
         folder.mkdir(parents=True, exist_ok=True)
         out = folder / f"{checkpoint_name_for(source)}.pt"
-        job = TrainingJob(source=source, preset=preset, overrides=overrides, seed=seed,
-                          device=device, out=out, owner=owner or "")
+        job = TrainingJob(
+            source=source,
+            preset=preset,
+            overrides=overrides,
+            seed=seed,
+            device=device,
+            out=out,
+            owner=owner or "",
+        )
         slot.job = job
         job.start()
         return job
@@ -2034,8 +2616,9 @@ def adopt_finished_training() -> None:
         st.toast(f"Training finished: now using {job.out.stem}", icon=":material/check_circle:")
 
 
-def live_curves_figure(records: Sequence[dict], *, height: int = 320,
-                       max_points: int = 1500) -> go.Figure:
+def live_curves_figure(
+    records: Sequence[dict], *, height: int = 320, max_points: int = 1500
+) -> go.Figure:
     """Compact live view while training: reconstruction, Wasserstein and BPR on one chart
     (two y axes: losses left, Wasserstein right)."""
     steps = [r for r in records if r.get("event") is None]
@@ -2045,17 +2628,30 @@ def live_curves_figure(records: Sequence[dict], *, height: int = 320,
     frame = history_frame(steps)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     for phase, lo, hi in phase_spans(frame):
-        fig.add_vrect(x0=lo, x1=hi, fillcolor=PHASE_COLORS.get(phase), line_width=0, layer="below",
-                      annotation_text=PHASE_LABELS.get(phase, phase), annotation_position="top left",
-                      annotation=dict(font_size=10, font_color="#868E96"))
+        fig.add_vrect(
+            x0=lo,
+            x1=hi,
+            fillcolor=PHASE_COLORS.get(phase),
+            line_width=0,
+            layer="below",
+            annotation_text=PHASE_LABELS.get(phase, phase),
+            annotation_position="top left",
+            annotation=dict(font_size=10, font_color="#868E96"),
+        )
     for col in ("rec_A", "rec_B", "bpr_A", "bpr_B", "wasserstein"):
         if col in frame and frame[col].notna().any():
             rows = frame[frame[col].notna()]
             dash = "dot" if col.startswith("bpr") else None
-            fig.add_trace(go.Scatter(x=rows["step"], y=ema(rows[col], 0.6), mode="lines",
-                                     name=SERIES_LABELS.get(col, col),
-                                     line=dict(color=series_color(col), width=2, dash=dash)),
-                          secondary_y=col == "wasserstein")
+            fig.add_trace(
+                go.Scatter(
+                    x=rows["step"],
+                    y=ema(rows[col], 0.6),
+                    mode="lines",
+                    name=SERIES_LABELS.get(col, col),
+                    line=dict(color=series_color(col), width=2, dash=dash),
+                ),
+                secondary_y=col == "wasserstein",
+            )
     _base_layout(fig, height=height)
     fig.update_xaxes(title_text="global step", gridcolor="#F1F3F5")
     fig.update_yaxes(title_text="loss (EMA 0.6)", secondary_y=False, gridcolor="#F1F3F5")
@@ -2064,6 +2660,7 @@ def live_curves_figure(records: Sequence[dict], *, height: int = 320,
 
 
 # ----------------------------------------------------------------------------- training monitor
+
 
 def training_monitor() -> None:
     """Progress of the server's training: live (auto-refreshing fragment) while it runs."""
@@ -2087,8 +2684,11 @@ def _monitor_static() -> None:
     _render_monitor(live=False)
 
 
-_STATE_ICONS = {"waiting": ":material/schedule:", "running": ":material/play_circle:",
-                "done": ":material/check_circle:"}
+_STATE_ICONS = {
+    "waiting": ":material/schedule:",
+    "running": ":material/play_circle:",
+    "done": ":material/check_circle:",
+}
 
 
 def _render_monitor(*, live: bool) -> None:
@@ -2098,39 +2698,57 @@ def _render_monitor(*, live: bool) -> None:
     view = job.view()
     mine = job.owner == st.session_state.get(K_OWNER)
     who = "started in this session" if mine else "started by another session"
-    st.markdown(f"**`{view['source']}`** · preset **{view['preset']}** · {who} · "
-                f"elapsed {format_seconds(view['elapsed'])}")
+    st.markdown(
+        f"**`{view['source']}`** · preset **{view['preset']}** · {who} · "
+        f"elapsed {format_seconds(view['elapsed'])}"
+    )
     for row in view["rows"]:
         total = row["total"] or "?"
         eta = f" · ETA {format_seconds(row['eta_s'])}" if row["state"] == "running" else ""
-        st.progress(float(row["fraction"]),
-                    text=f"{_STATE_ICONS[row['state']]} {row['label']}: {row['done']}/{total} steps{eta}")
+        st.progress(
+            float(row["fraction"]),
+            text=f"{_STATE_ICONS[row['state']]} {row['label']}: {row['done']}/{total} steps{eta}",
+        )
     if view["state"] == "starting":
         st.caption("Preparing data and model…")
     elif view["state"] == "failed":
         st.error(f"Training failed: {view['error']}", icon=":material/error:")
     elif view["state"] == "cancelled":
-        st.warning(f"Cancelled. Units completed before the cancel are saved in "
-                   f"`{Path(view['out']).name}` (status in progress).", icon=":material/cancel:")
+        st.warning(
+            f"Cancelled. Units completed before the cancel are saved in "
+            f"`{Path(view['out']).name}` (status in progress).",
+            icon=":material/cancel:",
+        )
     elif view["state"] == "done":
         if mine and st.session_state.get(K_CHECKPOINT) == view["out"]:
-            st.success(f"Finished: `{Path(view['out']).name}` is now this session's checkpoint.",
-                       icon=":material/check_circle:")
+            st.success(
+                f"Finished: `{Path(view['out']).name}` is now this session's checkpoint.",
+                icon=":material/check_circle:",
+            )
         else:
             st.success(f"Finished: `{Path(view['out']).name}`.", icon=":material/check_circle:")
             if Path(view["out"]).is_file() and st.button("Use this checkpoint", key="train.use"):
                 select_checkpoint(view["out"])
                 st.rerun()
     if job.active:
-        st.button("Cancel training", key="train.cancel", icon=":material/stop_circle:",
-                  on_click=job.cancel, disabled=job.stop.is_set(),
-                  help="Stops after the current step; units already finished stay saved.")
+        st.button(
+            "Cancel training",
+            key="train.cancel",
+            icon=":material/stop_circle:",
+            on_click=job.cancel,
+            disabled=job.stop.is_set(),
+            help="Stops after the current step; units already finished stay saved.",
+        )
         if job.stop.is_set():
             st.caption("Cancelling…")
     records = view["records"]
     if any(r.get("event") is None for r in records):
-        st.plotly_chart(live_curves_figure(records), theme=None, key="train.live_curves",
-                        config={"displayModeBar": False})
+        st.plotly_chart(
+            live_curves_figure(records),
+            theme=None,
+            key="train.live_curves",
+            config={"displayModeBar": False},
+        )
     if live and not job.active:
         st.rerun()  # whole page: switch to the static view and select the finished checkpoint
 

@@ -1,69 +1,130 @@
 """Train: choose data, preset and main hyper-parameters; train in the background; watch it."""
+
 import streamlit as st
 
 import ui
 
 ui.setup_page("Train", ":material/model_training:")
 st.title("Train a run")
-st.caption("Three phases (paper Algorithm 1): pre-train the autoencoders, adversarial training "
-           "against the domain critic, fine-tune CDSRec. Training runs in the background: other "
-           "pages stay usable, and the finished checkpoint is selected for this session. One "
-           "training at a time per server.")
+st.caption(
+    "Three phases (paper Algorithm 1): pre-train the autoencoders, adversarial training "
+    "against the domain critic, fine-tune CDSRec. Training runs in the background: other "
+    "pages stay usable, and the finished checkpoint is selected for this session. One "
+    "training at a time per server."
+)
 
 data_col, params_col = st.columns(2, gap="large")
 
 with data_col:
     st.subheader("1 · Data", divider="gray")
-    kind = st.radio("Source", ["Synthetic world", "Two uploaded CSVs", "Server-side source"],
-                    horizontal=True, key="train.kind")
+    kind = st.radio(
+        "Source",
+        ["Synthetic world", "Two uploaded CSVs", "Server-side source"],
+        horizontal=True,
+        key="train.kind",
+    )
     spec = None
     if kind == "Synthetic world":
         c1, c2, c3 = st.columns(3)
-        users = c1.number_input("Users", min_value=1000, max_value=2_000_000, value=3000,
-                                step=500, key="train.users")
-        overlap = c2.slider("Overlap", 0.0, 1.0, 0.5, 0.05, key="train.overlap",
-                            help="Share of users present in both domains.")
+        users = c1.number_input(
+            "Users", min_value=1000, max_value=2_000_000, value=3000, step=500, key="train.users"
+        )
+        overlap = c2.slider(
+            "Overlap",
+            0.0,
+            1.0,
+            0.5,
+            0.05,
+            key="train.overlap",
+            help="Share of users present in both domains.",
+        )
         data_seed = c3.number_input("World seed", 0, 1_000_000, 0, key="train.world_seed")
         spec = ui.synthetic_spec(users, overlap, data_seed)
     elif kind == "Two uploaded CSVs":
-        st.caption("Generic format: columns `user_id,item_id,timestamp`, optional `rating,title`. "
-                   "The file names become the domain names.")
+        st.caption(
+            "Generic format: columns `user_id,item_id,timestamp`, optional `rating,title`. "
+            "The file names become the domain names."
+        )
         c1, c2 = st.columns(2)
-        file_a = c1.file_uploader("Domain A", type=["csv", "tsv", "txt", "parquet"], key="train.csv_a")
-        file_b = c2.file_uploader("Domain B", type=["csv", "tsv", "txt", "parquet"], key="train.csv_b")
+        file_a = c1.file_uploader(
+            "Domain A", type=["csv", "tsv", "txt", "parquet"], key="train.csv_a"
+        )
+        file_b = c2.file_uploader(
+            "Domain B", type=["csv", "tsv", "txt", "parquet"], key="train.csv_b"
+        )
         spec = ui.attempt(ui.uploaded_tables_spec, file_a, file_b)
     else:
-        spec = st.text_input("Source spec", key="train.spec",
-                             placeholder="csv:/data/Books.csv,/data/Movies.csv  ·  movielens:/data/ml-1m",
-                             help="Any spec the CLI accepts: synthetic:…, csv:A,B, amazon:A,B, "
-                                  "movielens:DIR, recbole:A,B, with options such as k_core=5.")
+        spec = st.text_input(
+            "Source spec",
+            key="train.spec",
+            placeholder="csv:/data/Books.csv,/data/Movies.csv  ·  movielens:/data/ml-1m",
+            help="Any spec the CLI accepts: synthetic:…, csv:A,B, amazon:A,B, "
+            "movielens:DIR, recbole:A,B, with options such as k_core=5.",
+        )
     if spec:
         st.code(spec, language=None)
     if st.button("Check data", key="train.check", icon=":material/fact_check:", disabled=not spec):
         stats = ui.attempt(ui.check_source, spec)
         if stats:
-            st.dataframe(ui.stats_frame(stats), width="stretch", column_config=ui.stats_column_config())
+            st.dataframe(
+                ui.stats_frame(stats), width="stretch", column_config=ui.stats_column_config()
+            )
 
 with params_col:
     st.subheader("2 · Preset and hyper-parameters", divider="gray")
-    preset = st.radio("Preset", ["quick", "paper"], horizontal=True, key="train.preset",
-                      captions=["CPU demo, a few minutes", "the paper's schedule (GPU advised)"])
+    preset = st.radio(
+        "Preset",
+        ["quick", "paper"],
+        horizontal=True,
+        key="train.preset",
+        captions=["CPU demo, a few minutes", "the paper's schedule (GPU advised)"],
+    )
     defaults = ui.attempt(ui.preset_values, preset) or {}
     c1, c2, c3 = st.columns(3)
-    pretrain = c1.number_input("Pre-train epochs", 0, 1000, int(defaults.get("pretrain_epochs", 6)),
-                               key=f"train.pretrain.{preset}")
-    adv_steps = c2.number_input("Adversarial steps", 0, 100_000, int(defaults.get("adv_steps", 300)),
-                                key=f"train.adv.{preset}")
-    finetune = c3.number_input("Fine-tune epochs", 0, 1000, int(defaults.get("finetune_epochs", 20)),
-                               key=f"train.ft.{preset}")
+    pretrain = c1.number_input(
+        "Pre-train epochs",
+        0,
+        1000,
+        int(defaults.get("pretrain_epochs", 6)),
+        key=f"train.pretrain.{preset}",
+    )
+    adv_steps = c2.number_input(
+        "Adversarial steps",
+        0,
+        100_000,
+        int(defaults.get("adv_steps", 300)),
+        key=f"train.adv.{preset}",
+    )
+    finetune = c3.number_input(
+        "Fine-tune epochs",
+        0,
+        1000,
+        int(defaults.get("finetune_epochs", 20)),
+        key=f"train.ft.{preset}",
+    )
     c1, c2, c3 = st.columns(3)
-    gp_weight = c1.number_input("Gradient-penalty weight", 0.0, 1000.0,
-                                float(defaults.get("gp_weight", 10.0)), step=0.5,
-                                key=f"train.gp.{preset}")
-    w_l2 = c2.number_input("l2 weight", 0.0, 1000.0,
-                           float(defaults.get("w_l2", 1.0)), step=0.1, key=f"train.l2.{preset}")
-    critic = c3.selectbox("Critic", ["wgan-gp", "bce"], key=f"train.critic.{preset}",
-                          index=0 if defaults.get("critic", "wgan-gp") == "wgan-gp" else 1)
+    gp_weight = c1.number_input(
+        "Gradient-penalty weight",
+        0.0,
+        1000.0,
+        float(defaults.get("gp_weight", 10.0)),
+        step=0.5,
+        key=f"train.gp.{preset}",
+    )
+    w_l2 = c2.number_input(
+        "l2 weight",
+        0.0,
+        1000.0,
+        float(defaults.get("w_l2", 1.0)),
+        step=0.1,
+        key=f"train.l2.{preset}",
+    )
+    critic = c3.selectbox(
+        "Critic",
+        ["wgan-gp", "bce"],
+        key=f"train.critic.{preset}",
+        index=0 if defaults.get("critic", "wgan-gp") == "wgan-gp" else 1,
+    )
     c1, c2 = st.columns(2)
     seed = c1.number_input("Training seed", 0, 1_000_000, 0, key="train.seed")
     device = c2.selectbox("Device", ["auto", "cpu", "cuda"], key="train.device")
@@ -72,15 +133,38 @@ st.subheader("3 · Run", divider="gray")
 job = ui.current_job()
 busy = job is not None and job.active
 if busy:
-    st.info("A training is already running on this server; start another when it has finished.",
-            icon=":material/hourglass_top:")
-start = st.button("Start training", type="primary", icon=":material/play_arrow:",
-                  disabled=busy or not spec, key="train.start")
+    st.info(
+        "A training is already running on this server; start another when it has finished.",
+        icon=":material/hourglass_top:",
+    )
+start = st.button(
+    "Start training",
+    type="primary",
+    icon=":material/play_arrow:",
+    disabled=busy or not spec,
+    key="train.start",
+)
 if start and ui.attempt(ui.check_source, spec) is not None:
-    overrides = {"pretrain_epochs": pretrain, "adv_steps": adv_steps, "finetune_epochs": finetune,
-                 "gp_weight": gp_weight, "w_l2": w_l2, "critic": critic}
-    if ui.attempt(ui.start_training, spec, preset=preset, overrides=overrides, seed=seed,
-                  device=device, owner=ui.session_token()) is not None:
+    overrides = {
+        "pretrain_epochs": pretrain,
+        "adv_steps": adv_steps,
+        "finetune_epochs": finetune,
+        "gp_weight": gp_weight,
+        "w_l2": w_l2,
+        "critic": critic,
+    }
+    if (
+        ui.attempt(
+            ui.start_training,
+            spec,
+            preset=preset,
+            overrides=overrides,
+            seed=seed,
+            device=device,
+            owner=ui.session_token(),
+        )
+        is not None
+    ):
         st.rerun()
 
 ui.training_monitor()

@@ -1,45 +1,70 @@
 """Alignment: domain-A vs domain-B GURs before vs after adversarial training, in one frame."""
+
 import streamlit as st
 
 import ui
 
 ui.setup_page("Alignment", ":material/scatter_plot:")
 st.title("Alignment of the two domains", help=ui.ALIGNMENT_HELP)
-st.caption("Each point is one user's GUR in one domain (orange = A, blue = B). The adversarial "
-           "phase should mix the two clouds; the numbers on the right say how far it got, each "
-           "beside what shuffled domain labels give. Box- or lasso-select points in either "
-           "panel to list those users.")
+st.caption(
+    "Each point is one user's GUR in one domain (orange = A, blue = B). The adversarial "
+    "phase should mix the two clouds; the numbers on the right say how far it got, each "
+    "beside what shuffled domain labels give. Box- or lasso-select points in either "
+    "panel to list those users."
+)
 
 path, run = ui.current_run()
 if run is None:
     st.stop()
 if not ui.snapshot_names(run.snapshots()):
-    st.info("This checkpoint has no GUR snapshots yet: they are recorded at the end of "
-            "pre-training and of the adversarial phase.", icon=":material/info:")
+    st.info(
+        "This checkpoint has no GUR snapshots yet: they are recorded at the end of "
+        "pre-training and of the adversarial phase.",
+        icon=":material/info:",
+    )
     st.stop()
 
 projection, origin = ui.projection_for(path, run)
-with st.expander("Compute a fresh projection", expanded=projection is None,
-                 icon=":material/refresh:"):
+with st.expander(
+    "Compute a fresh projection", expanded=projection is None, icon=":material/refresh:"
+):
     c1, c2, c3 = st.columns(3)
-    method = c1.selectbox("Method", list(ui.PROJECTION_CHOICES), key="align.method",
-                          format_func=ui.PROJECTION_CHOICES.get)
-    n_users = c2.number_input("Points sampled (both domains)", 200, 40_000, 5000, step=500,
-                              key="align.n_users")
+    method = c1.selectbox(
+        "Method",
+        list(ui.PROJECTION_CHOICES),
+        key="align.method",
+        format_func=ui.PROJECTION_CHOICES.get,
+    )
+    n_users = c2.number_input(
+        "Points sampled (both domains)", 200, 40_000, 5000, step=500, key="align.n_users"
+    )
     seed = c3.number_input("Seed", 0, 1_000_000, 0, key="align.seed")
     if st.button("Compute projection", key="align.compute", icon=":material/play_arrow:"):
         bar = st.progress(0.0, text="Starting…")
-        fresh = ui.attempt(ui.compute_projection, path, method, n_users, seed,
-                           on_progress=lambda f, m: bar.progress(f, text=m))
+        fresh = ui.attempt(
+            ui.compute_projection,
+            path,
+            method,
+            n_users,
+            seed,
+            on_progress=lambda f, m: bar.progress(f, text=m),
+        )
         bar.empty()
         if fresh is not None:
             projection, origin = fresh, "computed"
     if origin == "computed" and run.projections():
-        st.button("Back to the layout stored in the checkpoint", key="align.stored",
-                  on_click=ui.forget_projection, args=(path,))
+        st.button(
+            "Back to the layout stored in the checkpoint",
+            key="align.stored",
+            on_click=ui.forget_projection,
+            args=(path,),
+        )
 if projection is None:
-    st.info("This checkpoint carries no precomputed layout. Compute one above (aligned UMAP "
-            "takes about a minute on a CPU; PCA is instant).", icon=":material/info:")
+    st.info(
+        "This checkpoint carries no precomputed layout. Compute one above (aligned UMAP "
+        "takes about a minute on a CPU; PCA is instant).",
+        icon=":material/info:",
+    )
     st.stop()
 
 view = ui.attempt(ui.alignment_data, path, run, projection, origin)
@@ -48,25 +73,47 @@ if view is None:
 panels = list(view.layouts)
 c1, c2, c3 = st.columns([2, 1, 3])
 modes = ["domain", "overlap"] + (["cluster"] if view.has_cluster else [])
-color_by = c1.segmented_control("Colour by", modes, default="domain", key="align.color",
-                                format_func=ui.COLOR_MODES.get, required=True) or "domain"
-links = c2.toggle("Link A↔B", key="align.links",
-                  help="Draw a line between an overlapped user's A and B points.")
+color_by = (
+    c1.segmented_control(
+        "Colour by",
+        modes,
+        default="domain",
+        key="align.color",
+        format_func=ui.COLOR_MODES.get,
+        required=True,
+    )
+    or "domain"
+)
+links = c2.toggle(
+    "Link A↔B", key="align.links", help="Draw a line between an overlapped user's A and B points."
+)
 right_options = [p for p in panels if p != panels[0]] or panels
-right = c3.select_slider("Right panel: snapshot", right_options, value=right_options[-1],
-                         key="align.right", format_func=lambda n: ui.snapshot_title(n, view.steps),
-                         disabled=len(right_options) < 2)
+right = c3.select_slider(
+    "Right panel: snapshot",
+    right_options,
+    value=right_options[-1],
+    key="align.right",
+    format_func=lambda n: ui.snapshot_title(n, view.steps),
+    disabled=len(right_options) < 2,
+)
 
 chart_col, metrics_col = st.columns([3, 1], gap="medium")
 with chart_col:
     selected = ui.alignment_selection(view, st.session_state.get("align.chart"))
     fig = ui.alignment_chart(path, view, panels[0], right, color_by, links, selected)
-    st.plotly_chart(fig, theme=None, key="align.chart", on_select="rerun",
-                    selection_mode=("box", "lasso", "points"),
-                    config={"displaylogo": False, "scrollZoom": True})
-    st.caption(f"Layout: **{view.method}**, {len(view.meta):,} points, seed {view.seed} "
-               f"({'computed here' if origin == 'computed' else 'stored in the checkpoint'}). "
-               "Both panels show the same users in one coordinate frame; zoom is linked.")
+    st.plotly_chart(
+        fig,
+        theme=None,
+        key="align.chart",
+        on_select="rerun",
+        selection_mode=("box", "lasso", "points"),
+        config={"displaylogo": False, "scrollZoom": True},
+    )
+    st.caption(
+        f"Layout: **{view.method}**, {len(view.meta):,} points, seed {view.seed} "
+        f"({'computed here' if origin == 'computed' else 'stored in the checkpoint'}). "
+        "Both panels show the same users in one coordinate frame; zoom is linked."
+    )
 with metrics_col:
     ui.alignment_metrics_panel(path, run)
 

@@ -1,13 +1,16 @@
 """Training curves: the adversarial game, reconstruction, l2, BPR and validation metrics."""
+
 import streamlit as st
 
 import ui
 
 ui.setup_page("Training curves", ":material/monitoring:")
 st.title("Training curves")
-st.caption("Every logged step of the three phases (shaded: grey pre-train, orange adversarial, "
-           "blue fine-tune). The Wasserstein estimate is the critic's D(A) − D(B): it should "
-           "shrink as the encoder learns to hide the domain.")
+st.caption(
+    "Every logged step of the three phases (shaded: grey pre-train, orange adversarial, "
+    "blue fine-tune). The Wasserstein estimate is the critic's D(A) − D(B): it should "
+    "shrink as the encoder learns to hide the domain."
+)
 
 path, run = ui.current_run()
 if run is None:
@@ -20,17 +23,36 @@ if frame.empty:
     st.stop()
 
 c1, c2, c3 = st.columns([3, 1, 2])
-smoothing = c1.slider("Smoothing (EMA)", 0.0, 0.99, 0.6, 0.01, key="curves.smoothing",
-                      help="Exponential moving average weight; faint lines show the raw values.")
-log_y = c2.toggle("Log scale", key="curves.log",
-                  help="Applied to charts whose values are all positive.")
+smoothing = c1.slider(
+    "Smoothing (EMA)",
+    0.0,
+    0.99,
+    ui.DEFAULT_SMOOTHING,
+    0.01,
+    key="curves.smoothing",
+    help="Exponential moving average weight; faint lines show the raw values.",
+)
+log_y = c2.toggle(
+    "Log scale", key="curves.log", help="Applied to charts whose values are all positive."
+)
 with c3:
-    st.download_button("Download history (CSV)", ui.history_csv(path),
-                       file_name=f"{ui.checkpoint_label(path)}-history.csv", mime="text/csv",
-                       icon=":material/download:", key="curves.csv")
+    st.download_button(
+        "Download history (CSV)",
+        ui.history_csv(path),
+        file_name=f"{ui.checkpoint_label(path)}-history.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="curves.csv",
+    )
 
-st.plotly_chart(ui.training_curves_figure(path, smoothing, log_y), theme=None, key="curves.chart",
-                config={"displaylogo": False})
+st.plotly_chart(
+    ui.training_curves_figure(path, smoothing, log_y),
+    theme=None,
+    key="curves.chart",
+    config={"displaylogo": False},
+)
 if ui.eval_frame(frame).empty:
-    st.caption("Validation metrics over steps appear as a last panel when the checkpoint's history "
-               "carries evaluation records (one per fine-tune epoch).")
+    st.caption(
+        "Validation metrics over steps appear as a last panel when the checkpoint's history "
+        "carries evaluation records (one per fine-tune epoch)."
+    )

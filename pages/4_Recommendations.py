@@ -1,12 +1,15 @@
 """Recommendations: one user's histories, top-k, the held-out item, and why."""
+
 import streamlit as st
 
 import ui
 
 ui.setup_page("Recommendations", ":material/recommend:")
 st.title("Recommendations")
-st.caption("Pick a user: their histories in both domains, CDSRec's top-k in the chosen domain "
-           "(already-seen items excluded), where the held-out test item ranks, and why.")
+st.caption(
+    "Pick a user: their histories in both domains, CDSRec's top-k in the chosen domain "
+    "(already-seen items excluded), where the held-out test item ranks, and why."
+)
 
 path, run = ui.current_run()
 if run is None:
@@ -16,17 +19,38 @@ ui.prepare_user_widgets(run)
 
 c1, c2, c3, c4 = st.columns([3, 2, 1, 2], vertical_alignment="bottom")
 user = c1.text_input("User id", key="rec.user", help="The raw user id of the data set.").strip()
-domain = c2.segmented_control("Domain", ["A", "B"], key="rec.domain", required=True,
-                              format_func=lambda d: ui.domain_label(d, names)) or "A"
+domain = (
+    c2.segmented_control(
+        "Domain",
+        ["A", "B"],
+        key="rec.domain",
+        required=True,
+        format_func=lambda d: ui.domain_label(d, names),
+    )
+    or "A"
+)
 k = c3.number_input("Top k", 1, 100, ui.DEFAULT_K, key="rec.k")
-c4.button("Random user", key="rec.random", icon=":material/casino:",
-          on_click=ui.pick_random_user, args=(run,))
+c4.button(
+    "Random user",
+    key="rec.random",
+    icon=":material/casino:",
+    on_click=ui.pick_random_user,
+    args=(run,),
+)
 picked = ui.selected_users()
 if picked:
-    st.selectbox("…or one of your Alignment selection", range(len(picked)), index=None,
-                 key="rec.from_selection", placeholder=f"{len(picked)} users selected on Alignment",
-                 format_func=lambda i: f"{picked[i]['user']} ({ui.domain_label(picked[i]['domain'], names)})",
-                 on_change=ui.use_selected_user, args=(picked,))
+    st.selectbox(
+        "…or one of your Alignment selection",
+        range(len(picked)),
+        index=None,
+        key="rec.from_selection",
+        placeholder=f"{len(picked)} users selected on Alignment",
+        format_func=lambda i: (
+            f"{picked[i]['user']} ({ui.domain_label(picked[i]['domain'], names)})"
+        ),
+        on_change=ui.use_selected_user,
+        args=(picked,),
+    )
 
 found = ui.attempt(ui.find_user, run, user)
 if not found:
@@ -35,41 +59,65 @@ if not found:
 hist_a, hist_b = st.columns(2, gap="medium")
 for col, d in ((hist_a, "A"), (hist_b, "B")):
     with col:
-        st.markdown(f"**History in {ui.domain_label(d, names)}** · newest first")
+        st.markdown(f"**History in {ui.md(ui.domain_label(d, names))}** · newest first")
         if found[d]:
             history = ui.attempt(run.user_history, user, d)
             if history is not None:
-                st.dataframe(ui.style_history(ui.history_table(history)), hide_index=True,
-                             width="stretch", height=260)
+                st.dataframe(
+                    ui.style_history(ui.history_table(history)),
+                    hide_index=True,
+                    width="stretch",
+                    height=260,
+                )
         else:
             st.caption("No interactions in this domain.")
 
 if not found[domain]:
     other = "B" if domain == "A" else "A"
-    st.warning(f"User {user} has no history in {ui.domain_label(domain, names)}; "
-               f"choose {ui.domain_label(other, names)} to see recommendations.",
-               icon=":material/swap_horiz:")
+    st.warning(
+        f"User {ui.md(user)} has no history in {ui.md(ui.domain_label(domain, names))}; "
+        f"choose {ui.md(ui.domain_label(other, names))} to see recommendations.",
+        icon=":material/swap_horiz:",
+    )
     st.stop()
 
 rec = ui.attempt(ui.recommend, path, user, domain, k)
 if rec is None:
     st.stop()
-st.subheader(f"Top {len(rec['items'])} in {ui.domain_label(domain, names)}", divider="gray")
+st.subheader(f"Top {len(rec['items'])} in {ui.md(ui.domain_label(domain, names))}", divider="gray")
 chart_col, test_col = st.columns([3, 1], gap="medium")
 with chart_col:
-    st.plotly_chart(ui.scores_figure(rec, domain), theme=None, key="rec.scores",
-                    config={"displayModeBar": False})
+    st.plotly_chart(
+        ui.scores_figure(rec, domain),
+        theme=None,
+        key="rec.scores",
+        config={"displayModeBar": False},
+    )
 with test_col:
     test = rec["test_item"]
-    st.metric("Held-out test item: rank", f"#{test['rank']:,}", border=True,
-              help="Rank of the user's real last item among all items they had not seen.")
-    st.markdown(f"**{test['title']}**  \n{test.get('genre', '')} · score {test['score']:.3f}")
-    st.caption("In the top k (green bar)." if test["rank"] <= len(rec["items"])
-               else "Not in the top k.")
-    st.caption("Uses the other domain's GUR: **yes**" if rec.get("uses_other_domain")
-               else "Uses the other domain's GUR: **no** (user in one domain only)")
+    st.metric(
+        "Held-out test item: rank",
+        f"#{test['rank']:,}",
+        border=True,
+        help="Rank of the user's real last item among all items they had not seen.",
+    )
+    st.markdown(
+        f"**{ui.md(test['title'])}**  \n{ui.md(test.get('genre', ''))} · score {test['score']:.3f}"
+    )
+    st.caption(
+        "In the top k (green bar)." if test["rank"] <= len(rec["items"]) else "Not in the top k."
+    )
+    st.caption(
+        "Uses the other domain's GUR: **yes**"
+        if rec.get("uses_other_domain")
+        else "Uses the other domain's GUR: **no** (user in one domain only)"
+    )
 
 st.subheader("Why the top recommendation?", divider="gray")
-if st.toggle("Explain", value=True, key="rec.explain",
-             help="Computed in the background (a few seconds on a CPU); the page stays usable."):
+if st.toggle(
+    "Explain",
+    value=True,
+    key="rec.explain",
+    help="Computed in the background (a few seconds on a CPU); the page stays usable.",
+):
     ui.explanation_panel(path, user, domain, k, names)

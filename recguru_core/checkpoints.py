@@ -111,10 +111,18 @@ def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu"):
 
     cfg = ModelConfig.from_dict(ckpt["config"]["model"])
     model = RecGURU(config=cfg)
+    expected, found = set(model.state_dict()), set(ckpt["model"])
+    if expected != found:
+        missing, unexpected = sorted(expected - found), sorted(found - expected)
+        raise CheckpointError(
+            "checkpoint weights do not match this version of the model "
+            f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
+            f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}); retrain it")
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint model weights do not match its config: {str(exc).splitlines()[0]}") from None
+        reason = " ".join(str(exc).split())[:200]
+        raise CheckpointError(f"checkpoint model weights do not match its config: {reason}") from None
     return model.to(device).eval()
 
 

@@ -129,6 +129,10 @@ def _project(path, *, users: int, method: str, quiet: bool) -> None:
     if not quiet:
         print(f"projecting GUR snapshots ({method}, up to {users} users)...", file=sys.stderr)
     ckpt["projections"] = project_snapshots(ckpt["snapshots"], n_users=users, seed=0, method=method)
+    # The alignment metrics of the snapshots, so the app shows them without recomputing.
+    from .analysis import compare_snapshots
+
+    ckpt["alignment"] = compare_snapshots(ckpt["snapshots"], seed=0, n_max=2000)
     save_checkpoint(path, ckpt)
 
 

@@ -90,8 +90,8 @@ class LoadedRun:
 
     def _item(self, domain: int, item: int) -> dict:
         dom = self.data.domain(domain)
-        return {"item_id": dom.item_raw[item - 1], "title": dom.titles[item - 1],
-                "genre": dom.genres[item - 1]}
+        return {"item_id": str(dom.item_raw[item - 1]), "title": str(dom.titles[item - 1]),
+                "genre": str(dom.genres[item - 1])}
 
     def user_history(self, raw: str, domain) -> list[dict]:
         d = domain_index(domain)
@@ -257,9 +257,9 @@ class LoadedRun:
         out = []
         for r in torch.topk(-dist, min(n, len(dist))).indices.tolist():
             seq = dom.sequence(r)[-5:]
-            out.append({"user": dom.user_raw[r], "distance": float(dist[r]),
+            out.append({"user": str(dom.user_raw[r]), "distance": float(dist[r]),
                         "domain": DOMAIN_KEYS[1 - d],
-                        "titles": [dom.titles[i - 1] for i in seq.tolist()]})
+                        "titles": [str(dom.titles[i - 1]) for i in seq.tolist()]})
         return out
 
     # --- evaluation ------------------------------------------------------------------------------

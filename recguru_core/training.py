@@ -386,8 +386,8 @@ class Trainer:
         self.elapsed += seconds
         rec = {"phase": PHASES.get(self.phase, "done"), "step": self.global_step,
                "seconds": seconds, "elapsed": self.elapsed, **values}
-        if "event" not in values:
-            self.history.append(rec)
+        if values.get("event") not in ("cancelled", "done"):
+            self.history.append(rec)  # steps, evaluations, snapshots and phase starts
         return rec
 
     # -- phase 1 --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ The tiny run is trained once per pytest session through the app's own background
 at a temporary checkpoint folder (RECGURU_CHECKPOINT_DIR), so nothing is written into the
 repository.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,14 +18,31 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "checkpoints" / "demo.pt"
 APP = str(ROOT / "app.py")
-PAGES = ["pages/1_Train.py", "pages/2_Alignment.py", "pages/3_Training_curves.py",
-         "pages/4_Recommendations.py", "pages/5_Evaluation.py"]
+PAGES = [
+    "pages/1_Train.py",
+    "pages/2_Alignment.py",
+    "pages/3_Training_curves.py",
+    "pages/4_Recommendations.py",
+    "pages/5_Evaluation.py",
+]
 TIMEOUT = 180
 
 TINY_SOURCE = "synthetic:users=300,k_core=2"
-TINY_OVERRIDES = dict(pretrain_epochs=1, adv_steps=4, adv_chunk=2, finetune_epochs=1,
-                      batch_size=64, d_model=16, d_ff=32, n_layers=1, cdsrec_layers=1,
-                      max_len=20, short_len=20, snapshots_during=1, device="cpu")
+TINY_OVERRIDES = dict(
+    pretrain_epochs=1,
+    adv_steps=4,
+    adv_chunk=2,
+    finetune_epochs=1,
+    batch_size=64,
+    d_model=16,
+    d_ff=32,
+    n_layers=1,
+    cdsrec_layers=1,
+    max_len=20,
+    short_len=20,
+    snapshots_during=1,
+    device="cpu",
+)
 TRAIN_WAIT_S = 600
 
 
@@ -42,8 +60,14 @@ def tiny_checkpoint_file(tmp_path_factory) -> Path:
     previous = os.environ.get("RECGURU_CHECKPOINT_DIR")
     os.environ["RECGURU_CHECKPOINT_DIR"] = str(folder / "trained")
     try:
-        job = ui.start_training(TINY_SOURCE, preset="quick", overrides=TINY_OVERRIDES, seed=0,
-                                device="cpu", owner="pytest")
+        job = ui.start_training(
+            TINY_SOURCE,
+            preset="quick",
+            overrides=TINY_OVERRIDES,
+            seed=0,
+            device="cpu",
+            owner="pytest",
+        )
         job.join(TRAIN_WAIT_S)
         assert not job.active, "tiny training did not finish in time"
         assert job.state == "done", f"tiny training ended {job.state}: {job.error}"
@@ -123,6 +147,7 @@ def _texts(elements) -> str:
 
 # --------------------------------------------------------------------------- every page
 
+
 def test_every_page_runs(app_checkpoint):
     at = _fresh().run()
     _ok(at, "app.py")
@@ -185,6 +210,7 @@ def test_broken_checkpoint_shows_error(monkeypatch, tmp_path):
 
 # --------------------------------------------------------------------------- recommendations
 
+
 def test_recommendations_pick_user_and_domain(tiny_app):
     at = _open("pages/4_Recommendations.py")
     assert not at.error, _texts(at.error)
@@ -234,6 +260,7 @@ def test_recommendations_user_in_one_domain_only(tiny_app):
 
 # --------------------------------------------------------------------------- alignment
 
+
 def test_alignment_colour_modes_links_and_snapshots(tiny_app):
     at = _open("pages/2_Alignment.py")
     assert not at.error, _texts(at.error)
@@ -255,7 +282,11 @@ def test_alignment_selection_links_to_recommendations(tiny_app):
     # writes when one arrives, then follow the link.
     run = ui.load_run(tiny_app)
     user = run.users("B")[0]
-    at.session_state[ui.K_SELECTION] = {"view": None, "positions": [], "users": [{"user": user, "domain": "B"}]}
+    at.session_state[ui.K_SELECTION] = {
+        "view": None,
+        "positions": [],
+        "users": [{"user": user, "domain": "B"}],
+    }
     at.switch_page("pages/4_Recommendations.py").run()
     _ok(at, "recommendations with a selection")
     picker = at.selectbox(key="rec.from_selection")
@@ -274,8 +305,13 @@ def test_alignment_goto_button_switches_page(tiny_app):
     view = ui.alignment_data(path, run, *ui.projection_for(path, run))
     positions = [0, 1, len(view.meta) - 1]
     at.session_state[ui.K_SELECTION] = {
-        "view": view.ident, "positions": positions,
-        "users": [{"user": view.meta.at[p, "user"], "domain": view.meta.at[p, "domain"]} for p in positions]}
+        "view": view.ident,
+        "positions": positions,
+        "users": [
+            {"user": view.meta.at[p, "user"], "domain": view.meta.at[p, "domain"]}
+            for p in positions
+        ],
+    }
     at.run()
     _ok(at, "alignment with a selection")
     assert any("points selected" in str(m.value) for m in at.markdown)
@@ -300,6 +336,7 @@ def test_alignment_without_projection_offers_compute(monkeypatch, tmp_path, tiny
 
 # --------------------------------------------------------------------------- curves, evaluation
 
+
 def test_training_curves_controls(tiny_app):
     at = _open("pages/3_Training_curves.py")
     assert not at.error, _texts(at.error)
@@ -323,6 +360,7 @@ def test_evaluation_shows_baselines(monkeypatch, tmp_path, tiny):
 
 
 # --------------------------------------------------------------------------- train
+
 
 def test_train_bad_server_side_csv_shows_error(tiny_app, tmp_path):
     bad_a, bad_b = tmp_path / "Books.csv", tmp_path / "Movies.csv"
@@ -395,6 +433,7 @@ def test_second_training_is_refused_while_one_runs(monkeypatch, tmp_path, tiny):
 
 # --------------------------------------------------------------------------- partial checkpoints
 
+
 def _variant(tiny: Path, tmp_path: Path, name: str, edit) -> Path:
     from recguru_core.checkpoints import load_checkpoint, save_checkpoint
 
@@ -464,6 +503,7 @@ assert not loaded, loaded
 print("ok", flush=True)
 os._exit(0)  # background threads (prefetch) may still be inside torch: skip interpreter teardown
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=600, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False
+    )
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]

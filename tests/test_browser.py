@@ -8,6 +8,7 @@ Without a browser the test is skipped with the reason, except under CI=true, whe
 Uses RECGURU_CHECKPOINT_DIR when set, else checkpoints/demo.pt when it exists, else a tiny
 checkpoint trained for the test.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SERVER_START_S = 60
 PAGE_TIMEOUT_S = 90
 
@@ -40,6 +49,14 @@ PAGES = [
     ("Evaluation", "evaluation", True, None),
 ]
 BACKGROUND_WAIT_S = 180
+NAVIGATION = [
+    ("Train", "train"),
+    ("Alignment", "alignment"),
+    ("Training curves", "training_curves"),
+    ("Recommendations", "recommendations"),
+    ("Evaluation", "evaluation"),
+    ("Home", "home"),
+]
 
 pytestmark = pytest.mark.browser
 
@@ -89,16 +106,38 @@ def checkpoint_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(checkpoint_dir):
+def server(checkpoint_dir, tmp_path_factory):
     port = _free_port()
-    env = {**os.environ, "RECGURU_CHECKPOINT_DIR": str(checkpoint_dir)}
+    env = {
+        **os.environ,
+        "RECGURU_CHECKPOINT_DIR": str(checkpoint_dir),
+        "RECGURU_RUNS_DIR": str(tmp_path_factory.mktemp("browser-runs")),
+    }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(ARTIFACTS / "streamlit-server.log", "w")  # noqa: SIM115  (closed in finally)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for_server(port, proc, SERVER_START_S)
         yield f"http://127.0.0.1:{port}"
@@ -115,7 +154,9 @@ def server(checkpoint_dir):
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).is_file():
-        _missing_browser(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
+        _missing_browser(
+            f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -151,7 +192,10 @@ def wait_until_settled(page, timeout_s: float = 20) -> None:
     """Lazily loaded elements (tables, graphviz, uploaders) show skeletons for a moment."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if page.locator('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]').count() == 0:
+        if (
+            page.locator('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]').count()
+            == 0
+        ):
             return
         time.sleep(0.2)
     raise TimeoutError(f"page still running after {timeout_s:.0f}s")
@@ -162,19 +206,20 @@ def screenshot_whole_page(page, path: Path, max_height: int = 3600) -> None:
     width = page.viewport_size["width"] if page.viewport_size else 1440
     height = page.evaluate(
         "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-        " return m ? m.scrollHeight : document.body.scrollHeight; }")
+        " return m ? m.scrollHeight : document.body.scrollHeight; }"
+    )
     page.set_viewport_size({"width": width, "height": int(min(max(height, 600), max_height))})
     page.wait_for_timeout(400)  # plotly relayouts on resize
     page.screenshot(path=str(path))
 
 
-def test_every_page_renders(server, browser):
+def test_every_page_renders(browser, server):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     update = os.environ.get("UPDATE_SCREENSHOTS") == "1"
     if update:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1440, "height": 1000}, device_scale_factor=1)
-    timings = {}
+    timings, in_app = {}, {}
     try:
         page = context.new_page()
         # Warm-up: the first page load of a fresh server pays for imports and the checkpoint load.
@@ -185,7 +230,9 @@ def test_every_page_renders(server, browser):
         for path, name, charts, ready_text in PAGES:
             page = context.new_page()
             started = time.monotonic()
-            page.goto(f"{server}/{path}", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000)
+            page.goto(
+                f"{server}/{path}", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000
+            )
             wait_for_run(page)
             timings[name] = time.monotonic() - started
             if ready_text:
@@ -207,11 +254,23 @@ def test_every_page_renders(server, browser):
             if update:
                 shutil.copy(shot, SCREENSHOTS / f"{name}.png")
             page.close()
+        # The way people move around: the sidebar, inside one loaded app (no page reload).
+        page = context.new_page()
+        page.goto(server + "/", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000)
+        wait_for_run(page)
+        for label, name in NAVIGATION:
+            started = time.monotonic()
+            page.locator(f'[data-testid="stSidebar"] a:has-text("{label}")').first.click()
+            wait_for_run(page)
+            in_app[name] = time.monotonic() - started
+            exceptions = page.locator('[data-testid="stException"]')
+            assert exceptions.count() == 0, f"{name}: {exceptions.first.inner_text()[:500]}"
     finally:
         context.close()
-        print("\ntime to first render (s):")
+        print("\ntime to first render (s): direct load of the URL / via the sidebar")
         for name, seconds in timings.items():
-            print(f"  {name:<28} {seconds:6.2f}")
+            via = f"{in_app[name]:6.2f}" if name in in_app else ""
+            print(f"  {name:<28} {seconds:6.2f}   {via}")
 
 
 def _open(browser, url: str):
@@ -223,7 +282,7 @@ def _open(browser, url: str):
     return context, page
 
 
-def test_alignment_lasso_selection_opens_recommendations(server, browser):
+def test_alignment_lasso_selection_opens_recommendations(browser, server):
     """The plotly selection round trip AppTest cannot do: lasso in the left panel, the users
     are listed, the button opens their recommendations."""
     context, page = _open(browser, f"{server}/Alignment")
@@ -234,7 +293,9 @@ def test_alignment_lasso_selection_opens_recommendations(server, browser):
         page.mouse.move(area["x"] + 3, area["y"] + 3)
         page.mouse.down()
         for fx, fy in ((0.97, 0.03), (0.97, 0.97), (0.03, 0.97), (0.02, 0.02)):
-            page.mouse.move(area["x"] + fx * area["width"], area["y"] + fy * area["height"], steps=6)
+            page.mouse.move(
+                area["x"] + fx * area["width"], area["y"] + fy * area["height"], steps=6
+            )
         page.mouse.up()
         page.wait_for_selector("text=points selected", timeout=30_000)
         wait_for_run(page)
@@ -250,7 +311,7 @@ def test_alignment_lasso_selection_opens_recommendations(server, browser):
         context.close()
 
 
-def test_bad_uploaded_csvs_show_an_error(server, browser, tmp_path):
+def test_bad_uploaded_csvs_show_an_error(browser, server, tmp_path):
     bad = tmp_path / "Books.csv"
     bad.write_text("foo,bar\n1,2\n")
     other = tmp_path / "Movies.csv"
