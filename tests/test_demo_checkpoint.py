@@ -1,0 +1,29 @@
+"""The shipped checkpoints/demo.pt: small, safe to load, self-consistent, fully populated."""
+from pathlib import Path
+
+import torch
+
+from recguru_core.checkpoints import model_from_checkpoint
+from recguru_core.data import data_from_state
+from recguru_core.sources import load_source
+
+DEMO = Path(__file__).resolve().parents[1] / "checkpoints" / "demo.pt"
+
+
+def test_demo_checkpoint_loads_and_matches_its_config():
+    assert DEMO.is_file(), "checkpoints/demo.pt must be shipped (see README for the command)"
+    assert DEMO.stat().st_size <= 25 * 2**20
+    ckpt = torch.load(DEMO, weights_only=True)
+    assert ckpt["format"] == "recguru-explorer" and ckpt["status"] == "complete"
+    extra = ckpt["config"]["extra"]
+    assert extra["source"] == "synthetic" and extra["preset"] == "quick"
+    model = model_from_checkpoint(ckpt)
+    data = data_from_state(ckpt["data"])
+    assert model.config.n_items_a == data.a.n_items and model.config.n_items_b == data.b.n_items
+    # the data inside is exactly what the embedded default source builds
+    assert data.stats() == load_source("synthetic").stats()
+    for key in ("before", "after"):
+        assert ckpt["snapshots"][key]["gur"].shape[1] == model.config.d_model
+        assert ckpt["projections"][key].shape[1] == 2
+    assert {"valid", "test", "test_full"} <= set(ckpt["metrics"])
+    assert any(r.get("event") == "eval" for r in ckpt["history"])
