@@ -1354,28 +1354,10 @@ def alignment_figure(
                 col=1,
             )
     xr, yr = _panel_range([xy for _, xy in panels])
-    fig.update_xaxes(
-        range=xr,
-        matches="x",
-        showticklabels=False,
-        zeroline=False,
-        showgrid=True,
-        gridcolor="#F1F3F5",
-        showline=True,
-        linecolor="#DEE2E6",
-        mirror=True,
-    )
-    fig.update_yaxes(
-        range=yr,
-        matches="y",
-        showticklabels=False,
-        zeroline=False,
-        showgrid=True,
-        gridcolor="#F1F3F5",
-        showline=True,
-        linecolor="#DEE2E6",
-        mirror=True,
-    )
+    frame = dict(showticklabels=False, zeroline=False, showgrid=True, gridcolor="#F1F3F5",
+                 showline=True, linecolor="#DEE2E6", mirror=True)
+    fig.update_xaxes(range=xr, matches="x", **frame)
+    fig.update_yaxes(range=yr, matches="y", **frame)
     _base_layout(fig, height=height)
     fig.update_layout(
         dragmode="lasso",

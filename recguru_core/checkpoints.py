@@ -9,9 +9,10 @@
      "projections": {...} (optional, precomputed 2-d layouts for the app),
      "resume": {"phase", "unit", "global_step", "elapsed", optimiser states, fine-tune state}}
 
-Only tensors, numbers, strings, lists, dicts, None and bools appear, so `torch.load(path,
-weights_only=True)` accepts it. Writes go to a temporary file in the same directory, are fsynced
-and renamed over the target, so a crash never leaves a half-written checkpoint.
+Only tensors, numbers, strings, lists, dicts, None and bools appear, so
+`torch.load(path, weights_only=True)` accepts it. Writes go to a temporary file in the same
+directory, are fsynced and renamed over the target, so a crash never leaves a half-written
+checkpoint.
 """
 from __future__ import annotations
 
