@@ -149,7 +149,7 @@ class LoadedRun:
         }
 
     @torch.no_grad()
-    def _score_variants(self, d: int, row: int, histories: np.ndarray, other: tuple) -> torch.Tensor:
+    def _score_variants(self, d: int, histories: np.ndarray, other: tuple) -> torch.Tensor:
         """Full scores (N, V+2) for N alternative histories (N, L) of one user."""
         dom = self.data.domain(d)
         n = len(histories)
@@ -180,7 +180,7 @@ class LoadedRun:
         for j in range(n):  # variant j+1: history without position j (left-padded)
             variants[j + 1, 1:] = np.delete(hist, j)
         other = self.batcher.other_gur(self.model, d, np.array([row]))
-        scores = self._score_variants(d, row, variants, other)
+        scores = self._score_variants(d, variants, other)
         known = torch.from_numpy(hist)
         scores[:, known] = float("-inf")
         top = scores[:, top_item]
@@ -232,8 +232,8 @@ class LoadedRun:
         hist = self._history_items(d, row, split)[None, :]
         with_other = self.batcher.other_gur(self.model, d, np.array([row]))
         without = (torch.zeros_like(with_other[0]), torch.zeros_like(with_other[1]))
-        s_with = self._score_variants(d, row, hist, with_other)[0]
-        s_without = self._score_variants(d, row, hist, without)[0]
+        s_with = self._score_variants(d, hist, with_other)[0]
+        s_without = self._score_variants(d, hist, without)[0]
         known = torch.from_numpy(hist[0])
         s_with[known] = float("-inf")
         s_without[known] = float("-inf")

@@ -156,24 +156,19 @@ class Batcher:
         return self._tensor(self.data.domain(domain).inputs(rows, split, eos=False,
                                                             max_len=self.cfg.short_len))
 
-    def other_gur(self, model: RecGURU, domain: int, rows: np.ndarray):
-        """GURs of the same users in the other domain (training history) and a validity mask."""
+    def other_gur(self, model: RecGURU, domain: int, rows: np.ndarray,
+                  cache: list[torch.Tensor] | None = None):
+        """GURs of the same users in the other domain (training history) and a validity mask.
+        With `cache` (all_gurs of both domains) they are looked up instead of encoded."""
         partner = self.partner[domain][rows]
         valid = partner >= 0
         h_other = torch.zeros(len(rows), self.cfg.d_model, device=self.device)
         if valid.any() and self.cfg.attend_both_gurs:
-            h = model.encode(1 - domain, self.encoder_input(1 - domain, partner[valid], "train"))
+            if cache is None:
+                h = model.encode(1 - domain, self.encoder_input(1 - domain, partner[valid], "train"))
+            else:
+                h = cache[1 - domain][torch.from_numpy(partner[valid]).to(self.device)]
             h_other[torch.from_numpy(np.flatnonzero(valid)).to(self.device)] = h.float()
-        return h_other, self._tensor(valid)
-
-    def other_gur_cached(self, cache: list[torch.Tensor], domain: int, rows: np.ndarray):
-        """Like other_gur, from precomputed GURs of every user of the other domain."""
-        partner = self.partner[domain][rows]
-        valid = partner >= 0
-        h_other = torch.zeros(len(rows), self.cfg.d_model, device=self.device)
-        if valid.any() and self.cfg.attend_both_gurs:
-            h_other[torch.from_numpy(np.flatnonzero(valid)).to(self.device)] = \
-                cache[1 - domain][torch.from_numpy(partner[valid]).to(self.device)]
         return h_other, self._tensor(valid)
 
     @torch.no_grad()
@@ -537,11 +532,8 @@ class Trainer:
     def _bpr_loss(self, domain: int, rows: np.ndarray, rng) -> torch.Tensor:
         gur_input, hist, target, train_on = self.batcher.finetune_batch(domain, rows, rng)
         with self._autocast():
-            if self._gur_cache is None:
-                with torch.no_grad():
-                    h_other, valid = self.batcher.other_gur(self.model, domain, rows)
-            else:
-                h_other, valid = self.batcher.other_gur_cached(self._gur_cache, domain, rows)
+            with torch.no_grad():
+                h_other, valid = self.batcher.other_gur(self.model, domain, rows, self._gur_cache)
             with torch.no_grad():  # the GUR is an input here: phase 3 trains CDSRec only
                 h_own = self.model.encode(domain, gur_input)
             memory, mask = self.model.cdsrec_memory(h_own, h_other.to(h_own.dtype), valid)
