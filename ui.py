@@ -1445,6 +1445,8 @@ def metrics_comparison_frame(
 
     spec = [
         ("Domain-classifier AUC", "auc", "0.5 = A and B indistinguishable"),
+        ("Length-matched AUC", "auc_length_matched",
+         "same classifier, equal A/B users at every history length"),
         ("Proxy A-distance", "proxy_a_distance", "0 = indistinguishable, 2 = separable"),
         ("kNN domain entropy (bits)", "knn_entropy", "higher = neighbourhoods mix A and B"),
         (

@@ -21,6 +21,7 @@ for the same reason, on a smaller scale.
 
 Snapshot format (written by `training.gur_snapshot`): {"gur": (n, d) float, "domain": (n,) int64
 with 0 = A and 1 = B, "user": n raw ids, "overlap": (n,) bool, optional "cluster": (n,) int64,
+optional "length": (n,) int64 (history length the encoder read, capped at max_len),
 "step": int}. All snapshots of a run hold the same rows in the same order.
 """
 from __future__ import annotations
@@ -414,7 +415,7 @@ def procrustes_align(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- metrics
 
 def alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None = None, overlap: Any = None,
-                      seed: int = 0, n_max: int = 5000) -> dict:
+                      length: Any = None, seed: int = 0, n_max: int = 5000) -> dict:
     """How distinguishable the two domains are in GUR space, each number beside its null.
 
     On a seeded, domain-stratified sample of at most n_max rows:
@@ -437,15 +438,21 @@ def alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None = None, ov
           n_max pairs, seeded). The ratio is scale-free, which matters because adversarial
           training can shrink or grow the whole cloud. None when fewer than 2 pairs exist.
 
+    With `length` (history length per row):
+      auc_length_matched: the same classifier on a sample in which, for every history length,
+          A and B contribute equally many users, so length alone cannot separate them (in the
+          synthetic world domain B's histories are far shorter, and length alone gives AUC
+          ~0.9). With its shuffled-label null and "n". None when too few lengths are shared.
+
     Returns {"auc": {"value", "null"}, "proxy_a_distance": {"value", "null"},
     "knn_entropy": {"value", "null", "max"}, "pair_distance": {"value", "null", "ratio",
-    "n_pairs"} or None, "n": rows used}."""
-    return _alignment_metrics(gur, domain, user=user, overlap=overlap, seed=seed, n_max=n_max,
-                              where="alignment metrics")
+    "n_pairs"} or None, "auc_length_matched": {"value", "null", "n"} or None, "n": rows used}."""
+    return _alignment_metrics(gur, domain, user=user, overlap=overlap, length=length, seed=seed,
+                              n_max=n_max, where="alignment metrics")
 
 
 def _alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None, overlap: Any, seed: int,
-                       n_max: int, where: str) -> dict:
+                       n_max: int, where: str, length: Any = None) -> dict:
     x, y = _check_vectors(gur, domain, where)
     counts = np.bincount(y, minlength=2)[:2]
     if counts.min() < 2:
@@ -470,8 +477,39 @@ def _alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None, overlap:
                         "null": _knn_entropy(neighbours, shuffled),
                         "max": _binary_entropy(np.array([share_a]))[0].item()},
         "pair_distance": _pair_distance(x, y, partner, seed, n_max),
+        "auc_length_matched": None if length is None else _length_matched_auc(
+            x, y, _to_numpy(length, np.int64), seed, n_max),
         "n": len(rows),
     }
+
+
+def _length_matched_auc(x: np.ndarray, y: np.ndarray, length: np.ndarray, seed: int,
+                        n_max: int) -> dict | None:
+    """Domain AUC on equal numbers of A and B users at every history length."""
+    if length.shape != y.shape:
+        raise RecGuruError(f"'length' has shape {length.shape}, expected {y.shape}")
+    rng = np.random.default_rng([seed, 3])
+    pairs_a, pairs_b = [], []
+    for value in np.unique(length):
+        a = np.flatnonzero((length == value) & (y == 0))
+        b = np.flatnonzero((length == value) & (y == 1))
+        k = min(len(a), len(b))
+        if k:
+            pairs_a.append(rng.choice(a, k, replace=False))
+            pairs_b.append(rng.choice(b, k, replace=False))
+    if not pairs_a:
+        return None
+    a, b = np.concatenate(pairs_a), np.concatenate(pairs_b)
+    if len(a) > n_max // 2:  # keep the per-length balance: drop whole (A, B) pairs
+        keep = rng.choice(len(a), n_max // 2, replace=False)
+        a, b = a[keep], b[keep]
+    if len(a) < CV_FOLDS:
+        return None
+    rows = np.sort(np.concatenate([a, b]))
+    xs, ys = x[rows], y[rows]
+    auc, _ = _domain_classifier(xs, ys, seed)
+    auc0, _ = _domain_classifier(xs, np.random.default_rng([seed, 4]).permutation(ys), seed)
+    return {"value": auc, "null": auc0, "n": int(len(rows))}
 
 
 def _domain_classifier(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float]:
@@ -556,7 +594,8 @@ def compare_snapshots(snapshots: dict, **kw: Any) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for name, snap in _require_snapshots(snapshots):
         metrics = _alignment_metrics(snap["gur"], snap["domain"], user=snap.get("user"),
-                                     overlap=snap.get("overlap"), where=f"snapshot '{name}'",
+                                     overlap=snap.get("overlap"), length=snap.get("length"),
+                                     where=f"snapshot '{name}'",
                                      seed=kw.get("seed", 0), n_max=kw.get("n_max", 5000))
         metrics["step"] = int(snap.get("step", -1))
         out[name] = metrics
@@ -568,6 +607,7 @@ def flatten_comparison(comparison: dict[str, dict]) -> list[dict]:
     rows = []
     for name, m in comparison.items():
         pair = m.get("pair_distance") or {}
+        matched = m.get("auc_length_matched") or {}
         rows.append({
             "snapshot": name, "step": m.get("step"), "n": m["n"],
             "auc": m["auc"]["value"], "auc_null": m["auc"]["null"],
@@ -577,5 +617,6 @@ def flatten_comparison(comparison: dict[str, dict]) -> list[dict]:
             "knn_entropy_max": m["knn_entropy"]["max"],
             "pair_distance": pair.get("value"), "pair_distance_null": pair.get("null"),
             "pair_distance_ratio": pair.get("ratio"), "n_pairs": pair.get("n_pairs", 0),
+            "auc_length_matched": matched.get("value"), "auc_length_matched_null": matched.get("null"),
         })
     return rows

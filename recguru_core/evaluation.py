@@ -3,6 +3,12 @@
 Ranks are 1-based. Ties are broken pessimistically: a candidate scoring exactly as high as the
 true item counts as ranked above it, so a model that outputs constant scores gets the worst rank
 (not the best, which optimistic tie-breaking would give it).
+
+NaN scores rank last: a NaN true-item score gets the worst possible rank (every candidate
+counts as above it), and a NaN candidate never counts as above a finite true item. Without this
+a diverged model (NaN everywhere) compares False against everything and gets rank 1, i.e.
+HR = NDCG = 1.0. `evaluate_domain` also counts the users whose true-item score is NaN, so the
+caller can refuse such a result loudly (`nan_users` in `domain_ranks`).
 """
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ def ranks_from_candidate_scores(scores: torch.Tensor) -> torch.Tensor:
     """scores (B, C) with the true item in column 0 -> (B,) 1-based rank of the true item."""
     positive = scores[:, :1]  # (B, 1)
     others = scores[:, 1:]  # (B, C-1)
-    return 1 + (others >= positive).sum(dim=1)
+    above = (others >= positive) | torch.isnan(positive)  # NaN true score: everything is above
+    return 1 + above.sum(dim=1)
 
 
 def ranks_full(scores: torch.Tensor, targets: torch.Tensor, exclude: torch.Tensor) -> torch.Tensor:
@@ -27,7 +34,7 @@ def ranks_full(scores: torch.Tensor, targets: torch.Tensor, exclude: torch.Tenso
     ids that are not candidates (pad, eos, the user's other known items). The target itself is
     never excluded. -> (B,) 1-based rank among all non-excluded items."""
     positive = scores.gather(1, targets[:, None])  # (B, 1)
-    beats = (scores >= positive) & ~exclude
+    beats = ((scores >= positive) | torch.isnan(positive)) & ~exclude  # NaN true score ranks last
     beats.scatter_(1, targets[:, None], False)
     return 1 + beats.sum(dim=1)
 
@@ -62,9 +69,11 @@ def full_exclusion_mask(offsets: np.ndarray, items: np.ndarray, rows: np.ndarray
     return mask
 
 
-def evaluate_domain(domain, split: str, score_fn: Callable, *, full_ranking: bool = False,
-                    batch_size: int = 1024, rows: np.ndarray | None = None) -> dict[str, float]:
-    """Evaluate every user (or `rows`) of a `DomainData` on `split` ('valid' or 'test').
+def domain_ranks(domain, split: str, score_fn: Callable, *, full_ranking: bool = False,
+                 batch_size: int = 1024, rows: np.ndarray | None = None) -> np.ndarray:
+    """(n,) int64 1-based rank of each user's true item on `split` ('valid' or 'test'), for every
+    user of a `DomainData` (or `rows`), in row order. Per-user ranks are what a paired bootstrap
+    between two models needs; `evaluate_domain` averages them.
 
     score_fn(rows: np.ndarray, split: str, candidates: Tensor (B, C) or None) -> Tensor: scores
     of the given candidate ids (B, C), or of all ids (B, V+2) when candidates is None."""
@@ -80,4 +89,11 @@ def evaluate_domain(domain, split: str, score_fn: Callable, *, full_ranking: boo
         else:
             candidates = torch.from_numpy(domain.candidates(split, batch))
             ranks.append(ranks_from_candidate_scores(score_fn(batch, split, candidates).float().cpu()))
-    return metrics_from_ranks(torch.cat(ranks) if ranks else torch.zeros(0))
+    return torch.cat(ranks).numpy().astype(np.int64) if ranks else np.zeros(0, dtype=np.int64)
+
+
+def evaluate_domain(domain, split: str, score_fn: Callable, *, full_ranking: bool = False,
+                    batch_size: int = 1024, rows: np.ndarray | None = None) -> dict[str, float]:
+    """Metrics over every user (or `rows`) of a `DomainData` on `split`; see `domain_ranks`."""
+    return metrics_from_ranks(domain_ranks(domain, split, score_fn, full_ranking=full_ranking,
+                                           batch_size=batch_size, rows=rows))

@@ -57,6 +57,10 @@ class ModelConfig:
         steps); shared, the pre-trained AUC is ~0.91 and the critic has real work to do.
     disc_dropout: dropout between critic layers; 0 by default since a stochastic critic makes
         the gradient penalty noisy (the authors used 0.2).
+    use_gur: False gives the paper's "SeqRec" ablation (Table 3): CDSRec attends to a zero
+        memory, i.e. a plain causal sequential recommender with no user representation.
+    shared_encoder: False gives one encoder per domain (the "+Auto"/AutoRec ablation, whose GUR
+        comes from an autoencoder trained on the target domain only).
     """
 
     n_items_a: int
@@ -75,6 +79,8 @@ class ModelConfig:
     short_len: int = 50
     attend_both_gurs: bool = True
     shared_eos_position: bool = True
+    use_gur: bool = True
+    shared_encoder: bool = True
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -170,6 +176,8 @@ class RecGURU(nn.Module):
             for d in (0, 1)
         )
         self.encoder = Encoder(n_layers=c.n_layers, **blocks)  # shared by both domains
+        if not c.shared_encoder:  # the single-domain ablation: domain B gets its own encoder
+            self.encoder_b = Encoder(n_layers=c.n_layers, **blocks)
         self.decoders = nn.ModuleList(Decoder(n_layers=c.n_layers, **blocks) for _ in (0, 1))
         self.cdsrec = nn.ModuleList(Decoder(n_layers=c.cdsrec_layers, **blocks) for _ in (0, 1))
         if c.shared_eos_position:
@@ -198,7 +206,8 @@ class RecGURU(nn.Module):
         (tied) by encoder, decoders and CDSRec, so they form their own group."""
         return {
             "embeddings": list(self.embeddings.parameters()),
-            "encoder": list(self.encoder.parameters()),
+            "encoder": list(self.encoder.parameters()) + (
+                [] if self.config.shared_encoder else list(self.encoder_b.parameters())),
             "decoders": list(self.decoders.parameters()),
             "cdsrec": list(self.cdsrec.parameters()),
         }
@@ -221,8 +230,10 @@ class RecGURU(nn.Module):
         The shared encoder's output at the eos column; pad keys are masked, so the amount of left
         padding does not matter.
         """
-        x = self.embeddings[self._domain(domain)](seq)  # (B, L, d)
-        return self.encoder(x, seq)  # (B, d)
+        d = self._domain(domain)
+        x = self.embeddings[d](seq)  # (B, L, d)
+        encoder = self.encoder if d == 0 or self.config.shared_encoder else self.encoder_b
+        return encoder(x, seq)  # (B, d)
 
     def reconstruction_loss(
         self, domain: int, seq: Tensor, h: Tensor, *, generator: torch.Generator | None = None
@@ -263,6 +274,8 @@ class RecGURU(nn.Module):
         A masked slot gets attention weight exactly 0, so a non-overlapped user's output equals the
         M = 1 output.
         """
+        if not self.config.use_gur:  # SeqRec: nothing to attend to but a constant zero row
+            return torch.zeros_like(h_own)[:, None, :], None  # (B, 1, d)
         if h_other is None or not self.config.attend_both_gurs:
             return h_own[:, None, :], None  # (B, 1, d)
         memory = torch.stack([h_own, h_other], dim=1)  # (B, 2, d)

@@ -36,6 +36,15 @@ class PreprocessConfig:
     overlap: float | None = None  # None keeps the natural overlap; r in [0, 1] applies step 6
     seed: int = 0
 
+    def __post_init__(self):
+        # Leave-one-out needs a validation item, a test item and at least one training item;
+        # with fewer, a user's targets would be read from the neighbouring user's sequence.
+        if self.min_user_len < 3:
+            raise DataError(f"min_user_len={self.min_user_len}: must be >= 3 (each user needs "
+                            "at least one training item, a validation item and a test item)")
+        if self.k_core < 1:
+            raise DataError(f"k_core={self.k_core}: must be >= 1")
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -25,6 +25,7 @@ No leakage (how it is ensured):
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -39,6 +40,7 @@ import torch
 
 from . import losses
 from .data import CrossDomainData, left_padded
+from .errors import RecGuruError
 from .evaluation import evaluate_domain
 from .model import Discriminator, ModelConfig, RecGURU
 
@@ -54,13 +56,25 @@ class TrainConfig:
     pretrain_epochs: int = 6
     warmup_steps: int = 200
     noam_factor: float = 1.0
-    # phase 2: adversarial multi-task training
+    # phase 2: adversarial multi-task training. The defaults are the recipe of the alignment
+    # study (docs/design.md, benchmarks/adversarial_sweep.py); the paper's/authors' values are
+    # adv_lr=critic_lr=1e-4, adv_norm=none, adv_dropout=true, critic_warmup=0.
     adv_steps: int = 300  # generator steps
     critic_iters: int = 5  # CRITIC_ITERS
-    adv_lr: float = 1e-4
+    adv_lr: float = 5e-4  # generator (embeddings + encoder + decoders)
+    critic_lr: float = 1e-3
     adv_beta1: float = 0.5
     adv_beta2: float = 0.9
     critic: str = "wgan-gp"  # or "bce" (eq. 8)
+    # Critic and l2 compare GURs on the joint A+B batch statistics (losses.joint_normalize):
+    # "whiten", "standardize" or "none" (raw GUR space, where shrinking the GURs fakes alignment).
+    adv_norm: str = "whiten"
+    # False: the phase-2 encoder pass runs without dropout, so the game is played on the GURs that
+    # snapshots, probes and phase 3 use (gradients still flow).
+    adv_dropout: bool = False
+    # Critic steps on the frozen pre-trained encoder before the first generator step, so the
+    # generator never learns from a cold critic (W ~ 0 tells it nothing).
+    critic_warmup: int = 300
     # WGAN-GP's own default (Gulrajani et al.). The authors used 0.1, which barely constrains
     # the critic's Lipschitz constant, so its "Wasserstein" estimate can grow without bound.
     gp_weight: float = 10.0
@@ -83,15 +97,28 @@ class TrainConfig:
     compile: bool = False
 
     def __post_init__(self):
-        from .errors import RecGuruError
-
         if self.critic not in ("wgan-gp", "bce"):
             raise RecGuruError(f"train config: critic must be 'wgan-gp' or 'bce', got {self.critic!r}")
+        if self.adv_norm not in losses.NORMALIZATIONS:
+            raise RecGuruError(f"train config: adv_norm must be one of "
+                               f"{', '.join(losses.NORMALIZATIONS)}, got {self.adv_norm!r}")
+        for name in ("noam_factor", "adv_lr", "critic_lr", "ft_lr"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise RecGuruError(f"train config: {name} must be a finite number > 0, got {value!r}")
+        for name in ("gp_weight", "w_rec", "w_adv", "w_l2"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise RecGuruError(f"train config: {name} must be a finite number >= 0, got {value!r}")
+        for name in ("adv_beta1", "adv_beta2", "ft_beta1", "ft_beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise RecGuruError(f"train config: {name} must be in [0, 1), got {getattr(self, name)!r}")
         for name in ("batch_size", "critic_iters", "adv_chunk", "bpr_negatives", "patience",
                      "warmup_steps", "eval_batch"):
             if getattr(self, name) < 1:
                 raise RecGuruError(f"train config: {name} must be >= 1, got {getattr(self, name)}")
-        for name in ("pretrain_epochs", "adv_steps", "finetune_epochs", "snapshots_during"):
+        for name in ("pretrain_epochs", "adv_steps", "finetune_epochs", "snapshots_during",
+                     "critic_warmup"):
             if getattr(self, name) < 0:
                 raise RecGuruError(f"train config: {name} must be >= 0, got {getattr(self, name)}")
 
@@ -105,8 +132,6 @@ class TrainConfig:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    from .errors import RecGuruError
-
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -198,13 +223,49 @@ class Batcher:
 
 # --------------------------------------------------------------------------- scoring
 
+@contextlib.contextmanager
+def gur_mode(model: RecGURU):
+    """Embeddings and encoder(s) in eval mode (no dropout) for the block, gradients unaffected:
+    the GUR a user gets is the dropout-free one everywhere it is read (snapshots, probes, phase 3,
+    and by default the adversarial game)."""
+    parts = [model.embeddings, model.encoder] + ([] if model.config.shared_encoder else [model.encoder_b])
+    before = [m.training for m in parts]
+    for m in parts:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(parts, before):
+            m.train(mode)
+
+
+def user_memory(model: RecGURU, batcher: "Batcher", domain: int, rows: np.ndarray, *,
+                own_input: torch.Tensor | None = None, cache: list[torch.Tensor] | None = None):
+    """The CDSRec memory of users `rows` (eq. 2): their own GUR, encoded from `own_input` (or,
+    without it, looked up in `cache`, the table of training-history GURs), and for overlapped
+    users the other domain's GUR (training history; from `cache` when given). Nothing is
+    encoded for the SeqRec ablation (use_gur=False). -> (memory, mask)."""
+    if not model.config.use_gur:
+        zeros = torch.zeros(len(rows), model.config.d_model, device=batcher.device)
+        return model.cdsrec_memory(zeros)
+    with gur_mode(model):
+        if own_input is None:
+            h_own = cache[domain][torch.from_numpy(np.asarray(rows)).to(batcher.device)]
+        else:
+            h_own = model.encode(domain, own_input)
+        h_other, valid = batcher.other_gur(model, domain, rows, cache)
+    return model.cdsrec_memory(h_own, h_other.to(h_own.dtype), valid)
+
+
 @torch.no_grad()
 def score_rows(model: RecGURU, batcher: Batcher, domain: int, rows: np.ndarray, split: str,
-               candidates: torch.Tensor | None) -> torch.Tensor:
-    """CDSRec scores for users `rows` on `split`: candidate scores (B, C) or all ids (B, V+2)."""
-    h_own = model.encode(domain, batcher.encoder_input(domain, rows, split))
-    h_other, valid = batcher.other_gur(model, domain, rows)
-    memory, mask = model.cdsrec_memory(h_own, h_other.to(h_own.dtype), valid)
+               candidates: torch.Tensor | None, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """CDSRec scores for users `rows` on `split`: candidate scores (B, C) or all ids (B, V+2).
+    `cache`: training-history GURs of both domains (`Batcher.all_gurs`); the validation history
+    is the training history, so on 'valid' the own GUR is looked up too."""
+    own_input = None if cache is not None and split in ("train", "valid") else \
+        batcher.encoder_input(domain, rows, split)
+    memory, mask = user_memory(model, batcher, domain, rows, own_input=own_input, cache=cache)
     q = model.cdsrec_query(domain, batcher.history(domain, rows, split), memory, mask)
     if candidates is None:
         return model.scores(domain, q)
@@ -212,8 +273,8 @@ def score_rows(model: RecGURU, batcher: Batcher, domain: int, rows: np.ndarray, 
 
 
 def evaluate(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bool = False,
-             batch_size: int = 1024) -> dict[str, dict[str, float]]:
-    """Metrics per domain over all users ({'A': {...}, 'B': {...}})."""
+             batch_size: int = 1024, cache: list[torch.Tensor] | None = None) -> dict[str, dict[str, float]]:
+    """Metrics per domain over all users ({'A': {...}, 'B': {...}}); `cache` as in score_rows."""
     was_training = model.training
     model.eval()
     out = {}
@@ -221,7 +282,7 @@ def evaluate(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bool
         dom = batcher.data.domain(domain)
         out[key] = evaluate_domain(
             dom, split,
-            lambda rows, s, cand: score_rows(model, batcher, domain, rows, s, cand),
+            lambda rows, s, cand: score_rows(model, batcher, domain, rows, s, cand, cache),
             full_ranking=full_ranking, batch_size=batch_size,
         )
     model.train(was_training)
@@ -247,11 +308,12 @@ def gur_snapshot(model: RecGURU, batcher: Batcher, sample: dict, step: int) -> d
 
 def snapshot_sample(data: CrossDomainData, n_per_domain: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
-    rows, users, domains, overlap, cluster = [], [], [], [], []
+    rows, users, domains, overlap, cluster, length = [], [], [], [], [], []
     for domain in (0, 1):
         dom = data.domain(domain)
         r = np.sort(rng.choice(dom.n_users, size=min(n_per_domain, dom.n_users), replace=False))
         rows.append(r)
+        length.append(np.minimum(dom.lengths[r] - 2, dom.cfg.max_len))  # what the encoder read
         users += dom.user_raw[r].tolist()
         domains.append(np.full(len(r), domain))
         overlap.append(data.partner_rows(domain)[r] >= 0)
@@ -262,6 +324,7 @@ def snapshot_sample(data: CrossDomainData, n_per_domain: int, seed: int) -> dict
         "user": users,
         "domain": torch.from_numpy(np.concatenate(domains).astype(np.int64)),
         "overlap": torch.from_numpy(np.concatenate(overlap)),
+        "length": torch.from_numpy(np.concatenate(length).astype(np.int64)),
     }
     if len(cluster) == 2:
         sample["cluster"] = torch.from_numpy(np.concatenate(cluster).astype(np.int64))
@@ -289,12 +352,16 @@ class Trainer:
         guru = groups["embeddings"] + groups["encoder"] + groups["decoders"]
         self.opt_pre = torch.optim.Adam(guru, lr=1.0, betas=(0.9, 0.98), eps=1e-9)
         self.opt_gen = torch.optim.Adam(guru, lr=cfg.adv_lr, betas=(cfg.adv_beta1, cfg.adv_beta2), eps=1e-8)
-        self.opt_dis = torch.optim.Adam(self.critic.parameters(), lr=cfg.adv_lr,
+        self.opt_dis = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr,
                                         betas=(cfg.adv_beta1, cfg.adv_beta2), eps=1e-8)
-        self.opt_ft = [torch.optim.Adam(list(self.model.embeddings[d].parameters())
-                                        + list(self.model.cdsrec[d].parameters()),
-                                        lr=cfg.ft_lr, betas=(cfg.ft_beta1, cfg.ft_beta2), eps=1e-8)
+        self.opt_ft = [torch.optim.Adam(self._finetune_params(d), lr=cfg.ft_lr,
+                                        betas=(cfg.ft_beta1, cfg.ft_beta2), eps=1e-8)
                        for d in (0, 1)]
+        # The adversarial losses are chosen once, here, not by string every step.
+        if cfg.critic == "wgan-gp":
+            self._critic_loss, self._generator_loss = losses.critic_loss_wgan, losses.generator_loss_wgan
+        else:
+            self._critic_loss, self._generator_loss = losses.critic_loss_bce, losses.generator_loss_bce
         self.phase, self.unit, self.global_step = 1, 0, 0
         self.history: list[dict] = []
         self.snapshots: dict[str, Any] = {"during": []}
@@ -315,6 +382,16 @@ class Trainer:
             self.model.encoder.compile()
             for m in list(self.model.decoders) + list(self.model.cdsrec):
                 m.compile()
+
+    def _finetune_params(self, domain: int) -> list[torch.nn.Parameter]:
+        """Phase 3 trains one domain's item table and CDSRec. Parameters shared by the two
+        domains (the shared [eos] vector and position table) are left out: they belong to the
+        frozen GURU encoder's input, and two optimisers stepping one tensor would each undo
+        the other's moments."""
+        shared = {id(p) for p in self.model.embeddings[0].parameters()} & \
+                 {id(p) for p in self.model.embeddings[1].parameters()}
+        own = [p for p in self.model.embeddings[domain].parameters() if id(p) not in shared]
+        return own + list(self.model.cdsrec[domain].parameters())
 
     # -- sizes ------------------------------------------------------------------------------
     @property
@@ -423,6 +500,7 @@ class Trainer:
                 for domain, rows in ((0, rows_a[i]), (1, rows_b[i])):
                     seq = self.batcher.encoder_input(domain, rows)
                     rec.append(self.model.reconstruction_loss(domain, seq, self.model.encode(domain, seq)))
+            self._check_finite(rec_A=rec[0], rec_B=rec[1])
             loss = rec[0] + rec[1]
             self.opt_pre.zero_grad(set_to_none=True)
             loss.backward()
@@ -440,66 +518,133 @@ class Trainer:
         k = rng.choice(len(buckets), p=self._bucket_p[domain])
         return buckets[k][rng.integers(0, len(buckets[k]), self.cfg.batch_size)]
 
-    def critic_step(self, rng) -> dict:
-        """One critic update on fresh A and B batches; the encoder is held fixed."""
-        with torch.no_grad(), self._autocast():
-            h_a = self.model.encode(0, self.batcher.encoder_input(0, self._sample(rng, 0)))
-            h_b = self.model.encode(1, self.batcher.encoder_input(1, self._sample(rng, 1)))
-        h_a, h_b = h_a.float(), h_b.float()
-        d_a, d_b = self.critic(h_a), self.critic(h_b)
-        if self.cfg.critic == "wgan-gp":
-            loss = losses.critic_loss_wgan(d_a, d_b)
-        else:
-            loss = losses.critic_loss_bce(d_a, d_b)
-        gp = losses.gradient_penalty(self.critic, h_a, h_b) if self.cfg.gp_weight > 0 else torch.zeros(())
+    def _check_finite(self, **values: torch.Tensor) -> None:
+        """Stop with one clear line when a loss is NaN or inf (a diverged run must not go on to
+        write NaN weights or report metrics). The last completed unit's checkpoint is kept."""
+        for name, value in values.items():
+            v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+            if not math.isfinite(v):
+                raise RecGuruError(
+                    f"training diverged: loss {name} = {v} in phase {self.phase} "
+                    f"({PHASES[self.phase]}) at step {self.global_step + 1}; lower the learning "
+                    "rate or the loss weights and retrain (the last completed unit's checkpoint "
+                    "is kept)")
+
+    def _adv_encode(self, domain: int, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(encoder input, GUR) for the adversarial phase; dropout-free unless adv_dropout."""
+        seq = self.batcher.encoder_input(domain, rows)
+        if self.cfg.adv_dropout:
+            return seq, self.model.encode(domain, seq)
+        with gur_mode(self.model):
+            return seq, self.model.encode(domain, seq)
+
+    def critic_update(self, h_a: torch.Tensor, h_b: torch.Tensor) -> dict:
+        """One critic step on fixed GURs h_a (B, d), h_b (B, d); the penalty is taken on the same
+        normalised inputs the critic scores."""
+        z_a, z_b = losses.joint_normalize(h_a.detach().float(), h_b.detach().float(), self.cfg.adv_norm)
+        d_a, d_b = self.critic(z_a), self.critic(z_b)
+        loss = self._critic_loss(d_a, d_b)
+        gp = losses.gradient_penalty(self.critic, z_a, z_b) if self.cfg.gp_weight > 0 else torch.zeros(())
         total = loss + self.cfg.gp_weight * gp
+        self._check_finite(critic=loss, gradient_penalty=gp)
         self.opt_dis.zero_grad(set_to_none=True)
         total.backward()
         self.opt_dis.step()
         return {"critic": loss.item(), "gp": gp.item(),
                 "wasserstein": losses.wasserstein_estimate(d_a, d_b).item()}
 
+    def critic_steps(self, rng) -> dict:
+        """CRITIC_ITERS critic updates. The encoder is fixed while they run, so one fresh A and
+        one fresh B batch are encoded once and serve all of them (re-encoding per critic step
+        would compute the same function five times)."""
+        with torch.no_grad(), self._autocast():
+            _, h_a = self._adv_encode(0, self._sample(rng, 0))
+            _, h_b = self._adv_encode(1, self._sample(rng, 1))
+        for _ in range(self.cfg.critic_iters):
+            stats = self.critic_update(h_a, h_b)
+        return stats  # the last critic step's values are logged
+
     def generator_step(self, rng) -> dict:
-        """One update of embeddings + encoder + decoders on eq. 13; the critic is frozen."""
+        """One update of embeddings + encoder + decoders on eq. 13; the critic is frozen.
+        The adversarial term and the l2 pull read GURs normalised on the statistics of this
+        step's A and B rows together (main batches and the overlapped-user batch)."""
         self.critic.requires_grad_(False)
         with self._autocast():
-            seq_a = self.batcher.encoder_input(0, self._sample(rng, 0))
-            seq_b = self.batcher.encoder_input(1, self._sample(rng, 1))
-            h_a, h_b = self.model.encode(0, seq_a), self.model.encode(1, seq_b)
+            seq_a, h_a = self._adv_encode(0, self._sample(rng, 0))
+            seq_b, h_b = self._adv_encode(1, self._sample(rng, 1))
             rec_a = self.model.reconstruction_loss(0, seq_a, h_a)
             rec_b = self.model.reconstruction_loss(1, seq_b, h_b)
-            d_a, d_b = self.critic(h_a.float()), self.critic(h_b.float())
-            if self.cfg.critic == "wgan-gp":
-                adv = losses.generator_loss_wgan(d_a, d_b)
-            else:
-                adv = losses.generator_loss_bce(d_a, d_b)
-            l2 = torch.zeros((), device=self.device)
-            if self.data.n_overlap and self.cfg.w_l2 > 0:
+            use_l2 = self.data.n_overlap > 0 and self.cfg.w_l2 > 0
+            if use_l2:
                 pick = rng.integers(0, self.data.n_overlap, self.cfg.batch_size)
-                ha_o = self.model.encode(0, self.batcher.encoder_input(0, self.data.overlap_a[pick]))
-                hb_o = self.model.encode(1, self.batcher.encoder_input(1, self.data.overlap_b[pick]))
-                l2 = losses.l2_pull(ha_o, hb_o)
+                _, ha_o = self._adv_encode(0, self.data.overlap_a[pick])
+                _, hb_o = self._adv_encode(1, self.data.overlap_b[pick])
+                z_a, z_b = losses.joint_normalize(torch.cat([h_a, ha_o]).float(),
+                                                  torch.cat([h_b, hb_o]).float(), self.cfg.adv_norm)
+                n_a, n_b = h_a.size(0), h_b.size(0)
+                l2 = losses.l2_pull(z_a[n_a:], z_b[n_b:])
+                z_a, z_b = z_a[:n_a], z_b[:n_b]
+            else:
+                z_a, z_b = losses.joint_normalize(h_a.float(), h_b.float(), self.cfg.adv_norm)
+                l2 = torch.zeros((), device=self.device)
+            adv = self._generator_loss(self.critic(z_a), self.critic(z_b))
+        self._check_finite(rec_A=rec_a, rec_B=rec_b, gen_adv=adv, l2=l2)
         loss = self.cfg.w_rec * (rec_a + rec_b) + self.cfg.w_adv * adv + self.cfg.w_l2 * l2
         self.opt_gen.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_gen.step()
         self.critic.requires_grad_(True)
-        return {"rec_A": rec_a.item(), "rec_B": rec_b.item(), "gen_adv": adv.item(), "l2": l2.item()}
+        with torch.no_grad():  # spread of the raw GUR cloud: shrinking = fake alignment
+            scale = torch.cat([h_a, h_b]).float().std(dim=0).mean().item()
+        return {"rec_A": rec_a.item(), "rec_B": rec_b.item(), "gen_adv": adv.item(), "l2": l2.item(),
+                "gur_std": scale}
+
+    def _warm_up_critic(self, rng):
+        """`critic_warmup` critic steps on the frozen pre-trained encoder, before any generator
+        step. The encoder does not change during them, so every user's GUR is encoded once and
+        batches are drawn from that table. Yields a record every 10 steps."""
+        with torch.no_grad(), self._autocast():
+            with gur_mode(self.model):
+                table = [self.batcher.all_gurs(self.model, d) for d in (0, 1)]
+        t0 = time.perf_counter()
+        B = self.cfg.batch_size
+        for k in range(self.cfg.critic_warmup):
+            pick = [torch.from_numpy(rng.integers(0, len(t), B)).to(self.device) for t in table]
+            stats = self.critic_update(table[0][pick[0]], table[1][pick[1]])
+            if (k + 1) % 10 == 0 or k + 1 == self.cfg.critic_warmup:
+                yield self._record({"event": "critic_warmup", "warmup_step": k + 1, **stats},
+                                   time.perf_counter() - t0)
+                t0 = time.perf_counter()
 
     def _adversarial_unit(self, rng):
         self.model.train()
         self.critic.train()
+        if self.unit == 0 and self.cfg.critic_warmup:
+            yield from self._warm_up_critic(rng)
         first = self.unit * self.cfg.adv_chunk
         for k in range(first, min(first + self.cfg.adv_chunk, self.cfg.adv_steps)):
             t0 = time.perf_counter()
-            for _ in range(self.cfg.critic_iters):
-                critic_stats = self.critic_step(rng)  # the last critic step's values are logged
+            critic_stats = self.critic_steps(rng)
             gen_stats = self.generator_step(rng)
             self.global_step += 1
             yield self._record({"phase_step": k + 1, **critic_stats, **gen_stats, "lr": self.cfg.adv_lr},
                                time.perf_counter() - t0)
 
     # -- phase 3 --------------------------------------------------------------------------------
+    def _gur_table(self) -> list[torch.Tensor] | None:
+        """Every user's GUR in both domains from the training history (dropout-free), or None for
+        SeqRec. The encoder is frozen in phase 3 and only the item tables drift, so the table of
+        the previous evaluation is exactly the one the next epoch would compute: it is kept."""
+        if not self.model_cfg.use_gur:
+            return None
+        if self._gur_cache is None:
+            was = self.model.training
+            self.model.eval()
+            with self._autocast():
+                self._gur_cache = [self.batcher.all_gurs(self.model, d) for d in (0, 1)]
+            self.model.train(was)
+        return self._gur_cache
+
     def _finetune_unit(self, rng):
         self.model.train()
         self.model.encoder.eval()  # the GURU encoder is fixed in phase 3 (no dropout noise in h)
@@ -507,11 +652,7 @@ class Trainer:
         order = [self._ft_rows(d) for d in (0, 1)]
         # Other-domain GURs (eq. 2) of the whole epoch, computed once: the encoder is frozen in
         # phase 3; only the item tables drift a little within an epoch.
-        self.model.eval()
-        with self._autocast():
-            self._gur_cache = [self.batcher.all_gurs(self.model, d) for d in (0, 1)]
-        self.model.train()
-        self.model.encoder.eval()
+        cache = self._gur_table()
         batches = [self._epoch_rows(rng, r, self.data.domain(d).lengths, steps) if len(r) else None
                    for d, r in enumerate(order)]
         for i in range(steps):
@@ -521,22 +662,22 @@ class Trainer:
                 if batches[domain] is None or self.ft_state["done"][domain]:
                     continue
                 rows = batches[domain][i]
-                loss = self._bpr_loss(domain, rows, rng)
+                loss = self._bpr_loss(domain, rows, rng, cache)
+                self._check_finite(**{f"bpr_{key}": loss})
                 self.opt_ft[domain].zero_grad(set_to_none=True)
                 loss.backward()
                 self.opt_ft[domain].step()
                 rec[f"bpr_{key}"] = loss.item()
             self.global_step += 1
             yield self._record(rec, time.perf_counter() - t0)
+        self._gur_cache = None  # the item tables moved: the next evaluation re-encodes
 
-    def _bpr_loss(self, domain: int, rows: np.ndarray, rng) -> torch.Tensor:
+    def _bpr_loss(self, domain: int, rows: np.ndarray, rng, cache) -> torch.Tensor:
         gur_input, hist, target, train_on = self.batcher.finetune_batch(domain, rows, rng)
         with self._autocast():
-            with torch.no_grad():
-                h_other, valid = self.batcher.other_gur(self.model, domain, rows, self._gur_cache)
             with torch.no_grad():  # the GUR is an input here: phase 3 trains CDSRec only
-                h_own = self.model.encode(domain, gur_input)
-            memory, mask = self.model.cdsrec_memory(h_own, h_other.to(h_own.dtype), valid)
+                memory, mask = user_memory(self.model, self.batcher, domain, rows,
+                                           own_input=gur_input, cache=cache)
             q = self.model.cdsrec_hidden(domain, hist, memory, mask)  # (B, W, d)
             q, target = q[train_on], target[train_on]  # (N, d), (N,)
             n_items = self.model_cfg.n_items(domain)
@@ -565,7 +706,8 @@ class Trainer:
                     yield self._record({"event": "snapshot"})
         if self.phase == 3:
             t0 = time.perf_counter()
-            valid = evaluate(self.model, self.batcher, "valid", batch_size=self.cfg.eval_batch)
+            valid = evaluate(self.model, self.batcher, "valid", batch_size=self.cfg.eval_batch,
+                             cache=self._gur_table())
             st = self.ft_state
             for domain, key in ((0, "A"), (1, "B")):
                 if st["done"][domain]:
@@ -593,10 +735,13 @@ class Trainer:
                     self._restore_domain(domain, self.ft_state["best_params"][domain])
             t0 = time.perf_counter()
             bs = self.cfg.eval_batch
+            self._gur_cache = None  # the best item tables are back: encode once for all three
+            cache = self._gur_table()
             self.metrics = {
-                "valid": evaluate(self.model, self.batcher, "valid", batch_size=bs),
-                "test": evaluate(self.model, self.batcher, "test", batch_size=bs),
-                "test_full": evaluate(self.model, self.batcher, "test", full_ranking=True, batch_size=bs),
+                "valid": evaluate(self.model, self.batcher, "valid", batch_size=bs, cache=cache),
+                "test": evaluate(self.model, self.batcher, "test", batch_size=bs, cache=cache),
+                "test_full": evaluate(self.model, self.batcher, "test", full_ranking=True,
+                                      batch_size=bs, cache=cache),
             }
             flat = {f"test_{m}_{key}": v for key in ("A", "B") for m, v in self.metrics["test"][key].items()}
             yield self._record({"event": "final_eval", **flat}, time.perf_counter() - t0)

@@ -38,3 +38,25 @@ def test_full_ranking_excludes_known_items_but_not_target():
 
 def test_empty_ranks_give_nan():
     assert all(math.isnan(v) for v in metrics_from_ranks(np.array([])).values())
+
+
+def test_nan_scores_rank_last_sampled():
+    nan = float("nan")
+    scores = torch.tensor([[nan, nan, nan],   # diverged model: worst rank, not 1
+                           [nan, 0.1, 0.2],   # NaN true item: worst rank
+                           [0.5, nan, 0.9],   # NaN candidate never beats a finite true item
+                           [0.5, nan, 0.1]])
+    assert ranks_from_candidate_scores(scores).tolist() == [3, 3, 2, 1]
+
+
+def test_nan_scores_rank_last_full():
+    offsets, items = np.array([0, 3]), np.array([2, 4, 3])
+    mask = full_exclusion_mask(offsets, items, np.array([0]), 5, np.array([3]))
+    nan = float("nan")
+    all_nan = torch.full((1, 7), nan)
+    # candidates 1, 3, 5: a NaN target ranks below the other two candidates
+    assert ranks_full(all_nan, torch.tensor([3]), mask).tolist() == [3]
+    some_nan = torch.tensor([[9.0, nan, 8.0, 2.0, 7.0, nan, 9.0]])
+    assert ranks_full(some_nan, torch.tensor([3]), mask).tolist() == [1]
+    m = metrics_from_ranks(ranks_full(all_nan, torch.tensor([3]), mask))
+    assert m["HR@1" if "HR@1" in m else "MRR"] < 1.0

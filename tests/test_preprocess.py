@@ -33,7 +33,7 @@ def test_rating_filter_window_repeats_and_reindex(make_raw):
     rows_a = [("u1", "x", 1, 5.0), ("u1", "x", 2, 5.0), ("u1", "y", 3, 1.0), ("u1", "z", 4, 4.0),
               ("u1", "w", 5, 3.0), ("u1", "v", 99, 5.0)]
     rows_b = [("u1", "p", 1), ("u1", "q", 2), ("u1", "r", 3)]
-    cfg = PreprocessConfig(k_core=1, min_user_len=1, end=50)
+    cfg = PreprocessConfig(k_core=1, min_user_len=3, end=50)
     a, b = preprocess(make_raw(rows_a, rows_b), cfg)
     # rating 1.0 dropped (not > 2), repeat x dropped, ts 99 outside the window
     assert list(a.item_raw[a.items - 1]) == ["x", "z", "w"]
@@ -44,16 +44,30 @@ def test_rating_filter_window_repeats_and_reindex(make_raw):
 
 def test_non_immediate_repeats_kept(make_raw):
     rows = [("u", "x", 1), ("u", "y", 2), ("u", "x", 3)]
-    a, _ = preprocess(make_raw(rows, rows), PreprocessConfig(k_core=1, min_user_len=1))
+    a, _ = preprocess(make_raw(rows, rows), PreprocessConfig(k_core=1, min_user_len=3))
     assert len(a.items) == 3
 
 
 def test_time_order_with_unsorted_input(make_raw):
-    rows = [("u", "c", 30), ("u", "a", 10), ("v", "a", 5), ("u", "b", 20), ("v", "b", 6)]
-    a, _ = preprocess(make_raw(rows, rows), PreprocessConfig(k_core=1, min_user_len=1))
+    rows = [("u", "c", 30), ("u", "a", 10), ("v", "a", 5), ("u", "b", 20), ("v", "b", 6), ("v", "c", 4)]
+    a, _ = preprocess(make_raw(rows, rows), PreprocessConfig(k_core=1, min_user_len=3))
     seqs = {a.user_raw[r]: list(a.item_raw[a.items[a.offsets[r]:a.offsets[r + 1]] - 1])
             for r in range(len(a.user_raw))}
-    assert seqs == {"u": ["a", "b", "c"], "v": ["a", "b"]}
+    assert seqs == {"u": ["a", "b", "c"], "v": ["c", "a", "b"]}
+
+
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_min_user_len_below_three_is_refused(n):
+    # 1- and 2-item users would get validation/test targets from the neighbouring user's row
+    with pytest.raises(DataError, match="min_user_len"):
+        PreprocessConfig(min_user_len=n)
+
+
+def test_min_user_len_below_three_from_a_source_is_one_line():
+    from recguru_core.sources import load_source
+
+    with pytest.raises(DataError, match="min_user_len=2: must be >= 3"):
+        load_source("synthetic:users=50,min_user_len=2")
 
 
 def test_empty_domain_after_filtering_is_clear(make_raw):
