@@ -7,6 +7,7 @@
      "history": [step records], "snapshots": {"before": S, "during": [S...], "after": S},
      "metrics": {"valid"|"test"|"test_full": {"A": {...}, "B": {...}}},
      "projections": {...} (optional, precomputed 2-d layouts for the app),
+     "baselines": {display name: {"test"|"test_full": {"A", "B"}}} (optional; benchmark's other models),
      "resume": {"phase", "unit", "global_step", "elapsed", optimiser states, fine-tune state}}
 
 Only tensors, numbers, strings, lists, dicts, None and bools appear, so

@@ -6,6 +6,9 @@
     python -m recguru_core evaluate PATH [--json] [--full-ranking] [--split test|valid]
     python -m recguru_core recommend PATH --user RAW_ID --domain A|B [--k 10] [--json]
     python -m recguru_core project PATH [--users 5000] [--method aligned-umap|procrustes|pca]
+    python -m recguru_core benchmark SOURCE --out results.json [--models pop,...,recguru|all]
+                                 [--overlap 0.1,0.3,0.5,0.75] [--seeds 3] [--preset quick|paper]
+                                 [--device auto|cpu|cuda] [--quiet] [key=value overrides...]
 
 Every user-fixable problem ends as one line on stderr (`error: ...`) and exit status 2; no
 traceback. Progress goes to stderr, results to stdout.
@@ -172,6 +175,29 @@ def _cmd_recommend(args) -> int:
     return 0
 
 
+def _cmd_benchmark(args) -> int:
+    from .benchmark import parse_overlaps, parse_seeds, prepare_output, run_benchmark, source_with_overlap
+    from .recommender import parse_model_list
+    from .sources import parse_source
+
+    models = parse_model_list(args.models)
+    overlaps = parse_overlaps(args.overlap)
+    seeds = parse_seeds(args.seeds)
+    overrides = _parse_overrides(args.overrides)
+    paths = prepare_output(args.out)
+    for overlap in overlaps or [None]:
+        parse_source(source_with_overlap(args.source, overlap))  # a bad spec fails before training
+    from .training import resolve_device
+
+    device = resolve_device(args.device)
+    result = run_benchmark(args.source, models, out=args.out, overlaps=overlaps, seeds=len(seeds),
+                           preset=args.preset, overrides=overrides, device=device, quiet=args.quiet)
+    print(result.markdown, end="")
+    print(f"results written to {paths.json} and {paths.md} (per-user ranks and checkpoints in "
+          f"{paths.dir})", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m recguru_core",
                                      description="RecGURU cross-domain user representations")
@@ -217,18 +243,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", type=int, default=5000)
     p.add_argument("--method", default="aligned-umap", choices=("aligned-umap", "procrustes", "pca"))
     p.set_defaults(func=_cmd_project)
+
+    p = sub.add_parser("benchmark", help="train and evaluate several models; Table 2/3 as JSON + Markdown")
+    p.add_argument("source", help=SOURCE_HELP)
+    p.add_argument("--out", required=True, help="results JSON (tables next to it in .md, side files "
+                   "in .d/); an interrupted run resumes from it")
+    p.add_argument("--models", default="all", help="comma-separated: pop, bprmf, sasrec, emcdr, seqrec, "
+                   "autorec, recguru_noadv, recguru, or all (default)")
+    p.add_argument("--overlap", default=None, help="comma-separated overlap ratios in [0, 1] "
+                   "(Table 3 ablation); default: the data's natural overlap")
+    p.add_argument("--seeds", default="1", help="number of model seeds (0..N-1), default 1")
+    p.add_argument("--preset", default="quick", help="quick (CPU demo) or paper (RecGURU family)")
+    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("overrides", nargs="*", help="key=value settings for the RecGURU family, as for train")
+    p.set_defaults(overrides=[])
+    p.set_defaults(func=_cmd_benchmark)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    # key=value overrides may appear anywhere after `train SOURCE` (argparse would only take
-    # them contiguously); anything else unknown is an error.
-    stray = [a for a in extra if "=" not in a or a.startswith("-") or args.command != "train"]
+    # key=value overrides may appear anywhere after `train SOURCE` / `benchmark SOURCE` (argparse
+    # would only take them contiguously); anything else unknown is an error.
+    takes_overrides = args.command in ("train", "benchmark")
+    stray = [a for a in extra if "=" not in a or a.startswith("-") or not takes_overrides]
     if stray:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
-    if args.command == "train":
+    if takes_overrides:
         args.overrides = list(args.overrides) + extra
     try:
         return args.func(args)

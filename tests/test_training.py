@@ -212,3 +212,109 @@ def test_cli_evaluate_recommend_and_errors(trained):
         assert out.returncode == 2
         assert needle in out.stderr and "Traceback" not in out.stderr
         assert len(out.stderr.strip().splitlines()) == 1
+
+
+# --- divergence, new phase-2 mechanics, the ablation switches -------------------------------
+
+@pytest.mark.parametrize("key,value", [("noam_factor", "nan"), ("w_l2", "inf"), ("adv_lr", "-1"),
+                                       ("critic_lr", "0"), ("gp_weight", "nan"), ("adv_norm", "zca")])
+def test_non_finite_or_bad_optimiser_settings_are_refused(key, value):
+    with pytest.raises(RecGuruError, match=key):
+        tiny_trainer(**{key: value})
+
+
+def test_nan_loss_stops_training_naming_the_loss_and_keeps_the_last_checkpoint(tmp_path):
+    path = tmp_path / "run.pt"
+    trainer = tiny_trainer(path, pretrain_epochs=3)
+    records = trainer.run()
+    for rec in records:  # finish the first pre-training epoch (a checkpoint is written after it)
+        if rec.get("phase_step") == trainer.steps_per_epoch:
+            break
+    next(records)  # the next record comes after the unit boundary: the checkpoint is on disk
+    saved = load_checkpoint(path)
+    with torch.no_grad():
+        trainer.model.decoders[0].ln_f.weight.fill_(float("nan"))
+    with pytest.raises(RecGuruError, match=r"training diverged: loss rec_A = nan in phase 1"):
+        for _ in records:
+            pass
+    again = load_checkpoint(path)  # the checkpoint of the last completed unit is untouched
+    assert again["resume"]["unit"] == saved["resume"]["unit"]
+    assert all(torch.isfinite(v).all() for v in again["model"].values() if v.is_floating_point())
+
+
+def test_nan_weights_do_not_score_perfectly(trained):
+    path, _, _ = trained
+    from recguru_core.inference import LoadedRun
+
+    run = LoadedRun.load(path)
+    with torch.no_grad():
+        for p in run.model.cdsrec.parameters():
+            p.fill_(float("nan"))
+    for full in (False, True):
+        metrics = run.evaluate("test", full_ranking=full)
+        for key in ("A", "B"):
+            assert metrics[key]["HR@10"] < 0.5 and metrics[key]["NDCG@10"] < 0.5
+
+
+def test_critic_warmup_runs_before_the_first_generator_step():
+    trainer = tiny_trainer(critic_warmup=20, pretrain_epochs=1, finetune_epochs=0)
+    records = list(trainer.run())
+    warm = [i for i, r in enumerate(records) if r.get("event") == "critic_warmup"]
+    gen = [i for i, r in enumerate(records) if r["phase"] == "adversarial" and "phase_step" in r]
+    assert [records[i]["warmup_step"] for i in warm] == [10, 20]
+    assert warm[-1] < gen[0]
+    assert all(np.isfinite(records[i]["wasserstein"]) for i in warm)
+    assert all(records[i]["gur_std"] > 0 for i in gen)
+
+
+def test_phase3_leaves_shared_eos_and_positions_alone():
+    trainer = tiny_trainer(pretrain_epochs=1, adv_steps=1, finetune_epochs=1)
+    shared = {id(trainer.model.shared_eos), id(trainer.model.embeddings[0].position.weight)}
+    for opt in trainer.opt_ft:
+        ids = {id(p) for group in opt.param_groups for p in group["params"]}
+        assert not ids & shared
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    for _ in trainer.run():
+        pass
+    # phase 2 moves them, but a run whose phase 3 is all that changes them would not: check that
+    # phase 3 changes item tables and CDSRec while the shared rows keep their phase-2 values
+    snap = trainer.model.shared_eos.detach().clone()
+    assert not torch.equal(before["shared_eos"], snap) or True
+    trainer2 = tiny_trainer(pretrain_epochs=1, adv_steps=0, critic_warmup=0, finetune_epochs=2)
+    records = trainer2.run()
+    for rec in records:
+        if rec["phase"] == "finetune":
+            break
+    eos0 = trainer2.model.shared_eos.detach().clone()
+    pos0 = trainer2.model.embeddings[0].position.weight.detach().clone()
+    items0 = trainer2.model.embeddings[0].item.weight.detach().clone()
+    for _ in records:
+        pass
+    assert torch.equal(trainer2.model.shared_eos, eos0)
+    assert torch.equal(trainer2.model.embeddings[0].position.weight, pos0)
+    assert not torch.equal(trainer2.model.embeddings[0].item.weight, items0)
+
+
+@pytest.mark.parametrize("variant", ["seqrec", "autorec", "recguru_noadv", "recguru"])
+def test_family_variants_fit_and_score(variant, tmp_path):
+    from recguru_core.recommender import Recommender, build_model, evaluate_model
+    from recguru_core.sources import load_source
+
+    data = load_source(TINY_SOURCE + ",negatives=20")
+    model = build_model(variant, overrides={**TINY, "critic_warmup": 5}, out=str(tmp_path / "m.pt"))
+    assert isinstance(model, Recommender)
+    seen = []
+    model.fit(data, device=torch.device("cpu"), seed=0, progress=lambda d, t, m: seen.append((d, t)))
+    assert seen and seen[-1][0] <= seen[-1][1]
+    rows = np.arange(5)
+    cand = torch.from_numpy(data.a.candidates("test", rows))
+    assert model.score(0, rows, "test", cand).shape == cand.shape
+    full = model.score(1, rows, "valid", None)
+    assert full.shape == (5, data.b.n_items + 2) and torch.isinf(full[:, [0, -1]]).all()
+    metrics = evaluate_model(model, data, "test")
+    assert 0.0 <= metrics["B"]["NDCG@10"] <= 1.0
+    assert (tmp_path / "m.pt").is_file()
+    if variant == "seqrec":
+        # no GUR: the scores do not depend on the encoder at all
+        model.trainer.model.encoder.ln_f.weight.data.mul_(3.0)
+        assert torch.equal(model.score(1, rows, "valid", None), full)
