@@ -1,0 +1,166 @@
+"""The baselines keep the `Recommender` contract: they learn a planted signal (beating POP),
+score candidates and full rankings in the agreed shapes, are deterministic under a seed, and
+never read a held-out test item while fitting."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from recguru_core import baselines as B
+from recguru_core.recommender import Recommender, build_model, evaluate_model
+from recguru_core.sources import load_source
+
+# A small world with a strong planted signal: 4 taste clusters and mostly Markov steps (the
+# next item is a latent neighbour of the previous one). max_len=30 exercises truncation.
+WORLD = ("synthetic:users=400,items_a=120,items_b=80,clusters=4,mean_len_a=15,mean_len_b=8,"
+         "max_len=30,markov=0.8,k_core=2,negatives=50")
+CPU = torch.device("cpu")
+LEARNED = ("bprmf", "sasrec", "emcdr")
+
+
+def small(name: str) -> Recommender:
+    """Each baseline with a short training budget: the tiny world needs no more."""
+    mf = B.BPRMFConfig(max_epochs=40)
+    return {
+        "pop": lambda: B.Pop(),
+        "bprmf": lambda: B.BPRMF(config=mf),
+        "sasrec": lambda: B.SASRec(config=B.SASRecConfig(max_epochs=10, batch_size=64, lr=5e-3)),
+        "emcdr": lambda: B.EMCDR(config=B.EMCDRConfig(mf=mf, max_epochs=5)),
+    }[name]()
+
+
+def fitted(name: str, data, seed: int = 0) -> Recommender:
+    model = small(name)
+    model.fit(data, device=CPU, seed=seed)
+    return model
+
+
+@pytest.fixture(scope="module")
+def data():
+    d = load_source(WORLD)
+    d.a.negatives, d.b.negatives  # noqa: B018 -- fixed before any copy is made of the domains
+    return d
+
+
+@pytest.fixture(scope="module")
+def models(data, one_thread):
+    return {name: fitted(name, data) for name in ("pop",) + LEARNED}
+
+
+def test_registry_builds_default_baselines():
+    for name, cls in (("pop", B.Pop), ("bprmf", B.BPRMF), ("sasrec", B.SASRec), ("emcdr", B.EMCDR)):
+        model = build_model(name)
+        assert type(model) is cls and model.name == name
+        assert isinstance(model, Recommender)
+    assert B.BPRMFConfig().d_model == B.SASRecConfig().d_model == B.EMCDRConfig().mf.d_model == 64
+    with pytest.raises(TypeError):
+        B.BPRMFConfig(64)  # keyword-only
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_beats_pop_on_planted_signal(models, data, name):
+    pop = evaluate_model(models["pop"], data, "test")
+    mine = evaluate_model(models[name], data, "test")
+    for key in ("A", "B"):
+        assert mine[key]["NDCG@10"] > pop[key]["NDCG@10"] + 0.1, (name, key, mine[key], pop[key])
+
+
+@pytest.mark.parametrize("name", ("pop",) + LEARNED)
+def test_score_shapes_and_full_ranking(models, data, name):
+    model = models[name]
+    for domain in (0, 1):
+        dom = data.domain(domain)
+        rows = np.arange(min(37, dom.n_users))
+        for split in ("valid", "test"):
+            cand = torch.from_numpy(dom.candidates(split, rows))
+            scores = model.score(domain, rows, split, cand)
+            assert scores.shape == cand.shape and torch.isfinite(scores).all()
+            full = model.score(domain, rows, split, None)
+            assert full.shape == (len(rows), dom.n_items + 2)
+            assert torch.isneginf(full[:, 0]).all() and torch.isneginf(full[:, -1]).all()
+            assert torch.isfinite(full[:, 1:-1]).all()
+            # candidate scores are the full ranking's scores of those ids
+            torch.testing.assert_close(full.gather(1, cand), scores)
+    # full ranking over every user, in several batches
+    metrics = evaluate_model(model, data, "test", full_ranking=True, batch_size=128)
+    assert 0.0 <= metrics["A"]["NDCG@10"] <= 1.0
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_deterministic_under_seed(models, data, name, one_thread):
+    again = fitted(name, data)
+    other = fitted(name, data, seed=1)
+    rows = np.arange(data.b.n_users)
+    cand = torch.from_numpy(data.b.candidates("test", rows))
+    first = models[name].score(1, rows, "test", cand)
+    assert torch.equal(first, again.score(1, rows, "test", cand))
+    assert not torch.equal(first, other.score(1, rows, "test", cand))
+
+
+def with_other_test_items(data):
+    """A copy of `data` in which every user's last item (the test target) is a different item;
+    training histories, validation targets and evaluation negatives are unchanged."""
+    out = copy.copy(data)
+    for key in ("a", "b"):
+        dom = copy.copy(getattr(data, key))  # shares the cached negatives and popularity
+        dom.items = dom.items.copy()
+        last = dom.offsets[1:] - 1
+        dom.items[last] = dom.items[last] % dom.n_items + 1
+        setattr(out, key, dom)
+    return out
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_fit_never_reads_test_items(models, data, name, one_thread):
+    changed = with_other_test_items(data)
+    assert not np.array_equal(changed.a.targets("test"), data.a.targets("test"))
+    model = fitted(name, changed)
+    for domain in (0, 1):
+        dom = data.domain(domain)
+        rows = np.arange(dom.n_users)
+        cand = torch.from_numpy(dom.candidates("valid", rows))
+        assert torch.equal(model.score(domain, rows, "valid", cand),
+                           models[name].score(domain, rows, "valid", cand))
+
+
+def test_sasrec_reads_the_split_history(models, data):
+    sasrec = models["sasrec"]
+    assert sasrec.nets[0].position.num_embeddings == 30  # the data's max_len
+    rows = np.arange(data.a.n_users)
+    valid = sasrec.score(0, rows, "valid", None)
+    test = sasrec.score(0, rows, "test", None)
+    assert not torch.equal(valid, test)  # test also sees the validation item
+    bprmf = models["bprmf"]
+    assert torch.equal(bprmf.score(0, rows, "valid", None), bprmf.score(0, rows, "test", None))
+
+
+def test_progress_reaches_total(data, one_thread):
+    calls = []
+    B.BPRMF(config=B.BPRMFConfig(max_epochs=4)).fit(
+        data, device=CPU, seed=0, progress=lambda *call: calls.append(call))
+    dones = [c[0] for c in calls]
+    assert dones == sorted(dones) and calls[-1][0] == calls[-1][1] == 8
+    assert any("valid NDCG@10" in c[2] for c in calls)
+
+
+def test_emcdr_without_overlapped_users(one_thread):
+    data = load_source(WORLD + ",overlap=0")
+    assert data.n_overlap == 0
+    model = small("emcdr")
+    model.fit(data, device=CPU, seed=0)
+    assert torch.count_nonzero(model.nets[0].other) == 0  # no source part to transfer
+    metrics = evaluate_model(model, data, "test")
+    assert metrics["B"]["NDCG@10"] > 0.2
+
+
+def test_emcdr_uses_real_source_embeddings_for_overlapped_users(models, data):
+    emcdr = models["emcdr"]
+    for t in (0, 1):
+        partner = data.partner_rows(t)
+        shared = partner >= 0
+        other = emcdr.nets[t].other
+        source_own = emcdr.nets[1 - t].own  # the source domain's BPRMF user embeddings
+        torch.testing.assert_close(other[torch.from_numpy(np.flatnonzero(shared))],
+                                   source_own[torch.from_numpy(partner[shared])])
+        assert torch.count_nonzero(other[torch.from_numpy(np.flatnonzero(~shared))]) > 0  # mapped
