@@ -24,6 +24,7 @@ Outputs, for `--out DIR/results.json`:
                        full_A, full_B), so a resumed run can still compute the bootstrap
     DIR/results.d/recguru_o{overlap}_s{seed}.pt          the RecGURU checkpoint of that run,
                        with a `baselines` key holding the other models' test metrics
+    DIR/results.d/recguru_noadv_o{overlap}_s{seed}.pt    the w_adv=0 control's checkpoint
 
 Resuming: results.json is rewritten atomically after every finished (model, overlap, seed); a
 restart with the same --out skips what is there, and refuses (one-line RecGuruError) when the
@@ -57,6 +58,7 @@ from .evaluation import KS, METRIC_NAMES
 FORMAT = "recguru-benchmark"
 VERSION = 1
 FAMILIES = ("sampled", "full")
+CHECKPOINTED = ("recguru", "recguru_noadv")
 DOMAIN_KEYS = ("A", "B")
 RECGURU = "recguru"
 N_BOOT = 1000
@@ -124,8 +126,8 @@ class BenchmarkPaths:
     def ranks(self, model: str, overlap: float | None, seed: int) -> Path:
         return self.ranks_dir / f"{model}_o{overlap_label(overlap)}_s{seed}.npz"
 
-    def checkpoint(self, overlap: float | None, seed: int) -> Path:
-        return self.dir / f"{RECGURU}_o{overlap_label(overlap)}_s{seed}.pt"
+    def checkpoint(self, overlap: float | None, seed: int, model: str = RECGURU) -> Path:
+        return self.dir / f"{model}_o{overlap_label(overlap)}_s{seed}.pt"
 
 
 def prepare_output(out: str | os.PathLike) -> BenchmarkPaths:
@@ -587,7 +589,9 @@ def run_benchmark(source: str, models: list[str], *, out, overlaps: list[float] 
                     payload["domains"] = {"A": data.a.name, "B": data.b.name}
                     payload["negatives"] = int(data.a.cfg.n_negatives)
                 tag = f"{_display(name)} overlap={overlap_label(overlap)} seed={seed}"
-                ckpt = str(paths.checkpoint(overlap, seed)) if name == RECGURU else None
+                # RecGURU's checkpoint carries the baselines; the w_adv=0 control's is kept too, so
+                # its alignment and validation metrics can be set beside RecGURU's.
+                ckpt = str(paths.checkpoint(overlap, seed, name)) if name in CHECKPOINTED else None
                 if ckpt is not None:
                     paths.dir.mkdir(parents=True, exist_ok=True)
                 model = factory(name, preset=preset, overrides=overrides, out=ckpt)

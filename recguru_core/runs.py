@@ -17,7 +17,7 @@ from .training import TrainConfig, Trainer
 # differ in how long each phase runs.
 PRESETS: dict[str, dict] = {
     # CPU demo: a few minutes on 2 cores for the synthetic default.
-    "quick": dict(pretrain_epochs=25, warmup_steps=100, adv_steps=100, adv_chunk=20,
+    "quick": dict(pretrain_epochs=15, warmup_steps=100, adv_steps=100, adv_chunk=20,
                   finetune_epochs=15, patience=3, batch_size=256),
     # The paper's optimisers and schedule (supplement 6.1.3), run to convergence with early stop.
     "paper": dict(pretrain_epochs=60, warmup_steps=2000, adv_steps=3000, adv_chunk=100,

@@ -374,12 +374,19 @@ class Trainer:
         self.elapsed = 0.0
         self._gur_cache: list[torch.Tensor] | None = None
         self._buckets, self._bucket_p = [], []
-        for d in (0, 1):
-            by_length = np.argsort(data.domain(d).lengths, kind="stable")
-            n_buckets = max(1, min(8, len(by_length) // (4 * cfg.batch_size)))
+        pair_length = data.a.lengths[data.overlap_a] + data.b.lengths[data.overlap_b]
+        for lengths in (data.a.lengths, data.b.lengths, pair_length):
+            by_length = np.argsort(lengths, kind="stable")
+            # About one batch's worth of users per bucket (at most 16 buckets): a batch is drawn
+            # with replacement inside one bucket, so every user stays equally likely, and a
+            # coarse top bucket would pad every batch in it to max_len (measured: 2 buckets on
+            # the synthetic default made a phase-2 step ~3x the cost of a phase-1 step).
+            n_buckets = max(1, min(16, len(by_length) // cfg.batch_size))
             self._buckets.append(np.array_split(by_length, n_buckets))
             sizes = np.array([len(b) for b in self._buckets[-1]], dtype=np.float64)
-            self._bucket_p.append(sizes / sizes.sum())
+            self._bucket_p.append(sizes / max(sizes.sum(), 1.0))
+        # the third entry: overlapped pairs for the l2 pull, bucketed by their summed length
+        self._pair_buckets, self._pair_bucket_p = self._buckets.pop(), self._bucket_p.pop()
         if cfg.compile:
             self.model.encoder.compile()
             for m in list(self.model.decoders) + list(self.model.cdsrec):
@@ -540,6 +547,14 @@ class Trainer:
         with gur_mode(self.model):
             return seq, self.model.encode(domain, seq)
 
+    def _sample_pairs(self, rng) -> np.ndarray:
+        """B overlapped users (indices into data.overlap_a/overlap_b), length-bucketed like
+        `_sample`: a uniform draw over all pairs would put a 100-item user in nearly every batch
+        and pad all 256 rows to it (measured: this made a phase-2 step ~2x slower)."""
+        k = rng.choice(len(self._pair_buckets), p=self._pair_bucket_p)
+        bucket = self._pair_buckets[k]
+        return bucket[rng.integers(0, len(bucket), self.cfg.batch_size)]
+
     def critic_update(self, h_a: torch.Tensor, h_b: torch.Tensor) -> dict:
         """One critic step on fixed GURs h_a (B, d), h_b (B, d); the penalty is taken on the same
         normalised inputs the critic scores."""
@@ -579,7 +594,7 @@ class Trainer:
             rec_b = self.model.reconstruction_loss(1, seq_b, h_b)
             use_l2 = self.data.n_overlap > 0 and self.cfg.w_l2 > 0
             if use_l2:
-                pick = rng.integers(0, self.data.n_overlap, self.cfg.batch_size)
+                pick = self._sample_pairs(rng)
                 _, ha_o = self._adv_encode(0, self.data.overlap_a[pick])
                 _, hb_o = self._adv_encode(1, self.data.overlap_b[pick])
                 z_a, z_b = losses.joint_normalize(torch.cat([h_a, ha_o]).float(),

@@ -27,3 +27,13 @@ def test_demo_checkpoint_loads_and_matches_its_config():
         assert ckpt["projections"][key].shape[1] == 2
     assert {"valid", "test", "test_full"} <= set(ckpt["metrics"])
     assert any(r.get("event") == "eval" for r in ckpt["history"])
+
+
+def test_demo_checkpoint_shows_the_alignment_the_page_promises():
+    """The Alignment page reads the stored metrics: the demo must show a real before/after."""
+    ckpt = torch.load(DEMO, weights_only=True)
+    before, after = ckpt["alignment"]["before"], ckpt["alignment"]["after"]
+    assert before["auc"]["value"] >= 0.80  # separable after pre-training
+    assert after["auc"]["value"] <= 0.65  # hard to tell apart after the adversarial phase
+    matched = after["auc_length_matched"]
+    assert matched is not None and matched["value"] < before["auc_length_matched"]["value"]

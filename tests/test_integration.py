@@ -1,36 +1,41 @@
-"""End-to-end (slow): adversarial training makes A and B GURs harder to tell apart."""
-import numpy as np
-import pytest
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_predict
-from sklearn.metrics import roc_auc_score
-from sklearn.preprocessing import StandardScaler
-from sklearn.pipeline import make_pipeline
+"""End-to-end (slow): the adversarial phase makes A and B GURs hard to tell apart.
 
+The setting is the alignment study's test bed (docs/design.md): measured there, AUC 0.913 after
+pre-training and 0.637 after 100 generator steps with the default recipe, 0.880 with the paper's
+optimiser settings in raw GUR space. The bounds leave room for platform noise, not for a recipe
+that stopped aligning.
+"""
+import pytest
+
+from recguru_core.analysis import alignment_metrics
 from recguru_core.runs import build_trainer
 
 pytestmark = pytest.mark.slow
 
-
-def domain_auc(snapshot) -> float:
-    x = snapshot["gur"].numpy()
-    y = snapshot["domain"].numpy()
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    p = cross_val_predict(clf, x, y, cv=5, method="predict_proba")[:, 1]
-    return roc_auc_score(y, p)
+TEST_BED = dict(d_model=32, d_ff=128, n_layers=1, cdsrec_layers=1, pretrain_epochs=10,
+                adv_steps=100, adv_chunk=50, finetune_epochs=1, batch_size=128, device="cpu",
+                snapshot_users=600, max_len=50)
 
 
-def test_adversarial_phase_lowers_domain_auc(tmp_path):
-    trainer = build_trainer(
-        "synthetic:users=1200", preset="quick",
-        overrides=dict(d_model=32, d_ff=128, n_layers=1, cdsrec_layers=1, pretrain_epochs=10,
-                       adv_steps=200, adv_chunk=50, finetune_epochs=1, batch_size=128,
-                       device="cpu", snapshot_users=600, max_len=50),
-        out=tmp_path / "run.pt", seed=0)
-    for _ in trainer.run():
-        pass
-    before = domain_auc(trainer.snapshots["before"])
-    after = domain_auc(trainer.snapshots["after"])
-    print(f"domain-classifier AUC before {before:.3f} -> after {after:.3f}")
-    assert before > 0.75  # pre-trained A and B GURs are separable
-    assert after < before - 0.02
+def auc(snapshot) -> tuple[float, float]:
+    m = alignment_metrics(snapshot["gur"], snapshot["domain"], user=snapshot["user"],
+                          overlap=snapshot["overlap"], length=snapshot["length"], seed=0)
+    return m["auc"]["value"], m["auc_length_matched"]["value"]
+
+
+def test_adversarial_phase_aligns_the_domains(tmp_path):
+    trainer = build_trainer("synthetic:users=1200", preset="quick", overrides=TEST_BED,
+                            out=tmp_path / "run.pt", seed=0)
+    records = list(trainer.run())
+    before, before_lm = auc(trainer.snapshots["before"])
+    after, after_lm = auc(trainer.snapshots["after"])
+    adv = [r for r in records if r["phase"] == "adversarial" and "phase_step" in r]
+    print(f"domain-classifier AUC before {before:.3f} -> after {after:.3f}; "
+          f"length-matched {before_lm:.3f} -> {after_lm:.3f}; "
+          f"W first {adv[0]['wasserstein']:.2f} last {adv[-1]['wasserstein']:.2f}; "
+          f"GUR spread {adv[0]['gur_std']:.2f} -> {adv[-1]['gur_std']:.2f}")
+    assert before > 0.85  # pre-trained A and B GURs are separable
+    assert after < 0.72  # ... and the adversarial phase makes them much less so
+    assert after_lm < before_lm
+    # aligned by moving the clouds, not by shrinking them (raw space collapsed 0.98 -> 0.07)
+    assert adv[-1]["gur_std"] > 0.5 * adv[0]["gur_std"]
