@@ -21,7 +21,7 @@ import torch
 from .data import CrossDomainData
 from .recommender import FitProgress
 from .runs import split_overrides
-from .training import Batcher, Trainer, score_rows
+from .training import Trainer, score_rows
 
 PHASE_INDEX = {"pretrain": 1, "adversarial": 2, "finetune": 3}
 
@@ -60,11 +60,7 @@ class _TrainerModel:
                 done = sum(totals[p] for p in range(1, phase)) + int(rec["phase_step"])
                 progress(min(done, total), total, f"phase {phase} {rec['phase']}")
         self.trainer.model.eval()
-        self._cache = self.trainer._gur_table()
-
-    @property
-    def batcher(self) -> Batcher:
-        return self.trainer.batcher
+        self._cache = self.trainer.gur_table()
 
     def score(self, domain: int, rows: np.ndarray, split: str,
               candidates: torch.Tensor | None) -> torch.Tensor:

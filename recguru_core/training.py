@@ -45,6 +45,7 @@ from .evaluation import evaluate_domain
 from .model import Discriminator, ModelConfig, RecGURU
 
 PHASES = {1: "pretrain", 2: "adversarial", 3: "finetune"}
+PAIRS = 2  # Trainer._sample's third population: overlapped users, as indices into data.overlap_a/b
 
 
 @dataclass(frozen=True)
@@ -373,6 +374,8 @@ class Trainer:
         self.sample = snapshot_sample(data, cfg.snapshot_users, cfg.seed)
         self.elapsed = 0.0
         self._gur_cache: list[torch.Tensor] | None = None
+        # Length buckets of domain A users, domain B users and (index PAIRS) overlapped pairs,
+        # the pairs bucketed by their summed length, for the l2 pull's batches.
         self._buckets, self._bucket_p = [], []
         pair_length = data.a.lengths[data.overlap_a] + data.b.lengths[data.overlap_b]
         for lengths in (data.a.lengths, data.b.lengths, pair_length):
@@ -385,8 +388,6 @@ class Trainer:
             self._buckets.append(np.array_split(by_length, n_buckets))
             sizes = np.array([len(b) for b in self._buckets[-1]], dtype=np.float64)
             self._bucket_p.append(sizes / max(sizes.sum(), 1.0))
-        # the third entry: overlapped pairs for the l2 pull, bucketed by their summed length
-        self._pair_buckets, self._pair_bucket_p = self._buckets.pop(), self._bucket_p.pop()
         if cfg.compile:
             self.model.encoder.compile()
             for m in list(self.model.decoders) + list(self.model.cdsrec):
@@ -519,12 +520,13 @@ class Trainer:
                                 "rec_B": rec[1].item(), "lr": lr}, time.perf_counter() - t0)
 
     # -- phase 2 --------------------------------------------------------------------------------
-    def _sample(self, rng, domain: int) -> np.ndarray:
-        """B users of one domain for an adversarial step: a length bucket is drawn with
-        probability proportional to its size, then B users uniformly inside it, so every user
-        is equally likely overall while a batch carries little padding."""
-        buckets = self._buckets[domain]
-        k = rng.choice(len(buckets), p=self._bucket_p[domain])
+    def _sample(self, rng, which: int) -> np.ndarray:
+        """B rows of one population for an adversarial step (0: users of A, 1: users of B,
+        PAIRS: overlapped pairs): a length bucket is drawn with probability proportional to its
+        size, then B rows uniformly inside it, so every row is equally likely overall while a
+        batch carries little padding."""
+        buckets = self._buckets[which]
+        k = rng.choice(len(buckets), p=self._bucket_p[which])
         return buckets[k][rng.integers(0, len(buckets[k]), self.cfg.batch_size)]
 
     def _check_finite(self, **values: torch.Tensor) -> None:
@@ -546,14 +548,6 @@ class Trainer:
             return seq, self.model.encode(domain, seq)
         with gur_mode(self.model):
             return seq, self.model.encode(domain, seq)
-
-    def _sample_pairs(self, rng) -> np.ndarray:
-        """B overlapped users (indices into data.overlap_a/overlap_b), length-bucketed like
-        `_sample`: a uniform draw over all pairs would put a 100-item user in nearly every batch
-        and pad all 256 rows to it (measured: this made a phase-2 step ~2x slower)."""
-        k = rng.choice(len(self._pair_buckets), p=self._pair_bucket_p)
-        bucket = self._pair_buckets[k]
-        return bucket[rng.integers(0, len(bucket), self.cfg.batch_size)]
 
     def critic_update(self, h_a: torch.Tensor, h_b: torch.Tensor) -> dict:
         """One critic step on fixed GURs h_a (B, d), h_b (B, d); the penalty is taken on the same
@@ -594,7 +588,9 @@ class Trainer:
             rec_b = self.model.reconstruction_loss(1, seq_b, h_b)
             use_l2 = self.data.n_overlap > 0 and self.cfg.w_l2 > 0
             if use_l2:
-                pick = self._sample_pairs(rng)
+                # length-bucketed too: a uniform draw over all pairs puts a 100-item user in
+                # nearly every batch and pads all rows to it (measured: a ~2x slower step)
+                pick = self._sample(rng, PAIRS)
                 _, ha_o = self._adv_encode(0, self.data.overlap_a[pick])
                 _, hb_o = self._adv_encode(1, self.data.overlap_b[pick])
                 z_a, z_b = losses.joint_normalize(torch.cat([h_a, ha_o]).float(),
@@ -649,28 +645,24 @@ class Trainer:
                                time.perf_counter() - t0)
 
     # -- phase 3 --------------------------------------------------------------------------------
-    def _gur_table(self) -> list[torch.Tensor] | None:
+    def gur_table(self) -> list[torch.Tensor] | None:
         """Every user's GUR in both domains from the training history (dropout-free), or None for
         SeqRec. The encoder is frozen in phase 3 and only the item tables drift, so the table of
         the previous evaluation is exactly the one the next epoch would compute: it is kept."""
         if not self.model_cfg.use_gur:
             return None
         if self._gur_cache is None:
-            was = self.model.training
-            self.model.eval()
-            with self._autocast():
+            with self._autocast(), gur_mode(self.model):
                 self._gur_cache = [self.batcher.all_gurs(self.model, d) for d in (0, 1)]
-            self.model.train(was)
         return self._gur_cache
 
     def _finetune_unit(self, rng):
-        self.model.train()
-        self.model.encoder.eval()  # the GURU encoder is fixed in phase 3 (no dropout noise in h)
+        self.model.train()  # the frozen encoder is read through gur_mode: no dropout noise in h
         steps = self.ft_steps_per_epoch
         order = [self._ft_rows(d) for d in (0, 1)]
         # Other-domain GURs (eq. 2) of the whole epoch, computed once: the encoder is frozen in
         # phase 3; only the item tables drift a little within an epoch.
-        cache = self._gur_table()
+        cache = self.gur_table()
         batches = [self._epoch_rows(rng, r, self.data.domain(d).lengths, steps) if len(r) else None
                    for d, r in enumerate(order)]
         for i in range(steps):
@@ -725,7 +717,7 @@ class Trainer:
         if self.phase == 3:
             t0 = time.perf_counter()
             valid = evaluate(self.model, self.batcher, "valid", batch_size=self.cfg.eval_batch,
-                             cache=self._gur_table())
+                             cache=self.gur_table())
             st = self.ft_state
             for domain, key in ((0, "A"), (1, "B")):
                 if st["done"][domain]:
@@ -754,7 +746,7 @@ class Trainer:
             t0 = time.perf_counter()
             bs = self.cfg.eval_batch
             self._gur_cache = None  # the best item tables are back: encode once for all three
-            cache = self._gur_table()
+            cache = self.gur_table()
             self.metrics = {
                 "valid": evaluate(self.model, self.batcher, "valid", batch_size=bs, cache=cache),
                 "test": evaluate(self.model, self.batcher, "test", batch_size=bs, cache=cache),
