@@ -52,6 +52,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import RecGuruError
 from .evaluation import KS, METRIC_NAMES
 
@@ -156,33 +157,19 @@ def prepare_output(out: str | os.PathLike) -> BenchmarkPaths:
 
 # --- atomic files --------------------------------------------------------------------------
 
-def _atomic_write(path: Path, write: Callable) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json_atomic(path: Path, payload: dict) -> None:
     text = json.dumps(payload, indent=1)
-    _atomic_write(Path(path), lambda f: f.write(text.encode()))
+    atomic_write(Path(path), lambda f: f.write(text.encode()))
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    _atomic_write(Path(path), lambda f: f.write(text.encode()))
+    atomic_write(Path(path), lambda f: f.write(text.encode()))
 
 
 def save_ranks(path: Path, ranks: dict[str, dict[str, np.ndarray]]) -> None:
     arrays = {f"{fam}_{d}": np.asarray(ranks[fam][d], dtype=np.int64)
               for fam in FAMILIES for d in DOMAIN_KEYS}
-    _atomic_write(Path(path), lambda f: np.savez(f, **arrays))
+    atomic_write(Path(path), lambda f: np.savez(f, **arrays))
 
 
 def load_ranks(path: Path) -> dict[str, dict[str, np.ndarray]] | None:
