@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from .data import CrossDomainData, DomainData, left_padded
 from .evaluation import domain_ranks, metrics_from_ranks
-from .layers import PAD, Attention, FeedForward, causal_padding_mask, positions_from_right
+from .layers import PAD, EncoderBlock, causal_padding_mask, positions_from_right
 from .losses import bpr_loss
 from .recommender import FitProgress
 
@@ -386,31 +386,6 @@ class BPRMF(DotProductModel):
 # ----------------------------------------------------------------------------- SASRec
 
 
-class CausalBlock(nn.Module):
-    """Pre-LN causal self-attention + feed-forward (the paper's block, with LayerNorm first as
-    in layers.py). Dropout acts on the embeddings and the residual branches but not on the
-    attention weights: that one draws a (B, L, L) random mask per layer, a fifth of a CPU step."""
-
-    def __init__(self, *, d_model: int, n_heads: int, d_ff: int, dropout: float):
-        super().__init__()
-        self.ln_attn = nn.LayerNorm(d_model)
-        self.attn = Attention(d_model=d_model, n_heads=n_heads, dropout=0.0)
-        self.ln_ff = nn.LayerNorm(d_model)
-        self.ff = FeedForward(d_model=d_model, d_ff=d_ff)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: Tensor, mask: Tensor, *, last_only: bool = False) -> Tensor:
-        """x (B, L, d), mask (B, 1, L, L) -> (B, L, d), or (B, 1, d) of the last query only
-        (keys still cover every column): all that scoring needs from the last block."""
-        h = self.ln_attn(x)  # (B, L, d)
-        if last_only:
-            x, q, mask = x[:, -1:], h[:, -1:], mask[:, :, -1:]  # (B, 1, d), mask (B, 1, 1, L)
-        else:
-            q = h
-        x = x + self.drop(self.attn(q, h, mask))
-        return x + self.drop(self.ff(self.ln_ff(x)))
-
-
 class SASRecNet(nn.Module):
     """One domain's SASRec: item + learned position embeddings, causal self-attention blocks, a
     final LayerNorm; the prediction for the next item is hidden . item embedding (tied).
@@ -423,8 +398,9 @@ class SASRecNet(nn.Module):
         self.position = nn.Embedding(max_len, cfg.d_model)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(
-            CausalBlock(d_model=cfg.d_model, n_heads=cfg.n_heads, d_ff=cfg.d_ff,
-                        dropout=cfg.dropout)
+            # the paper's block, pre-LN as in layers.py; no dropout on the attention weights
+            EncoderBlock(d_model=cfg.d_model, n_heads=cfg.n_heads, d_ff=cfg.d_ff,
+                         dropout=cfg.dropout, attn_dropout=0.0)
             for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.scale = math.sqrt(cfg.d_model)  # the paper scales item embeddings by sqrt(d)
