@@ -54,7 +54,7 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import RecGuruError
-from .evaluation import KS, METRIC_NAMES
+from .evaluation import METRIC_NAMES, metric_contributions
 
 FORMAT = "recguru-benchmark"
 VERSION = 1
@@ -225,15 +225,6 @@ def finished_runs(rows: Iterable[dict]) -> set[tuple]:
 
 
 # --- statistics ----------------------------------------------------------------------------
-
-def metric_contributions(ranks) -> np.ndarray:
-    """(n,) ranks -> (n, len(METRIC_NAMES)) per-user contributions; their mean is the metric."""
-    r = np.asarray(ranks, dtype=np.float64)
-    cols = [(r <= k).astype(np.float64) for k in KS]
-    cols += [np.where(r <= k, 1.0 / np.log2(r + 1.0), 0.0) for k in KS]
-    cols.append(1.0 / r)
-    return np.stack(cols, axis=1) if len(r) else np.zeros((0, len(METRIC_NAMES)))
-
 
 def paired_bootstrap(diff: np.ndarray, n_boot: int = N_BOOT, seed: int = BOOT_SEED):
     """Paired differences (n,) or (n, m) -> (mean, 2.5 %, 97.5 %) of the resampled means."""

@@ -39,18 +39,31 @@ def ranks_full(scores: torch.Tensor, targets: torch.Tensor, exclude: torch.Tenso
     return 1 + beats.sum(dim=1)
 
 
+def _contribution_columns(ranks, ks) -> list[torch.Tensor]:
+    """Per-user contributions, one float64 (n,) column per metric in METRIC_NAMES order."""
+    r = torch.as_tensor(ranks, dtype=torch.float64)
+    cols = [(r <= k).double() for k in ks]
+    cols += [torch.where(r <= k, 1.0 / torch.log2(r + 1.0), 0.0) for k in ks]
+    cols.append(1.0 / r)
+    return cols
+
+
+def metric_contributions(ranks: np.ndarray | torch.Tensor, ks=KS) -> np.ndarray:
+    """(n,) 1-based ranks -> (n, len(METRIC_NAMES)) float64: each user's contribution to every
+    metric, in METRIC_NAMES order (HR@k = [rank <= k], NDCG@k = 1/log2(rank+1) if rank <= k,
+    MRR = 1/rank); their column means are the metrics. Per-user values are what a paired
+    bootstrap between two models resamples."""
+    cols = _contribution_columns(ranks, ks)
+    return torch.stack(cols, dim=1).numpy() if cols[0].numel() else np.zeros((0, len(cols)))
+
+
 def metrics_from_ranks(ranks: np.ndarray | torch.Tensor, ks=KS) -> dict[str, float]:
     """HR@k, NDCG@k (one relevant item: 1/log2(rank+1) if rank <= k) and MRR, averaged."""
-    r = torch.as_tensor(ranks, dtype=torch.float64)
-    if r.numel() == 0:
+    cols = _contribution_columns(ranks, ks)
+    if cols[0].numel() == 0:
         return {name: float("nan") for name in METRIC_NAMES}
-    out = {}
-    for k in ks:
-        out[f"HR@{k}"] = float((r <= k).double().mean())
-    for k in ks:
-        out[f"NDCG@{k}"] = float(torch.where(r <= k, 1.0 / torch.log2(r + 1.0), 0.0).mean())
-    out["MRR"] = float((1.0 / r).mean())
-    return out
+    names = [f"HR@{k}" for k in ks] + [f"NDCG@{k}" for k in ks] + ["MRR"]
+    return {name: float(col.mean()) for name, col in zip(names, cols)}
 
 
 def full_exclusion_mask(offsets: np.ndarray, items: np.ndarray, rows: np.ndarray,
