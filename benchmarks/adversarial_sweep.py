@@ -18,6 +18,8 @@ and reports, from the trainer's own snapshots and records:
     recB pre / adv           reconstruction loss of domain B: last 10 steps of phase 1 / phase 2
     std pre / end            spread of the raw GUR cloud (mean per-dimension std): shrinking
                              = faked alignment
+    AUC during phase 2       the AUC at each snapshot taken during the phase (steady fall or
+                             oscillation?)
     vNDCG A/B, tNDCG A/B     phase 3 best validation NDCG@10 and test NDCG@10 (sampled)
     adv s                    seconds of phase 2 (warm-up included)
 
@@ -114,7 +116,9 @@ def summarise(trainer, times: dict) -> dict:
            "recB_pre": mean(pre[-10:], "rec_B") if pre else None,
            "recB_adv": mean(adv[-10:], "rec_B") if adv else None,
            "std_pre": adv[0]["gur_std"] if adv else None, "std_end": adv[-1]["gur_std"] if adv else None,
-           "adv_seconds": times.get("adversarial", 0.0), "ft_seconds": times.get("finetune", 0.0)}
+           "adv_seconds": times.get("adversarial", 0.0), "ft_seconds": times.get("finetune", 0.0),
+           # AUC at every snapshot taken during phase 2: falls steadily, or oscillates?
+           "auc_path": [auc(s)[0] for s in trainer.snapshots.get("during", [])]}
     if adv:
         w = [r["wasserstein"] for r in adv]
         peak = max(range(len(w)), key=w.__getitem__)
@@ -170,7 +174,8 @@ def main(argv=None):
                   f"{fmt(row['std_pre'], '.2f'):>8}{fmt(row['std_end'], '.2f'):>7}"
                   f"{fmt(row.get('valid_NDCG@10_A')):>8}{fmt(row.get('valid_NDCG@10_B')):>7}"
                   f"{fmt(row.get('test_NDCG@10_A')):>8}{fmt(row.get('test_NDCG@10_B')):>7}"
-                  f"{row['adv_seconds']:>7.1f}", flush=True)
+                  f"{row['adv_seconds']:>7.1f}  {' '.join(f'{a:.2f}' for a in row['auc_path'])}",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .checkpoints import load_checkpoint, model_from_checkpoint
 from .data import CrossDomainData, data_from_state, left_padded
 from .errors import RecGuruError
-from .training import Batcher, evaluate, score_rows
+from .training import Batcher, evaluate, score_rows, user_memory
 
 DOMAIN_KEYS = ("A", "B")
 
@@ -194,29 +193,14 @@ class LoadedRun:
 
     @torch.no_grad()
     def _attention(self, d: int, row: int, split: str) -> list[dict]:
-        """Last-layer CDSRec self-attention of the final position, averaged over heads."""
-        captured = {}
-        block = self.model.cdsrec[d].blocks[-1]
-
-        def hook(module, args, kwargs=None):
-            captured["x"], captured["mask"] = args[0], args[2] if len(args) > 2 else None
-
-        handle = block.self_attn.register_forward_pre_hook(hook)
-        try:
-            self._full_scores(d, np.array([row]), split)
-        finally:
-            handle.remove()
-        attn = block.self_attn
-        x = captured["x"]  # (1, L, d) layer-normed inputs of the last block
-        B, L, dm = x.shape
-        h, dh = attn.n_heads, dm // attn.n_heads
-        q = attn.query(x[:, -1:]).view(B, 1, h, dh).transpose(1, 2)  # (1, h, 1, dh)
-        kv = attn.key_value(x).view(B, L, 2, h, dh).permute(2, 0, 3, 1, 4)
-        logits = (q @ kv[0].transpose(-1, -2)) / dh ** 0.5  # (1, h, 1, L)
-        mask = captured["mask"]
-        if mask is not None:
-            logits = logits.masked_fill(~mask[..., -1:, :], float("-inf"))
-        weights = F.softmax(logits, dim=-1).mean(dim=1)[0, 0]  # (L,)
+        """Last-layer CDSRec self-attention of the final position, averaged over heads. The
+        weights come back from the layer when asked for, so two sessions can explain at once."""
+        rows = np.array([row])
+        memory, mask = user_memory(self.model, self.batcher, d, rows,
+                                   own_input=self.batcher.encoder_input(d, rows, split))
+        _, weights = self.model.cdsrec_hidden(d, self.batcher.history(d, rows, split), memory, mask,
+                                              return_attention=True)  # (1, h, L, L)
+        weights = weights[0, :, -1].mean(dim=0).float().cpu()  # (L,)
         hist = self.data.domain(d).inputs(np.array([row]), split, eos=False,
                                           max_len=self.model.config.short_len)[0]
         out = []

@@ -72,15 +72,26 @@ class Attention(nn.Module):
         self.key_value = nn.Linear(d_model, 2 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, x_q: Tensor, x_kv: Tensor, mask: Tensor | None = None) -> Tensor:
+    def forward(self, x_q: Tensor, x_kv: Tensor, mask: Tensor | None = None, *,
+                return_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """-> (B, Lq, d); with return_weights also the softmax weights (B, h, Lq, Lk), computed
+        explicitly (the fused kernel does not expose them; explanations ask, training never)."""
         B, Lq, d = x_q.shape
         Lk = x_kv.size(1)
         if Lk == 1:  # one key: attention is a linear map of that row (mask must allow it)
             value = F.linear(x_kv, self.key_value.weight[d:], self.key_value.bias[d:])  # (B, 1, d)
-            return self.out(value).expand(B, Lq, d)  # (B, Lq, d)
+            y = self.out(value).expand(B, Lq, d)  # (B, Lq, d)
+            return (y, x_q.new_ones(B, self.n_heads, Lq, 1)) if return_weights else y
         h, dh = self.n_heads, d // self.n_heads
         q = self.query(x_q).view(B, Lq, h, dh).transpose(1, 2)  # (B, h, Lq, dh)
         k, v = self.key_value(x_kv).view(B, Lk, 2, h, dh).permute(2, 0, 3, 1, 4)  # 2 x (B, h, Lk, dh)
+        if return_weights:
+            logits = (q @ k.transpose(-1, -2)) / dh ** 0.5  # (B, h, Lq, Lk)
+            if mask is not None:
+                logits = logits.masked_fill(~mask, float("-inf"))
+            weights = F.softmax(logits, dim=-1)  # (B, h, Lq, Lk)
+            y = weights @ v  # (B, h, Lq, dh)  (no dropout: only asked for in eval)
+            return self.out(y.transpose(1, 2).reshape(B, Lq, d)), weights
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
         )  # (B, h, Lq, dh)
@@ -153,13 +164,19 @@ class DecoderBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(
-        self, x: Tensor, mask: Tensor, memory: Tensor, memory_mask: Tensor | None
-    ) -> Tensor:
-        """x (B, L, d), mask (B, 1, L, L), memory (B, M, d), memory_mask (B, 1, 1, M) -> (B, L, d)."""
+        self, x: Tensor, mask: Tensor, memory: Tensor, memory_mask: Tensor | None, *,
+        return_attention: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """x (B, L, d), mask (B, 1, L, L), memory (B, M, d), memory_mask (B, 1, 1, M) -> (B, L, d);
+        with return_attention also the self-attention weights (B, h, L, L)."""
         h = self.ln_self(x)
-        x = x + self.drop(self.self_attn(h, h, mask))
+        attended = self.self_attn(h, h, mask, return_weights=return_attention)
+        if return_attention:
+            attended, weights = attended
+        x = x + self.drop(attended)
         x = x + self.drop(self.mem_attn(self.ln_mem(x), memory, memory_mask))
-        return x + self.drop(self.ff(self.ln_ff(x)))
+        x = x + self.drop(self.ff(self.ln_ff(x)))
+        return (x, weights) if return_attention else x
 
 
 class Decoder(nn.Module):
@@ -176,14 +193,20 @@ class Decoder(nn.Module):
         self.ln_f = nn.LayerNorm(d_model)
 
     def forward(
-        self, x: Tensor, seq: Tensor, memory: Tensor, memory_mask: Tensor | None = None
-    ) -> Tensor:
-        """x (B, L, d) embedded seq (B, L); memory (B, M, d); memory_mask (B, M) bool -> (B, L, d)."""
+        self, x: Tensor, seq: Tensor, memory: Tensor, memory_mask: Tensor | None = None, *,
+        return_attention: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """x (B, L, d) embedded seq (B, L); memory (B, M, d); memory_mask (B, M) bool -> (B, L, d);
+        with return_attention also the LAST block's self-attention weights (B, h, L, L)."""
         mask = causal_padding_mask(seq)  # (B, 1, L, L)
         mem_mask = None if memory_mask is None else memory_mask[:, None, None, :]  # (B, 1, 1, M)
-        for block in self.blocks:
-            x = block(x, mask, memory, mem_mask)
-        return self.ln_f(x)
+        weights = None
+        for i, block in enumerate(self.blocks):
+            if return_attention and i == len(self.blocks) - 1:
+                x, weights = block(x, mask, memory, mem_mask, return_attention=True)
+            else:
+                x = block(x, mask, memory, mem_mask)
+        return (self.ln_f(x), weights) if return_attention else self.ln_f(x)
 
 
 class Encoder(nn.Module):

@@ -285,19 +285,22 @@ class RecGURU(nn.Module):
         return memory, mask  # (B, 2, d), (B, 2)
 
     def cdsrec_hidden(
-        self, domain: int, items: Tensor, memory: Tensor, memory_mask: Tensor | None = None
-    ) -> Tensor:
+        self, domain: int, items: Tensor, memory: Tensor, memory_mask: Tensor | None = None, *,
+        return_attention: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """Causal CDSRec states: items (B, L) left-padded history WITHOUT eos, memory (B, M, d),
         memory_mask (B, M) bool (slot 0 must be valid) -> (B, L', d), L' = min(L, short_len).
 
         Only the last short_len columns are read, so the output covers those columns: output column
         j is input column L - L' + j, and its state q predicts the item that follows it (align
         targets from the right: next_items[:, -L':]). Pad columns give finite values to ignore.
+        return_attention: also the last layer's self-attention weights (B, h, L', L'), for
+        explanations (an argument, not a hook, so concurrent callers never see each other's).
         """
         d = self._domain(domain)
         items = items[:, -self.config.short_len:]  # (B, L')
         x = self.embeddings[d](items)  # (B, L', d)
-        return self.cdsrec[d](x, items, memory, memory_mask)  # (B, L', d)
+        return self.cdsrec[d](x, items, memory, memory_mask, return_attention=return_attention)
 
     def cdsrec_query(
         self, domain: int, items: Tensor, memory: Tensor, memory_mask: Tensor | None = None
