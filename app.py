@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-import ui
+from ui import page, state, store, uploads
+from ui.figures import tables
 
-ui.setup_page("Home", ":material/hub:")
+page.setup_page("Home", ":material/hub:")
 
 st.title("RecGURU Explorer")
 st.markdown(
@@ -16,7 +17,7 @@ st.markdown(
     "to the GUR, letting knowledge from a user's dense domain help in their sparse one, even "
     "for users seen in only one domain."
 )
-st.graphviz_chart(ui.ARCHITECTURE_DOT, width="stretch")
+st.graphviz_chart(page.ARCHITECTURE_DOT, width="stretch")
 st.caption(
     "Pages: **Train** a run · **Alignment** of A and B before vs after the critic · "
     "**Training curves** · **Recommendations** with explanations · **Evaluation** in the "
@@ -24,8 +25,8 @@ st.caption(
 )
 
 st.subheader("Checkpoint", divider="gray")
-entries = ui.available_checkpoints()
-current = ui.selected_checkpoint()
+entries = state.available_checkpoints()
+current = state.selected_checkpoint()
 pick, upload = st.columns([3, 2], gap="large")
 with pick:
     if entries:
@@ -37,7 +38,7 @@ with pick:
             index=paths.index(current) if current in paths else 0,
             format_func=lambda p: labels.get(p, p),
             key="home.checkpoint",
-            on_change=lambda: ui.select_checkpoint(st.session_state["home.checkpoint"]),
+            on_change=lambda: state.select_checkpoint(st.session_state["home.checkpoint"]),
         )
     else:
         st.info(
@@ -45,7 +46,7 @@ with pick:
             icon=":material/info:",
         )
         st.page_link(
-            ui.PAGE_TRAIN,
+            state.PAGE_TRAIN,
             label="Train one (a few minutes on a CPU)",
             icon=":material/model_training:",
         )
@@ -57,35 +58,35 @@ with upload:
         help="Loaded with torch.load(weights_only=True) and checked before "
         "it is stored under checkpoints/uploads/.",
     )
-    ui.handle_checkpoint_upload(file)
+    uploads.handle_checkpoint_upload(file)
 
-path, run = ui.current_run(quiet=True)
+path, run = page.current_run(quiet=True)
 if run is None:
-    if ui.selected_checkpoint() is not None:
+    if state.selected_checkpoint() is not None:
         st.stop()  # current_run showed why the selected checkpoint cannot be used
     st.subheader("The embedded synthetic default data", divider="gray")
     st.caption(
         "A two-domain world (Books = A, Movies = B) with known taste clusters; "
         "what Train uses unless you choose other data."
     )
-    stats = ui.attempt(ui.default_data_stats)
+    stats = page.attempt(store.default_data_stats)
     if stats:
-        st.dataframe(ui.stats_frame(stats), width="stretch", column_config=ui.stats_column_config())
+        st.dataframe(tables.stats_frame(stats), width="stretch", column_config=page.stats_column_config())
     st.stop()
 
 st.subheader("Data (Table 1)", divider="gray")
-stats = ui.attempt(run.stats)
+stats = page.attempt(run.stats)
 if stats:
-    st.dataframe(ui.stats_frame(stats), width="stretch", column_config=ui.stats_column_config())
-    st.caption(f"Source: `{ui.run_source(run)}` · status: **{ui.run_status(run)}**")
+    st.dataframe(tables.stats_frame(stats), width="stretch", column_config=page.stats_column_config())
+    st.caption(f"Source: `{run.source()}` · status: **{run.status()}**")
 
 st.subheader("Headline results", divider="gray")
-headline = ui.headline_metrics(run.metrics(), (stats or {}).get("names"))
+headline = tables.headline_metrics(run.metrics(), (stats or {}).get("names"))
 if headline:
     for col, m in zip(st.columns(len(headline)), headline):
         col.metric(m["label"], m["value"], help=m["help"], border=True)
     st.page_link(
-        ui.PAGE_EVALUATION,
+        state.PAGE_EVALUATION,
         label="Full evaluation (sampled and full ranking)",
         icon=":material/table_chart:",
     )
@@ -95,4 +96,4 @@ else:
         icon=":material/info:",
     )
 
-ui.prefetch(path)  # warm the Alignment and Training-curves caches in the background
+store.prefetch(path)  # warm the Alignment and Training-curves caches in the background

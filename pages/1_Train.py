@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-import ui
+from ui import page, state, store, training, uploads
+from ui.figures import tables
+from ui.panels import training as training_panel
 
-ui.setup_page("Train", ":material/model_training:")
+page.setup_page("Train", ":material/model_training:")
 st.title("Train a run")
 st.caption(
     "Three phases (paper Algorithm 1): pre-train the autoencoders, adversarial training "
@@ -39,7 +41,7 @@ with data_col:
             help="Share of users present in both domains.",
         )
         data_seed = c3.number_input("World seed", 0, 1_000_000, 0, key="train.world_seed")
-        spec = ui.synthetic_spec(users, overlap, data_seed)
+        spec = store.synthetic_spec(users, overlap, data_seed)
     elif kind == "Two uploaded CSVs":
         st.caption(
             "Generic format: columns `user_id,item_id,timestamp`, optional `rating,title`. "
@@ -52,7 +54,7 @@ with data_col:
         file_b = c2.file_uploader(
             "Domain B", type=["csv", "tsv", "txt", "parquet"], key="train.csv_b"
         )
-        spec = ui.attempt(ui.uploaded_tables_spec, file_a, file_b)
+        spec = page.attempt(uploads.uploaded_tables_spec, file_a, file_b)
     else:
         spec = st.text_input(
             "Source spec",
@@ -64,10 +66,10 @@ with data_col:
     if spec:
         st.code(spec, language=None)
     if st.button("Check data", key="train.check", icon=":material/fact_check:", disabled=not spec):
-        stats = ui.attempt(ui.check_source, spec)
+        stats = page.attempt(store.check_source, spec)
         if stats:
             st.dataframe(
-                ui.stats_frame(stats), width="stretch", column_config=ui.stats_column_config()
+                tables.stats_frame(stats), width="stretch", column_config=page.stats_column_config()
             )
 
 with params_col:
@@ -79,7 +81,7 @@ with params_col:
         key="train.preset",
         captions=["CPU demo, a few minutes", "the paper's schedule (GPU advised)"],
     )
-    defaults = ui.attempt(ui.preset_values, preset) or {}
+    defaults = page.attempt(store.preset_values, preset) or {}
     c1, c2, c3 = st.columns(3)
     pretrain = c1.number_input(
         "Pre-train epochs",
@@ -130,7 +132,7 @@ with params_col:
     device = c2.selectbox("Device", ["auto", "cpu", "cuda"], key="train.device")
 
 st.subheader("3 · Run", divider="gray")
-job = ui.current_job()
+job = training.current_job()
 busy = job is not None and job.active
 if busy:
     st.info(
@@ -144,7 +146,7 @@ start = st.button(
     disabled=busy or not spec,
     key="train.start",
 )
-if start and ui.attempt(ui.check_source, spec) is not None:
+if start and page.attempt(store.check_source, spec) is not None:
     overrides = {
         "pretrain_epochs": pretrain,
         "adv_steps": adv_steps,
@@ -154,17 +156,17 @@ if start and ui.attempt(ui.check_source, spec) is not None:
         "critic": critic,
     }
     if (
-        ui.attempt(
-            ui.start_training,
+        page.attempt(
+            training.start_training,
             spec,
             preset=preset,
             overrides=overrides,
             seed=seed,
             device=device,
-            owner=ui.session_token(),
+            owner=state.session_token(),
         )
         is not None
     ):
         st.rerun()
 
-ui.training_monitor()
+training_panel.training_monitor()

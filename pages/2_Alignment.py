@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-import ui
+from ui import page, store
+from ui.figures import alignment as alignment_fig
+from ui.panels import alignment as alignment_panel
 
-ui.setup_page("Alignment", ":material/scatter_plot:")
-st.title("Alignment of the two domains", help=ui.ALIGNMENT_HELP)
+page.setup_page("Alignment", ":material/scatter_plot:")
+st.title("Alignment of the two domains", help=alignment_panel.ALIGNMENT_HELP)
 st.caption(
     "Each point is one user's GUR in one domain (orange = A, blue = B). The adversarial "
     "phase should mix the two clouds; the numbers on the right say how far it got, each "
@@ -13,10 +15,10 @@ st.caption(
     "panel to list those users."
 )
 
-path, run = ui.current_run()
+path, run = page.current_run()
 if run is None:
     st.stop()
-if not ui.snapshot_names(run.snapshots()):
+if not store.snapshot_names(run):
     st.info(
         "This checkpoint has no GUR snapshots yet: they are recorded at the end of "
         "pre-training and of the adversarial phase.",
@@ -24,16 +26,16 @@ if not ui.snapshot_names(run.snapshots()):
     )
     st.stop()
 
-projection, origin = ui.projection_for(path, run)
+projection, origin = store.projection_for(path, run)
 with st.expander(
     "Compute a fresh projection", expanded=projection is None, icon=":material/refresh:"
 ):
     c1, c2, c3 = st.columns(3)
     method = c1.selectbox(
         "Method",
-        list(ui.PROJECTION_CHOICES),
+        list(alignment_panel.PROJECTION_CHOICES),
         key="align.method",
-        format_func=ui.PROJECTION_CHOICES.get,
+        format_func=alignment_panel.PROJECTION_CHOICES.get,
     )
     n_users = c2.number_input(
         "Points sampled (both domains)", 200, 40_000, 5000, step=500, key="align.n_users"
@@ -41,8 +43,8 @@ with st.expander(
     seed = c3.number_input("Seed", 0, 1_000_000, 0, key="align.seed")
     if st.button("Compute projection", key="align.compute", icon=":material/play_arrow:"):
         bar = st.progress(0.0, text="Starting…")
-        fresh = ui.attempt(
-            ui.compute_projection,
+        fresh = page.attempt(
+            store.compute_projection,
             path,
             method,
             n_users,
@@ -56,7 +58,7 @@ with st.expander(
         st.button(
             "Back to the layout stored in the checkpoint",
             key="align.stored",
-            on_click=ui.forget_projection,
+            on_click=store.forget_projection,
             args=(path,),
         )
 if projection is None:
@@ -67,7 +69,7 @@ if projection is None:
     )
     st.stop()
 
-view = ui.attempt(ui.alignment_data, path, run, projection, origin)
+view = page.attempt(store.alignment_data, path, run, projection, origin)
 if view is None:
     st.stop()
 panels = list(view.layouts)
@@ -79,7 +81,7 @@ color_by = (
         modes,
         default="domain",
         key="align.color",
-        format_func=ui.COLOR_MODES.get,
+        format_func=alignment_fig.COLOR_MODES.get,
         required=True,
     )
     or "domain"
@@ -93,14 +95,14 @@ right = c3.select_slider(
     right_options,
     value=right_options[-1],
     key="align.right",
-    format_func=lambda n: ui.snapshot_title(n, view.steps),
+    format_func=lambda n: alignment_fig.snapshot_title(n, view.steps),
     disabled=len(right_options) < 2,
 )
 
 chart_col, metrics_col = st.columns([3, 1], gap="medium")
 with chart_col:
-    selected = ui.alignment_selection(view, st.session_state.get("align.chart"))
-    fig = ui.alignment_chart(path, view, panels[0], right, color_by, links, selected)
+    selected = alignment_panel.alignment_selection(view, st.session_state.get("align.chart"))
+    fig = store.alignment_chart(path, view, panels[0], right, color_by, links, selected)
     st.plotly_chart(
         fig,
         theme=None,
@@ -115,7 +117,7 @@ with chart_col:
         "Both panels show the same users in one coordinate frame; zoom is linked."
     )
 with metrics_col:
-    ui.alignment_metrics_panel(path, run)
+    alignment_panel.alignment_metrics_panel(path, run)
 
 st.subheader("Selected users", divider="gray")
-ui.selection_panel(view, selected)
+alignment_panel.selection_panel(view, selected)

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-import ui
+from ui import page, state, store
+from ui.figures import curves
 
-ui.setup_page("Training curves", ":material/monitoring:")
+page.setup_page("Training curves", ":material/monitoring:")
 st.title("Training curves")
 st.caption(
     "Every logged step of the three phases (shaded: grey pre-train, orange adversarial, "
@@ -12,10 +13,10 @@ st.caption(
     "shrink as the encoder learns to hide the domain."
 )
 
-path, run = ui.current_run()
+path, run = page.current_run()
 if run is None:
     st.stop()
-frame = ui.attempt(ui.run_history_frame, path)
+frame = page.attempt(store.run_history_frame, path)
 if frame is None:
     st.stop()
 if frame.empty:
@@ -27,7 +28,7 @@ smoothing = c1.slider(
     "Smoothing (EMA)",
     0.0,
     0.99,
-    ui.DEFAULT_SMOOTHING,
+    state.DEFAULT_SMOOTHING,
     0.01,
     key="curves.smoothing",
     help="Exponential moving average weight; faint lines show the raw values.",
@@ -38,20 +39,20 @@ log_y = c2.toggle(
 with c3:
     st.download_button(
         "Download history (CSV)",
-        ui.history_csv(path),
-        file_name=f"{ui.checkpoint_label(path)}-history.csv",
+        store.history_csv(path),
+        file_name=f"{state.checkpoint_label(path)}-history.csv",
         mime="text/csv",
         icon=":material/download:",
         key="curves.csv",
     )
 
 st.plotly_chart(
-    ui.training_curves_figure(path, smoothing, log_y),
+    store.training_curves_figure(path, smoothing, log_y),
     theme=None,
     key="curves.chart",
     config={"displaylogo": False},
 )
-if ui.eval_frame(frame).empty:
+if curves.eval_frame(frame).empty:
     st.caption(
         "Validation metrics over steps appear as a last panel when the checkpoint's history "
         "carries evaluation records (one per fine-tune epoch)."

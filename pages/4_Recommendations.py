@@ -2,20 +2,24 @@
 
 import streamlit as st
 
-import ui
+from ui import page, state, store, text
+from ui.figures import recommend as recommend_fig
+from ui.figures import style, tables
+from ui.panels import alignment as alignment_panel
+from ui.panels import recommend as recommend_panel
 
-ui.setup_page("Recommendations", ":material/recommend:")
+page.setup_page("Recommendations", ":material/recommend:")
 st.title("Recommendations")
 st.caption(
     "Pick a user: their histories in both domains, CDSRec's top-k in the chosen domain "
     "(already-seen items excluded), where the held-out test item ranks, and why."
 )
 
-path, run = ui.current_run()
+path, run = page.current_run()
 if run is None:
     st.stop()
-names = (ui.attempt(run.stats) or {}).get("names") or {}
-ui.prepare_user_widgets(run)
+names = (page.attempt(run.stats) or {}).get("names") or {}
+recommend_panel.prepare_user_widgets(run)
 
 c1, c2, c3, c4 = st.columns([3, 2, 1, 2], vertical_alignment="bottom")
 user = c1.text_input("User id", key="rec.user", help="The raw user id of the data set.").strip()
@@ -25,19 +29,19 @@ domain = (
         ["A", "B"],
         key="rec.domain",
         required=True,
-        format_func=lambda d: ui.domain_label(d, names),
+        format_func=lambda d: style.domain_label(d, names),
     )
     or "A"
 )
-k = c3.number_input("Top k", 1, 100, ui.DEFAULT_K, key="rec.k")
+k = c3.number_input("Top k", 1, 100, state.DEFAULT_K, key="rec.k")
 c4.button(
     "Random user",
     key="rec.random",
     icon=":material/casino:",
-    on_click=ui.pick_random_user,
+    on_click=recommend_panel.pick_random_user,
     args=(run,),
 )
-picked = ui.selected_users()
+picked = alignment_panel.selected_users()
 if picked:
     st.selectbox(
         "…or one of your Alignment selection",
@@ -46,25 +50,25 @@ if picked:
         key="rec.from_selection",
         placeholder=f"{len(picked)} users selected on Alignment",
         format_func=lambda i: (
-            f"{picked[i]['user']} ({ui.domain_label(picked[i]['domain'], names)})"
+            f"{picked[i]['user']} ({style.domain_label(picked[i]['domain'], names)})"
         ),
-        on_change=ui.use_selected_user,
+        on_change=recommend_panel.use_selected_user,
         args=(picked,),
     )
 
-found = ui.attempt(ui.find_user, run, user)
+found = page.attempt(store.find_user, run, user)
 if not found:
     st.stop()
 
 hist_a, hist_b = st.columns(2, gap="medium")
 for col, d in ((hist_a, "A"), (hist_b, "B")):
     with col:
-        st.markdown(f"**History in {ui.md(ui.domain_label(d, names))}** · newest first")
+        st.markdown(f"**History in {text.md(style.domain_label(d, names))}** · newest first")
         if found[d]:
-            history = ui.attempt(run.user_history, user, d)
+            history = page.attempt(run.user_history, user, d)
             if history is not None:
                 st.dataframe(
-                    ui.style_history(ui.history_table(history)),
+                    tables.style_history(tables.history_table(history)),
                     hide_index=True,
                     width="stretch",
                     height=260,
@@ -75,20 +79,20 @@ for col, d in ((hist_a, "A"), (hist_b, "B")):
 if not found[domain]:
     other = "B" if domain == "A" else "A"
     st.warning(
-        f"User {ui.md(user)} has no history in {ui.md(ui.domain_label(domain, names))}; "
-        f"choose {ui.md(ui.domain_label(other, names))} to see recommendations.",
+        f"User {text.md(user)} has no history in {text.md(style.domain_label(domain, names))}; "
+        f"choose {text.md(style.domain_label(other, names))} to see recommendations.",
         icon=":material/swap_horiz:",
     )
     st.stop()
 
-rec = ui.attempt(ui.recommend, path, user, domain, k)
+rec = page.attempt(store.recommend, path, user, domain, k)
 if rec is None:
     st.stop()
-st.subheader(f"Top {len(rec['items'])} in {ui.md(ui.domain_label(domain, names))}", divider="gray")
+st.subheader(f"Top {len(rec['items'])} in {text.md(style.domain_label(domain, names))}", divider="gray")
 chart_col, test_col = st.columns([3, 1], gap="medium")
 with chart_col:
     st.plotly_chart(
-        ui.scores_figure(rec, domain),
+        recommend_fig.scores_figure(rec, domain),
         theme=None,
         key="rec.scores",
         config={"displayModeBar": False},
@@ -102,7 +106,7 @@ with test_col:
         help="Rank of the user's real last item among all items they had not seen.",
     )
     st.markdown(
-        f"**{ui.md(test['title'])}**  \n{ui.md(test.get('genre', ''))} · score {test['score']:.3f}"
+        f"**{text.md(test['title'])}**  \n{text.md(test.get('genre', ''))} · score {test['score']:.3f}"
     )
     st.caption(
         "In the top k (green bar)." if test["rank"] <= len(rec["items"]) else "Not in the top k."
@@ -120,4 +124,4 @@ if st.toggle(
     key="rec.explain",
     help="Computed in the background (a few seconds on a CPU); the page stays usable.",
 ):
-    ui.explanation_panel(path, user, domain, k, names)
+    recommend_panel.explanation_panel(path, user, domain, k, names)

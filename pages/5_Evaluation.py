@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-import ui
+from ui import page
+from ui.figures import tables
 
-ui.setup_page("Evaluation", ":material/table_chart:")
+page.setup_page("Evaluation", ":material/table_chart:")
 st.title("Evaluation")
 st.caption(
     "Leave-one-out test split: each user's last item, scored from the history before it, "
@@ -12,7 +13,7 @@ st.caption(
     "columns = domain × method; best per domain in bold when baselines are present)."
 )
 
-path, run = ui.current_run()
+path, run = page.current_run()
 if run is None:
     st.stop()
 metrics = run.metrics()
@@ -22,10 +23,10 @@ if not metrics.get("test"):
         icon=":material/info:",
     )
     st.stop()
-names = (ui.attempt(run.stats) or {}).get("names")
-baselines = ui.run_baselines(run)
-sampled = ui.table2_frame(metrics, baselines, split="test", names=names)
-full = ui.table2_frame(metrics, baselines, split="test_full", names=names)
+names = (page.attempt(run.stats) or {}).get("names")
+baselines = run.baselines()
+sampled = tables.table2_frame(metrics, baselines, split="test", names=names)
+full = tables.table2_frame(metrics, baselines, split="test_full", names=names)
 
 left, right = st.columns(2, gap="large")
 with left:
@@ -35,7 +36,7 @@ with left:
         help="The true item ranked among 199 items sampled by popularity from those the "
         "user never interacted with (the paper's protocol).",
     )
-    st.dataframe(ui.style_table2(sampled), width="stretch")
+    st.dataframe(tables.style_table2(sampled), width="stretch")
 with right:
     st.subheader(
         "Full ranking: all unseen items",
@@ -46,11 +47,11 @@ with right:
     if full.empty or full.isna().all().all():
         st.info("No full-ranking results in this checkpoint.", icon=":material/info:")
     else:
-        st.dataframe(ui.style_table2(full), width="stretch")
+        st.dataframe(tables.style_table2(full), width="stretch")
 
 st.markdown("**Sampled HR@10 and NDCG@10 (%)**")
 st.plotly_chart(
-    ui.metrics_bar_figure(sampled.loc[["HR@10", "NDCG@10"]]),
+    tables.metrics_bar_figure(sampled.loc[["HR@10", "NDCG@10"]]),
     theme=None,
     key="eval.bars",
     config={"displaylogo": False},
@@ -60,5 +61,5 @@ if not baselines:
 
 with st.expander("Validation split (used for model selection)", icon=":material/fact_check:"):
     st.dataframe(
-        ui.style_table2(ui.table2_frame(metrics, None, split="valid", names=names)), width="stretch"
+        tables.style_table2(tables.table2_frame(metrics, None, split="valid", names=names)), width="stretch"
     )

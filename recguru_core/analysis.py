@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from .errors import RecGuruError
+from .snapshots import ordered_snapshots, to_numpy
 
 Progress = Callable[[float, str], None]
 
@@ -66,19 +67,10 @@ CV_FOLDS = 5
 
 # --------------------------------------------------------------------------- input handling
 
-def _to_numpy(x: Any, dtype: Any) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu()
-        if x.dtype in (torch.bfloat16, torch.float16):
-            x = x.float()
-        x = x.numpy()
-    return np.asarray(x, dtype=dtype)
-
-
 def _check_vectors(gur: Any, domain: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     """(n, d) float32 and (n,) int64 with values in {0, 1}; one-line RecGuruError otherwise."""
-    x = _to_numpy(gur, np.float32)
-    y = _to_numpy(domain, np.int64)
+    x = to_numpy(gur, np.float32)
+    y = to_numpy(domain, np.int64)
     if x.ndim != 2:
         raise RecGuruError(f"{where}: 'gur' must be a 2-d (users, dim) array, got shape {x.shape}")
     if y.shape != (x.shape[0],):
@@ -106,7 +98,7 @@ def partner_rows(domain: Any, user: Sequence | None, overlap: Any = None) -> np.
     the data layer's statement that the ids denote one person, whereas two domains may reuse an
     id string by coincidence. Without `overlap`, every id present in both domains pairs. If an
     id repeats within a domain, its first row is used."""
-    y = _to_numpy(domain, np.int64)
+    y = to_numpy(domain, np.int64)
     partner = np.full(len(y), -1, dtype=np.int64)
     users = _as_list(user, len(y), "user", "pairs")
     if users is None:
@@ -132,7 +124,7 @@ def sample_rows(domain: Any, n_max: int, seed: int, *, partner: np.ndarray | Non
     user's A and B rows come in together. The page can then draw the same user's two points
     (a plain sample of m of n rows keeps only ~(m/n)^2 of the pairs), and since every user is
     drawn with the same chance, overlapped users are not over-represented either."""
-    y = _to_numpy(domain, np.int64)
+    y = to_numpy(domain, np.int64)
     n = len(y)
     if n <= n_max:
         return np.arange(n, dtype=np.int64)
@@ -171,22 +163,8 @@ def sample_rows(domain: Any, n_max: int, seed: int, *, partner: np.ndarray | Non
     return np.flatnonzero(taken).astype(np.int64)
 
 
-def _ordered_snapshots(snapshots: dict | None) -> list[tuple[str, dict]]:
-    """[(name, snapshot)] in training order: before, during_0.., after; absent ones skipped."""
-    snapshots = snapshots or {}
-    out: list[tuple[str, dict]] = []
-    if snapshots.get("before") is not None:
-        out.append(("before", snapshots["before"]))
-    for i, snap in enumerate(snapshots.get("during") or []):
-        if snap is not None:
-            out.append((f"during_{i}", snap))
-    if snapshots.get("after") is not None:
-        out.append(("after", snapshots["after"]))
-    return out
-
-
 def _require_snapshots(snapshots: dict | None) -> list[tuple[str, dict]]:
-    present = _ordered_snapshots(snapshots)
+    present = ordered_snapshots(snapshots)
     if not present:
         raise RecGuruError("no GUR snapshots in this checkpoint (train until after pre-training "
                            "to record one)")
@@ -242,7 +220,7 @@ def project_snapshots(snapshots: dict, *, n_users: int = 5000, seed: int = 0,
     report(0.0, f"sampling up to {n_users} users")
     partner = partner_rows(domain, users, first.get("overlap"))
     rows = sample_rows(domain, n_users, seed, partner=partner)
-    matrices = [_to_numpy(snap["gur"], np.float32)[rows] for _, snap in present]
+    matrices = [to_numpy(snap["gur"], np.float32)[rows] for _, snap in present]
 
     umap = None if method == "pca" else _import_umap()
     if umap is None and method != "pca":
@@ -478,7 +456,7 @@ def _alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None, overlap:
                         "max": _binary_entropy(np.array([share_a]))[0].item()},
         "pair_distance": _pair_distance(x, y, partner, seed, n_max),
         "auc_length_matched": None if length is None else _length_matched_auc(
-            x, y, _to_numpy(length, np.int64), seed, n_max),
+            x, y, to_numpy(length, np.int64), seed, n_max),
         "n": len(rows),
     }
 

@@ -1,66 +1,84 @@
-"""The checkpoint format: one self-describing file per run, safe to load with weights_only=True.
+"""The checkpoint file format: one self-describing file per run, safe to load with
+`torch.load(path, weights_only=True)` (only tensors, numbers, strings, lists, dicts, None and
+bools appear). This module knows the file, not the trainer: `Trainer.state_dict()` builds
+the run's state and `Trainer.from_state()` rebuilds it; here it gets a header, is written
+atomically (temp file in the target directory, fsync, rename: a crash never leaves a
+half-written checkpoint) and is validated section by section on load.
 
-    {"format": "recguru-explorer", "version": 1, "status": "in_progress" | "complete",
-     "created": ISO time, "config": {"model": {...}, "train": {...}, "data": {...}, "extra": {...}},
-     "model": state_dict, "discriminator": state_dict,
-     "data": sequences, id maps, titles, genres, clusters, evaluation negatives (data_to_state),
-     "history": [step records], "snapshots": {"before": S, "during": [S...], "after": S},
-     "metrics": {"valid"|"test"|"test_full": {"A": {...}, "B": {...}}},
-     "projections": {...} (optional, precomputed 2-d layouts for the app),
-     "baselines": {display name: {"test"|"test_full": {"A", "B"}}} (optional; benchmark's other models),
-     "resume": {"phase", "unit", "global_step", "elapsed", optimiser states, fine-tune state}}
+Sections (version 1; every reader - CLI, app, benchmarks - goes through `load_checkpoint`):
 
-Only tensors, numbers, strings, lists, dicts, None and bools appear, so
-`torch.load(path, weights_only=True)` accepts it. Writes go to a temporary file in the same
-directory, are fsynced and renamed over the target, so a crash never leaves a half-written
-checkpoint.
+| key            | type                  | written by        | holds                                                   |
+|----------------|-----------------------|-------------------|---------------------------------------------------------|
+| format         | str                   | here              | "recguru-explorer"                                      |
+| version        | int                   | here              | 1; a newer file is refused with a one-line message      |
+| created        | str                   | here              | ISO time of the write                                   |
+| status         | str                   | trainer           | "in_progress" (resumable) or "complete"                 |
+| config         | dict                  | trainer           | model / train / data (ModelConfig, TrainConfig,         |
+|                |                       |                   | DataConfig as dicts) and extra {source, preset, ...}    |
+| model          | {name: tensor}        | trainer           | RecGURU state_dict                                      |
+| discriminator  | {name: tensor}        | trainer           | domain critic state_dict                                |
+| data           | dict                  | trainer           | data.data_to_state: sequences, id maps, titles, genres, |
+|                |                       |                   | clusters, evaluation negatives                          |
+| history        | [dict]                | trainer           | step records (phase, step, losses, seconds, events)     |
+| snapshots      | {before, during, after} | trainer         | GUR snapshots (format: snapshots.py)                    |
+| metrics        | {valid, test, test_full: {A, B: {metric: float}}} | trainer | final evaluation            |
+| resume         | dict or None          | trainer           | phase, unit, global_step, elapsed, optimiser states,    |
+|                |                       |                   | fine-tune state; None once complete                     |
+| projections    | dict, optional        | cli `project`     | 2-d layouts: method, seed, rows, before, during, after, |
+|                |                       |                   | during_steps, seconds (analysis.project_snapshots)      |
+| alignment      | dict, optional        | cli `project`     | analysis.compare_snapshots of before/after              |
+| baselines      | dict, optional        | benchmark         | {display name: {test, test_full: {A, B: {metric}}}}     |
 """
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from .atomic import atomic_write
 from .errors import CheckpointError
+from .model import ModelConfig, RecGURU
 
 FORMAT = "recguru-explorer"
 VERSION = 1
+STATUSES = ("in_progress", "complete")
+REQUIRED = ("config", "model", "data")
+# key -> (accepted types, may be None)
+SECTION_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    "status": ((str,), False),
+    "config": ((dict,), False),
+    "model": ((dict,), False),
+    "discriminator": ((dict,), True),
+    "data": ((dict,), False),
+    "history": ((list,), False),
+    "snapshots": ((dict,), False),
+    "metrics": ((dict,), False),
+    "resume": ((dict,), True),
+    "projections": ((dict,), True),
+    "alignment": ((dict,), True),
+    "baselines": ((dict,), True),
+}
 
 
-def build_checkpoint(trainer) -> dict:
-    from .data import data_to_state
-
-    t = trainer
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "status": "complete" if t.phase > 3 else "in_progress",
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": {"model": t.model_cfg.to_dict(), "train": t.cfg.to_dict(),
-                   "data": t.data.a.cfg.to_dict(), "extra": dict(t.extra)},
-        "model": {k: v.detach().cpu() for k, v in t.model.state_dict().items()},
-        "discriminator": {k: v.detach().cpu() for k, v in t.critic.state_dict().items()},
-        "data": data_to_state(t.data),
-        "history": list(t.history),
-        "snapshots": t.snapshots,
-        "metrics": t.metrics,
-        # A finished run needs no optimiser state (that halves the file); an unfinished one
-        # carries everything --resume needs.
-        "resume": None if t.phase > 3 else {
-            "phase": t.phase, "unit": t.unit, "global_step": t.global_step, "elapsed": t.elapsed,
-            "optimizers": {"pre": t.opt_pre.state_dict(), "gen": t.opt_gen.state_dict(),
-                           "dis": t.opt_dis.state_dict(),
-                           "ft_A": t.opt_ft[0].state_dict(), "ft_B": t.opt_ft[1].state_dict()},
-            "finetune": t.ft_state,
-        },
-    }
+def to_payload(state: dict) -> dict:
+    """A trainer state (or any checkpoint dict) with the file header."""
+    return {**state, "format": FORMAT, "version": VERSION,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 
 def save_checkpoint(path: str | Path, payload: dict) -> None:
     """Atomic write: temp file in the target directory, fsync, rename."""
     atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def checkpoint_writer(path: str | Path | None) -> Callable[[dict], None] | None:
+    """The `save` callback of a Trainer writing its state to `path` (None: no file)."""
+    if path is None:
+        return None
+    target = Path(path)
+    return lambda state: save_checkpoint(target, to_payload(state))
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -77,28 +95,39 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def validate_checkpoint(ckpt, name: str = "checkpoint") -> dict:
+    """The header and every section's type (see the table above); fills optional sections'
+    defaults. Raises CheckpointError naming the file and the section at fault."""
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{name}: not a RecGURU Explorer checkpoint (missing format {FORMAT!r})")
     version = ckpt.get("version")
     if not isinstance(version, int) or version > VERSION:
         raise CheckpointError(f"{name}: checkpoint version {version} is newer than this program "
                               f"understands ({VERSION}); upgrade recguru_core")
-    for key in ("config", "model", "data"):
+    for key in REQUIRED:
         if key not in ckpt:
             raise CheckpointError(f"{name}: checkpoint lacks the {key!r} section")
-    for key in ("model", "train", "data"):
-        if key not in ckpt["config"]:
-            raise CheckpointError(f"{name}: checkpoint config lacks {key!r}")
     ckpt.setdefault("history", [])
     ckpt.setdefault("snapshots", {})
     ckpt.setdefault("metrics", {})
+    for key, (types, nullable) in SECTION_TYPES.items():
+        if key not in ckpt or (nullable and ckpt[key] is None):
+            continue
+        if not isinstance(ckpt[key], types):
+            raise CheckpointError(f"{name}: section {key!r} is a {type(ckpt[key]).__name__}, "
+                                  f"expected {' or '.join(t.__name__ for t in types)}")
+    if "status" in ckpt and ckpt["status"] not in STATUSES:
+        raise CheckpointError(f"{name}: status {ckpt['status']!r}: expected one of {', '.join(STATUSES)}")
+    for key in ("model", "train", "data"):
+        if not isinstance(ckpt["config"].get(key), dict):
+            raise CheckpointError(f"{name}: checkpoint config lacks {key!r}")
+    bad = [k for k, v in ckpt["model"].items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{name}: model weight {bad[0]!r} is not a tensor")
     return ckpt
 
 
 def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu"):
     """Rebuild the RecGURU model (eval mode) from the checkpoint alone."""
-    from .model import ModelConfig, RecGURU
-
     cfg = ModelConfig.from_dict(ckpt["config"]["model"])
     model = RecGURU(config=cfg)
     expected, found = set(model.state_dict()), set(ckpt["model"])
@@ -114,34 +143,3 @@ def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu"):
         reason = " ".join(str(exc).split())[:200]
         raise CheckpointError(f"checkpoint model weights do not match its config: {reason}") from None
     return model.to(device).eval()
-
-
-def trainer_from_checkpoint(ckpt: dict, *, out=None, device: str | None = None, stop=None):
-    """A Trainer positioned exactly where the checkpoint left off (for --resume)."""
-    from .data import data_from_state
-    from .model import ModelConfig
-    from .training import Trainer, TrainConfig
-
-    train_cfg = TrainConfig.from_dict({**ckpt["config"]["train"], **({"device": device} if device else {})})
-    trainer = Trainer(data_from_state(ckpt["data"]), ModelConfig.from_dict(ckpt["config"]["model"]),
-                      train_cfg, out=out, stop=stop, extra=ckpt["config"].get("extra", {}))
-    trainer.model.load_state_dict(ckpt["model"])
-    trainer.critic.load_state_dict(ckpt["discriminator"])
-    r = ckpt.get("resume") or {}
-    if r:
-        opts = r["optimizers"]
-        trainer.opt_pre.load_state_dict(opts["pre"])
-        trainer.opt_gen.load_state_dict(opts["gen"])
-        trainer.opt_dis.load_state_dict(opts["dis"])
-        trainer.opt_ft[0].load_state_dict(opts["ft_A"])
-        trainer.opt_ft[1].load_state_dict(opts["ft_B"])
-        trainer.phase, trainer.unit = int(r["phase"]), int(r["unit"])
-        trainer.global_step, trainer.elapsed = int(r["global_step"]), float(r["elapsed"])
-        trainer.ft_state = r["finetune"]
-    elif ckpt.get("status") == "complete":
-        trainer.phase = 4  # nothing left to run
-    trainer.history = list(ckpt.get("history", []))
-    trainer.snapshots = ckpt.get("snapshots") or {"during": []}
-    trainer.snapshots.setdefault("during", [])
-    trainer.metrics = ckpt.get("metrics", {})
-    return trainer

@@ -52,42 +52,90 @@ def format_stats_table(stats: dict) -> str:
 
 
 def _parse_overrides(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise RecGuruError(f"override {item!r}: expected key=value (e.g. adv_steps=500)")
-        out[key.strip()] = value.strip()
-    return out
+    from .config import parse_key_values
+
+    return parse_key_values(items, "override (e.g. adv_steps=500)")
+
+
+class ProgressFile:
+    """`train --progress FILE`: every step record as one JSON line, appended and flushed, so a
+    reader (the app's training runner) can follow the run from another process and a reload
+    finds it. A line is written with one write() of a short text on an O_APPEND file, so a
+    reader sees whole lines (it ignores a trailing partial one, if any)."""
+
+    def __init__(self, path: str | None):
+        self.file = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+
+    def write(self, record: dict) -> None:
+        if self.file is not None:
+            self.file.write(json.dumps(record, default=float) + "\n")
+            self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def _stop_on_sigterm(stop) -> None:
+    """SIGTERM asks for a clean stop: the trainer finishes its step, saves and yields
+    'cancelled' (the app's Cancel button sends it to the training process)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
 
 
 def _cmd_train(args) -> int:
-    from .checkpoints import load_checkpoint, trainer_from_checkpoint
-    from .runs import build_trainer
+    import threading
+
+    from .checkpoints import load_checkpoint
+    from .runs import build_trainer, trainer_from_checkpoint
 
     overrides = _parse_overrides(args.overrides)
-    if args.resume:
-        from pathlib import Path
+    progress = ProgressFile(args.progress)
+    stop = threading.Event()
+    _stop_on_sigterm(stop)
+    try:
+        if args.resume:
+            from pathlib import Path
 
-        if not Path(args.out).is_file():
-            raise RecGuruError(f"--resume: {args.out} does not exist; run without --resume to start")
-        ckpt = load_checkpoint(args.out)
-        if ckpt.get("status") == "complete":
-            print(f"{args.out} is already complete; nothing to resume", file=sys.stderr)
-            return 0
-        trainer = trainer_from_checkpoint(ckpt, out=args.out, device=args.device)
-    else:
-        trainer = build_trainer(args.source, preset=args.preset, overrides=overrides, out=args.out,
-                                seed=args.seed, device=args.device)
-    _drive(trainer, quiet=args.quiet)
+            if not Path(args.out).is_file():
+                raise RecGuruError(f"--resume: {args.out} does not exist; run without --resume to start")
+            ckpt = load_checkpoint(args.out)
+            if ckpt.get("status") == "complete":
+                print(f"{args.out} is already complete; nothing to resume", file=sys.stderr)
+                progress.write({"event": "finished", "status": "done", "out": args.out})
+                return 0
+            trainer = trainer_from_checkpoint(ckpt, out=args.out, device=args.device, stop=stop)
+        else:
+            trainer = build_trainer(args.source, preset=args.preset, overrides=overrides,
+                                    out=args.out, seed=args.seed, device=args.device, stop=stop)
+        progress.write({"event": "totals", "totals": {str(k): v for k, v in trainer.phase_totals().items()}})
+        _drive(trainer, quiet=args.quiet, on_record=progress.write)
+        progress.write({"event": "finished", "status": "cancelled" if stop.is_set() else "done",
+                        "out": args.out})
+    except RecGuruError as exc:
+        progress.write({"event": "finished", "status": "failed", "error": str(exc).splitlines()[0]})
+        raise
+    except Exception as exc:
+        progress.write({"event": "finished", "status": "failed",
+                        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"})
+        raise
+    finally:
+        progress.close()
+    if stop.is_set():
+        print(f"cancelled; the units finished so far are saved in {args.out}", file=sys.stderr)
+        return 0
     if args.project:
         _project(args.out, users=args.project_users, method="aligned-umap", quiet=args.quiet)
     print(f"checkpoint written to {args.out}", file=sys.stderr)
     return 0
 
 
-def _drive(trainer, quiet: bool = False) -> None:
-    """Consume the trainer's records, drawing one progress bar per phase on stderr."""
+def _drive(trainer, quiet: bool = False, on_record=None) -> None:
+    """Consume the trainer's records, drawing one progress bar per phase on stderr and handing
+    each record to `on_record` (the --progress file)."""
     from tqdm import tqdm
 
     totals = trainer.phase_totals()
@@ -95,6 +143,8 @@ def _drive(trainer, quiet: bool = False) -> None:
     bar, bar_phase = None, None
     try:
         for rec in trainer.run():
+            if on_record is not None:
+                on_record(rec)
             phase = rec["phase"]
             if phase in index and bar_phase != phase:
                 if bar is not None:
@@ -177,7 +227,7 @@ def _cmd_recommend(args) -> int:
 
 def _cmd_benchmark(args) -> int:
     from .benchmark import parse_overlaps, parse_seeds, prepare_output, run_benchmark, source_with_overlap
-    from .recommender import parse_model_list
+    from .models import parse_model_list
     from .sources import parse_source
 
     models = parse_model_list(args.models)
@@ -218,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="afterwards store 2-d projections of the GUR snapshots (for the app)")
     p.add_argument("--project-users", type=int, default=5000)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--progress", default=None, metavar="FILE",
+                   help="append every step record to FILE as JSON lines (for the app)")
     p.add_argument("overrides", nargs="*", help="key=value for any model/training setting, "
                    "e.g. adv_steps=500 gp_weight=10 critic=bce w_l2=0 d_model=32")
     p.set_defaults(overrides=[])

@@ -18,10 +18,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .checkpoints import checkpoint_writer
 from .data import CrossDomainData
 from .recommender import FitProgress
 from .runs import split_overrides
-from .training import Trainer, score_rows
+from .config import TrainConfig
+from .model import ModelConfig
+from .scoring import score_rows
+from .training import Trainer
 
 PHASE_INDEX = {"pretrain": 1, "adversarial": 2, "finetune": 3}
 
@@ -43,15 +47,12 @@ class _TrainerModel:
 
     def fit(self, data: CrossDomainData, *, device: torch.device, seed: int,
             progress: FitProgress | None = None) -> None:
-        from .model import ModelConfig
-        from .training import TrainConfig
-
         model_over, train_over = split_overrides(self.preset, self.overrides)
         model_cfg = ModelConfig(n_items_a=data.a.n_items, n_items_b=data.b.n_items, **model_over)
         train_cfg = TrainConfig(**{**train_over, "seed": seed, "device": str(device)})
         extra = {"source": data.source, "preset": self.preset, "model": self.name,
                  "overrides": {k: str(v) for k, v in self.overrides.items()}}
-        self.trainer = Trainer(data, model_cfg, train_cfg, out=self.out, extra=extra)
+        self.trainer = Trainer(data, model_cfg, train_cfg, save=checkpoint_writer(self.out), extra=extra)
         totals = self.trainer.phase_totals()
         total = sum(totals.values())
         for rec in self.trainer.run():

@@ -24,7 +24,8 @@ import torch
 from .checkpoints import load_checkpoint, model_from_checkpoint
 from .data import CrossDomainData, data_from_state, left_padded
 from .errors import RecGuruError
-from .training import Batcher, evaluate, score_rows, user_memory
+from .batching import Batcher
+from .scoring import evaluate, score_rows, user_memory
 
 DOMAIN_KEYS = ("A", "B")
 
@@ -69,6 +70,28 @@ class LoadedRun:
 
     def config(self) -> dict:
         return self.ckpt["config"]
+
+    def status(self) -> str:
+        """"complete" or "in_progress" (a run saved after some of its units)."""
+        return str(self.ckpt.get("status", "unknown"))
+
+    def source(self) -> str:
+        """The source spec the run was trained on."""
+        extra = (self.ckpt.get("config") or {}).get("extra") or {}
+        return str(extra.get("source") or (self.ckpt.get("data") or {}).get("source") or "unknown")
+
+    def baselines(self) -> dict:
+        """{model display name: {"test": {"A": metrics, "B": …}, "test_full": …}} (benchmark)."""
+        baselines = self.ckpt.get("baselines")
+        return baselines if isinstance(baselines, dict) else {}
+
+    def alignment(self) -> dict | None:
+        """Precomputed compare_snapshots result {"before", "after"} (written by `evaluate
+        --alignment`/`project`), or None when the checkpoint carries none."""
+        stored = self.ckpt.get("alignment")
+        if isinstance(stored, dict) and (stored.get("after") or stored.get("before")):
+            return stored
+        return None
 
     # --- users ---------------------------------------------------------------------------------
     def users(self, domain) -> list[str]:

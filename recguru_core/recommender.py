@@ -14,8 +14,8 @@ where metrics are computed. `split` says which history the user has at scoring t
 sees seq[:-2], 'test' sees seq[:-1] (the validation item is known history at test time).
 Scores over all ids must put -inf (or any value below every real item) at pad (0) and eos (V+1).
 
-Names: `MODEL_NAMES` in the order the result tables show them; `build_model(name, ...)` makes a
-fresh, unfitted model. Baselines live in `baselines.py`, the RecGURU family in `family.py`.
+Baselines live in `baselines.py` (and `sasrec.py`), the RecGURU family in `family.py`; the
+registry of names (`models.py`) builds them. This module depends on none of them.
 """
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from .data import CrossDomainData
-from .errors import RecGuruError
 from .evaluation import domain_ranks, metrics_from_ranks
 
 # progress(done, total, message): called by fit as it goes (epochs, steps: the model's own unit)
@@ -41,57 +40,6 @@ class Recommender(Protocol):
 
     def score(self, domain: int, rows: np.ndarray, split: str,
               candidates: torch.Tensor | None) -> torch.Tensor: ...
-
-
-# name -> (module, class, display name). Order = table order (baselines first, RecGURU last).
-_REGISTRY: dict[str, tuple[str, str, str]] = {
-    "pop": ("baselines", "Pop", "POP"),
-    "bprmf": ("baselines", "BPRMF", "BPRMF"),
-    "sasrec": ("baselines", "SASRec", "SASRec"),
-    "emcdr": ("baselines", "EMCDR", "EMCDR"),
-    "seqrec": ("family", "SeqRec", "SeqRec"),
-    "autorec": ("family", "AutoRec", "+Auto"),
-    "recguru_noadv": ("family", "RecGURUNoAdv", "+GURU w_adv=0"),
-    "recguru": ("family", "RecGURUModel", "+GURU"),
-}
-MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
-DISPLAY_NAMES: dict[str, str] = {k: v[2] for k, v in _REGISTRY.items()}
-
-
-def parse_model_list(text: str) -> list[str]:
-    """'pop,sasrec' -> ['pop', 'sasrec'] (also 'all'); one-line RecGuruError on a bad name."""
-    names = [t.strip().lower() for t in str(text).split(",") if t.strip()]
-    if not names:
-        raise RecGuruError(f"--models {text!r}: expected a comma-separated list of "
-                           f"{', '.join(MODEL_NAMES)} (or all)")
-    if names == ["all"]:
-        return list(MODEL_NAMES)
-    for name in names:
-        if name not in _REGISTRY:
-            raise RecGuruError(f"--models: unknown model {name!r}; expected any of "
-                               f"{', '.join(MODEL_NAMES)} (or all)")
-    seen: list[str] = []
-    for name in names:
-        if name not in seen:
-            seen.append(name)
-    return seen
-
-
-def build_model(name: str, *, preset: str = "quick", overrides: dict | None = None,
-                out: str | None = None) -> Recommender:
-    """A fresh, unfitted model. `preset`/`overrides` configure the RecGURU family (the same
-    presets and key=value overrides as `train`); `out` is where a RecGURU-family model writes
-    its checkpoint (None: not written). Baselines take their own defaults (embedding size 64)."""
-    import importlib
-
-    if name not in _REGISTRY:
-        raise RecGuruError(f"unknown model {name!r}; expected any of {', '.join(MODEL_NAMES)}")
-    module_name, class_name, _ = _REGISTRY[name]
-    module = importlib.import_module(f"{__package__}.{module_name}")
-    cls = getattr(module, class_name)
-    if module_name == "family":
-        return cls(preset=preset, overrides=overrides, out=out)
-    return cls()
 
 
 def model_ranks(model: Recommender, data: CrossDomainData, domain: int, split: str, *,

@@ -1,7 +1,8 @@
 """Presets and the one entry point that turns (source, preset, overrides) into a Trainer.
 
-The CLI and the app both call `build_trainer`; every value of `ModelConfig` and `TrainConfig`
-can be overridden by name (`d_model=32`, `adv_steps=500`, `critic=bce`, ...).
+The CLI and the app both call `build_trainer` (or `trainer_from_checkpoint` to resume); every
+value of `ModelConfig` and `TrainConfig` can be overridden by name (`d_model=32`,
+`adv_steps=500`, `critic=bce`, ...). The presets themselves live in config.py.
 """
 from __future__ import annotations
 
@@ -9,45 +10,15 @@ import dataclasses
 import threading
 from pathlib import Path
 
+from .checkpoints import checkpoint_writer
+from .config import PRESETS, TrainConfig, convert
 from .errors import RecGuruError
 from .model import ModelConfig
-from .training import TrainConfig, Trainer
+from .training import Trainer
 
-# Model architecture is the paper's in both presets (d=64, 3 layers, 2 heads, ff 512); they
-# differ in how long each phase runs.
-PRESETS: dict[str, dict] = {
-    # CPU demo: a few minutes on 2 cores for the synthetic default.
-    "quick": dict(pretrain_epochs=15, warmup_steps=100, adv_steps=100, adv_chunk=20,
-                  finetune_epochs=15, patience=3, batch_size=256),
-    # The paper's optimisers and schedule (supplement 6.1.3), run to convergence with early stop.
-    "paper": dict(pretrain_epochs=60, warmup_steps=2000, adv_steps=3000, adv_chunk=100,
-                  finetune_epochs=200, patience=10, batch_size=256),
-}
-
-MODEL_KEYS = {f.name: f for f in dataclasses.fields(ModelConfig)} 
+MODEL_KEYS = {f.name: f for f in dataclasses.fields(ModelConfig)}
 TRAIN_KEYS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 DERIVED = {"n_items_a", "n_items_b"}
-
-
-def _convert(key: str, value, default):
-    """Override values arrive as strings from the CLI; convert to the field's type."""
-    if not isinstance(value, str):
-        return value
-    try:
-        if isinstance(default, bool):
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-    except ValueError:
-        kind = type(default).__name__
-        raise RecGuruError(f"override {key}={value!r}: expected {kind}") from None
-    return value
 
 
 def split_overrides(preset: str, overrides: dict | None) -> tuple[dict, dict]:
@@ -60,9 +31,9 @@ def split_overrides(preset: str, overrides: dict | None) -> tuple[dict, dict]:
     for key, value in (overrides or {}).items():
         key = key.replace("-", "_")
         if key in MODEL_KEYS and key not in DERIVED:
-            model_over[key] = _convert(key, value, getattr(defaults_model, key))
+            model_over[key] = convert(key, value, getattr(defaults_model, key), "override")
         elif key in TRAIN_KEYS:
-            train_over[key] = _convert(key, value, getattr(defaults_train, key))
+            train_over[key] = convert(key, value, getattr(defaults_train, key), "override")
         else:
             valid = sorted((set(MODEL_KEYS) - DERIVED) | set(TRAIN_KEYS))
             raise RecGuruError(f"unknown override {key!r}; valid: {', '.join(valid)}")
@@ -83,4 +54,11 @@ def build_trainer(source: str, *, preset: str = "quick", overrides: dict | None 
     train_cfg = TrainConfig(**train_over)
     extra = {"source": source, "preset": preset,
              "overrides": {k: str(v) for k, v in (overrides or {}).items()}}
-    return Trainer(data, model_cfg, train_cfg, out=out, stop=stop, extra=extra)
+    return Trainer(data, model_cfg, train_cfg, save=checkpoint_writer(out), stop=stop, extra=extra)
+
+
+def trainer_from_checkpoint(ckpt: dict, *, out: str | Path | None = None, device: str | None = None,
+                            stop: threading.Event | None = None) -> Trainer:
+    """A Trainer positioned exactly where the checkpoint left off (for --resume), writing
+    its further checkpoints to `out`."""
+    return Trainer.from_state(ckpt, device=device, save=checkpoint_writer(out), stop=stop)

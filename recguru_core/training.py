@@ -25,113 +25,30 @@ No leakage (how it is ensured):
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import dataclasses
 import math
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 from . import losses
-from .data import CrossDomainData, left_padded
+from .batching import Batcher
+from .config import TrainConfig
+from .data import CrossDomainData, data_from_state, data_to_state
 from .errors import RecGuruError
-from .evaluation import evaluate_domain
 from .model import Discriminator, ModelConfig, RecGURU
+from .scoring import evaluate, gur_mode, score_rows, user_memory
+from .snapshots import gur_snapshot, snapshot_sample
+
+__all__ = ["PHASES", "Batcher", "TrainConfig", "Trainer", "evaluate", "gur_mode", "noam_lr",
+           "resolve_device", "score_rows", "user_memory"]
 
 PHASES = {1: "pretrain", 2: "adversarial", 3: "finetune"}
 PAIRS = 2  # Trainer._sample's third population: overlapped users, as indices into data.overlap_a/b
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    seed: int = 0
-    device: str = "auto"  # auto -> cuda, then mps, then cpu
-    batch_size: int = 256
-    # phase 1: autoencoder pre-training with the Noam schedule of the supplement (6.1.3)
-    pretrain_epochs: int = 6
-    warmup_steps: int = 200
-    noam_factor: float = 1.0
-    # phase 2: adversarial multi-task training. The defaults are the recipe of the alignment
-    # study (docs/design.md, benchmarks/adversarial_sweep.py); the paper's/authors' values are
-    # adv_lr=critic_lr=1e-4, adv_norm=none, adv_dropout=true, critic_warmup=0.
-    adv_steps: int = 300  # generator steps
-    critic_iters: int = 5  # CRITIC_ITERS
-    adv_lr: float = 5e-4  # generator (embeddings + encoder + decoders)
-    critic_lr: float = 1e-3
-    adv_beta1: float = 0.5
-    adv_beta2: float = 0.9
-    critic: str = "wgan-gp"  # or "bce" (eq. 8)
-    # Critic and l2 compare GURs on the joint A+B batch statistics (losses.joint_normalize):
-    # "standardize", "whiten" or "none" (raw GUR space, where shrinking the GURs fakes alignment:
-    # measured, the GUR spread fell 0.98 -> 0.07 in 100 steps and the AUC stayed 0.87).
-    adv_norm: str = "standardize"
-    # False: the phase-2 encoder pass runs without dropout, so the game is played on the GURs that
-    # snapshots, probes and phase 3 use (gradients still flow).
-    adv_dropout: bool = False
-    # Critic steps on the frozen pre-trained encoder before the first generator step, so the
-    # generator never learns from a cold critic (W ~ 0 tells it nothing).
-    critic_warmup: int = 300
-
-    # WGAN-GP's own default (Gulrajani et al.). The authors used 0.1, which barely constrains
-    # the critic's Lipschitz constant, so its "Wasserstein" estimate can grow without bound.
-    gp_weight: float = 10.0
-    w_rec: float = 1.0
-    w_adv: float = 1.0
-    w_l2: float = 1.0  # ON by default: eq. 9 (the authors' release passes overlap=False)
-    adv_chunk: int = 50  # generator steps per unit (checkpoint + snapshot granularity)
-    snapshots_during: int = 3
-    # phase 3: CDSRec fine-tuning with BPR
-    finetune_epochs: int = 20
-    ft_lr: float = 1e-3
-    ft_beta1: float = 0.9
-    ft_beta2: float = 0.9
-    bpr_negatives: int = 10
-    patience: int = 3
-    # bookkeeping
-    snapshot_users: int = 20000  # per domain, seeded sample
-    eval_batch: int = 1024
-    amp: bool = True  # bf16 autocast on CUDA only
-    compile: bool = False
-
-    def __post_init__(self):
-        if self.critic not in ("wgan-gp", "bce"):
-            raise RecGuruError(f"train config: critic must be 'wgan-gp' or 'bce', got {self.critic!r}")
-        if self.adv_norm not in losses.NORMALIZATIONS:
-            raise RecGuruError(f"train config: adv_norm must be one of "
-                               f"{', '.join(losses.NORMALIZATIONS)}, got {self.adv_norm!r}")
-        for name in ("noam_factor", "adv_lr", "critic_lr", "ft_lr"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise RecGuruError(f"train config: {name} must be a finite number > 0, got {value!r}")
-        for name in ("gp_weight", "w_rec", "w_adv", "w_l2"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise RecGuruError(f"train config: {name} must be a finite number >= 0, got {value!r}")
-        for name in ("adv_beta1", "adv_beta2", "ft_beta1", "ft_beta2"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise RecGuruError(f"train config: {name} must be in [0, 1), got {getattr(self, name)!r}")
-        for name in ("batch_size", "critic_iters", "adv_chunk", "bpr_negatives", "patience",
-                     "warmup_steps", "eval_batch"):
-            if getattr(self, name) < 1:
-                raise RecGuruError(f"train config: {name} must be >= 1, got {getattr(self, name)}")
-        for name in ("pretrain_epochs", "adv_steps", "finetune_epochs", "snapshots_during",
-                     "critic_warmup"):
-            if getattr(self, name) < 0:
-                raise RecGuruError(f"train config: {name} must be >= 0, got {getattr(self, name)}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -159,191 +76,18 @@ def _unit_seed(seed: int, phase: int, unit: int) -> int:
     return int(np.random.SeedSequence([seed, phase, unit]).generate_state(1)[0])
 
 
-# --------------------------------------------------------------------------- batch building
-
-class Batcher:
-    """Turns row indices into model-ready tensors on the device (trimmed left padding)."""
-
-    def __init__(self, data: CrossDomainData, model_cfg: ModelConfig, device: torch.device):
-        self.data, self.cfg, self.device = data, model_cfg, device
-        self.partner = (data.partner_rows(0), data.partner_rows(1))
-
-    def _tensor(self, array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(array).to(self.device, non_blocking=True)
-
-    def encoder_input(self, domain: int, rows: np.ndarray, split: str = "train") -> torch.Tensor:
-        return self._tensor(self.data.domain(domain).inputs(rows, split, max_len=self.cfg.max_len))
-
-    def prefix_input(self, domain: int, rows: np.ndarray, cut: np.ndarray) -> torch.Tensor:
-        """Encoder input from the first `cut` items of each row (eos appended)."""
-        dom = self.data.domain(domain)
-        ends = dom.offsets[rows] + cut
-        return self._tensor(left_padded(dom.offsets, dom.items, rows, ends, self.cfg.max_len, dom.eos))
-
-    def history(self, domain: int, rows: np.ndarray, split: str) -> torch.Tensor:
-        return self._tensor(self.data.domain(domain).inputs(rows, split, eos=False,
-                                                            max_len=self.cfg.short_len))
-
-    def other_gur(self, model: RecGURU, domain: int, rows: np.ndarray,
-                  cache: list[torch.Tensor] | None = None):
-        """GURs of the same users in the other domain (training history) and a validity mask.
-        With `cache` (all_gurs of both domains) they are looked up instead of encoded."""
-        partner = self.partner[domain][rows]
-        valid = partner >= 0
-        h_other = torch.zeros(len(rows), self.cfg.d_model, device=self.device)
-        if valid.any() and self.cfg.attend_both_gurs:
-            if cache is None:
-                h = model.encode(1 - domain, self.encoder_input(1 - domain, partner[valid], "train"))
-            else:
-                h = cache[1 - domain][torch.from_numpy(partner[valid]).to(self.device)]
-            h_other[torch.from_numpy(np.flatnonzero(valid)).to(self.device)] = h.float()
-        return h_other, self._tensor(valid)
-
-    @torch.no_grad()
-    def all_gurs(self, model: RecGURU, domain: int, split: str = "train", batch: int = 2048) -> torch.Tensor:
-        """(U, d) float32 GURs of every user of a domain (eval mode is the caller's job)."""
-        n = self.data.domain(domain).n_users
-        out = [model.encode(domain, self.encoder_input(domain, np.arange(lo, min(lo + batch, n)), split)).float()
-               for lo in range(0, n, batch)]
-        return torch.cat(out) if out else torch.zeros(0, self.cfg.d_model, device=self.device)
-
-    def finetune_batch(self, domain: int, rows: np.ndarray, rng: np.random.Generator):
-        """Leakage-free phase-3 batch: GUR prefix cut, causal history, targets after the cut."""
-        dom = self.data.domain(domain)
-        n = dom.lengths[rows] - 2  # training history length (>= 2 for eligible rows)
-        cut = rng.integers(1, n)  # GUR reads seq[:cut], targets are seq[cut:n]
-        width = int(min(n.max() - 1, self.cfg.short_len))
-        cols = np.arange(width)[None, :]
-        pos = (n - 1)[:, None] - width + cols  # (B, W) history position of each column
-        valid = pos >= 0
-        base = dom.offsets[rows][:, None]
-        hist = np.where(valid, dom.items[np.clip(base + pos, 0, None)], 0)
-        target = np.where(valid, dom.items[np.clip(base + pos + 1, 0, None)], 0)
-        train_on = valid & (pos + 1 >= cut[:, None])
-        return (self.prefix_input(domain, rows, cut), self._tensor(hist), self._tensor(target),
-                self._tensor(train_on))
-
-
-# --------------------------------------------------------------------------- scoring
-
-@contextlib.contextmanager
-def gur_mode(model: RecGURU):
-    """Embeddings and encoder(s) in eval mode (no dropout) for the block, gradients unaffected:
-    the GUR a user gets is the dropout-free one everywhere it is read (snapshots, probes, phase 3,
-    and by default the adversarial game)."""
-    parts = [model.embeddings, model.encoder] + ([] if model.config.shared_encoder else [model.encoder_b])
-    before = [m.training for m in parts]
-    for m in parts:
-        m.eval()
-    try:
-        yield
-    finally:
-        for m, mode in zip(parts, before):
-            m.train(mode)
-
-
-def user_memory(model: RecGURU, batcher: "Batcher", domain: int, rows: np.ndarray, *,
-                own_input: torch.Tensor | None = None, cache: list[torch.Tensor] | None = None):
-    """The CDSRec memory of users `rows` (eq. 2): their own GUR, encoded from `own_input` (or,
-    without it, looked up in `cache`, the table of training-history GURs), and for overlapped
-    users the other domain's GUR (training history; from `cache` when given). Nothing is
-    encoded for the SeqRec ablation (use_gur=False). -> (memory, mask)."""
-    if not model.config.use_gur:
-        zeros = torch.zeros(len(rows), model.config.d_model, device=batcher.device)
-        return model.cdsrec_memory(zeros)
-    with gur_mode(model):
-        if own_input is None:
-            h_own = cache[domain][torch.from_numpy(np.asarray(rows)).to(batcher.device)]
-        else:
-            h_own = model.encode(domain, own_input)
-        h_other, valid = batcher.other_gur(model, domain, rows, cache)
-    return model.cdsrec_memory(h_own, h_other.to(h_own.dtype), valid)
-
-
-@torch.no_grad()
-def score_rows(model: RecGURU, batcher: Batcher, domain: int, rows: np.ndarray, split: str,
-               candidates: torch.Tensor | None, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
-    """CDSRec scores for users `rows` on `split`: candidate scores (B, C) or all ids (B, V+2).
-    `cache`: training-history GURs of both domains (`Batcher.all_gurs`); the validation history
-    is the training history, so on 'valid' the own GUR is looked up too."""
-    own_input = None if cache is not None and split in ("train", "valid") else \
-        batcher.encoder_input(domain, rows, split)
-    memory, mask = user_memory(model, batcher, domain, rows, own_input=own_input, cache=cache)
-    q = model.cdsrec_query(domain, batcher.history(domain, rows, split), memory, mask)
-    if candidates is None:
-        return model.scores(domain, q)
-    return model.score_items(domain, q, candidates.to(q.device))
-
-
-def evaluate(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bool = False,
-             batch_size: int = 1024, cache: list[torch.Tensor] | None = None) -> dict[str, dict[str, float]]:
-    """Metrics per domain over all users ({'A': {...}, 'B': {...}}); `cache` as in score_rows."""
-    was_training = model.training
-    model.eval()
-    out = {}
-    for domain, key in ((0, "A"), (1, "B")):
-        dom = batcher.data.domain(domain)
-        out[key] = evaluate_domain(
-            dom, split,
-            lambda rows, s, cand: score_rows(model, batcher, domain, rows, s, cand, cache),
-            full_ranking=full_ranking, batch_size=batch_size,
-        )
-    model.train(was_training)
-    return out
-
-
-@torch.no_grad()
-def gur_snapshot(model: RecGURU, batcher: Batcher, sample: dict, step: int) -> dict:
-    """GURs of the fixed snapshot sample (training histories), in checkpoint format."""
-    was_training = model.training
-    model.eval()
-    gurs = []
-    for domain in (0, 1):
-        rows = sample["rows"][domain]
-        for lo in range(0, len(rows), 2048):
-            gurs.append(model.encode(domain, batcher.encoder_input(domain, rows[lo:lo + 2048])).float().cpu())
-    model.train(was_training)
-    snap = {k: v for k, v in sample.items() if k != "rows"}
-    snap["gur"] = torch.cat(gurs) if gurs else torch.zeros(0, model.config.d_model)
-    snap["step"] = int(step)
-    return snap
-
-
-def snapshot_sample(data: CrossDomainData, n_per_domain: int, seed: int) -> dict:
-    rng = np.random.default_rng(seed)
-    rows, users, domains, overlap, cluster, length = [], [], [], [], [], []
-    for domain in (0, 1):
-        dom = data.domain(domain)
-        r = np.sort(rng.choice(dom.n_users, size=min(n_per_domain, dom.n_users), replace=False))
-        rows.append(r)
-        length.append(np.minimum(dom.lengths[r] - 2, dom.cfg.max_len))  # what the encoder read
-        users += dom.user_raw[r].tolist()
-        domains.append(np.full(len(r), domain))
-        overlap.append(data.partner_rows(domain)[r] >= 0)
-        if dom.cluster is not None:
-            cluster.append(dom.cluster[r])
-    sample = {
-        "rows": rows,
-        "user": users,
-        "domain": torch.from_numpy(np.concatenate(domains).astype(np.int64)),
-        "overlap": torch.from_numpy(np.concatenate(overlap)),
-        "length": torch.from_numpy(np.concatenate(length).astype(np.int64)),
-    }
-    if len(cluster) == 2:
-        sample["cluster"] = torch.from_numpy(np.concatenate(cluster).astype(np.int64))
-    return sample
-
-
 # --------------------------------------------------------------------------- the trainer
 
 class Trainer:
     """Owns model, critic, optimisers and progress; `run()` yields step records."""
 
     def __init__(self, data: CrossDomainData, model_cfg: ModelConfig, cfg: TrainConfig, *,
-                 out: str | Path | None = None, stop: threading.Event | None = None,
+                 save: Callable[[dict], None] | None = None, stop: threading.Event | None = None,
                  extra: dict | None = None):
+        """save: called with `state_dict()` after every unit (checkpoints.checkpoint_writer
+        writes it to a file; None keeps the run in memory)."""
         self.data, self.model_cfg, self.cfg = data, model_cfg, cfg
-        self.out = Path(out) if out else None
+        self._save = save
         self.stop = stop or threading.Event()
         self.extra = extra or {}  # e.g. preprocessing config, written into the checkpoint
         self.device = resolve_device(cfg.device)
@@ -756,14 +500,69 @@ class Trainer:
             flat = {f"test_{m}_{key}": v for key in ("A", "B") for m, v in self.metrics["test"][key].items()}
             yield self._record({"event": "final_eval", **flat}, time.perf_counter() - t0)
 
-    # -- checkpoints --------------------------------------------------------------------------------
-    def state(self) -> dict:
-        from .checkpoints import build_checkpoint
+    # -- state ----------------------------------------------------------------------------------
+    # The loop owns its state (nanoGPT's train.py is the model): state_dict() is everything a
+    # checkpoint holds but the file header, load_state_dict() puts a fresh Trainer exactly where
+    # it left off. checkpoints.py turns the dict into a file and back.
+    def state_dict(self) -> dict:
+        finished = self.phase > 3
+        return {
+            "status": "complete" if finished else "in_progress",
+            "config": {"model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(),
+                       "data": self.data.a.cfg.to_dict(), "extra": dict(self.extra)},
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "discriminator": {k: v.detach().cpu() for k, v in self.critic.state_dict().items()},
+            "data": data_to_state(self.data),
+            "history": list(self.history),
+            "snapshots": self.snapshots,
+            "metrics": self.metrics,
+            # A finished run needs no optimiser state (that halves the file); an unfinished one
+            # carries everything a resume needs.
+            "resume": None if finished else {
+                "phase": self.phase, "unit": self.unit, "global_step": self.global_step,
+                "elapsed": self.elapsed,
+                "optimizers": {"pre": self.opt_pre.state_dict(), "gen": self.opt_gen.state_dict(),
+                               "dis": self.opt_dis.state_dict(),
+                               "ft_A": self.opt_ft[0].state_dict(),
+                               "ft_B": self.opt_ft[1].state_dict()},
+                "finetune": self.ft_state,
+            },
+        }
 
-        return build_checkpoint(self)
+    def load_state_dict(self, state: dict) -> None:
+        """Weights, optimisers, progress, history and snapshots of a saved run."""
+        self.model.load_state_dict(state["model"])
+        self.critic.load_state_dict(state["discriminator"])
+        r = state.get("resume") or {}
+        if r:
+            opts = r["optimizers"]
+            self.opt_pre.load_state_dict(opts["pre"])
+            self.opt_gen.load_state_dict(opts["gen"])
+            self.opt_dis.load_state_dict(opts["dis"])
+            self.opt_ft[0].load_state_dict(opts["ft_A"])
+            self.opt_ft[1].load_state_dict(opts["ft_B"])
+            self.phase, self.unit = int(r["phase"]), int(r["unit"])
+            self.global_step, self.elapsed = int(r["global_step"]), float(r["elapsed"])
+            self.ft_state = r["finetune"]
+        elif state.get("status") == "complete":
+            self.phase, self.unit = 4, 0  # nothing left to run
+        self.history = list(state.get("history") or [])
+        self.snapshots = dict(state.get("snapshots") or {"during": []})
+        self.snapshots.setdefault("during", [])
+        self.metrics = dict(state.get("metrics") or {})
+
+    @classmethod
+    def from_state(cls, state: dict, *, device: str | None = None,
+                   save: Callable[[dict], None] | None = None,
+                   stop: threading.Event | None = None) -> "Trainer":
+        """A Trainer rebuilt from a state_dict (e.g. a checkpoint) and positioned where it left off."""
+        train = {**state["config"]["train"], **({"device": device} if device else {})}
+        trainer = cls(data_from_state(state["data"]), ModelConfig.from_dict(state["config"]["model"]),
+                      TrainConfig.from_dict(train), save=save, stop=stop,
+                      extra=state["config"].get("extra", {}))
+        trainer.load_state_dict(state)
+        return trainer
 
     def save(self) -> None:
-        if self.out is not None:
-            from .checkpoints import save_checkpoint
-
-            save_checkpoint(self.out, self.state())
+        if self._save is not None:
+            self._save(self.state_dict())

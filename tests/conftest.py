@@ -4,7 +4,9 @@ import sys
 import pandas as pd
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TESTS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(TESTS))  # the project: recguru_core, ui
+sys.path.insert(1, TESTS)  # shared test modules (test_app, fixtures_formats) for tests/ui/
 
 from recguru_core.raw import RawCrossDomain, RawDomain  # noqa: E402
 

@@ -1,7 +1,7 @@
 """AppTest over every page: the shipped demo checkpoint (when present) and a tiny fresh run.
 
 The tiny run is trained once per pytest session through the app's own background runner
-(`ui.start_training`), so the runner is exercised end to end as well. Each test points the app
+(`training.start_training`), so the runner is exercised end to end as well. Each test points the app
 at a temporary checkpoint folder (RECGURU_CHECKPOINT_DIR), so nothing is written into the
 repository.
 """
@@ -54,13 +54,13 @@ def tiny_checkpoint_file(tmp_path_factory) -> Path:
     target = folder / "tiny.pt"
     if target.is_file():
         return target
-    import ui
+    from ui import training
 
     folder.mkdir(parents=True, exist_ok=True)
     previous = os.environ.get("RECGURU_CHECKPOINT_DIR")
     os.environ["RECGURU_CHECKPOINT_DIR"] = str(folder / "trained")
     try:
-        job = ui.start_training(
+        job = training.start_training(
             TINY_SOURCE,
             preset="quick",
             overrides=TINY_OVERRIDES,
@@ -180,21 +180,21 @@ def test_home_pick_checkpoint_per_session(tiny_app, tmp_path):
     assert len(box.options) == 2
     box.select(str(folder / "other-run.pt")).run()
     _ok(first, "app.py")
-    import ui
+    from ui import state
 
-    assert first.session_state[ui.K_CHECKPOINT] == str(folder / "other-run.pt")
+    assert first.session_state[state.K_CHECKPOINT] == str(folder / "other-run.pt")
     second.run()
-    assert second.session_state[ui.K_CHECKPOINT] == str(folder / "demo.pt")  # untouched
+    assert second.session_state[state.K_CHECKPOINT] == str(folder / "demo.pt")  # untouched
 
 
 def test_missing_selected_checkpoint_falls_back(tiny_app):
-    import ui
+    from ui import state
 
     at = _fresh()
-    at.session_state[ui.K_CHECKPOINT] = "/nonexistent/run.pt"
+    at.session_state[state.K_CHECKPOINT] = "/nonexistent/run.pt"
     at.run()
     _ok(at, "app.py")
-    assert at.session_state[ui.K_CHECKPOINT].endswith("demo.pt")
+    assert at.session_state[state.K_CHECKPOINT].endswith("demo.pt")
 
 
 def test_broken_checkpoint_shows_error(monkeypatch, tmp_path):
@@ -218,13 +218,12 @@ def test_recommendations_pick_user_and_domain(tiny_app):
     assert user, "a default user is filled in"
     assert at.dataframe, "histories shown"
     # The explanation is computed in the background; once it is done a rerun draws it.
-    import ui
+    from ui import state, store
 
-    job = ui.start_explanation(at.session_state[ui.K_CHECKPOINT], user, "A", ui.DEFAULT_K)
+    job = store.start_explanation(at.session_state[state.K_CHECKPOINT], user, "A", state.DEFAULT_K)
     deadline = time.monotonic() + 120
-    while job["state"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert job["state"] == "done", job["error"]
+    job.wait(max(0.0, deadline - time.monotonic()))
+    assert job.state == "done", job.error
     at.run()
     _ok(at, "explanation drawn")
     assert [t.label for t in at.tabs][:2] == ["Influence (faithful)", "Attention (indicative)"]
@@ -243,12 +242,12 @@ def test_recommendations_pick_user_and_domain(tiny_app):
 
 
 def test_recommendations_user_in_one_domain_only(tiny_app):
-    import ui
+    from ui import state, store
 
-    run = ui.load_run(tiny_app)
+    run = store.load_run(tiny_app)
     only_a = sorted(set(run.users("A")) - set(run.users("B")))
     at = _fresh()
-    at.session_state[ui.K_GOTO_USER] = {"user": only_a[0], "domain": "B"}
+    at.session_state[state.K_GOTO_USER] = {"user": only_a[0], "domain": "B"}
     at.run()
     at.switch_page("pages/4_Recommendations.py").run()
     _ok(at, "one-domain user")
@@ -275,14 +274,14 @@ def test_alignment_colour_modes_links_and_snapshots(tiny_app):
 
 
 def test_alignment_selection_links_to_recommendations(tiny_app):
-    import ui
+    from ui import state, store
 
     at = _open("pages/2_Alignment.py")
     # A plotly box selection cannot be made in AppTest; feed the same session state the page
     # writes when one arrives, then follow the link.
-    run = ui.load_run(tiny_app)
+    run = store.load_run(tiny_app)
     user = run.users("B")[0]
-    at.session_state[ui.K_SELECTION] = {
+    at.session_state[state.K_SELECTION] = {
         "view": None,
         "positions": [],
         "users": [{"user": user, "domain": "B"}],
@@ -297,14 +296,14 @@ def test_alignment_selection_links_to_recommendations(tiny_app):
 
 
 def test_alignment_goto_button_switches_page(tiny_app):
-    import ui
+    from ui import state, store
 
     at = _open("pages/2_Alignment.py")
-    path = at.session_state[ui.K_CHECKPOINT]
-    run = ui.load_run(path)
-    view = ui.alignment_data(path, run, *ui.projection_for(path, run))
+    path = at.session_state[state.K_CHECKPOINT]
+    run = store.load_run(path)
+    view = store.alignment_data(path, run, *store.projection_for(path, run))
     positions = [0, 1, len(view.meta) - 1]
-    at.session_state[ui.K_SELECTION] = {
+    at.session_state[state.K_SELECTION] = {
         "view": view.ident,
         "positions": positions,
         "users": [
@@ -395,28 +394,28 @@ def test_train_synthetic_check_and_preset_switch(tiny_app):
 
 
 def test_train_page_shows_finished_job_and_adopts_it(tiny_app):
-    import ui
+    from ui import state, training
 
-    job = ui.current_job()
+    job = training.current_job()
     assert job is not None and job.state == "done"  # the tiny fixture's run
     at = _open("pages/1_Train.py")
     assert any("Finished" in str(s.value) for s in at.success)
     if job.out.is_file():
         at.button(key="train.use").click().run()
         _ok(at, "use finished")
-        assert at.session_state[ui.K_CHECKPOINT] == str(job.out)
+        assert at.session_state[state.K_CHECKPOINT] == str(job.out)
 
 
 def test_second_training_is_refused_while_one_runs(monkeypatch, tmp_path, tiny):
-    import ui
     from recguru_core.errors import RecGuruError
+    from ui import training
 
     _point_app_at(monkeypatch, tmp_path, tiny)
     slow = {**TINY_OVERRIDES, "pretrain_epochs": 50}
-    job = ui.start_training(TINY_SOURCE, preset="quick", overrides=slow, owner="a")
+    job = training.start_training(TINY_SOURCE, preset="quick", overrides=slow, owner="a")
     try:
         with pytest.raises(RecGuruError, match="already running"):
-            ui.start_training(TINY_SOURCE, preset="quick", overrides=slow, owner="b")
+            training.start_training(TINY_SOURCE, preset="quick", overrides=slow, owner="b")
         at = _open("pages/1_Train.py")
         assert "already running" in _texts(at.info)
         deadline = time.monotonic() + 120

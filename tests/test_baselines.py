@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from recguru_core import baselines as B
-from recguru_core.recommender import Recommender, build_model, evaluate_model
+from recguru_core import sasrec as S
+from recguru_core.models import build_model
+from recguru_core.recommender import Recommender, evaluate_model
 from recguru_core.sources import load_source
 
 # A small world with a strong planted signal: 4 taste clusters and mostly Markov steps (the
@@ -25,7 +27,7 @@ def small(name: str) -> Recommender:
     return {
         "pop": lambda: B.Pop(),
         "bprmf": lambda: B.BPRMF(config=mf),
-        "sasrec": lambda: B.SASRec(config=B.SASRecConfig(max_epochs=10, batch_size=64, lr=5e-3)),
+        "sasrec": lambda: S.SASRec(config=S.SASRecConfig(max_epochs=10, batch_size=64, lr=5e-3)),
         "emcdr": lambda: B.EMCDR(config=B.EMCDRConfig(mf=mf, max_epochs=5)),
     }[name]()
 
@@ -49,11 +51,11 @@ def models(data, one_thread):
 
 
 def test_registry_builds_default_baselines():
-    for name, cls in (("pop", B.Pop), ("bprmf", B.BPRMF), ("sasrec", B.SASRec), ("emcdr", B.EMCDR)):
+    for name, cls in (("pop", B.Pop), ("bprmf", B.BPRMF), ("sasrec", S.SASRec), ("emcdr", B.EMCDR)):
         model = build_model(name)
         assert type(model) is cls and model.name == name
         assert isinstance(model, Recommender)
-    assert B.BPRMFConfig().d_model == B.SASRecConfig().d_model == B.EMCDRConfig().mf.d_model == 64
+    assert B.BPRMFConfig().d_model == S.SASRecConfig().d_model == B.EMCDRConfig().mf.d_model == 64
     with pytest.raises(TypeError):
         B.BPRMFConfig(64)  # keyword-only
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from recguru_core import benchmark as bm
+from recguru_core import benchmark_report as report
 from recguru_core.checkpoints import FORMAT as CKPT_FORMAT, load_checkpoint, save_checkpoint
 from recguru_core.cli import main
 from recguru_core.errors import RecGuruError
@@ -158,7 +159,7 @@ def _rows(values):
 
 def test_table_mean_std_bold_best():
     rows = _rows({("pop", 0): 0.10, ("pop", 1): 0.12, ("sasrec", 0): 0.20, ("sasrec", 1): 0.30})
-    md = bm.format_markdown({"results": rows, "domains": {"A": "Books", "B": "Movies"},
+    md = report.format_markdown({"results": rows, "domains": {"A": "Books", "B": "Movies"},
                              "negatives": 99, "settings": {"source": "s", "preset": "quick"}})
     assert "1 true item + 99 sampled negatives" in md
     assert "| A (Books) | HR@10 | 11.00 ± 1.41 | **25.00 ± 7.07** |" in md
@@ -170,7 +171,7 @@ def _ranks(value_by_model, n=400, seed=0):
     out = {}
     for model, low in value_by_model.items():
         r = rng.integers(low, low + 5, size=n)
-        out[model] = {fam: {"A": r, "B": r} for fam in bm.FAMILIES}
+        out[model] = {fam: {"A": r, "B": r} for fam in report.FAMILIES}
     return out
 
 
@@ -186,7 +187,7 @@ def test_bootstrap_interval_sign(better):
             met = metrics_from_ranks(ranks[m]["sampled"][d])
             rows.append({"model": m, "domain": d, "overlap": None, "seed": 0, "seconds": 0.1,
                          "sampled": met, "full": met})
-    boot = bm.compute_bootstrap(rows, models, [None], [0], lambda m, o, s: ranks[m])
+    boot = report.compute_bootstrap(rows, models, [None], [0], lambda m, o, s: ranks[m])
     mrr = [b for b in boot if b["metric"] == "MRR"]
     assert len(mrr) == 4 and all(b["baseline"] == "pop" for b in mrr)
     for b in mrr:
@@ -195,8 +196,8 @@ def test_bootstrap_interval_sign(better):
         else:
             assert b["low"] < b["diff"] < b["high"] < 0
     # fixed rng: the same interval again
-    assert bm.compute_bootstrap(rows, models, [None], [0], lambda m, o, s: ranks[m]) == boot
-    md = bm.format_markdown({"results": rows, "bootstrap": boot}, models=models)
+    assert report.compute_bootstrap(rows, models, [None], [0], lambda m, o, s: ranks[m]) == boot
+    md = report.format_markdown({"results": rows, "bootstrap": boot}, models=models)
     line = next(ln for ln in md.splitlines() if ln.startswith("| A | MRR |"))
     delta = line.split("|")[-2].strip()
     assert delta.startswith("+" if better else "-") and delta.endswith("vs POP")
@@ -204,7 +205,7 @@ def test_bootstrap_interval_sign(better):
 
 
 def test_paired_bootstrap_constant_difference():
-    mean, low, high = bm.paired_bootstrap(np.full(50, 0.25))
+    mean, low, high = report.paired_bootstrap(np.full(50, 0.25))
     assert mean == low == high == pytest.approx(0.25)
 
 

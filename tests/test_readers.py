@@ -627,7 +627,7 @@ def test_amazon_clean_files_take_the_fast_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Big dumps must not go through the per-line python parser when nothing is wrong."""
-    import recguru_core.readers as readers
+    import recguru_core.readers.amazon as readers
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("slow JSON path used on a clean file")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core.checkpoints import load_checkpoint, model_from_checkpoint, save_checkpoint, trainer_from_checkpoint
+from recguru_core.checkpoints import load_checkpoint, model_from_checkpoint, save_checkpoint
+from recguru_core.runs import trainer_from_checkpoint
 from recguru_core.errors import CheckpointError, RecGuruError
 from recguru_core.runs import build_trainer, split_overrides
 from recguru_core.training import noam_lr, score_rows
@@ -297,7 +298,8 @@ def test_phase3_leaves_shared_eos_and_positions_alone():
 
 @pytest.mark.parametrize("variant", ["seqrec", "autorec", "recguru_noadv", "recguru"])
 def test_family_variants_fit_and_score(variant, tmp_path):
-    from recguru_core.recommender import Recommender, build_model, evaluate_model
+    from recguru_core.models import build_model
+    from recguru_core.recommender import Recommender, evaluate_model
     from recguru_core.sources import load_source
 
     data = load_source(TINY_SOURCE + ",negatives=20")

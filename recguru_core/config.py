@@ -1,0 +1,197 @@
+"""One policy for every typed config, and the training config with its presets.
+
+Every config is a frozen dataclass (ModelConfig in model.py, next to the model it builds;
+DataConfig, PreprocessConfig, SyntheticConfig next to their code; TrainConfig here) and goes
+through the same three functions:
+
+    parse_key_values   "a=1,b=2" or ["a=1", "b=2"] -> {"a": "1", "b": "2"}: the one key=value
+                       parser (CLI overrides, source-spec options, synthetic keys)
+    convert            text -> the type of the field's default (bool / int / float / str)
+    config_from_dict   strict: an unknown key is a one-line error naming it and the valid keys;
+                       a missing required field too. Absent optional fields take defaults,
+                       so checkpoints written before a field existed still load.
+
+PRESETS are the named schedules the CLI and the Train page offer (the page reads its
+defaults from here through ui/store.py, never from literals of its own).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .errors import RecGuruError
+from .losses import NORMALIZATIONS as ADV_NORMALIZATIONS
+
+C = TypeVar("C")
+
+
+def parse_key_values(items: str | Iterable[str], where: str, *,
+                     error: type[RecGuruError] = RecGuruError) -> dict[str, str]:
+    """'k=v,k2=v2' (or a list of 'k=v') -> {k: v} with keys stripped and lower-cased."""
+    tokens = items.split(",") if isinstance(items, str) else list(items)
+    out: dict[str, str] = {}
+    for token in (t.strip() for t in tokens):
+        if not token:
+            continue
+        key, sep, value = token.partition("=")
+        if not sep or not key.strip():
+            raise error(f"{where} {token!r}: expected key=value")
+        out[key.strip().lower().replace("-", "_")] = value.strip()
+    return out
+
+
+def convert(key: str, value: Any, default: Any, where: str, *,
+            error: type[RecGuruError] = RecGuruError) -> Any:
+    """A value that arrives as text (CLI, spec, URL) in the type of the field's default.
+    Non-text values pass through unchanged (their dataclass validates them)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        if isinstance(default, bool):
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)  # range and finiteness: the dataclass's own checks
+    except ValueError:
+        raise error(f"{where} {key}={value!r}: expected {type(default).__name__}") from None
+    return text
+
+
+def field_defaults(cls) -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            out[f.name] = f.default_factory()  # type: ignore[misc]
+    return out
+
+
+def config_from_dict(cls: type[C], values: dict, where: str, *,
+                     error: type[RecGuruError] = RecGuruError) -> C:
+    """cls(**values), strictly: unknown keys and missing required fields are one-line errors."""
+    if not isinstance(values, dict):
+        raise error(f"{where}: expected a mapping of settings, got {type(values).__name__}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise error(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
+                    f"valid: {', '.join(names)}")
+    missing = sorted(f.name for f in dataclasses.fields(cls)
+                     if f.default is dataclasses.MISSING
+                     and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
+                     and f.name not in values)
+    if missing:
+        raise error(f"{where}: missing field(s) {', '.join(missing)}")
+    return cls(**values)
+
+
+# ----------------------------------------------------------------------------- training
+
+CRITICS = ("wgan-gp", "bce")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    device: str = "auto"  # auto -> cuda, then mps, then cpu
+    batch_size: int = 256
+    # phase 1: autoencoder pre-training with the Noam schedule of the supplement (6.1.3)
+    pretrain_epochs: int = 6
+    warmup_steps: int = 200
+    noam_factor: float = 1.0
+    # phase 2: adversarial multi-task training. The defaults are the recipe of the alignment
+    # study (docs/design.md, benchmarks/adversarial_sweep.py); the paper's/authors' values are
+    # adv_lr=critic_lr=1e-4, adv_norm=none, adv_dropout=true, critic_warmup=0.
+    adv_steps: int = 300  # generator steps
+    critic_iters: int = 5  # CRITIC_ITERS
+    adv_lr: float = 5e-4  # generator (embeddings + encoder + decoders)
+    critic_lr: float = 1e-3
+    adv_beta1: float = 0.5
+    adv_beta2: float = 0.9
+    critic: str = "wgan-gp"  # or "bce" (eq. 8)
+    # Critic and l2 compare GURs on the joint A+B batch statistics (losses.joint_normalize):
+    # "standardize", "whiten" or "none" (raw GUR space, where shrinking the GURs fakes alignment:
+    # measured, the GUR spread fell 0.98 -> 0.07 in 100 steps and the AUC stayed 0.87).
+    adv_norm: str = "standardize"
+    # False: the phase-2 encoder pass runs without dropout, so the game is played on the GURs that
+    # snapshots, probes and phase 3 use (gradients still flow).
+    adv_dropout: bool = False
+    # Critic steps on the frozen pre-trained encoder before the first generator step, so the
+    # generator never learns from a cold critic (W ~ 0 tells it nothing).
+    critic_warmup: int = 300
+
+    # WGAN-GP's own default (Gulrajani et al.). The authors used 0.1, which barely constrains
+    # the critic's Lipschitz constant, so its "Wasserstein" estimate can grow without bound.
+    gp_weight: float = 10.0
+    w_rec: float = 1.0
+    w_adv: float = 1.0
+    w_l2: float = 1.0  # ON by default: eq. 9 (the authors' release passes overlap=False)
+    adv_chunk: int = 50  # generator steps per unit (checkpoint + snapshot granularity)
+    snapshots_during: int = 3
+    # phase 3: CDSRec fine-tuning with BPR
+    finetune_epochs: int = 20
+    ft_lr: float = 1e-3
+    ft_beta1: float = 0.9
+    ft_beta2: float = 0.9
+    bpr_negatives: int = 10
+    patience: int = 3
+    # bookkeeping
+    snapshot_users: int = 20000  # per domain, seeded sample
+    eval_batch: int = 1024
+    amp: bool = True  # bf16 autocast on CUDA only
+    compile: bool = False
+
+    def __post_init__(self):
+        if self.critic not in CRITICS:
+            raise RecGuruError(f"train config: critic must be 'wgan-gp' or 'bce', got {self.critic!r}")
+        if self.adv_norm not in ADV_NORMALIZATIONS:
+            raise RecGuruError(f"train config: adv_norm must be one of "
+                               f"{', '.join(ADV_NORMALIZATIONS)}, got {self.adv_norm!r}")
+        for name in ("noam_factor", "adv_lr", "critic_lr", "ft_lr"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise RecGuruError(f"train config: {name} must be a finite number > 0, got {value!r}")
+        for name in ("gp_weight", "w_rec", "w_adv", "w_l2"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise RecGuruError(f"train config: {name} must be a finite number >= 0, got {value!r}")
+        for name in ("adv_beta1", "adv_beta2", "ft_beta1", "ft_beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise RecGuruError(f"train config: {name} must be in [0, 1), got {getattr(self, name)!r}")
+        for name in ("batch_size", "critic_iters", "adv_chunk", "bpr_negatives", "patience",
+                     "warmup_steps", "eval_batch"):
+            if getattr(self, name) < 1:
+                raise RecGuruError(f"train config: {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("pretrain_epochs", "adv_steps", "finetune_epochs", "snapshots_during",
+                     "critic_warmup"):
+            if getattr(self, name) < 0:
+                raise RecGuruError(f"train config: {name} must be >= 0, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        return config_from_dict(cls, values, "train config")
+
+
+# Model architecture is the paper's in both presets (d=64, 3 layers, 2 heads, ff 512); they
+# differ in how long each phase runs.
+PRESETS: dict[str, dict] = {
+    # CPU demo: a few minutes on 2 cores for the synthetic default.
+    "quick": dict(pretrain_epochs=15, warmup_steps=100, adv_steps=100, adv_chunk=20,
+                  finetune_epochs=15, patience=3, batch_size=256),
+    # The paper's optimisers and schedule (supplement 6.1.3), run to convergence with early stop.
+    "paper": dict(pretrain_epochs=60, warmup_steps=2000, adv_steps=3000, adv_chunk=100,
+                  finetune_epochs=200, patience=10, batch_size=256),
+}

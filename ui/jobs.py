@@ -1,0 +1,135 @@
+"""ONE background-job type for the app's slow work (alignment metrics, explanations,
+projections, prefetch): a `Job` runs a function on a worker thread and carries its state,
+progress, result or one-line error, and a cancel flag. Jobs are keyed server-wide, so a
+second session asking for the same thing shares the running job instead of starting another.
+
+Workers come from one small thread pool (concurrent.futures): its exit hook joins the
+workers before the interpreter tears torch down (a thread killed inside torch aborts the
+process with "terminate called without an active exception"), and two workers keep a
+2-core machine from running five heavy things at once. Work never calls st.*: it has no
+script context. Training is not a thread but a subprocess (ui/training.py), so it is not here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .text import describe_error, is_user_error
+
+MAX_WORKERS = 2
+MAX_JOBS = 128  # finished jobs kept (their results live in st.cache_data anyway)
+THREAD_PREFIX = "recguru-job"
+
+
+@dataclass
+class Job:
+    """State of one piece of background work. Written by its worker, read by pages."""
+
+    key: tuple
+    state: str = "running"  # running | done | failed | cancelled
+    result: Any = None
+    error: str | None = None
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    fraction: float = 0.0
+    message: str = "starting"
+    cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
+    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def report(self, fraction: float, message: str) -> None:
+        """Progress callback handed to the work (thread-safe: two plain assignments)."""
+        self.fraction, self.message = float(min(max(fraction, 0.0), 1.0)), str(message)
+
+    def cancel(self) -> None:
+        self.cancel_requested.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has finished; False on timeout."""
+        return self._done.wait(timeout)
+
+    def _run(self, fn: Callable, args: tuple, kwargs: dict) -> None:
+        try:
+            self.result = fn(*args, **kwargs)
+            self.state = "cancelled" if self.cancel_requested.is_set() else "done"
+        except Exception as exc:  # noqa: BLE001  (reported on the page, one line)
+            if not is_user_error(exc):
+                traceback.print_exc()
+            self.error = describe_error(exc)
+            self.state = "failed"
+        finally:
+            self.finished = time.time()
+            self._done.set()
+
+
+class _Registry:
+    """The server's pool and its jobs by key (one per process)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.jobs: dict[tuple, Job] = {}
+        self.pool: ThreadPoolExecutor | None = None
+
+    def executor(self) -> ThreadPoolExecutor:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix=THREAD_PREFIX)
+            # Workers call cached functions without a script context on purpose; Streamlit
+            # would log "missing ScriptRunContext" for each. Silence that for our threads only.
+            logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+                lambda record: not threading.current_thread().name.startswith(THREAD_PREFIX)
+            )
+        return self.pool
+
+
+_REGISTRY = _Registry()
+
+
+def submit(key: tuple, fn: Callable, *args, progress: bool = False, **kwargs) -> Job:
+    """The job computing fn(*args, **kwargs) under `key` (server-wide), started if new or if
+    the previous one under that key failed. With progress=True, fn also receives
+    `progress=job.report` and `cancelled=job.cancel_requested`."""
+    with _REGISTRY.lock:
+        job = _REGISTRY.jobs.get(key)
+        if job is not None and job.state in ("running", "done"):
+            return job
+        job = Job(key=key)
+        _REGISTRY.jobs[key] = job
+        while len(_REGISTRY.jobs) > MAX_JOBS:  # oldest first (dicts keep insertion order)
+            _REGISTRY.jobs.pop(next(iter(_REGISTRY.jobs)))
+        if progress:
+            kwargs = {**kwargs, "progress": job.report, "cancelled": job.cancel_requested}
+        _REGISTRY.executor().submit(job._run, fn, args, kwargs)
+    return job
+
+
+def finished(result: Any, key: tuple = ("done",)) -> Job:
+    """A job that is already done (e.g. a value a checkpoint stores precomputed)."""
+    job = Job(key=key, state="done", result=result, finished=time.time())
+    job._done.set()
+    return job
+
+
+def get(key: tuple) -> Job | None:
+    with _REGISTRY.lock:
+        return _REGISTRY.jobs.get(key)
+
+
+def wait_for_all(timeout: float = 60.0) -> bool:
+    """Block until every submitted job has finished (tests); False on timeout."""
+    deadline = time.monotonic() + timeout
+    with _REGISTRY.lock:
+        pending = [j for j in _REGISTRY.jobs.values() if j.running]
+    for job in pending:
+        if not job.wait(max(0.0, deadline - time.monotonic())):
+            return False
+    return True

@@ -1,0 +1,1 @@
+"""Widgets (st.*) that pages compose, one module per page family."""

@@ -1,0 +1,109 @@
+"""Train page widgets: the live monitor of the server's training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ..figures.curves import live_curves_figure
+from ..state import K_CHECKPOINT, K_OWNER, select_checkpoint
+from ..text import format_seconds
+from ..page import attempt
+from ..training import current_job, resume_training
+
+
+def training_monitor() -> None:
+    """Progress of the server's training: live (auto-refreshing fragment) while it runs."""
+    job = current_job()
+    if job is None:
+        st.caption("No training has run on this server since it started.")
+        return
+    if job.active:
+        _monitor_live()
+    else:
+        _monitor_static()
+
+
+@st.fragment(run_every=1.5)
+def _monitor_live() -> None:
+    _render_monitor(live=True)
+
+
+@st.fragment
+def _monitor_static() -> None:
+    _render_monitor(live=False)
+
+
+_STATE_ICONS = {
+    "waiting": ":material/schedule:",
+    "running": ":material/play_circle:",
+    "done": ":material/check_circle:",
+}
+
+
+def _render_monitor(*, live: bool) -> None:
+    job = current_job()
+    if job is None:
+        return
+    view = job.view()
+    mine = job.owner == st.session_state.get(K_OWNER)
+    who = "started in this session" if mine else "started by another session"
+    st.markdown(
+        f"**`{view['source']}`** · preset **{view['preset']}** · {who} · "
+        f"elapsed {format_seconds(view['elapsed'])}"
+    )
+    for row in view["rows"]:
+        total = row["total"] or "?"
+        eta = f" · ETA {format_seconds(row['eta_s'])}" if row["state"] == "running" else ""
+        st.progress(
+            float(row["fraction"]),
+            text=f"{_STATE_ICONS[row['state']]} {row['label']}: {row['done']}/{total} steps{eta}",
+        )
+    if view["state"] == "starting":
+        st.caption("Preparing data and model…")
+    elif view["state"] == "failed":
+        st.error(f"Training failed: {view['error']}", icon=":material/error:")
+    elif view["state"] == "cancelled":
+        st.warning(
+            f"Cancelled. Units completed before the cancel are saved in "
+            f"`{Path(view['out']).name}` (status in progress).",
+            icon=":material/cancel:",
+        )
+    if view.get("resumable"):
+        if st.button("Resume this run", key="train.resume", icon=":material/play_arrow:",
+                     help="Continue from the last unit saved in the checkpoint (train --resume)."):
+            attempt(resume_training, job, owner=st.session_state.get(K_OWNER))
+            st.rerun()
+    elif view["state"] == "done":
+        if mine and st.session_state.get(K_CHECKPOINT) == view["out"]:
+            st.success(
+                f"Finished: `{Path(view['out']).name}` is now this session's checkpoint.",
+                icon=":material/check_circle:",
+            )
+        else:
+            st.success(f"Finished: `{Path(view['out']).name}`.", icon=":material/check_circle:")
+            if Path(view["out"]).is_file() and st.button("Use this checkpoint", key="train.use"):
+                select_checkpoint(view["out"])
+                st.rerun()
+    if job.active:
+        st.button(
+            "Cancel training",
+            key="train.cancel",
+            icon=":material/stop_circle:",
+            on_click=job.cancel,
+            disabled=job.cancel_requested,
+            help="Stops after the current step; units already finished stay saved.",
+        )
+        if job.cancel_requested:
+            st.caption("Cancelling…")
+    records = view["records"]
+    if any(r.get("event") is None for r in records):
+        st.plotly_chart(
+            live_curves_figure(records),
+            theme=None,
+            key="train.live_curves",
+            config={"displayModeBar": False},
+        )
+    if live and not job.active:
+        st.rerun()  # whole page: switch to the static view and select the finished checkpoint

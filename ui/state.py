@@ -1,0 +1,178 @@
+"""Every session-state key, page path and folder of the app in one place, and the
+checkpoint selection (one per browser session)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+
+ROOT = Path(__file__).resolve().parent.parent  # the project folder (ui/ is inside it)
+
+
+APP_TITLE = "RecGURU Explorer"
+
+
+PAGE_HOME = "app.py"
+
+
+PAGE_TRAIN = "pages/1_Train.py"
+
+
+PAGE_ALIGNMENT = "pages/2_Alignment.py"
+
+
+PAGE_CURVES = "pages/3_Training_curves.py"
+
+
+PAGE_RECOMMENDATIONS = "pages/4_Recommendations.py"
+
+
+PAGE_EVALUATION = "pages/5_Evaluation.py"
+
+
+NAVIGATION = (
+    (PAGE_HOME, "Home", ":material/home:"),
+    (PAGE_TRAIN, "Train", ":material/model_training:"),
+    (PAGE_ALIGNMENT, "Alignment", ":material/scatter_plot:"),
+    (PAGE_CURVES, "Training curves", ":material/monitoring:"),
+    (PAGE_RECOMMENDATIONS, "Recommendations", ":material/recommend:"),
+    (PAGE_EVALUATION, "Evaluation", ":material/table_chart:"),
+)
+
+
+# Session-state keys (per browser session). Widget keys are prefixed by their page.
+K_CHECKPOINT = "recguru.checkpoint"  # str path of the selected checkpoint
+
+
+K_SELECTION = (
+    "recguru.selection"  # the Alignment page's box/lasso selection (view, positions, users)
+)
+
+
+K_GOTO_USER = "recguru.goto_user"  # {"user", "domain"} handed to the Recommendations page
+
+
+K_OWNER = "recguru.session_token"  # identifies this session as owner of a training job
+
+
+K_ADOPTED = "recguru.adopted_job"  # id of the finished training already selected here
+
+
+K_PROJECTIONS = "recguru.projections"  # {real path: {mtime, result}} layouts computed here
+
+
+K_UPLOADED = "recguru.uploaded"  # file ids of checkpoint uploads already handled
+
+
+K_LAST_USER = "recguru.last_user"
+
+
+DEFAULT_K = 10
+
+
+DEFAULT_SMOOTHING = 0.6
+
+
+ALIGNMENT_N_MAX = 2000
+
+
+def checkpoint_dir() -> Path:
+    """Where checkpoints are listed and trained ones are written (env override for tests)."""
+    return Path(os.environ.get("RECGURU_CHECKPOINT_DIR") or ROOT / "checkpoints")
+
+
+def demo_checkpoint() -> Path:
+    return checkpoint_dir() / "demo.pt"
+
+
+def upload_dir() -> Path:
+    return checkpoint_dir() / "uploads"
+
+
+def runs_dir() -> Path:
+    """Working files of the app (uploads, training jobs); git ignores runs/."""
+    return Path(os.environ.get("RECGURU_RUNS_DIR") or ROOT / "runs")
+
+
+def data_upload_dir() -> Path:
+    """Uploaded CSV pairs for training."""
+    return runs_dir() / "uploads"
+
+
+def file_mtime(path: str | Path) -> float:
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:
+        return -1.0
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    path: str
+    label: str
+    kind: str  # "demo" | "trained" | "uploaded"
+    mtime: float
+
+
+def available_checkpoints() -> list[CheckpointEntry]:
+    """Demo first, then checkpoints trained here (newest first), then uploads."""
+    out: list[CheckpointEntry] = []
+    demo = demo_checkpoint()
+    if demo.is_file():
+        out.append(CheckpointEntry(str(demo), "Demo run (shipped)", "demo", file_mtime(demo)))
+    for kind, folder in (("trained", checkpoint_dir()), ("uploaded", upload_dir())):
+        if not folder.is_dir():
+            continue
+        files = [p for p in folder.glob("*.pt") if p.is_file() and p != demo]
+        for p in sorted(files, key=file_mtime, reverse=True):
+            prefix = "Uploaded: " if kind == "uploaded" else ""
+            out.append(CheckpointEntry(str(p), prefix + p.stem, kind, file_mtime(p)))
+    return out
+
+
+def default_checkpoint() -> str | None:
+    entries = available_checkpoints()
+    return entries[0].path if entries else None
+
+
+def selected_checkpoint() -> str | None:
+    """This session's checkpoint; falls back to the default when unset or deleted."""
+    path = st.session_state.get(K_CHECKPOINT)
+    if path and Path(path).is_file():
+        return path
+    if path:
+        st.toast(
+            f"{Path(path).name} is gone; using the default checkpoint.", icon=":material/info:"
+        )
+    path = default_checkpoint()
+    st.session_state[K_CHECKPOINT] = path
+    return path
+
+
+def select_checkpoint(path: str | None) -> None:
+    st.session_state[K_CHECKPOINT] = path
+    st.session_state.pop(K_SELECTION, None)
+
+
+def checkpoint_label(path: str) -> str:
+    for entry in available_checkpoints():
+        if entry.path == path:
+            return entry.label
+    return Path(path).stem
+
+
+def session_token() -> str:
+    if K_OWNER not in st.session_state:
+        st.session_state[K_OWNER] = uuid.uuid4().hex
+    return st.session_state[K_OWNER]
+
+
+def goto_recommendations(user: str, domain: str) -> None:
+    """Hand a user to the Recommendations page and switch to it."""
+    st.session_state[K_GOTO_USER] = {"user": str(user), "domain": domain}
+    st.switch_page(PAGE_RECOMMENDATIONS)

@@ -1,0 +1,433 @@
+"""The ONLY module of the app that imports recguru_core: loaded runs and every cache.
+
+Every cache is keyed by one `RunRef` (real path + modification time of the checkpoint), so a
+retrained or re-uploaded file is never served stale and two links to one file share entries.
+`st.cache_resource` holds loaded runs (models); `st.cache_data` holds frames, figures,
+projections, metrics, recommendations and explanations. recguru_core (and through it torch)
+is imported lazily, so importing the app costs no torch start-up; umap only when a user asks
+for a fresh projection. Slow values are computed by `jobs` workers, never by the page.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from . import jobs
+from .figures.alignment import AlignmentView, alignment_figure, alignment_view, snapshot_title
+from .figures.curves import curves_dashboard, history_frame
+from .state import ALIGNMENT_N_MAX, DEFAULT_K, DEFAULT_SMOOTHING, K_PROJECTIONS, file_mtime
+from .text import one_line, plain
+
+
+class RunRef(NamedTuple):
+    """What every cache of a checkpoint is keyed by: its real path and modification time."""
+
+    path: str
+    mtime: float
+
+
+def run_ref(path: str | Path) -> RunRef:
+    return RunRef(os.path.realpath(str(path)), file_mtime(path))
+
+
+def spinner(message: str):
+    """st.spinner on a script thread; nothing on a background thread (no script context)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return st.spinner(message) if get_script_run_ctx(suppress_warning=True) else nullcontext()
+
+
+# ----------------------------------------------------------------------------- errors
+# The core's error types, for the UI modules that must not import recguru_core: a bad
+# upload is a CheckpointError or DataError wherever it is detected.
+
+
+def user_error(message: str) -> Exception:
+    from recguru_core.errors import RecGuruError
+
+    return RecGuruError(message)
+
+
+def checkpoint_error(message: str) -> Exception:
+    from recguru_core.errors import CheckpointError
+
+    return CheckpointError(message)
+
+
+def data_error(message: str) -> Exception:
+    from recguru_core.errors import DataError
+
+    return DataError(message)
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _load(ref: RunRef):
+    from recguru_core.inference import LoadedRun
+
+    return LoadedRun.load(ref.path)
+
+
+def load_run(path: str | Path | RunRef):
+    """The loaded run (recguru_core.inference.LoadedRun) of a checkpoint file, cached per
+    RunRef. Raises a one-line error for a missing or unreadable file."""
+    ref = path if isinstance(path, RunRef) else run_ref(path)
+    if not Path(ref.path).is_file():
+        raise user_error(f"{path if not isinstance(path, RunRef) else ref.path}: no such checkpoint file")
+    with spinner("Loading the checkpoint…"):
+        return _load(ref)
+
+
+def check_loadable(ckpt: dict, name: str) -> None:
+    """Rebuild data and model from a checkpoint dict that passed the format checks, so that an
+    upload whose sections are inconsistent is refused before it is stored."""
+    from recguru_core.errors import CheckpointError, RecGuruError
+    from recguru_core.inference import LoadedRun
+
+    try:
+        LoadedRun(ckpt, name)
+    except RecGuruError as exc:
+        raise CheckpointError(f"{name}: {one_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001  (malformed sections surface as anything)
+        raise CheckpointError(
+            f"{name}: inconsistent checkpoint ({type(exc).__name__}: {one_line(exc)})"
+        ) from None
+
+
+def read_checkpoint_file(path: str | Path) -> dict:
+    """torch.load(weights_only=True) + the format checks of recguru_core.checkpoints."""
+    from recguru_core.checkpoints import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+def snapshot_names(run) -> list[str]:
+    from recguru_core.snapshots import snapshot_names as names
+
+    return names(run.snapshots())
+
+
+# ----------------------------------------------------------------------------- data sources
+
+
+def _source_mtimes(spec: str) -> tuple:
+    try:
+        from recguru_core.sources import parse_source
+
+        parsed = parse_source(spec)
+    except Exception:  # noqa: BLE001  (the real call reports it)
+        return ()
+    return tuple(file_mtime(p) for p in parsed.paths)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _source_stats(spec: str, mtimes: tuple) -> dict:
+    from recguru_core.sources import load_source
+
+    return load_source(spec).stats()
+
+
+def check_source(spec: str) -> dict:
+    """Table-1 statistics of a source spec, or a one-line DataError. Cached per spec + mtimes."""
+    spec = (spec or "").strip()
+    if not spec:
+        raise user_error("enter a source spec, e.g. csv:/data/Books.csv,/data/Movies.csv")
+    with spinner("Reading the data…"):
+        return _source_stats(spec, _source_mtimes(spec))
+
+
+@st.cache_data(show_spinner="Generating the synthetic default…")
+def default_data_stats() -> dict:
+    from recguru_core.sources import load_source
+
+    return load_source("synthetic").stats()
+
+
+def synthetic_spec(users: int, overlap: float, seed: int) -> str:
+    return f"synthetic:users={int(users)},overlap={float(overlap):g},seed={int(seed)}"
+
+
+PRESET_FIELDS = ("pretrain_epochs", "adv_steps", "finetune_epochs", "gp_weight", "w_l2", "critic")
+
+
+def preset_values(preset: str) -> dict:
+    """Default values of the Train page's hyper-parameters under a preset (the core's presets)."""
+    from recguru_core.runs import PRESETS
+    from recguru_core.training import TrainConfig
+
+    base = TrainConfig()
+    values = {k: getattr(base, k) for k in PRESET_FIELDS}
+    values.update({k: v for k, v in PRESETS.get(preset, {}).items() if k in values})
+    return values
+
+
+def preset_names() -> list[str]:
+    from recguru_core.runs import PRESETS
+
+    return list(PRESETS)
+
+
+# ----------------------------------------------------------------------------- curves
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _history_frame(ref: RunRef) -> pd.DataFrame:
+    return history_frame(load_run(ref).history())
+
+
+def run_history_frame(path: str) -> pd.DataFrame:
+    return _history_frame(run_ref(path))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _dashboard(ref: RunRef, smoothing: float, log_y: bool) -> go.Figure:
+    return curves_dashboard(_history_frame(ref), smoothing=smoothing, log_y=log_y)
+
+
+def training_curves_figure(path: str, smoothing: float, log_y: bool) -> go.Figure:
+    """The curves dashboard of a checkpoint, cached per (checkpoint, smoothing, log)."""
+    return _dashboard(run_ref(path), round(float(smoothing), 3), bool(log_y))
+
+
+def history_csv(path: str) -> bytes:
+    return run_history_frame(path).to_csv(index=False).encode()
+
+
+# ----------------------------------------------------------------------------- projections
+
+
+def _projection_to_plain(result: dict) -> dict:
+    from recguru_core.snapshots import to_numpy
+
+    out = {}
+    for key, value in (result or {}).items():
+        if key == "during":
+            out[key] = [to_numpy(v) for v in (value or [])]
+        elif hasattr(value, "detach"):
+            out[key] = to_numpy(value)
+        else:
+            out[key] = value
+    return out
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _projection(ref: RunRef, method: str, n_users: int, seed: int,
+                _progress: Callable | None = None) -> dict:
+    from recguru_core.analysis import project_snapshots
+
+    result = project_snapshots(load_run(ref).snapshots(), n_users=int(n_users), seed=int(seed),
+                               method=method, progress=_progress)
+    return _projection_to_plain(result)
+
+
+def _project_job(ref: RunRef, method: str, n_users: int, seed: int, *, progress, cancelled):
+    return _projection(ref, method, n_users, seed, _progress=progress)
+
+
+def compute_projection(
+    path: str, method: str, n_users: int, seed: int, *,
+    on_progress: Callable[[float, str], None] | None = None,
+) -> dict:
+    """Run (or fetch from cache) a fresh projection. The work runs as a job; this (script)
+    thread polls its progress and calls `on_progress`, because a cached function must not
+    touch Streamlit elements made outside it."""
+    ref = run_ref(path)
+    job = jobs.submit(("projection", ref, method, int(n_users), int(seed)), _project_job,
+                      ref, method, int(n_users), int(seed), progress=True)
+    while not job.wait(0.25):
+        if on_progress is not None:
+            on_progress(job.fraction, job.message)
+    if job.state != "done":
+        raise user_error(job.error or "the projection was cancelled")
+    # Kept in this session too, so an eviction from the shared cache never silently
+    # recomputes a minute-long layout on a later rerun.
+    remember = st.session_state.setdefault(K_PROJECTIONS, {})
+    remember[ref.path] = {"mtime": ref.mtime, "result": job.result}
+    return job.result
+
+
+def projection_for(path: str, run) -> tuple[dict | None, str]:
+    """(projection, origin) for the page: a fresh one computed in this session for this
+    checkpoint, else the one stored in the checkpoint, else (None, "none")."""
+    ref = run_ref(path)
+    remembered = (st.session_state.get(K_PROJECTIONS) or {}).get(ref.path)
+    if remembered and remembered.get("mtime") == ref.mtime and remembered.get("result"):
+        return remembered["result"], "computed"
+    stored = run.projections()
+    if stored:
+        return _projection_to_plain(stored), "stored"
+    return None, "none"
+
+
+def forget_projection(path: str) -> None:
+    """Back to the checkpoint's stored layout (button callback)."""
+    (st.session_state.get(K_PROJECTIONS) or {}).pop(run_ref(path).path, None)
+
+
+# ----------------------------------------------------------------------------- alignment view
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _alignment_view(ref: RunRef, origin: str, method: str, seed: int, n_rows: int,
+                    _projection: dict) -> AlignmentView:
+    from recguru_core.snapshots import plain_snapshots
+
+    run = load_run(ref)
+    return alignment_view(plain_snapshots(run.snapshots()), _projection,
+                          (run.stats() or {}).get("names"))
+
+
+def alignment_data(path: str, run, projection: dict, origin: str) -> AlignmentView:
+    rows = projection.get("rows")
+    n_rows = len(rows) if rows is not None else -1
+    ref = run_ref(path)
+    method, seed = str(projection.get("method")), int(projection.get("seed", 0) or 0)
+    view = _alignment_view(ref, origin, method, seed, n_rows, _projection=projection)
+    view.ident = f"{ref.path}|{ref.mtime}|{origin}|{method}|{seed}|{n_rows}"
+    return view
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _alignment_figure(ident: str, left: str, right: str, color_by: str, links: bool,
+                      selected: tuple, _view: AlignmentView) -> go.Figure:
+    panels = [(snapshot_title(n, _view.steps), _view.layouts[n]) for n in (left, right)
+              if n in _view.layouts]
+    return alignment_figure(_view.meta, panels, color_by=color_by, links=links, selected=selected,
+                            names=_view.names)
+
+
+def alignment_chart(path: str, view: AlignmentView, left: str, right: str, color_by: str,
+                    links: bool, selected: Sequence[int]) -> go.Figure:
+    """The two-panel figure for a view (cached per view, panels, colouring and selection)."""
+    if left == right:
+        right = None
+    return _alignment_figure(view.ident or str(path), left, str(right), color_by, bool(links),
+                             tuple(sorted(selected)), _view=view)
+
+
+# ----------------------------------------------------------------------------- alignment metrics
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _alignment_metrics(ref: RunRef, n_max: int) -> dict:
+    from recguru_core.analysis import compare_snapshots
+
+    snaps = load_run(ref).snapshots() or {}
+    subset = {k: snaps[k] for k in ("before", "after") if snaps.get(k) is not None}
+    return compare_snapshots(subset, seed=0, n_max=n_max)
+
+
+def alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> dict:
+    """compare_snapshots on the before/after snapshots (same rows, seed 0), cached, blocking.
+    A checkpoint may carry them precomputed (its `alignment` section); those are used."""
+    stored = load_run(path).alignment()
+    if stored:
+        return stored
+    with spinner("Measuring alignment…"):
+        return _alignment_metrics(run_ref(path), int(n_max))
+
+
+def start_alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> jobs.Job:
+    """The job measuring alignment (done at once when the checkpoint stores it)."""
+    stored = load_run(path).alignment()
+    if stored:
+        return jobs.finished(stored)
+    ref = run_ref(path)
+    return jobs.submit(("alignment", ref, int(n_max)), _alignment_metrics, ref, int(n_max))
+
+
+# ----------------------------------------------------------------------------- recommendations
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _recommend(ref: RunRef, user: str, domain: str, k: int) -> dict:
+    return plain(load_run(ref).recommend(user, domain, k=k))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _explain(ref: RunRef, user: str, domain: str, k: int) -> dict:
+    return plain(load_run(ref).explain(user, domain, k=k))
+
+
+def recommend(path: str, user: str, domain: str, k: int) -> dict:
+    return _recommend(run_ref(path), str(user), domain, int(k))
+
+
+def explain(path: str, user: str, domain: str, k: int) -> dict:
+    """Explanations, computed on this thread (blocking). Pages use `start_explanation`."""
+    with spinner("Explaining (leave-one-out over the history)…"):
+        return _explain(run_ref(path), str(user), domain, int(k))
+
+
+def start_explanation(path: str, user: str, domain: str, k: int) -> jobs.Job:
+    ref = run_ref(path)
+    return jobs.submit(("explain", ref, str(user), domain, int(k)), _explain, ref, str(user),
+                       domain, int(k))
+
+
+def find_user(run, raw: str) -> dict:
+    raw = (raw or "").strip()
+    if not raw:
+        raise user_error("enter a user id")
+    found = run.find_user(raw)
+    if not any(found.values()):
+        raise user_error(f"user {raw!r} is in neither domain of this checkpoint")
+    return found
+
+
+def random_user(run, domain: str, seed: int) -> str:
+    users = run.users(domain)
+    if not users:
+        raise user_error(f"domain {domain} has no users")
+    return str(users[np.random.default_rng(seed).integers(len(users))])
+
+
+def default_user(run) -> str:
+    """A user present in both domains (the most interesting one to show first)."""
+    try:
+        users_b = set(run.users("B"))
+        for u in run.users("A"):
+            if u in users_b:
+                return str(u)
+        return str((run.users("A") or run.users("B") or [""])[0])
+    except Exception:  # noqa: BLE001  (an empty box is a fine default)
+        return ""
+
+
+# ----------------------------------------------------------------------------- prefetch
+
+
+def _warm(ref: RunRef) -> None:
+    """Fill the caches the pages open with: history frame + curves, then the alignment
+    metrics and the default user's recommendations and explanation (as their own jobs, so
+    a page asking for them meanwhile finds the running job)."""
+    try:
+        _dashboard(ref, DEFAULT_SMOOTHING, False)  # also fills the history frame
+        run = load_run(ref)
+        if snapshot_names(run):
+            start_alignment_metrics(ref.path)
+        user = default_user(run)  # what Recommendations opens with
+        if user and user in set(run.users("A")):
+            _recommend(ref, user, "A", DEFAULT_K)
+            start_explanation(ref.path, user, "A", DEFAULT_K)
+    except Exception:  # noqa: BLE001  (the page computes it again and reports the error)
+        pass
+
+
+def prefetch(path: str | None) -> None:
+    """Warm the slow caches of a checkpoint in the background, once per checkpoint version
+    per server. Only fills caches; no Streamlit calls."""
+    if path:
+        ref = run_ref(path)
+        jobs.submit(("prefetch", ref), _warm, ref)

@@ -1,0 +1,80 @@
+"""Plain-text helpers of the UI: escaping, one-line errors, number and time formatting.
+
+Pure Python (no Streamlit, no recguru_core), so figures, panels and the runner share them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+
+class ViewError(Exception):
+    """Bad input or state the user can fix, raised by the UI itself (shown as one line)."""
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """True for errors whose message is meant for the user: the core's RecGuruError family
+    (recognised by module, so this module needs no import of recguru_core) and ViewError."""
+    if isinstance(exc, ViewError):
+        return True
+    return any(c.__module__ == "recguru_core.errors" for c in type(exc).__mro__)
+
+
+def describe_error(exc: BaseException) -> str:
+    """The one line a user sees: the message of a user error, else type + message (a bug)."""
+    return one_line(exc) if is_user_error(exc) else f"{type(exc).__name__}: {one_line(exc)}"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$:])")
+
+
+def md(text) -> str:
+    """Escape data-borne text (titles, user ids) for Streamlit markdown: no accidental
+    emphasis, links, LaTeX ($) or :material/...: shortcodes."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {(seconds % 3600) // 60:02d}m"
+
+
+def is_nan(value) -> bool:
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+def fmt_number(value, digits: int = 3) -> str:
+    return "–" if value is None or is_nan(value) else f"{float(value):.{digits}f}"
+
+
+def plain(value):
+    """numpy scalars (np.str_, np.float32) -> Python ones, recursively, for tables and JSON."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def safe_name(text: str, limit: int = 60) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return name[:limit] or "file"
