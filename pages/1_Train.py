@@ -74,34 +74,35 @@ with data_col:
 
 with params_col:
     st.subheader("2 · Preset and hyper-parameters", divider="gray")
+    choices = store.training_choices()
     preset = st.radio(
         "Preset",
-        ["quick", "paper"],
+        list(choices["presets"]),
         horizontal=True,
         key="train.preset",
-        captions=["CPU demo, a few minutes", "the paper's schedule (GPU advised)"],
+        captions=list(choices["presets"].values()),
     )
-    defaults = page.attempt(store.preset_values, preset) or {}
+    defaults = store.preset_values(preset)
     c1, c2, c3 = st.columns(3)
     pretrain = c1.number_input(
         "Pre-train epochs",
         0,
         1000,
-        int(defaults.get("pretrain_epochs", 6)),
+        int(defaults["pretrain_epochs"]),
         key=f"train.pretrain.{preset}",
     )
     adv_steps = c2.number_input(
         "Adversarial steps",
         0,
         100_000,
-        int(defaults.get("adv_steps", 300)),
+        int(defaults["adv_steps"]),
         key=f"train.adv.{preset}",
     )
     finetune = c3.number_input(
         "Fine-tune epochs",
         0,
         1000,
-        int(defaults.get("finetune_epochs", 20)),
+        int(defaults["finetune_epochs"]),
         key=f"train.ft.{preset}",
     )
     c1, c2, c3 = st.columns(3)
@@ -109,7 +110,7 @@ with params_col:
         "Gradient-penalty weight",
         0.0,
         1000.0,
-        float(defaults.get("gp_weight", 10.0)),
+        float(defaults["gp_weight"]),
         step=0.5,
         key=f"train.gp.{preset}",
     )
@@ -117,19 +118,19 @@ with params_col:
         "l2 weight",
         0.0,
         1000.0,
-        float(defaults.get("w_l2", 1.0)),
+        float(defaults["w_l2"]),
         step=0.1,
         key=f"train.l2.{preset}",
     )
     critic = c3.selectbox(
         "Critic",
-        ["wgan-gp", "bce"],
+        choices["critics"],
         key=f"train.critic.{preset}",
-        index=0 if defaults.get("critic", "wgan-gp") == "wgan-gp" else 1,
+        index=choices["critics"].index(defaults["critic"]),
     )
     c1, c2 = st.columns(2)
     seed = c1.number_input("Training seed", 0, 1_000_000, 0, key="train.seed")
-    device = c2.selectbox("Device", ["auto", "cpu", "cuda"], key="train.device")
+    device = c2.selectbox("Device", choices["devices"], key="train.device")
 
 st.subheader("3 · Run", divider="gray")
 job = training.current_job()

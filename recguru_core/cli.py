@@ -138,8 +138,9 @@ def _drive(trainer, quiet: bool = False, on_record=None) -> None:
     each record to `on_record` (the --progress file)."""
     from tqdm import tqdm
 
+    from .training import PHASE_NUMBERS as index
+
     totals = trainer.phase_totals()
-    index = {"pretrain": 1, "adversarial": 2, "finetune": 3}
     bar, bar_phase = None, None
     try:
         for rec in trainer.run():

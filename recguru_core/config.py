@@ -123,6 +123,9 @@ class TrainConfig:
     # "standardize", "whiten" or "none" (raw GUR space, where shrinking the GURs fakes alignment:
     # measured, the GUR spread fell 0.98 -> 0.07 in 100 steps and the AUC stayed 0.87).
     adv_norm: str = "standardize"
+    # standardize only: shrink each dimension's variance towards the mean variance by this share
+    # before dividing (whiten has its own covariance shrinkage, 0.1)
+    adv_var_floor: float = 0.0
     # False: the phase-2 encoder pass runs without dropout, so the game is played on the GURs that
     # snapshots, probes and phase 3 use (gradients still flow).
     adv_dropout: bool = False
@@ -165,6 +168,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise RecGuruError(f"train config: {name} must be a finite number >= 0, got {value!r}")
+        if not 0.0 <= self.adv_var_floor <= 1.0:
+            raise RecGuruError(f"train config: adv_var_floor must be in [0, 1], got {self.adv_var_floor!r}")
         for name in ("adv_beta1", "adv_beta2", "ft_beta1", "ft_beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise RecGuruError(f"train config: {name} must be in [0, 1), got {getattr(self, name)!r}")
@@ -185,6 +190,7 @@ class TrainConfig:
         return config_from_dict(cls, values, "train config")
 
 
+PRESET_NOTES = {"quick": "CPU demo, a few minutes", "paper": "the paper's schedule (GPU advised)"}
 # Model architecture is the paper's in both presets (d=64, 3 layers, 2 heads, ff 512); they
 # differ in how long each phase runs.
 PRESETS: dict[str, dict] = {

@@ -18,12 +18,13 @@ validation and test (both targets are excluded from it), which halves memory. Fi
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
+from .config import config_from_dict
 from .errors import DataError
 from .preprocess import CleanDomain, PreprocessConfig, preprocess
 from .raw import RawCrossDomain
@@ -52,8 +53,7 @@ class DataConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "DataConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        return config_from_dict(cls, values, "data config", error=DataError)
 
 
 def left_padded(offsets: np.ndarray, items: np.ndarray, rows: np.ndarray, ends: np.ndarray,
@@ -139,7 +139,9 @@ class DomainData:
     """One domain's users, items and sequences (see module docstring for the layout)."""
 
     def __init__(self, clean: CleanDomain, cluster: np.ndarray | None, cfg: DataConfig,
-                 domain_index: int):
+                 domain_index: int, *, negatives: np.ndarray | None = None):
+        """negatives: the fixed evaluation candidates of a saved run (None: drawn on first use
+        from the data seed)."""
         self.name = clean.name
         self.index = domain_index
         self.cfg = cfg
@@ -151,6 +153,7 @@ class DomainData:
         self.items = clean.items
         self.timestamps = clean.timestamps
         self.cluster = cluster  # (U,) int ground-truth taste cluster, or None
+        self._negatives = negatives
 
     # --- sizes -------------------------------------------------------------------------------
     @property
@@ -208,11 +211,15 @@ class DomainData:
         return self.items[self.offsets[row]:self.offsets[row + 1]]
 
     # --- evaluation candidates ---------------------------------------------------------------
-    @cached_property
+    @property
     def negatives(self) -> np.ndarray:
-        weights = self.popularity + 1.0 if self.cfg.negative_sampling == "popularity" else None
-        return sample_negatives(self.offsets, self.items, self.n_items, self.cfg.n_negatives,
-                                weights, seed=self.cfg.seed * 2 + self.index)
+        """(U, n_negatives) evaluation negatives, drawn once (seeded) and then kept."""
+        if self._negatives is None:
+            weights = self.popularity + 1.0 if self.cfg.negative_sampling == "popularity" else None
+            self._negatives = sample_negatives(self.offsets, self.items, self.n_items,
+                                               self.cfg.n_negatives, weights,
+                                               seed=self.cfg.seed * 2 + self.index)
+        return self._negatives
 
     def candidates(self, split: str, rows: np.ndarray | None = None) -> np.ndarray:
         """(B, 1 + n_negatives) int64: column 0 is the true item."""
@@ -316,7 +323,6 @@ def data_from_state(state: dict) -> CrossDomainData:
             titles=np.asarray(s["titles"], dtype=object), genres=np.asarray(s["genres"], dtype=object),
         )
         cluster = None if s.get("cluster") is None else s["cluster"].numpy()
-        dom = DomainData(clean, cluster, cfg, i)
-        dom.__dict__["negatives"] = s["negatives"].numpy()  # the fixed candidates, not resampled
-        domains.append(dom)
+        # the fixed candidates are carried, not resampled
+        domains.append(DomainData(clean, cluster, cfg, i, negatives=s["negatives"].numpy()))
     return CrossDomainData(domains[0], domains[1], state.get("source", ""))

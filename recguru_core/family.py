@@ -25,9 +25,8 @@ from .runs import split_overrides
 from .config import TrainConfig
 from .model import ModelConfig
 from .scoring import score_rows
-from .training import Trainer
+from .training import PHASE_NUMBERS, Trainer
 
-PHASE_INDEX = {"pretrain": 1, "adversarial": 2, "finetune": 3}
 
 
 class _TrainerModel:
@@ -56,8 +55,8 @@ class _TrainerModel:
         totals = self.trainer.phase_totals()
         total = sum(totals.values())
         for rec in self.trainer.run():
-            if progress is not None and "phase_step" in rec and rec["phase"] in PHASE_INDEX:
-                phase = PHASE_INDEX[rec["phase"]]
+            if progress is not None and "phase_step" in rec and rec["phase"] in PHASE_NUMBERS:
+                phase = PHASE_NUMBERS[rec["phase"]]
                 done = sum(totals[p] for p in range(1, phase)) + int(rec["phase_step"])
                 progress(min(done, total), total, f"phase {phase} {rec['phase']}")
         self.trainer.model.eval()

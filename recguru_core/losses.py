@@ -171,7 +171,8 @@ NORMALIZATIONS = ("whiten", "standardize", "none")
 
 
 def joint_normalize(h_a: Tensor, h_b: Tensor, mode: str = "whiten", *,
-                    shrinkage: float = 0.1, eps: float = 1e-5) -> tuple[Tensor, Tensor]:
+                    shrinkage: float = 0.1, var_floor: float = 0.0,
+                    eps: float = 1e-5) -> tuple[Tensor, Tensor]:
     """Put A (N_a, d) and B (N_b, d) GURs on one common scale: statistics of the JOINT A+B batch.
 
     Why: measured in raw GUR space, the critic's distance and the l2 pull both fall when the
@@ -181,7 +182,10 @@ def joint_normalize(h_a: Tensor, h_b: Tensor, mode: str = "whiten", *,
     flow through the statistics, so the encoder cannot escape by rescaling or shifting.
 
     mode:
-      "standardize": per dimension, (h - mean) / std.
+      "standardize": per dimension, (h - mean) / std, with the variance shrunk towards the mean
+          variance: var' = (1 - var_floor) var + var_floor mean(var). var_floor = 0 is plain
+          standardisation, under which a near-constant dimension is blown up to unit variance
+          and a 1-Lipschitz critic can separate the domains on its noise alone.
       "whiten": (h - mean) L^-T with L L^T the shrunk covariance (Cholesky). GUR clouds are
           lopsided (a few principal directions hold almost all the variance while the domain
           signal sits in low-variance ones); whitening gives every direction unit variance, so
@@ -198,7 +202,10 @@ def joint_normalize(h_a: Tensor, h_b: Tensor, mode: str = "whiten", *,
     x = torch.cat([h_a, h_b]).float()  # (N, d)
     centred = x - x.mean(dim=0, keepdim=True)  # (N, d)
     if mode == "standardize":
-        z = centred / torch.sqrt(centred.pow(2).mean(dim=0, keepdim=True) + eps)
+        var = centred.pow(2).mean(dim=0, keepdim=True)  # (1, d)
+        if var_floor > 0:
+            var = (1.0 - var_floor) * var + var_floor * var.mean()
+        z = centred / torch.sqrt(var + eps)
     else:
         n, d = x.shape
         cov = centred.t() @ centred / max(n - 1, 1)  # (d, d)

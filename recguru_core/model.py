@@ -8,7 +8,8 @@ Read top to bottom:
                     per-domain reconstruction decoders (eq. 5, sampled softmax);
                     per-domain CDSRec (same structure as a decoder, section 6.1.2) over the last
                     short_len items, attending to a memory of one or two GURs (eq. 2, 10, 11)
-    Discriminator   the domain critic: an MLP d -> 2d -> 2d -> 2d -> 1 without normalisation
+    Discriminator   the domain critic: an MLP d -> disc_hidden -> ... -> 1 (disc_layers linear
+                    layers, LeakyReLU) without normalisation
 
 Data conventions: per domain items are 1..V, 0 = pad, V+1 = eos; sequences are int64 (B, L),
 LEFT-padded; an encoder input's last column is eos. Domain 0 = A, 1 = B. Batches may be trimmed of
@@ -31,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .config import config_from_dict
 from .errors import RecGuruError
 from .layers import PAD, Decoder, Encoder, positions_from_right
 from .losses import sampled_softmax_loss
@@ -109,15 +111,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise RecGuruError(f"model config: unknown field(s) {', '.join(unknown)}")
-        missing = sorted(f.name for f in dataclasses.fields(cls)
-                         if f.default is dataclasses.MISSING and f.name not in data)
-        if missing:
-            raise RecGuruError(f"model config: missing field(s) {', '.join(missing)}")
-        return cls(**data)
+        return config_from_dict(cls, data, "model config")
 
     def n_items(self, domain: int) -> int:
         return (self.n_items_a, self.n_items_b)[domain]

@@ -16,11 +16,12 @@ runs per user or per interaction.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
+from .config import config_from_dict
 from .errors import DataError
 from .raw import RawCrossDomain, RawDomain
 
@@ -50,8 +51,7 @@ class PreprocessConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "PreprocessConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        return config_from_dict(cls, values, "preprocess config", error=DataError)
 
 
 @dataclass

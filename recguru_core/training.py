@@ -44,10 +44,11 @@ from .model import Discriminator, ModelConfig, RecGURU
 from .scoring import evaluate, gur_mode, score_rows, user_memory
 from .snapshots import gur_snapshot, snapshot_sample
 
-__all__ = ["PHASES", "Batcher", "TrainConfig", "Trainer", "evaluate", "gur_mode", "noam_lr",
+__all__ = ["PHASES", "PHASE_NUMBERS", "Batcher", "TrainConfig", "Trainer", "evaluate", "gur_mode", "noam_lr",
            "resolve_device", "score_rows", "user_memory"]
 
 PHASES = {1: "pretrain", 2: "adversarial", 3: "finetune"}
+PHASE_NUMBERS = {name: number for number, name in PHASES.items()}
 PAIRS = 2  # Trainer._sample's third population: overlapped users, as indices into data.overlap_a/b
 
 
@@ -296,7 +297,7 @@ class Trainer:
     def critic_update(self, h_a: torch.Tensor, h_b: torch.Tensor) -> dict:
         """One critic step on fixed GURs h_a (B, d), h_b (B, d); the penalty is taken on the same
         normalised inputs the critic scores."""
-        z_a, z_b = losses.joint_normalize(h_a.detach().float(), h_b.detach().float(), self.cfg.adv_norm)
+        z_a, z_b = self._normalize(h_a.detach().float(), h_b.detach().float())
         d_a, d_b = self.critic(z_a), self.critic(z_b)
         loss = self._critic_loss(d_a, d_b)
         gp = losses.gradient_penalty(self.critic, z_a, z_b) if self.cfg.gp_weight > 0 else torch.zeros(())
@@ -307,6 +308,10 @@ class Trainer:
         self.opt_dis.step()
         return {"critic": loss.item(), "gp": gp.item(),
                 "wasserstein": losses.wasserstein_estimate(d_a, d_b).item()}
+
+    def _normalize(self, h_a: torch.Tensor, h_b: torch.Tensor):
+        """The common scale critic and l2 pull compare GURs on (TrainConfig.adv_norm)."""
+        return losses.joint_normalize(h_a, h_b, self.cfg.adv_norm, var_floor=self.cfg.adv_var_floor)
 
     def critic_steps(self, rng) -> dict:
         """CRITIC_ITERS critic updates. The encoder is fixed while they run, so one fresh A and
@@ -337,13 +342,12 @@ class Trainer:
                 pick = self._sample(rng, PAIRS)
                 _, ha_o = self._adv_encode(0, self.data.overlap_a[pick])
                 _, hb_o = self._adv_encode(1, self.data.overlap_b[pick])
-                z_a, z_b = losses.joint_normalize(torch.cat([h_a, ha_o]).float(),
-                                                  torch.cat([h_b, hb_o]).float(), self.cfg.adv_norm)
+                z_a, z_b = self._normalize(torch.cat([h_a, ha_o]).float(), torch.cat([h_b, hb_o]).float())
                 n_a, n_b = h_a.size(0), h_b.size(0)
                 l2 = losses.l2_pull(z_a[n_a:], z_b[n_b:])
                 z_a, z_b = z_a[:n_a], z_b[:n_b]
             else:
-                z_a, z_b = losses.joint_normalize(h_a.float(), h_b.float(), self.cfg.adv_norm)
+                z_a, z_b = self._normalize(h_a.float(), h_b.float())
                 l2 = torch.zeros((), device=self.device)
             adv = self._generator_loss(self.critic(z_a), self.critic(z_b))
         self._check_finite(rec_A=rec_a, rec_B=rec_b, gen_adv=adv, l2=l2)

@@ -40,3 +40,11 @@ def make_raw():
         return RawCrossDomain(make_domain("A", rows_a), make_domain("B", rows_b),
                               user_cluster=None if cluster is None else pd.Series(cluster))
     return _make
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """A tiny run trained once per session through the app's training runner (test_app.py)."""
+    from test_app import tiny_checkpoint_file
+
+    return tiny_checkpoint_file(tmp_path_factory)

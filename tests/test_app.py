@@ -91,11 +91,6 @@ def _add_projection(source: Path, target: Path) -> None:
     save_checkpoint(target, ckpt)
 
 
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory) -> Path:
-    return tiny_checkpoint_file(tmp_path_factory)
-
-
 def _point_app_at(monkeypatch, tmp_path: Path, checkpoint: Path | None) -> Path:
     folder = tmp_path / "checkpoints"
     folder.mkdir()

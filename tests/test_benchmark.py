@@ -8,7 +8,8 @@ import torch
 
 from recguru_core import benchmark as bm
 from recguru_core import benchmark_report as report
-from recguru_core.checkpoints import FORMAT as CKPT_FORMAT, load_checkpoint, save_checkpoint
+from recguru_core.checkpoints import FORMAT as CKPT_FORMAT
+from recguru_core.checkpoints import load_checkpoint, save_checkpoint
 from recguru_core.cli import main
 from recguru_core.errors import RecGuruError
 from recguru_core.evaluation import METRIC_NAMES

@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core.evaluation import (full_exclusion_mask, metrics_from_ranks, ranks_from_candidate_scores,
-                                     ranks_full)
+from recguru_core.evaluation import (
+    full_exclusion_mask,
+    metrics_from_ranks,
+    ranks_from_candidate_scores,
+    ranks_full,
+)
 
 
 def test_ranks_from_candidates_hand_computed():

@@ -17,7 +17,6 @@ from recguru_core.losses import (
 )
 from recguru_core.model import Discriminator
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 # ----------------------------------------------------------------------------- sampled softmax

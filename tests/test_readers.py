@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from fixtures_formats import (
     AMAZON_EXPECTED,
     AMAZON_META,
@@ -31,6 +30,7 @@ from fixtures_formats import (
     write_parquet,
     write_recbole,
 )
+
 from recguru_core.errors import DataError
 from recguru_core.raw import INTERACTION_COLUMNS, RawCrossDomain, RawDomain
 from recguru_core.readers import (

@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core.checkpoints import load_checkpoint, model_from_checkpoint, save_checkpoint
-from recguru_core.runs import trainer_from_checkpoint
+from recguru_core.checkpoints import (
+    load_checkpoint,
+    model_from_checkpoint,
+    save_checkpoint,
+)
 from recguru_core.errors import CheckpointError, RecGuruError
-from recguru_core.runs import build_trainer, split_overrides
+from recguru_core.runs import build_trainer, split_overrides, trainer_from_checkpoint
 from recguru_core.training import noam_lr, score_rows
 
 TINY_SOURCE = "synthetic:users=240,items_a=80,items_b=60,clusters=3,mean_len_a=12,mean_len_b=6,max_len=30"

@@ -162,20 +162,24 @@ PRESET_FIELDS = ("pretrain_epochs", "adv_steps", "finetune_epochs", "gp_weight",
 
 
 def preset_values(preset: str) -> dict:
-    """Default values of the Train page's hyper-parameters under a preset (the core's presets)."""
-    from recguru_core.runs import PRESETS
-    from recguru_core.training import TrainConfig
+    """Default values of the Train page's hyper-parameters under a preset (config.PRESETS over
+    the TrainConfig defaults): the page has no literals of its own."""
+    from recguru_core.config import PRESETS, TrainConfig
 
+    if preset not in PRESETS:
+        raise user_error(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
     base = TrainConfig()
     values = {k: getattr(base, k) for k in PRESET_FIELDS}
-    values.update({k: v for k, v in PRESETS.get(preset, {}).items() if k in values})
+    values.update({k: v for k, v in PRESETS[preset].items() if k in values})
     return values
 
 
-def preset_names() -> list[str]:
-    from recguru_core.runs import PRESETS
+def training_choices() -> dict:
+    """{"presets": {name: note}, "critics": [...], "devices": [...]} for the Train page."""
+    from recguru_core.config import CRITICS, PRESET_NOTES, PRESETS
 
-    return list(PRESETS)
+    return {"presets": {name: PRESET_NOTES.get(name, "") for name in PRESETS},
+            "critics": list(CRITICS), "devices": ["auto", "cpu", "cuda", "mps"]}
 
 
 # ----------------------------------------------------------------------------- curves

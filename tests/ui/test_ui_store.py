@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ui import store
+from ui import store, text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,3 +25,19 @@ def test_check_source_reports_bad_csv_in_one_line(tmp_path):
         store.check_source("   ")
     with pytest.raises(RecGuruError, match="unknown source"):
         store.check_source("bogus:x")
+
+
+def test_two_explanations_at_once_need_no_lock(tiny):
+    """Two users explained concurrently (the job pool runs two workers) give exactly what they
+    give one after the other: attention weights come back from the layer, no module hook."""
+    from recguru_core.inference import LoadedRun
+    from ui import jobs
+
+    alone = LoadedRun.load(tiny)
+    users = [u for u in alone.users("A")][-2:]
+    expected = [text.plain(alone.explain(u, "A", k=5)) for u in users]
+    started = [store.start_explanation(str(tiny), u, "A", 5) for u in users]
+    assert all(job.wait(120) for job in started)
+    assert [job.state for job in started] == ["done", "done"], [job.error for job in started]
+    assert [job.result for job in started] == expected
+    assert jobs.MAX_WORKERS >= 2

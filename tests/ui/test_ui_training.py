@@ -43,3 +43,68 @@ def test_format_seconds_and_checkpoint_names():
     )
     assert "," not in training.checkpoint_name_for("csv:/a b/x,y.csv,/c/d.csv", when)
     assert store.synthetic_spec(3000, 0.5, 1) == "synthetic:users=3000,overlap=0.5,seed=1"
+
+
+# --------------------------------------------------------------------------- the subprocess
+
+
+def test_killed_training_process_is_reported_and_resumable(tmp_path, monkeypatch, tiny):
+    """kill -9 of the training subprocess leaves the app running, shows a clear message on the
+    Train page, and the run resumes from its last saved unit to a complete checkpoint."""
+    import os
+    import signal
+    import time
+
+    from streamlit.testing.v1 import AppTest
+    from test_app import APP, TINY_OVERRIDES, TINY_SOURCE, _point_app_at
+
+    from recguru_core.checkpoints import load_checkpoint
+
+    _point_app_at(monkeypatch, tmp_path, tiny)
+    slow = {**TINY_OVERRIDES, "pretrain_epochs": 40}
+    job = training.start_training(TINY_SOURCE, preset="quick", overrides=slow, owner="me",
+                                  threads=1)
+    try:
+        deadline = time.monotonic() + 240
+        while not job.out.is_file() and job.active and time.monotonic() < deadline:
+            time.sleep(0.2)  # until the first unit is saved
+        assert job.out.is_file(), (job.state, job.error)
+        assert job.records(), "progress records arrive through the JSON-lines file"
+        os.kill(job.pid, signal.SIGKILL)
+        job.join(30)
+        assert job.state == "failed"
+        assert "ended unexpectedly" in job.error and "signal 9" in job.error, job.error
+        assert job.resumable
+        assert load_checkpoint(job.out)["status"] == "in_progress"
+        at = AppTest.from_file(APP, default_timeout=180).run()
+        at.switch_page("pages/1_Train.py").run()
+        assert not at.exception
+        assert "ended unexpectedly" in " ".join(str(e.value) for e in at.error)
+        assert any(b.key == "train.resume" for b in at.button)
+        resumed = training.resume_training(job, owner="me")
+        resumed.join(300)
+        assert resumed.state == "done", resumed.error
+        assert load_checkpoint(resumed.out)["status"] == "complete"
+    finally:
+        if training.current_job() is not None:
+            training.current_job().cancel()
+            training.current_job().join(60)
+
+
+def test_cancel_stops_the_subprocess_cleanly(tmp_path, monkeypatch, tiny):
+    import time
+
+    from test_app import TINY_OVERRIDES, TINY_SOURCE, _point_app_at
+
+    _point_app_at(monkeypatch, tmp_path, tiny)
+    job = training.start_training(TINY_SOURCE, preset="quick",
+                                  overrides={**TINY_OVERRIDES, "pretrain_epochs": 40}, owner="me",
+                                  threads=1)
+    deadline = time.monotonic() + 240
+    while not job.records() and job.active and time.monotonic() < deadline:
+        time.sleep(0.2)
+    job.cancel()
+    assert job.cancel_requested
+    job.join(120)
+    assert job.state == "cancelled", (job.state, job.error)
+    assert job.error is None

@@ -47,6 +47,21 @@ def phase_spans(frame: pd.DataFrame) -> list[tuple[str, float, float]]:
     return [tuple(s) for s in raw]
 
 
+def phase_shading(spans: Sequence[tuple[str, float, float]], *, axis: str = "") -> tuple[list, list]:
+    """(shapes, labels) as plain layout dicts shading each phase span on the x axis `x{axis}`
+    (one implementation for every curve figure; dicts because add_vrect per panel is slow)."""
+    shapes, labels = [], []
+    for phase, lo, hi in spans:
+        shapes.append({"type": "rect", "xref": f"x{axis}", "yref": f"y{axis} domain",
+                       "x0": lo, "x1": hi, "y0": 0, "y1": 1, "line": {"width": 0},
+                       "fillcolor": PHASE_COLORS.get(phase, "rgba(0,0,0,0.05)"), "layer": "below"})
+        labels.append({"text": PHASE_LABELS.get(phase, phase), "xref": f"x{axis}",
+                       "yref": f"y{axis} domain", "x": lo, "y": 1, "xanchor": "left",
+                       "yanchor": "top", "showarrow": False,
+                       "font": {"size": 10, "color": "#868E96"}})
+    return shapes, labels
+
+
 def ema(values: pd.Series, smoothing: float) -> pd.Series:
     """Exponential moving average over the non-missing values (0 = raw, 0.99 = very smooth)."""
     smoothing = float(min(max(smoothing, 0.0), 0.999))
@@ -66,7 +81,7 @@ CURVE_GROUPS = (
     ("Critic loss & grad. penalty", ("critic", "gp"), "loss"),
     ("Generator adversarial loss", ("gen_adv",), "loss"),
     ("Reconstruction", ("rec_A", "rec_B"), "sampled softmax"),
-    ("l2 pull of overlapped users", ("l2",), "‖h_A − h_B‖²"),
+    ("l2 pull of overlapped users", ("l2",), "mean ‖z_A − z_B‖ (normalised GURs)"),
     ("BPR (fine-tune)", ("bpr_A", "bpr_B"), "loss"),
 )
 
@@ -131,40 +146,15 @@ def curves_dashboard(
         annotation.update(x=domain[0], xanchor="left", font={"size": 14, "color": "#212529"})
     scatter = go.Scattergl if len(frame) > 3000 else go.Scatter
     x_range = [spans[0][1], spans[-1][2]] if spans else None
-    shapes, labels = [], []  # built as plain dicts: add_vrect per panel is slow in plotly
+    shapes, labels = [], []
     for i, (title, cols, y_title, is_eval) in enumerate(panels):
         row, col = i // 2 + 1, i % 2 + 1
         legend = f"legend{i + 1}" if i else "legend"
         axis = str(i + 1) if i else ""
-        for phase, lo, hi in spans:
-            shapes.append(
-                {
-                    "type": "rect",
-                    "xref": f"x{axis}",
-                    "yref": f"y{axis} domain",
-                    "x0": lo,
-                    "x1": hi,
-                    "y0": 0,
-                    "y1": 1,
-                    "line": {"width": 0},
-                    "fillcolor": PHASE_COLORS.get(phase, "rgba(0,0,0,0.05)"),
-                    "layer": "below",
-                }
-            )
-            if i < 2:
-                labels.append(
-                    {
-                        "text": PHASE_LABELS.get(phase, phase),
-                        "xref": f"x{axis}",
-                        "yref": f"y{axis} domain",
-                        "x": lo,
-                        "y": 1,
-                        "xanchor": "left",
-                        "yanchor": "top",
-                        "showarrow": False,
-                        "font": {"size": 10, "color": "#868E96"},
-                    }
-                )
+        panel_shapes, panel_labels = phase_shading(spans, axis=axis)
+        shapes += panel_shapes
+        if i < 2:
+            labels += panel_labels
         positive = True
         for c in cols:
             source = ev if is_eval else frame
@@ -262,17 +252,8 @@ def live_curves_figure(
         steps = steps[::stride] + steps[-1:]
     frame = history_frame(steps)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    for phase, lo, hi in phase_spans(frame):
-        fig.add_vrect(
-            x0=lo,
-            x1=hi,
-            fillcolor=PHASE_COLORS.get(phase),
-            line_width=0,
-            layer="below",
-            annotation_text=PHASE_LABELS.get(phase, phase),
-            annotation_position="top left",
-            annotation=dict(font_size=10, font_color="#868E96"),
-        )
+    shapes, labels = phase_shading(phase_spans(frame))
+    fig.update_layout(shapes=shapes, annotations=labels)
     for col in ("rec_A", "rec_B", "bpr_A", "bpr_B", "wasserstein"):
         if col in frame and frame[col].notna().any():
             rows = frame[frame[col].notna()]
