@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .config import parse_key_values
 from .data import CrossDomainData, DataConfig
 from .errors import DataError
 from .preprocess import PreprocessConfig
@@ -48,13 +49,10 @@ def parse_source(text: str) -> SourceSpec:
     kind = kind.strip().lower()
     if kind not in KINDS:
         raise DataError(f"unknown source {text!r}: expected one of {', '.join(k + ':…' for k in KINDS)}")
-    paths, options = [], {}
-    for token in filter(None, (t.strip() for t in rest.split(","))):
-        if "=" in token:
-            key, _, value = token.partition("=")
-            options[key.strip().lower()] = value.strip()
-        else:
-            paths.append(token)
+    tokens = [t.strip() for t in rest.split(",") if t.strip()]
+    paths = [t for t in tokens if "=" not in t]
+    options = parse_key_values([t for t in tokens if "=" in t], f"source {text!r}: option",
+                               error=DataError)
     expected_paths = {"synthetic": 0, "movielens": 1}.get(kind, 2)
     if len(paths) != expected_paths:
         shape = {0: "no paths", 1: "one directory", 2: "two paths, domain A then domain B"}[expected_paths]

@@ -330,3 +330,29 @@ def test_bad_uploaded_csvs_show_an_error(browser, server, tmp_path):
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         context.close()
+
+
+def test_two_sessions_explain_different_users_at_once(browser, server, checkpoint_dir):
+    """Two browser sessions ask for explanations of two different users at the same moment:
+    both finish (no model lock: attention weights come back from the layer when asked)."""
+    from recguru_core.inference import LoadedRun
+
+    users = LoadedRun.load(checkpoint_dir / "demo.pt").users("A")
+    picks = [str(users[len(users) // 3]), str(users[2 * len(users) // 3])]
+    sessions = [_open(browser, f"{server}/Recommendations") for _ in picks]
+    try:
+        for (_, page), user in zip(sessions, picks):
+            box = page.get_by_label("User id", exact=True)
+            box.fill(user)
+            box.press("Enter")
+        started = time.monotonic()
+        for _, page in sessions:
+            page.get_by_text("Influence (faithful)").first.wait_for(timeout=BACKGROUND_WAIT_S * 1000)
+            wait_for_run(page)
+            assert page.locator('[data-testid="stException"]').count() == 0
+        print(f"\ntwo concurrent explanations done in {time.monotonic() - started:.1f} s")
+        for (_, page), user in zip(sessions, picks):
+            assert page.get_by_label("User id", exact=True).input_value() == user
+    finally:
+        for context, _ in sessions:
+            context.close()

@@ -10,8 +10,14 @@ import streamlit as st
 
 from . import store
 from .jobs import Job
-from .state import (APP_TITLE, NAVIGATION, PAGE_HOME, PAGE_TRAIN, checkpoint_label,
-                    selected_checkpoint)
+from .state import (
+    APP_TITLE,
+    NAVIGATION,
+    PAGE_HOME,
+    PAGE_TRAIN,
+    checkpoint_label,
+    selected_checkpoint,
+)
 from .text import is_user_error, one_line
 from .training import adopt_finished_training, current_job
 

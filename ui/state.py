@@ -10,7 +10,6 @@ from pathlib import Path
 
 import streamlit as st
 
-
 ROOT = Path(__file__).resolve().parent.parent  # the project folder (ui/ is inside it)
 
 

@@ -22,9 +22,20 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from . import jobs
-from .figures.alignment import AlignmentView, alignment_figure, alignment_view, snapshot_title
+from .figures.alignment import (
+    AlignmentView,
+    alignment_figure,
+    alignment_view,
+    snapshot_title,
+)
 from .figures.curves import curves_dashboard, history_frame
-from .state import ALIGNMENT_N_MAX, DEFAULT_K, DEFAULT_SMOOTHING, K_PROJECTIONS, file_mtime
+from .state import (
+    ALIGNMENT_N_MAX,
+    DEFAULT_K,
+    DEFAULT_SMOOTHING,
+    K_PROJECTIONS,
+    file_mtime,
+)
 from .text import one_line, plain
 
 
@@ -285,11 +296,16 @@ def forget_projection(path: str) -> None:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _alignment_view(ref: RunRef, origin: str, method: str, seed: int, n_rows: int,
                     _projection: dict) -> AlignmentView:
+    from recguru_core.analysis import partner_rows
     from recguru_core.snapshots import plain_snapshots
 
     run = load_run(ref)
-    return alignment_view(plain_snapshots(run.snapshots()), _projection,
+    view = alignment_view(plain_snapshots(run.snapshots()), _projection,
                           (run.stats() or {}).get("names"))
+    meta = view.meta
+    view.meta["partner"] = partner_rows((meta["domain"] == "B").to_numpy().astype(np.int64),
+                                        meta["user"].tolist(), meta["overlap"].to_numpy())
+    return view
 
 
 def alignment_data(path: str, run, projection: dict, origin: str) -> AlignmentView:

@@ -10,7 +10,13 @@ from pathlib import Path
 import streamlit as st
 
 from . import store
-from .state import (K_UPLOADED, data_upload_dir, select_checkpoint, session_token, upload_dir)
+from .state import (
+    K_UPLOADED,
+    data_upload_dir,
+    select_checkpoint,
+    session_token,
+    upload_dir,
+)
 from .text import is_user_error, one_line, safe_name
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from recguru_core.analysis import partner_rows
 from ui.figures import alignment as alignment_fig
 from ui.figures import style
 
@@ -21,13 +22,16 @@ def _meta(n_per_domain: int = 50, clusters: bool = True) -> pd.DataFrame:
     ]
     domain = ["A"] * n_per_domain + ["B"] * n_per_domain
     shared = set(users[:n_per_domain]) & set(users[n_per_domain:])
+    overlap = [u in shared for u in users]
     return pd.DataFrame(
         {
             "row": np.arange(2 * n_per_domain),
             "user": users,
             "domain": domain,
-            "overlap": [u in shared for u in users],
+            "overlap": overlap,
             "cluster": (np.arange(2 * n_per_domain) % 4) if clusters else -1,
+            # what ui/store.py adds: the core's pairing of one person's A and B rows
+            "partner": partner_rows(np.array([d == "B" for d in domain], np.int64), users, overlap),
         }
     )
 

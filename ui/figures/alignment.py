@@ -12,9 +12,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..text import ViewError
-from .style import (CLUSTER_COLORS, DOMAIN_COLORS, DOMAINS, OVERLAP_COLORS, base_layout,
-                    domain_label)
-
+from .style import (
+    CLUSTER_COLORS,
+    DOMAIN_COLORS,
+    DOMAINS,
+    OVERLAP_COLORS,
+    base_layout,
+    domain_label,
+)
 
 COLOR_MODES = {"domain": "Domain", "overlap": "Overlap status", "cluster": "Taste cluster"}
 
@@ -155,28 +160,19 @@ def _group_key(meta: pd.DataFrame, color_by: str) -> tuple[pd.Series, dict[str, 
 
 
 def link_pairs(meta: pd.DataFrame, max_links: int = 400, seed: int = 0) -> np.ndarray:
-    """(p, 2) sample positions (A, B) of overlapped users present in both domains."""
-    meta = meta.reset_index(drop=True)
-    overlapped = meta["overlap"].to_numpy(dtype=bool)
-    pos_a = np.flatnonzero(overlapped & (meta["domain"].to_numpy() == "A"))
-    pos_b = np.flatnonzero(overlapped & (meta["domain"].to_numpy() == "B"))
-    user_to_a: dict[str, int] = {}
-    for pos, user in zip(pos_a, meta["user"].to_numpy()[pos_a]):
-        user_to_a.setdefault(str(user), int(pos))
-    pairs_list = []
-    seen: set[str] = set()
-    for pos, user in zip(pos_b, meta["user"].to_numpy()[pos_b]):
-        user = str(user)
-        if user in user_to_a and user not in seen:
-            seen.add(user)
-            pairs_list.append((user_to_a[user], int(pos)))
-    if not pairs_list:
+    """(p, 2) sample positions (A, B) of the same user in both domains, read from the meta's
+    `partner` column (the core's analysis.partner_rows, filled in by ui/store.py: the one
+    implementation of "which rows are one person"); at most `max_links`, a seeded sample."""
+    if "partner" not in meta:
         return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.array(pairs_list, dtype=np.int64)
+    meta = meta.reset_index(drop=True)
+    partner = meta["partner"].to_numpy(dtype=np.int64)
+    pos_a = np.flatnonzero((meta["domain"].to_numpy() == "A") & (partner >= 0))
+    pairs = np.stack([pos_a, partner[pos_a]], axis=1) if len(pos_a) else np.zeros((0, 2), np.int64)
     if len(pairs) > max_links:
         keep = np.sort(np.random.default_rng(seed).choice(len(pairs), max_links, replace=False))
         pairs = pairs[keep]
-    return pairs
+    return pairs.astype(np.int64)
 
 
 def _panel_range(layouts: Iterable[np.ndarray]) -> tuple[list[float], list[float]]:

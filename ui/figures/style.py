@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-
 DOMAIN_COLORS = {"A": "#E8590C", "B": "#1C7ED6"}  # orange, blue: explicit, never themed
 
 

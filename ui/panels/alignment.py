@@ -9,12 +9,11 @@ import streamlit as st
 
 from .. import store
 from ..figures.alignment import AlignmentView, selected_positions
-from ..figures.tables import metrics_comparison_frame, selection_frame
 from ..figures.style import domain_label
+from ..figures.tables import metrics_comparison_frame, selection_frame
 from ..page import when_ready
 from ..state import K_SELECTION, goto_recommendations
 from ..text import fmt_number, md
-
 
 ALIGNMENT_HELP = (
     "**Layout.** The stored demo layout is an *aligned UMAP*: one UMAP per snapshot, fitted "

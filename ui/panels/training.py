@@ -7,9 +7,9 @@ from pathlib import Path
 import streamlit as st
 
 from ..figures.curves import live_curves_figure
+from ..page import attempt
 from ..state import K_CHECKPOINT, K_OWNER, select_checkpoint
 from ..text import format_seconds
-from ..page import attempt
 from ..training import current_job, resume_training
 
 
