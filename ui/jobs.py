@@ -42,6 +42,8 @@ class Job:
     message: str = "starting"
     cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _then: list = field(default_factory=list, repr=False)
+    _then_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def running(self) -> bool:
@@ -58,6 +60,26 @@ class Job:
         """Block until the job has finished; False on timeout."""
         return self._done.wait(timeout)
 
+    def then(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on the worker thread) once this job has finished, at once if it
+        has. Chains heavy work one after the other without a worker waiting for another (a
+        waiting worker could starve the small pool)."""
+        with self._then_lock:
+            if not self._done.is_set():
+                self._then.append(callback)
+                return
+        callback()
+
+    def _finish(self) -> None:
+        with self._then_lock:
+            self._done.set()
+            callbacks, self._then = self._then, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001  (a follow-up's failure is its own business)
+                traceback.print_exc()
+
     def _run(self, fn: Callable, args: tuple, kwargs: dict) -> None:
         try:
             self.result = fn(*args, **kwargs)
@@ -69,7 +91,7 @@ class Job:
             self.state = "failed"
         finally:
             self.finished = time.time()
-            self._done.set()
+            self._finish()
 
 
 class _Registry:

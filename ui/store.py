@@ -429,18 +429,24 @@ def default_user(run) -> str:
 
 
 def _warm(ref: RunRef) -> None:
-    """Fill the caches the pages open with: history frame + curves, then the alignment
-    metrics and the default user's recommendations and explanation (as their own jobs, so
-    a page asking for them meanwhile finds the running job)."""
+    """Fill the caches the pages open with, one heavy thing at a time (a 2-core machine also
+    serves the page): history frame + curves, then the alignment metrics, then the default
+    user's recommendations and explanation. Each heavy step is its own job, so a page asking
+    for it meanwhile finds the running job instead of starting a second one."""
     try:
         _dashboard(ref, DEFAULT_SMOOTHING, False)  # also fills the history frame
         run = load_run(ref)
-        if snapshot_names(run):
-            start_alignment_metrics(ref.path)
         user = default_user(run)  # what Recommendations opens with
-        if user and user in set(run.users("A")):
-            _recommend(ref, user, "A", DEFAULT_K)
-            start_explanation(ref.path, user, "A", DEFAULT_K)
+
+        def recommendations() -> None:
+            if user and user in set(run.users("A")):
+                _recommend(ref, user, "A", DEFAULT_K)
+                start_explanation(ref.path, user, "A", DEFAULT_K)
+
+        if snapshot_names(run):
+            start_alignment_metrics(ref.path).then(recommendations)
+        else:
+            recommendations()
     except Exception:  # noqa: BLE001  (the page computes it again and reports the error)
         pass
 
