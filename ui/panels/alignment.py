@@ -99,6 +99,16 @@ def alignment_metrics_panel(path: str, run) -> None:
             ),
         ),
         (
+            "Length-matched AUC",
+            "auc_length_matched",
+            "value",
+            "inverse",
+            (
+                "The same classifier on equal numbers of A and B users at every history length, "
+                "so history length alone cannot give the domain away."
+            ),
+        ),
+        (
             "kNN domain entropy (bits)",
             "knn_entropy",
             "value",
