@@ -56,7 +56,7 @@ from .checkpoints import load_checkpoint, save_checkpoint
 from .errors import RecGuruError
 from .benchmark_report import (DOMAIN_KEYS, FAMILIES, RECGURU, _display, _Index, compute_bootstrap,
                                format_markdown, overlap_label)
-from .models import build_model
+from .models import MODEL_NAMES, build_model
 from .recommender import model_ranks
 
 FORMAT = "recguru-benchmark"
@@ -269,6 +269,20 @@ def attach_baselines(path: Path, rows: list[dict], models: list[str], overlap, s
     return True
 
 
+def bootstrap_all(rows: list[dict], paths: BenchmarkPaths) -> list[dict]:
+    """The bootstrap of every overlap in the file against every model that has rows there (not
+    only this command's models): a later command with a subset of the models, e.g. the overlap
+    ablation of the RecGURU family, must not narrow the comparison an earlier run made."""
+    out = []
+    for overlap in sorted({r["overlap"] for r in rows}, key=lambda o: (o is not None, o or 0.0)):
+        here = {r["model"] for r in rows if r["overlap"] == overlap}
+        models = [m for m in MODEL_NAMES if m in here]
+        seeds = sorted({int(r["seed"]) for r in rows if r["overlap"] == overlap})
+        out += compute_bootstrap(rows, models, [overlap], seeds,
+                                 lambda m, o, s: load_ranks(paths.ranks(m, o, s)))
+    return out
+
+
 @dataclass
 class BenchmarkResult:
     payload: dict
@@ -361,9 +375,7 @@ def run_benchmark(source: str, models: list[str], *, out, overlaps: list[float] 
         print(f"note: no RecGURU checkpoint at {', '.join(missing_ckpt)}; baselines not attached",
               file=log)
 
-    payload["bootstrap"] = compute_bootstrap(
-        payload["results"], models, overlap_list, seeds,
-        lambda m, o, s: load_ranks(paths.ranks(m, o, s)))
+    payload["bootstrap"] = bootstrap_all(payload["results"], paths)
     write_json_atomic(paths.json, payload)
     markdown = format_markdown(payload, models=models, overlaps=overlap_list, seeds=seeds)
     write_text_atomic(paths.md, markdown)

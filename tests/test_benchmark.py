@@ -253,3 +253,16 @@ def test_cli_end_to_end_with_pop(tmp_path, capsys):
     assert "| A (Books) | HR@5 |" in captured.out
     assert "POP overlap=natural seed=0: fit" in captured.err
     assert len(json.loads(out.read_text())["results"]) == 2
+
+
+def test_a_later_subset_command_keeps_the_earlier_comparison(tmp_path):
+    """The overlap ablation reuses a results file with fewer models: the bootstrap of the
+    earlier overlap must still compare RecGURU with every model that ran there."""
+    first, _ = run(tmp_path, models=("pop", "sasrec", "recguru"), seeds=1, overlaps=[0.3])
+    before = {(b["family"], b["domain"], b["metric"]): b["baseline"]
+              for b in first.payload["bootstrap"] if b["overlap"] == 0.3}
+    second, _ = run(tmp_path, models=("sasrec", "recguru"), seeds=1, overlaps=[0.3, 0.75])
+    after = {(b["family"], b["domain"], b["metric"]): b["baseline"]
+             for b in second.payload["bootstrap"] if b["overlap"] == 0.3}
+    assert after == before and "pop" in set(before.values())
+    assert {b["baseline"] for b in second.payload["bootstrap"] if b["overlap"] == 0.75} == {"sasrec"}
