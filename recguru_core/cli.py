@@ -115,12 +115,10 @@ def _cmd_train(args) -> int:
         _drive(trainer, quiet=args.quiet, on_record=progress.write)
         progress.write({"event": "finished", "status": "cancelled" if stop.is_set() else "done",
                         "out": args.out})
-    except RecGuruError as exc:
-        progress.write({"event": "finished", "status": "failed", "error": str(exc).splitlines()[0]})
-        raise
     except Exception as exc:
-        progress.write({"event": "finished", "status": "failed",
-                        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"})
+        line = (str(exc).strip().splitlines() or [""])[0]
+        error = line if isinstance(exc, RecGuruError) else f"{type(exc).__name__}: {line}"
+        progress.write({"event": "finished", "status": "failed", "error": error})
         raise
     finally:
         progress.close()

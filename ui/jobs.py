@@ -139,19 +139,3 @@ def finished(result: Any, key: tuple = ("done",)) -> Job:
     job = Job(key=key, state="done", result=result, finished=time.time())
     job._done.set()
     return job
-
-
-def get(key: tuple) -> Job | None:
-    with _REGISTRY.lock:
-        return _REGISTRY.jobs.get(key)
-
-
-def wait_for_all(timeout: float = 60.0) -> bool:
-    """Block until every submitted job has finished (tests); False on timeout."""
-    deadline = time.monotonic() + timeout
-    with _REGISTRY.lock:
-        pending = [j for j in _REGISTRY.jobs.values() if j.running]
-    for job in pending:
-        if not job.wait(max(0.0, deadline - time.monotonic())):
-            return False
-    return True

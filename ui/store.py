@@ -116,6 +116,14 @@ def check_loadable(ckpt: dict, name: str) -> None:
         ) from None
 
 
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (recguru_core.atomic: temp file beside it, fsync,
+    rename), for the UI modules that must not import the core."""
+    from recguru_core.atomic import atomic_write as write
+
+    write(path, lambda f: f.write(data))
+
+
 def read_checkpoint_file(path: str | Path) -> dict:
     """torch.load(weights_only=True) + the format checks of recguru_core.checkpoints."""
     from recguru_core.checkpoints import load_checkpoint
@@ -348,16 +356,6 @@ def _alignment_metrics(ref: RunRef, n_max: int) -> dict:
     return compare_snapshots(subset, seed=0, n_max=n_max)
 
 
-def alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> dict:
-    """compare_snapshots on the before/after snapshots (same rows, seed 0), cached, blocking.
-    A checkpoint may carry them precomputed (its `alignment` section); those are used."""
-    stored = load_run(path).alignment()
-    if stored:
-        return stored
-    with spinner("Measuring alignment…"):
-        return _alignment_metrics(run_ref(path), int(n_max))
-
-
 def start_alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> jobs.Job:
     """The job measuring alignment (done at once when the checkpoint stores it)."""
     stored = load_run(path).alignment()
@@ -382,12 +380,6 @@ def _explain(ref: RunRef, user: str, domain: str, k: int) -> dict:
 
 def recommend(path: str, user: str, domain: str, k: int) -> dict:
     return _recommend(run_ref(path), str(user), domain, int(k))
-
-
-def explain(path: str, user: str, domain: str, k: int) -> dict:
-    """Explanations, computed on this thread (blocking). Pages use `start_explanation`."""
-    with spinner("Explaining (leave-one-out over the history)…"):
-        return _explain(run_ref(path), str(user), domain, int(k))
 
 
 def start_explanation(path: str, user: str, domain: str, k: int) -> jobs.Job:

@@ -24,7 +24,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -59,13 +58,11 @@ def checkpoint_name_for(source: str, when: _dt.datetime | None = None) -> str:
     return f"{when:%Y%m%d-%H%M%S}-" + safe_name("-".join(parts), 48)
 
 
-
 def progress_rows(records: Sequence[dict], totals: dict, now: float | None = None) -> list[dict]:
     """Per phase: done/total steps, fraction, ETA seconds (None until measurable), state.
     Pure function of the records (tested without Streamlit)."""
     done = {name: 0 for name, _ in PHASE_ORDER}
     secs: dict[str, list[float]] = {name: [] for name, _ in PHASE_ORDER}
-    started: set[str] = set()
     last_phase = None
     finished = False
     for rec in records:
@@ -74,7 +71,6 @@ def progress_rows(records: Sequence[dict], totals: dict, now: float | None = Non
             finished = True
         if phase not in done:
             continue
-        started.add(phase)
         last_phase = phase
         if rec.get("event") is None and rec.get("phase_step") is not None:
             done[phase] = max(done[phase], int(rec["phase_step"]))
@@ -111,15 +107,6 @@ def progress_rows(records: Sequence[dict], totals: dict, now: float | None = Non
             }
         )
     return out
-
-
-
-def _atomic_json(path: Path, value: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(value, f)
-    os.replace(tmp, path)
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -203,7 +190,7 @@ class TrainingJob:
                                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                           stderr=log, start_new_session=True)
         self.pid = self._proc.pid
-        _atomic_json(self.meta_path, self.meta())
+        store.atomic_write(self.meta_path, json.dumps(self.meta()).encode())
 
     # --- reading -------------------------------------------------------------------------------
     def _alive(self) -> bool:
@@ -288,7 +275,10 @@ class TrainingJob:
     @property
     def resumable(self) -> bool:
         """A partial checkpoint exists and the run did not complete."""
-        return self.state in ("failed", "cancelled") and self.out.is_file()
+        return self._resumable(self.state)
+
+    def _resumable(self, state: str) -> bool:
+        return state in ("failed", "cancelled") and self.out.is_file()
 
     def cancel(self) -> None:
         """Ask the child to stop after its current step (it saves, then exits)."""
@@ -328,7 +318,7 @@ class TrainingJob:
         return {"id": self.id, "state": state, "error": self.error, "rows": rows,
                 "records": records, "elapsed": elapsed, "headline": headline,
                 "out": str(self.out), "source": self.source, "preset": self.preset,
-                "resumable": self.resumable}
+                "resumable": self._resumable(state)}
 
 
 class TrainingSlot:

@@ -91,10 +91,7 @@ def save_uploaded_tables(
         folder.mkdir(parents=True, exist_ok=True)
         base = safe_name(Path(name).name) or f"{sub}.csv"
         target = folder / base
-        fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
+        store.atomic_write(target, data)
         paths.append(str(target))
     return f"csv:{paths[0]},{paths[1]}"
 
