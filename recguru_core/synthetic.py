@@ -41,6 +41,7 @@ import pandas as pd
 
 from .errors import DataError
 from .raw import RawCrossDomain, RawDomain
+from .memory import check_fits, synthetic_bytes
 
 BOOK_GENRES = (
     "Space Opera", "Cozy Mystery", "Historical Romance", "Gothic Horror", "Epic Fantasy",
@@ -174,6 +175,7 @@ def generate(cfg: SyntheticConfig | None = None) -> RawCrossDomain:
     mean that, under one seed, changing the user count leaves the catalogues unchanged.
     """
     cfg = cfg or SyntheticConfig()
+    check_fits(synthetic_bytes(cfg), f"synthetic: users={cfg.users}", hint="lower users")
     world_rng, user_rng, a_rng, b_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(4))
 

@@ -40,6 +40,7 @@ from .batching import Batcher
 from .config import TrainConfig
 from .data import CrossDomainData, data_from_state, data_to_state
 from .errors import RecGuruError
+from .memory import check_training_fits
 from .model import Discriminator, ModelConfig, RecGURU
 from .scoring import evaluate, gur_mode, score_rows, user_memory
 from .snapshots import gur_snapshot, snapshot_sample
@@ -92,6 +93,7 @@ class Trainer:
         self.stop = stop or threading.Event()
         self.extra = extra or {}  # e.g. preprocessing config, written into the checkpoint
         self.device = resolve_device(cfg.device)
+        check_training_fits(model_cfg, cfg, data, self.device)  # refuse before allocating
         torch.manual_seed(cfg.seed)
         self.model = RecGURU(config=model_cfg).to(self.device)
         self.critic = Discriminator.from_config(model_cfg).to(self.device)
