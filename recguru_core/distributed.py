@@ -49,9 +49,9 @@ import torch.distributed as dist
 
 from .errors import RecGuruError
 
-__all__ = ["init", "shutdown", "active", "rank", "world_size", "is_main", "barrier", "launched",
-           "average_gradients", "all_gather_array", "any_flag", "broadcast_parameters", "check_in_sync",
-           "shard_batches", "local_steps", "shard_rows", "rank_seed"]
+__all__ = ["active", "all_gather_array", "any_flag", "average_gradients", "barrier",
+           "broadcast_parameters", "check_in_sync", "init", "is_main", "launched", "local_steps",
+           "rank", "rank_seed", "shard_batches", "shard_rows", "shutdown", "world_size"]
 
 _state: dict = {"device": None}  # the collectives' device once init() ran
 
