@@ -3,11 +3,39 @@ eos), causal histories, the other domain's GUR of overlapped users, and the leak
 phase-3 batch (see training.py for what may be read when)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
+from . import distributed
 from .data import CrossDomainData, left_padded
 from .model import ModelConfig, RecGURU
+
+
+def epoch_batches(rng: np.random.Generator, rows: np.ndarray, lengths: np.ndarray, n_steps: int,
+                  batch: int) -> np.ndarray:
+    """(n_steps, batch) row indices of one epoch for this rank: shuffled passes over `rows` (a
+    smaller domain cycles), length-bucketed so that each batch holds users of similar length.
+
+    Bucketing: the shuffled stream is cut into windows of 32 batches; each window is sorted
+    by sequence length and split into batches, and the batch order is shuffled. Every user
+    is still seen once per pass, but a batch is trimmed to far less padding (one 200-item
+    user no longer pads 255 five-item users).
+
+    Several processes (torchrun): `rng` is seeded alike on every rank, so all ranks draw the
+    same plan of n_steps * world batches and each keeps its own disjoint slice of n_steps
+    (`distributed.shard_batches`); in one process this is the plan itself."""
+    need = n_steps * distributed.world_size() * batch
+    reps = math.ceil(need / max(len(rows), 1))
+    stream = np.concatenate([rows[rng.permutation(len(rows))] for _ in range(reps)])[:need]
+    window = 32 * batch
+    chunks = []
+    for lo in range(0, need, window):
+        chunk = stream[lo:lo + window]
+        chunks.append(chunk[np.argsort(lengths[chunk], kind="stable")].reshape(-1, batch))
+    batches = np.concatenate(chunks)
+    return distributed.shard_batches(batches[rng.permutation(len(batches))])
 
 
 class Batcher:

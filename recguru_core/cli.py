@@ -2,7 +2,8 @@
 
     python -m recguru_core stats SOURCE [--json]
     python -m recguru_core train SOURCE --out PATH [--preset quick|paper] [--device auto|cpu|cuda]
-                                 [--seed N] [--resume] [key=value overrides...]
+                                 [--seed N] [--resume] [--stop-after PHASE] [key=value overrides...]
+    torchrun --nproc_per_node=N -m recguru_core train ...   (several processes: distributed.py)
     python -m recguru_core evaluate PATH [--json] [--full-ranking] [--split test|valid]
     python -m recguru_core recommend PATH --user RAW_ID --domain A|B [--k 10] [--json]
     python -m recguru_core project PATH [--users 5000] [--method aligned-umap|procrustes|pca]
@@ -87,15 +88,35 @@ def _stop_on_sigterm(stop) -> None:
 
 
 def _cmd_train(args) -> int:
+    """Under torchrun every rank runs this; rank 0 alone draws progress, writes the --progress
+    file and the checkpoint (the trainer's save), and runs --project after the group is gone."""
+    from . import distributed
+
+    distributed.init(args.device)
+    try:
+        return _train(args, main=distributed.is_main())
+    finally:
+        distributed.shutdown()
+
+
+def _train(args, *, main: bool) -> int:
     import threading
 
     from .checkpoints import load_checkpoint
     from .runs import build_trainer, trainer_from_checkpoint
+    from .training import PHASE_NUMBERS
 
     overrides = _parse_overrides(args.overrides)
-    progress = ProgressFile(args.progress)
+    progress = ProgressFile(args.progress if main else None)
     stop = threading.Event()
     _stop_on_sigterm(stop)
+    stop_after = PHASE_NUMBERS.get(args.stop_after or "", 3)
+
+    def on_record(rec):
+        progress.write(rec)
+        if rec.get("event") == "phase_start" and PHASE_NUMBERS[rec["phase"]] > stop_after:
+            stop.set()  # the next phase's first unit is discarded: it resumes from its start
+
     try:
         if args.resume:
             from pathlib import Path
@@ -108,11 +129,19 @@ def _cmd_train(args) -> int:
                 progress.write({"event": "finished", "status": "done", "out": args.out})
                 return 0
             trainer = trainer_from_checkpoint(ckpt, out=args.out, device=args.device, stop=stop)
+            saved = ckpt["config"]["train"].get("world_size", 1)
+            if main and saved != trainer.cfg.world_size:
+                print(f"note: {args.out} was trained on {saved} process(es), resuming on "
+                      f"{trainer.cfg.world_size}: batches per step change from here on", file=sys.stderr)
         else:
             trainer = build_trainer(args.source, preset=args.preset, overrides=overrides,
                                     out=args.out, seed=args.seed, device=args.device, stop=stop)
         progress.write({"event": "totals", "totals": {str(k): v for k, v in trainer.phase_totals().items()}})
-        _drive(trainer, quiet=args.quiet, on_record=progress.write)
+        if main:
+            _drive(trainer, quiet=args.quiet, on_record=on_record)
+        else:  # the other ranks run in step with rank 0, silently
+            for rec in trainer.run():
+                on_record(rec)
         progress.write({"event": "finished", "status": "cancelled" if stop.is_set() else "done",
                         "out": args.out})
     except Exception as exc:
@@ -122,10 +151,15 @@ def _cmd_train(args) -> int:
         raise
     finally:
         progress.close()
+    if not main:
+        return 0
     if stop.is_set():
         print(f"cancelled; the units finished so far are saved in {args.out}", file=sys.stderr)
         return 0
     if args.project:
+        from . import distributed
+
+        distributed.shutdown()  # projections are rank 0's alone: no collective may be pending
         _project(args.out, users=args.project_users, method="aligned-umap", quiet=args.quiet)
     print(f"checkpoint written to {args.out}", file=sys.stderr)
     return 0
@@ -263,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--stop-after", default=None, choices=("pretrain", "adversarial"),
+                   help="stop cleanly once this phase is done (resumable with --resume)")
     p.add_argument("--project", action="store_true",
                    help="afterwards store 2-d projections of the GUR snapshots (for the app)")
     p.add_argument("--project-users", type=int, default=5000)

@@ -153,6 +153,9 @@ class TrainConfig:
     eval_batch: int = 1024
     amp: bool = True  # bf16 autocast on CUDA only
     compile: bool = False
+    # processes the run was launched with (torchrun --nproc_per_node); set by the launch, never
+    # by an override. Each rank takes 1/world_size of every epoch, batch_size rows per step.
+    world_size: int = 1
 
     def __post_init__(self):
         if self.critic not in CRITICS:
@@ -174,7 +177,7 @@ class TrainConfig:
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise RecGuruError(f"train config: {name} must be in [0, 1), got {getattr(self, name)!r}")
         for name in ("batch_size", "critic_iters", "adv_chunk", "bpr_negatives", "patience",
-                     "warmup_steps", "eval_batch"):
+                     "warmup_steps", "eval_batch", "world_size"):
             if getattr(self, name) < 1:
                 raise RecGuruError(f"train config: {name} must be >= 1, got {getattr(self, name)}")
         for name in ("pretrain_epochs", "adv_steps", "finetune_epochs", "snapshots_during",

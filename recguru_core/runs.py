@@ -10,6 +10,7 @@ import dataclasses
 import threading
 from pathlib import Path
 
+from . import distributed
 from .checkpoints import checkpoint_writer
 from .config import PRESETS, TrainConfig, convert
 from .errors import RecGuruError
@@ -47,6 +48,10 @@ def build_trainer(source: str, *, preset: str = "quick", overrides: dict | None 
     from .sources import load_source
 
     model_over, train_over = split_overrides(preset, overrides)
+    if "world_size" in {k.replace("-", "_") for k in (overrides or {})}:
+        raise RecGuruError("world_size is set by the launch: run under torchrun "
+                           "--nproc_per_node=N instead of overriding it")
+    train_over["world_size"] = distributed.world_size()
     data = load_source(source)
     model_cfg = ModelConfig(n_items_a=data.a.n_items, n_items_b=data.b.n_items, **model_over)
     train_over.setdefault("seed", seed)

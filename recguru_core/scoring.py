@@ -11,8 +11,9 @@ import contextlib
 import numpy as np
 import torch
 
+from . import distributed
 from .batching import Batcher
-from .evaluation import evaluate_domain
+from .evaluation import domain_ranks, metrics_from_ranks
 from .model import RecGURU
 
 
@@ -67,16 +68,20 @@ def score_rows(model: RecGURU, batcher: Batcher, domain: int, rows: np.ndarray, 
 
 def evaluate(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bool = False,
              batch_size: int = 1024, cache: list[torch.Tensor] | None = None) -> dict[str, dict[str, float]]:
-    """Metrics per domain over all users ({'A': {...}, 'B': {...}}); `cache` as in score_rows."""
+    """Metrics per domain over all users ({'A': {...}, 'B': {...}}); `cache` as in score_rows.
+    Under torchrun every rank ranks its contiguous share of the users and the per-user ranks
+    are all-gathered back into user order (no padding), so every rank gets the metrics of one
+    process; in one process the share is every user."""
     was_training = model.training
     model.eval()
     out = {}
     for domain, key in ((0, "A"), (1, "B")):
         dom = batcher.data.domain(domain)
-        out[key] = evaluate_domain(
+        ranks = domain_ranks(
             dom, split,
             lambda rows, s, cand: score_rows(model, batcher, domain, rows, s, cand, cache),
-            full_ranking=full_ranking, batch_size=batch_size,
+            full_ranking=full_ranking, batch_size=batch_size, rows=distributed.shard_rows(dom.n_users),
         )
+        out[key] = metrics_from_ranks(distributed.all_gather_array(ranks))
     model.train(was_training)
     return out

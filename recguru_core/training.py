@@ -13,6 +13,12 @@ its own seed derived from (seed, phase, unit), and a checkpoint is written after
 run killed at any point resumes from the last unit boundary and ends bit-identical on CPU to an
 uninterrupted run.
 
+Several processes (`torchrun`, see distributed.py): each rank trains on its own slice of every
+epoch's batch plan (phases 1 and 3; phase 2 draws W batches per step from one shared stream and
+keeps its own), gradients are averaged before every optimiser step, evaluation is sharded and
+all-gathered, and only rank 0 writes checkpoints and snapshots. In one process every helper of
+distributed.py is the identity, so a 1-process run is unchanged bit for bit.
+
 No leakage (how it is ensured):
  - Training only reads each user's training history seq[:-2]; validation/test items are never
    inputs of any loss (`DomainData.history_end`).
@@ -35,8 +41,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from . import losses
-from .batching import Batcher
+from . import distributed, losses
+from .batching import Batcher, epoch_batches
 from .config import TrainConfig
 from .data import CrossDomainData, data_from_state, data_to_state
 from .errors import RecGuruError
@@ -92,6 +98,9 @@ class Trainer:
         self._save = save
         self.stop = stop or threading.Event()
         self.extra = extra or {}  # e.g. preprocessing config, written into the checkpoint
+        if cfg.world_size != distributed.world_size():  # the plans below are cut per rank
+            raise RecGuruError(f"train config world_size={cfg.world_size}, but this launch has "
+                               f"{distributed.world_size()} process(es)")
         self.device = resolve_device(cfg.device)
         check_training_fits(model_cfg, cfg, data, self.device)  # refuse before allocating
         torch.manual_seed(cfg.seed)
@@ -153,7 +162,9 @@ class Trainer:
     # -- sizes ------------------------------------------------------------------------------
     @property
     def steps_per_epoch(self) -> int:
-        return max(1, math.ceil(max(self.data.a.n_users, self.data.b.n_users) / self.cfg.batch_size))
+        """Steps of one rank per epoch: the 1-process count split across ranks (floor)."""
+        n = max(self.data.a.n_users, self.data.b.n_users)
+        return distributed.local_steps(max(1, math.ceil(n / self.cfg.batch_size)))
 
     def _ft_rows(self, domain: int) -> np.ndarray:
         return np.flatnonzero(self.data.domain(domain).lengths - 2 >= 2)
@@ -161,7 +172,7 @@ class Trainer:
     @property
     def ft_steps_per_epoch(self) -> int:
         n = max(len(self._ft_rows(0)), len(self._ft_rows(1)), 1)
-        return max(1, math.ceil(n / self.cfg.batch_size))
+        return distributed.local_steps(max(1, math.ceil(n / self.cfg.batch_size)))
 
     def phase_totals(self) -> dict[int, int]:
         return {1: self.cfg.pretrain_epochs * self.steps_per_epoch, 2: self.cfg.adv_steps,
@@ -182,6 +193,7 @@ class Trainer:
     def run(self) -> Iterator[dict]:
         """Run (or continue) all phases; yields records; writes checkpoints after every unit."""
         totals = self.phase_totals()
+        distributed.broadcast_parameters([self.model, self.critic])
         while self.phase <= 3:
             if self.unit == 0:
                 yield self._record({"event": "phase_start", "total": totals[self.phase]})
@@ -190,14 +202,18 @@ class Trainer:
                 if self.phase == 3 and all(self.ft_state["done"]):
                     break
                 seed = _unit_seed(self.cfg.seed, self.phase, self.unit)
-                torch.manual_seed(seed)
+                # rng: the batch plan, alike on every rank; torch's and _own_rng: this rank's
+                # own draws (dropout, negatives, penalty mixes, phase-3 cuts)
+                torch.manual_seed(distributed.rank_seed(seed))
                 rng = np.random.default_rng(seed)
+                self._own_rng = rng if distributed.world_size() == 1 else \
+                    np.random.default_rng(distributed.rank_seed(seed))
                 step_fn = {1: self._pretrain_unit, 2: self._adversarial_unit, 3: self._finetune_unit}
                 for rec in step_fn[self.phase](rng):
                     yield rec
-                    if self.stop.is_set():
+                    if self._stopping():
                         break
-                if self.stop.is_set():
+                if self._stopping():
                     # The unfinished unit is discarded: resume restarts it from its seed.
                     yield self._record({"event": "cancelled"})
                     return
@@ -209,7 +225,19 @@ class Trainer:
                 yield rec
             self.phase, self.unit = self.phase + 1, 0
             self.save()
+        distributed.check_in_sync([self.model, self.critic])
         yield self._record({"event": "done"})
+
+    def _stopping(self) -> bool:
+        """The stop request, agreed by all ranks (a rank stopping alone would hang the rest)."""
+        if distributed.any_flag(self.stop.is_set()):
+            self.stop.set()
+        return self.stop.is_set()
+
+    def _step(self, opt: torch.optim.Optimizer) -> None:
+        """optimizer.step() on gradients averaged over ranks (distributed.average_gradients)."""
+        distributed.average_gradients([p for g in opt.param_groups for p in g["params"]])
+        opt.step()
 
     def _record(self, values: dict, seconds: float = 0.0) -> dict:
         self.elapsed += seconds
@@ -220,32 +248,12 @@ class Trainer:
         return rec
 
     # -- phase 1 --------------------------------------------------------------------------------
-    def _epoch_rows(self, rng: np.random.Generator, rows: np.ndarray, lengths: np.ndarray,
-                    n_steps: int) -> np.ndarray:
-        """(n_steps, B) row indices: shuffled passes over `rows` (a smaller domain cycles),
-        length-bucketed so that each batch holds users of similar length.
-
-        Bucketing: the shuffled stream is cut into windows of 32 batches; each window is sorted
-        by sequence length and split into batches, and the batch order is shuffled. Every user
-        is still seen once per pass, but a batch is trimmed to far less padding (one 200-item
-        user no longer pads 255 five-item users)."""
-        batch = self.cfg.batch_size
-        need = n_steps * batch
-        reps = math.ceil(need / max(len(rows), 1))
-        stream = np.concatenate([rows[rng.permutation(len(rows))] for _ in range(reps)])[:need]
-        window = 32 * batch
-        chunks = []
-        for lo in range(0, need, window):
-            chunk = stream[lo:lo + window]
-            chunks.append(chunk[np.argsort(lengths[chunk], kind="stable")].reshape(-1, batch))
-        batches = np.concatenate(chunks)
-        return batches[rng.permutation(len(batches))]
-
     def _pretrain_unit(self, rng):
         self.model.train()
         steps = self.steps_per_epoch
-        rows_a = self._epoch_rows(rng, np.arange(self.data.a.n_users), self.data.a.lengths, steps)
-        rows_b = self._epoch_rows(rng, np.arange(self.data.b.n_users), self.data.b.lengths, steps)
+        B = self.cfg.batch_size
+        rows_a = epoch_batches(rng, np.arange(self.data.a.n_users), self.data.a.lengths, steps, B)
+        rows_b = epoch_batches(rng, np.arange(self.data.b.n_users), self.data.b.lengths, steps, B)
         for i in range(steps):
             t0 = time.perf_counter()
             lr = noam_lr(self.global_step + 1, d_model=self.model_cfg.d_model,
@@ -261,7 +269,7 @@ class Trainer:
             loss = rec[0] + rec[1]
             self.opt_pre.zero_grad(set_to_none=True)
             loss.backward()
-            self.opt_pre.step()
+            self._step(self.opt_pre)
             self.global_step += 1
             yield self._record({"phase_step": self.unit * steps + i + 1, "rec_A": rec[0].item(),
                                 "rec_B": rec[1].item(), "lr": lr}, time.perf_counter() - t0)
@@ -271,10 +279,13 @@ class Trainer:
         """B rows of one population for an adversarial step (0: users of A, 1: users of B,
         PAIRS: overlapped pairs): a length bucket is drawn with probability proportional to its
         size, then B rows uniformly inside it, so every row is equally likely overall while a
-        batch carries little padding."""
+        batch carries little padding. With W ranks, W batches are drawn from the shared `rng`
+        and each rank keeps its own (all ranks' generators stay in step)."""
         buckets = self._buckets[which]
-        k = rng.choice(len(buckets), p=self._bucket_p[which])
-        return buckets[k][rng.integers(0, len(buckets[k]), self.cfg.batch_size)]
+        picks = [buckets[k][rng.integers(0, len(buckets[k]), self.cfg.batch_size)]
+                 for k in (rng.choice(len(buckets), p=self._bucket_p[which])
+                           for _ in range(distributed.world_size()))]
+        return picks[distributed.rank()]
 
     def _check_finite(self, **values: torch.Tensor) -> None:
         """Stop with one clear line when a loss is NaN or inf (a diverged run must not go on to
@@ -307,7 +318,7 @@ class Trainer:
         self._check_finite(critic=loss, gradient_penalty=gp)
         self.opt_dis.zero_grad(set_to_none=True)
         total.backward()
-        self.opt_dis.step()
+        self._step(self.opt_dis)
         return {"critic": loss.item(), "gp": gp.item(),
                 "wasserstein": losses.wasserstein_estimate(d_a, d_b).item()}
 
@@ -356,7 +367,7 @@ class Trainer:
         loss = self.cfg.w_rec * (rec_a + rec_b) + self.cfg.w_adv * adv + self.cfg.w_l2 * l2
         self.opt_gen.zero_grad(set_to_none=True)
         loss.backward()
-        self.opt_gen.step()
+        self._step(self.opt_gen)
         self.critic.requires_grad_(True)
         with torch.no_grad():  # spread of the raw GUR cloud: shrinking = fake alignment
             scale = torch.cat([h_a, h_b]).float().std(dim=0).mean().item()
@@ -373,7 +384,9 @@ class Trainer:
         t0 = time.perf_counter()
         B = self.cfg.batch_size
         for k in range(self.cfg.critic_warmup):
-            pick = [torch.from_numpy(rng.integers(0, len(t), B)).to(self.device) for t in table]
+            lo = distributed.rank() * B  # this rank's share of W * B shared draws
+            pick = [torch.from_numpy(rng.integers(0, len(t), B * distributed.world_size())[lo:lo + B])
+                    .to(self.device) for t in table]
             stats = self.critic_update(table[0][pick[0]], table[1][pick[1]])
             if (k + 1) % 10 == 0 or k + 1 == self.cfg.critic_warmup:
                 yield self._record({"event": "critic_warmup", "warmup_step": k + 1, **stats},
@@ -413,7 +426,8 @@ class Trainer:
         # Other-domain GURs (eq. 2) of the whole epoch, computed once: the encoder is frozen in
         # phase 3; only the item tables drift a little within an epoch.
         cache = self.gur_table()
-        batches = [self._epoch_rows(rng, r, self.data.domain(d).lengths, steps) if len(r) else None
+        batches = [epoch_batches(rng, r, self.data.domain(d).lengths, steps, self.cfg.batch_size)
+                   if len(r) else None
                    for d, r in enumerate(order)]
         for i in range(steps):
             t0 = time.perf_counter()
@@ -422,11 +436,11 @@ class Trainer:
                 if batches[domain] is None or self.ft_state["done"][domain]:
                     continue
                 rows = batches[domain][i]
-                loss = self._bpr_loss(domain, rows, rng, cache)
+                loss = self._bpr_loss(domain, rows, self._own_rng, cache)
                 self._check_finite(**{f"bpr_{key}": loss})
                 self.opt_ft[domain].zero_grad(set_to_none=True)
                 loss.backward()
-                self.opt_ft[domain].step()
+                self._step(self.opt_ft[domain])
                 rec[f"bpr_{key}"] = loss.item()
             self.global_step += 1
             yield self._record(rec, time.perf_counter() - t0)
@@ -462,7 +476,7 @@ class Trainer:
             if k and self.unit < n_units:
                 marks = {round(n_units * (j + 1) / (k + 1)) for j in range(k)}
                 if self.unit in marks:
-                    self.snapshots["during"].append(gur_snapshot(self.model, self.batcher, self.sample, self.global_step))
+                    self.snapshots["during"].append(self._snapshot())
                     yield self._record({"event": "snapshot"})
         if self.phase == 3:
             t0 = time.perf_counter()
@@ -482,12 +496,18 @@ class Trainer:
             flat = {f"valid_{m}_{key}": v for key in ("A", "B") for m, v in valid[key].items()}
             yield self._record({"event": "eval", **flat}, time.perf_counter() - t0)
 
+    def _snapshot(self) -> dict:
+        """A GUR snapshot, taken on rank 0 only: only rank 0 writes the checkpoint."""
+        if not distributed.is_main():
+            return {}
+        return gur_snapshot(self.model, self.batcher, self.sample, self.global_step)
+
     def _end_phase(self):
         if self.phase == 1:
-            self.snapshots["before"] = gur_snapshot(self.model, self.batcher, self.sample, self.global_step)
+            self.snapshots["before"] = self._snapshot()
             yield self._record({"event": "snapshot"})
         elif self.phase == 2:
-            self.snapshots["after"] = gur_snapshot(self.model, self.batcher, self.sample, self.global_step)
+            self.snapshots["after"] = self._snapshot()
             yield self._record({"event": "snapshot"})
         elif self.phase == 3:
             for domain in (0, 1):
@@ -562,7 +582,8 @@ class Trainer:
                    save: Callable[[dict], None] | None = None,
                    stop: threading.Event | None = None) -> "Trainer":
         """A Trainer rebuilt from a state_dict (e.g. a checkpoint) and positioned where it left off."""
-        train = {**state["config"]["train"], **({"device": device} if device else {})}
+        train = {**state["config"]["train"], **({"device": device} if device else {}),
+                 "world_size": distributed.world_size()}  # the launch's size (resume may change it)
         trainer = cls(data_from_state(state["data"]), ModelConfig.from_dict(state["config"]["model"]),
                       TrainConfig.from_dict(train), save=save, stop=stop,
                       extra=state["config"].get("extra", {}))
@@ -570,5 +591,8 @@ class Trainer:
         return trainer
 
     def save(self) -> None:
+        """Rank 0 writes; the other ranks wait until the file is complete."""
         if self._save is not None:
-            self._save(self.state_dict())
+            if distributed.is_main():
+                self._save(self.state_dict())
+            distributed.barrier()
