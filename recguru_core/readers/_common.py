@@ -73,12 +73,15 @@ def _first_line(path: Path) -> str:
     """The decompressed first line (header) of a text file, BOM stripped."""
     try:
         with _open_binary(path) as handle:
-            raw = handle.readline()
+            raw = handle.readline(1 << 20)  # a header longer than 1 MiB is not a header
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot decompress ({_one_line(exc)})") from None
     if not raw.strip():
         raise DataError(f"{path}: file is empty (no header line)")
-    return raw.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+    line = raw.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+    # readline() splits at \n only: a classic-Mac file (\r line endings) arrives whole, and a
+    # bare \r inside the header line ends the header for the CSV parser too.
+    return line.split("\r", 1)[0]
 
 
 def _read_delimited(
@@ -153,6 +156,15 @@ def _plain_ids(values: pd.Series, field: str, where: str, locate: Locate) -> pd.
     missing = values.isna()
     if missing.any():
         raise DataError(f"{where}: {locate(_first_true(missing))}: missing {field}")
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) not in (
+            "string", "integer", "bytes"):
+        # Parquet can store lists or structs in a column; an id must be one text or number.
+        nested = values.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray)))
+        if nested.any():
+            position = _first_true(nested)
+            raise DataError(f"{where}: {locate(position)}: {field} is a "
+                            f"{type(values.iloc[position]).__name__.replace('ndarray', 'list')}, "
+                            "expected one text or integer id per row")
     return values.reset_index(drop=True)
 
 

@@ -55,6 +55,8 @@ def _parse_json_line(raw: bytes, path: Path, number: int) -> dict[str, Any]:
     """One line as a dict: strict JSON, or the python-literal "loose JSON" of the 2014 metadata."""
     try:
         record = json.loads(raw)
+    except RecursionError:  # json's C parser recurses per nesting level
+        raise DataError(f"{path}: line {number}: JSON nested too deeply") from None
     except ValueError as json_error:
         try:
             record = ast.literal_eval(raw.decode("utf-8"))

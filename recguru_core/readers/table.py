@@ -84,7 +84,10 @@ def read_table_domain(path: PathLike, *, name: str) -> RawDomain:
         frame = _read_parquet_columns(path)
         locate: Locate = _row
     else:
-        header = next(csv.reader([_first_line(path)], delimiter=kind), [])
+        try:
+            header = next(csv.reader([_first_line(path)], delimiter=kind), [])
+        except csv.Error as exc:
+            raise DataError(f"{path}: line 1: cannot parse the header ({_one_line(exc)})") from None
         missing = [column for column in _TABLE_REQUIRED if column not in header]
         if missing:
             raise _missing_columns_error(where, missing, _TABLE_EXPECTED, header)
