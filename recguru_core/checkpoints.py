@@ -94,6 +94,14 @@ def load_checkpoint(path: str | Path) -> dict:
     return validate_checkpoint(ckpt, str(path))
 
 
+def checkpoint_status(path: str | Path) -> str | None:
+    """'complete' / 'in_progress' for a RecGURU checkpoint, None for any other file."""
+    try:
+        return load_checkpoint(path).get("status", "complete")
+    except CheckpointError:
+        return None
+
+
 def validate_checkpoint(ckpt, name: str = "checkpoint") -> dict:
     """The header and every section's type (see the table above); fills optional sections'
     defaults. Raises CheckpointError naming the file and the section at fault."""
@@ -123,6 +131,9 @@ def validate_checkpoint(ckpt, name: str = "checkpoint") -> dict:
     bad = [k for k, v in ckpt["model"].items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise CheckpointError(f"{name}: model weight {bad[0]!r} is not a tensor")
+    from .data import check_data_state
+
+    check_data_state(ckpt["data"], name, ckpt["config"]["model"])
     return ckpt
 
 

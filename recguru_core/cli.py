@@ -117,13 +117,26 @@ def _train(args, *, main: bool) -> int:
         if rec.get("event") == "phase_start" and PHASE_NUMBERS[rec["phase"]] > stop_after:
             stop.set()  # the next phase's first unit is discarded: it resumes from its start
 
+    from .outputs import check_train_output, resume_mismatch
+
     try:
+        if args.force and args.resume:
+            raise RecGuruError("--force and --resume contradict each other: --resume continues the "
+                               "run in --out, --force replaces it")
+        if main:  # rank 0 alone writes: it checks the path (and removes orphaned temp files)
+            check_train_output(args.out, source=args.source, force=args.force, resume=args.resume)
         if args.resume:
             from pathlib import Path
 
             if not Path(args.out).is_file():
                 raise RecGuruError(f"--resume: {args.out} does not exist; run without --resume to start")
             ckpt = load_checkpoint(args.out)
+            differs = resume_mismatch(ckpt, source=args.source, preset=args.preset, seed=args.seed,
+                                      overrides=overrides)
+            if differs:
+                raise RecGuruError(f"--resume: the run in {args.out} differs from this command "
+                                   f"({'; '.join(differs)}); resume with the saved settings, or "
+                                   "start a new run (another --out, or --force)")
             if ckpt.get("status") == "complete":
                 print(f"{args.out} is already complete; nothing to resume", file=sys.stderr)
                 progress.write({"event": "finished", "status": "done", "out": args.out})
@@ -134,8 +147,8 @@ def _train(args, *, main: bool) -> int:
                 print(f"note: {args.out} was trained on {saved} process(es), resuming on "
                       f"{trainer.cfg.world_size}: batches per step change from here on", file=sys.stderr)
         else:
-            trainer = build_trainer(args.source, preset=args.preset, overrides=overrides,
-                                    out=args.out, seed=args.seed, device=args.device, stop=stop)
+            trainer = build_trainer(args.source, preset=args.preset or "quick", overrides=overrides,
+                                    out=args.out, seed=args.seed or 0, device=args.device, stop=stop)
         progress.write({"event": "totals", "totals": {str(k): v for k, v in trainer.phase_totals().items()}})
         if main:
             _drive(trainer, quiet=args.quiet, on_record=on_record)
@@ -281,9 +294,38 @@ def _cmd_benchmark(args) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one `error:` line (naming the command and pointing at
+    --help) and exit 2, like every other user error, instead of a usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog.removeprefix('python -m recguru_core').strip() or 'command'}: "
+                     f"{message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a whole number in 0..2^32-1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m recguru_core",
-                                     description="RecGURU cross-domain user representations")
+    parser = OneLineParser(prog="python -m recguru_core",
+                           description="RecGURU cross-domain user representations")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("stats", help="print the Table-1 statistics of a data source")
     p.add_argument("source", help=SOURCE_HELP)
@@ -293,15 +335,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train RecGURU (three phases) and write a checkpoint")
     p.add_argument("source", help=SOURCE_HELP)
     p.add_argument("--out", required=True, help="checkpoint path (written atomically after every unit)")
-    p.add_argument("--preset", default="quick", help="quick (CPU demo) or paper")
+    p.add_argument("--preset", default=None, help="quick (CPU demo, the default) or paper")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=None, help="model seed (default 0)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--force", action="store_true",
+                   help="replace a checkpoint that already exists at --out")
     p.add_argument("--stop-after", default=None, choices=("pretrain", "adversarial"),
                    help="stop cleanly once this phase is done (resumable with --resume)")
     p.add_argument("--project", action="store_true",
                    help="afterwards store 2-d projections of the GUR snapshots (for the app)")
-    p.add_argument("--project-users", type=int, default=5000)
+    p.add_argument("--project-users", type=positive_int, default=5000)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--progress", default=None, metavar="FILE",
                    help="append every step record to FILE as JSON lines (for the app)")
@@ -321,13 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--user", required=True, help="raw user id as in the data")
     p.add_argument("--domain", required=True, choices=("A", "B", "a", "b"))
-    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--k", type=positive_int, default=10)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_recommend)
 
     p = sub.add_parser("project", help="store 2-d projections of a checkpoint's GUR snapshots")
     p.add_argument("path")
-    p.add_argument("--users", type=int, default=5000)
+    p.add_argument("--users", type=positive_int, default=5000)
     p.add_argument("--method", default="aligned-umap", choices=("aligned-umap", "procrustes", "pca"))
     p.set_defaults(func=_cmd_project)
 

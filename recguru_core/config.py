@@ -151,6 +151,7 @@ class TrainConfig:
     # bookkeeping
     snapshot_users: int = 20000  # per domain, seeded sample
     eval_batch: int = 1024
+    grad_clip: float = 0.0  # max gradient norm per optimiser step; 0 = no clipping
     amp: bool = True  # bf16 autocast on CUDA only
     compile: bool = False
     # processes the run was launched with (torchrun --nproc_per_node); set by the launch, never
@@ -171,13 +172,16 @@ class TrainConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise RecGuruError(f"train config: {name} must be a finite number >= 0, got {value!r}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
+            raise RecGuruError(f"train config: grad_clip must be a finite number >= 0 (0: off), "
+                               f"got {self.grad_clip!r}")
         if not 0.0 <= self.adv_var_floor <= 1.0:
             raise RecGuruError(f"train config: adv_var_floor must be in [0, 1], got {self.adv_var_floor!r}")
         for name in ("adv_beta1", "adv_beta2", "ft_beta1", "ft_beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise RecGuruError(f"train config: {name} must be in [0, 1), got {getattr(self, name)!r}")
         for name in ("batch_size", "critic_iters", "adv_chunk", "bpr_negatives", "patience",
-                     "warmup_steps", "eval_batch", "world_size"):
+                     "warmup_steps", "eval_batch", "world_size", "snapshot_users"):
             if getattr(self, name) < 1:
                 raise RecGuruError(f"train config: {name} must be >= 1, got {getattr(self, name)}")
         for name in ("pretrain_epochs", "adv_steps", "finetune_epochs", "snapshots_during",

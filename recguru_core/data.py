@@ -326,3 +326,66 @@ def data_from_state(state: dict) -> CrossDomainData:
         # the fixed candidates are carried, not resampled
         domains.append(DomainData(clean, cluster, cfg, i, negatives=s["negatives"].numpy()))
     return CrossDomainData(domains[0], domains[1], state.get("source", ""))
+
+
+def check_data_state(state: dict, name: str, model_config: dict | None = None) -> None:
+    """Refuse a checkpoint's data section whose parts disagree (CheckpointError naming the field):
+    CSR offsets that do not index the items, item ids outside the catalogue, id/title lists of
+    the wrong length, users too short to split, candidates of another shape - each would
+    otherwise give an IndexError or, worse, quietly different metrics."""
+    import torch
+
+    from .errors import CheckpointError
+
+    def fail(field: str, problem: str) -> None:
+        raise CheckpointError(f"{name}: data.{field}: {problem}")
+
+    if not isinstance(state, dict):
+        fail("", "expected a mapping")
+    for key in DOMAINS:
+        s = state.get(key)
+        if not isinstance(s, dict):
+            fail(key, "missing or not a mapping")
+        for field in ("offsets", "items", "timestamps", "negatives"):
+            if not isinstance(s.get(field), torch.Tensor) or s[field].is_floating_point():
+                fail(f"{key}.{field}", "expected an integer tensor")
+        for field in ("user_raw", "item_raw", "titles", "genres"):
+            if not isinstance(s.get(field), list):
+                fail(f"{key}.{field}", "expected a list")
+        if not isinstance(s.get("name"), str):
+            fail(f"{key}.name", "expected a string")
+        offsets, items = s["offsets"].long(), s["items"].long()
+        n_users, n_items = len(offsets) - 1, len(s["item_raw"])
+        if offsets.dim() != 1 or n_users < 1:
+            fail(f"{key}.offsets", "expected a 1-d tensor of at least 2 offsets (no users?)")
+        if n_items < 2:
+            fail(f"{key}.item_raw", f"{n_items} items; at least 2 expected")
+        if int(offsets[0]) != 0 or int(offsets[-1]) != len(items) or items.dim() != 1:
+            fail(f"{key}.offsets", f"must run from 0 to the {len(items)} items, "
+                 f"got {int(offsets[0])}..{int(offsets[-1])}")
+        lengths = offsets[1:] - offsets[:-1]
+        if bool((lengths < 3).any()):
+            fail(f"{key}.offsets", "a user has fewer than 3 items (or offsets decrease)")
+        if len(s["user_raw"]) != n_users:
+            fail(f"{key}.user_raw", f"{len(s['user_raw'])} user ids for {n_users} sequences")
+        if len(s["timestamps"]) != len(items):
+            fail(f"{key}.timestamps", f"{len(s['timestamps'])} timestamps for {len(items)} items")
+        for field in ("titles", "genres"):
+            if len(s[field]) != n_items:
+                fail(f"{key}.{field}", f"{len(s[field])} entries for {n_items} items")
+        if len(items) and (int(items.min()) < 1 or int(items.max()) > n_items):
+            fail(f"{key}.items", f"item indices must be in 1..{n_items}, got "
+                 f"{int(items.min())}..{int(items.max())}")
+        negatives = s["negatives"]
+        if negatives.dim() != 2 or negatives.shape[0] != n_users:
+            fail(f"{key}.negatives", f"expected ({n_users}, n) candidates, got {tuple(negatives.shape)}")
+        if negatives.numel() and (int(negatives.min()) < 1 or int(negatives.max()) > n_items):
+            fail(f"{key}.negatives", f"candidate indices must be in 1..{n_items}")
+        cluster = s.get("cluster")
+        if cluster is not None and (not isinstance(cluster, torch.Tensor) or len(cluster) != n_users):
+            fail(f"{key}.cluster", f"expected one cluster per user ({n_users})")
+        if model_config is not None:
+            field = "n_items_a" if key == "A" else "n_items_b"
+            if model_config.get(field) != n_items:
+                fail(f"{key}.item_raw", f"{n_items} items but the model's {field} is "
+                     f"{model_config.get(field)}")

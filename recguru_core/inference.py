@@ -137,6 +137,12 @@ class LoadedRun:
         end = dom.history_end(np.array([row]), split)[0]
         return dom.items[dom.offsets[row]:end]
 
+    def unseen_count(self, raw: str, domain, split: str = "test") -> int:
+        """How many items can be recommended to the user: the catalogue minus what they saw."""
+        d = domain_index(domain)
+        seen = np.unique(self._known_mask(d, self._row(raw, d), split))
+        return int(self.data.domain(d).n_items - len(seen))
+
     def recommend(self, raw: str, domain, k: int = 10, split: str = "test") -> dict:
         """Top-k for the user's held-out position (`test`: after all but the last item), with
         the true held-out item's rank among all items the user has not seen."""
@@ -144,8 +150,11 @@ class LoadedRun:
         row = self._row(raw, d)
         scores = self._full_scores(d, np.array([row]), split)[0]  # (V+2,)
         scores[torch.from_numpy(self._known_mask(d, row, split))] = float("-inf")
-        k = max(1, min(int(k), self.data.domain(d).n_items))
-        top = torch.topk(scores, k)
+        unseen = self.unseen_count(raw, d, split)
+        if not 1 <= int(k) <= unseen:
+            raise RecGuruError(f"k={k}: user {raw} has {unseen} unseen items in domain "
+                               f"{'AB'[d]} ({self.data.domain(d).name}); ask for 1..{unseen}")
+        top = torch.topk(scores, int(k))
         items = [{"rank": i + 1, **self._item(d, int(item)), "score": float(score)}
                  for i, (score, item) in enumerate(zip(top.values, top.indices))]
         target = int(self.data.domain(d).targets(split, np.array([row]))[0])

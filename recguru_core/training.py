@@ -235,8 +235,11 @@ class Trainer:
         return self.stop.is_set()
 
     def _step(self, opt: torch.optim.Optimizer) -> None:
-        """optimizer.step() on gradients averaged over ranks (distributed.average_gradients)."""
-        distributed.average_gradients([p for g in opt.param_groups for p in g["params"]])
+        """optimizer.step() on gradients averaged over ranks, clipped to grad_clip (0: off)."""
+        params = [p for g in opt.param_groups for p in g["params"]]
+        distributed.average_gradients(params)
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
         opt.step()
 
     def _record(self, values: dict, seconds: float = 0.0) -> dict:

@@ -37,8 +37,12 @@ class FakeModel:
             if progress is not None:
                 progress(step + 1, 3, f"step {step}")
         if self.out is not None:
-            save_checkpoint(self.out, {"format": CKPT_FORMAT, "version": 1, "model": {}, "data": {},
-                                       "config": {"model": {}, "train": {}, "data": {}},
+            from recguru_core.data import data_to_state
+
+            items = {"n_items_a": data.a.n_items, "n_items_b": data.b.n_items}
+            save_checkpoint(self.out, {"format": CKPT_FORMAT, "version": 1, "model": {},
+                                       "data": data_to_state(data),
+                                       "config": {"model": items, "train": {}, "data": {}},
                                        "metrics": {"test": {}}})
 
     def score(self, domain, rows, split, candidates):

@@ -2,6 +2,8 @@
 checkpoints.py's section validation."""
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 
@@ -49,9 +51,19 @@ def test_missing_required_fields_are_named():
         config_from_dict(ModelConfig, {"n_items_a": 3}, "model config")
 
 
+@functools.lru_cache(maxsize=1)
+def _data_state():
+    from recguru_core.data import data_to_state
+    from recguru_core.sources import load_source
+
+    data = load_source("synthetic:users=120,k_core=2,negatives=20")
+    return data_to_state(data), {"n_items_a": data.a.n_items, "n_items_b": data.b.n_items}
+
+
 def _ckpt(**sections):
-    return {"format": FORMAT, "version": 1, "config": {"model": {}, "train": {}, "data": {}},
-            "model": {"w": torch.zeros(1)}, "data": {}, **sections}
+    state, items = _data_state()
+    return {"format": FORMAT, "version": 1, "config": {"model": dict(items), "train": {}, "data": {}},
+            "model": {"w": torch.zeros(1)}, "data": state, **sections}
 
 
 @pytest.mark.parametrize("sections,message", [
