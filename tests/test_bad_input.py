@@ -9,7 +9,6 @@ import pickle
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
