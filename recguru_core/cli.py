@@ -93,6 +93,9 @@ def _cmd_train(args) -> int:
     from . import distributed
 
     distributed.init(args.device)
+    from .threads import apply_threads
+
+    apply_threads(args.threads, ranks=distributed.world_size())
     try:
         return _train(args, main=distributed.is_main())
     finally:
@@ -117,7 +120,10 @@ def _train(args, *, main: bool) -> int:
         if rec.get("event") == "phase_start" and PHASE_NUMBERS[rec["phase"]] > stop_after:
             stop.set()  # the next phase's first unit is discarded: it resumes from its start
 
+    import torch
+
     from .outputs import check_train_output, resume_mismatch
+    from .threads import parse_threads
 
     try:
         if args.force and args.resume:
@@ -141,6 +147,11 @@ def _train(args, *, main: bool) -> int:
                 print(f"{args.out} is already complete; nothing to resume", file=sys.stderr)
                 progress.write({"event": "finished", "status": "done", "out": args.out})
                 return 0
+            saved_threads = (ckpt["config"].get("extra") or {}).get("threads")
+            if saved_threads and parse_threads(args.threads) is None:
+                # same thread count as the saved run: CPU float reductions depend on it, and a
+                # resumed run should continue bit-identically
+                torch.set_num_threads(int(saved_threads))
             trainer = trainer_from_checkpoint(ckpt, out=args.out, device=args.device, stop=stop)
             saved = ckpt["config"]["train"].get("world_size", 1)
             if main and saved != trainer.cfg.world_size:
@@ -149,6 +160,9 @@ def _train(args, *, main: bool) -> int:
         else:
             trainer = build_trainer(args.source, preset=args.preset or "quick", overrides=overrides,
                                     out=args.out, seed=args.seed or 0, device=args.device, stop=stop)
+        trainer.extra["threads"] = torch.get_num_threads()
+        if main and not args.quiet:
+            print(f"CPU threads per process: {trainer.extra['threads']}", file=sys.stderr)
         progress.write({"event": "totals", "totals": {str(k): v for k, v in trainer.phase_totals().items()}})
         if main:
             _drive(trainer, quiet=args.quiet, on_record=on_record)
@@ -286,6 +300,9 @@ def _cmd_benchmark(args) -> int:
     from .training import resolve_device
 
     device = resolve_device(args.device)
+    from .threads import apply_threads
+
+    apply_threads(args.threads)
     result = run_benchmark(args.source, models, out=args.out, overlaps=overlaps, seeds=len(seeds),
                            preset=args.preset, overrides=overrides, device=device, quiet=args.quiet)
     print(result.markdown, end="")
@@ -341,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--force", action="store_true",
                    help="replace a checkpoint that already exists at --out")
+    p.add_argument("--threads", default="auto",
+                   help="intra-op CPU threads: a number, or auto (the cores free at start)")
     p.add_argument("--stop-after", default=None, choices=("pretrain", "adversarial"),
                    help="stop cleanly once this phase is done (resumable with --resume)")
     p.add_argument("--project", action="store_true",
@@ -387,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="quick", help="quick (CPU demo) or paper (RecGURU family)")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--threads", default="auto",
+                   help="intra-op CPU threads: a number, or auto (the cores free at start)")
     p.add_argument("overrides", nargs="*", help="key=value settings for the RecGURU family, as for train")
     p.set_defaults(overrides=[])
     p.set_defaults(func=_cmd_benchmark)

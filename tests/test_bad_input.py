@@ -147,6 +147,8 @@ TRAIN_CASES = {
     "bad seed": (["--seed", "abc"], "--seed"),
     "negative seed": (["--seed", "-3"], "--seed"),
     "min_user_len below 3": ([], "min_user_len"),
+    "threads not a number": (["--threads", "many"], "--threads"),
+    "negative threads": (["--threads", "-2"], "--threads"),
 }
 
 
@@ -298,11 +300,6 @@ CORRUPTIONS = {
     "newer version": (_newer, "newer"),
     "missing section": (_no_model, "model"),
 }
-
-
-@pytest.fixture(scope="module")
-def demo_state():
-    return _demo_copy()
 
 
 @pytest.mark.parametrize("name", list(CORRUPTIONS))

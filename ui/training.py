@@ -174,7 +174,8 @@ class TrainingJob:
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "recguru_core", "train", self.source, "--out", str(self.out),
                "--preset", self.preset, "--seed", str(self.seed), "--device", self.device,
-               "--quiet", "--progress", str(self.progress_path)]
+               "--quiet", "--progress", str(self.progress_path),
+               "--threads", str(self.threads) if self.threads else "auto"]
         if self.resume:
             cmd.append("--resume")
         return cmd + [f"{k}={v}" for k, v in self.overrides.items()]
