@@ -85,9 +85,18 @@ def data_error(message: str) -> Exception:
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _load(ref: RunRef):
+    import sys
+    import time
+
     from recguru_core.inference import LoadedRun
 
-    return LoadedRun.load(ref.path)
+    started = time.perf_counter()
+    run = LoadedRun.load(ref.path)
+    # one line per load in the server log: the load test counts them (each file loaded once,
+    # however many sessions ask for it)
+    print(f"recguru: loaded checkpoint {ref.path} in {time.perf_counter() - started:.2f} s",
+          file=sys.stderr, flush=True)
+    return run
 
 
 def load_run(path: str | Path | RunRef):
