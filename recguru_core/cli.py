@@ -4,7 +4,7 @@
     python -m recguru_core train SOURCE --out PATH [--preset quick|paper] [--device auto|cpu|cuda]
                                  [--seed N] [--resume] [--stop-after PHASE] [key=value overrides...]
     torchrun --nproc_per_node=N -m recguru_core train ...   (several processes: distributed.py)
-    python -m recguru_core evaluate PATH [--json] [--full-ranking] [--split test|valid]
+    python -m recguru_core evaluate PATH [--json] [--full-ranking] [--split test|valid] [--health]
     python -m recguru_core recommend PATH --user RAW_ID --domain A|B [--k 10] [--json]
     python -m recguru_core project PATH [--users 5000] [--method aligned-umap|procrustes|pca]
     python -m recguru_core benchmark SOURCE --out results.json [--models pop,...,recguru|all]
@@ -258,6 +258,13 @@ def _cmd_project(args) -> int:
 def _cmd_evaluate(args) -> int:
     from .inference import LoadedRun
 
+    if args.health:
+        from .checkpoints import load_checkpoint
+        from .health import diagnose, format_health
+
+        rows = diagnose(load_checkpoint(args.path).get("history") or [])
+        print(json.dumps(rows) if args.json else format_health(rows))
+        return 0
     run = LoadedRun.load(args.path)
     metrics = run.evaluate(args.split, full_ranking=args.full_ranking)
     if args.json:
@@ -378,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--full-ranking", action="store_true", help="rank against all items, not 1 + negatives")
     p.add_argument("--split", default="test", choices=("test", "valid"))
+    p.add_argument("--health", action="store_true",
+                   help="instead: is the adversarial phase healthy? verdicts from the step records")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("recommend", help="top-k items for one user")
