@@ -4,7 +4,7 @@
     python -m recguru_core train SOURCE --out PATH [--preset quick|paper] [--device auto|cpu|cuda]
                                  [--seed N] [--resume] [--stop-after PHASE] [key=value overrides...]
     torchrun --nproc_per_node=N -m recguru_core train ...   (several processes: distributed.py)
-    python -m recguru_core evaluate PATH [--json] [--full-ranking] [--split test|valid] [--health]
+    python -m recguru_core evaluate PATH [--json] [--full-ranking] [--split test|valid] [--groups] [--health]
     python -m recguru_core recommend PATH --user RAW_ID --domain A|B [--k 10] [--json]
     python -m recguru_core project PATH [--users 5000] [--method aligned-umap|procrustes|pca]
     python -m recguru_core benchmark SOURCE --out results.json [--models pop,...,recguru|all]
@@ -266,6 +266,16 @@ def _cmd_evaluate(args) -> int:
         print(json.dumps(rows) if args.json else format_health(rows))
         return 0
     run = LoadedRun.load(args.path)
+    if args.groups:
+        rows = run.evaluate_groups(args.split)
+        if args.json:
+            print(json.dumps(rows))
+            return 0
+        print(f"{'domain':<7}{'group':<30}{'users':>7}  {'ranking':<8}{'metric':<9}{'value':>8}  95 % interval")
+        for r in rows:
+            print(f"{r['domain']:<7}{r['group']:<30}{r['users']:>7}  {r['ranking']:<8}{r['metric']:<9}"
+                  f"{r['value']:>8.4f}  [{r['low']:.4f}, {r['high']:.4f}]")
+        return 0
     metrics = run.evaluate(args.split, full_ranking=args.full_ranking)
     if args.json:
         print(json.dumps(metrics))
@@ -385,6 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--full-ranking", action="store_true", help="rank against all items, not 1 + negatives")
     p.add_argument("--split", default="test", choices=("test", "valid"))
+    p.add_argument("--groups", action="store_true",
+                   help="metrics by user group (overlapped or not, short or long history), "
+                   "sampled and full ranking, with bootstrap 95 %% intervals")
     p.add_argument("--health", action="store_true",
                    help="instead: is the adversarial phase healthy? verdicts from the step records")
     p.set_defaults(func=_cmd_evaluate)

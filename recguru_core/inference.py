@@ -281,3 +281,13 @@ class LoadedRun:
     # --- evaluation ------------------------------------------------------------------------------
     def evaluate(self, split: str = "test", *, full_ranking: bool = False) -> dict:
         return evaluate(self.model, self.batcher, split, full_ranking=full_ranking)
+
+    def evaluate_groups(self, split: str = "test", *, n_boot: int = 1000) -> list[dict]:
+        """Sampled and full-ranking metrics per domain and user group with bootstrap 95 %
+        intervals (groups.group_table)."""
+        from .groups import group_table
+        from .scoring import user_ranks
+
+        ranks = {"sampled": user_ranks(self.model, self.batcher, split),
+                 "full": user_ranks(self.model, self.batcher, split, full_ranking=True)}
+        return group_table(self.data, ranks, n_boot=n_boot)

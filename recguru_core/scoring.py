@@ -66,11 +66,11 @@ def score_rows(model: RecGURU, batcher: Batcher, domain: int, rows: np.ndarray, 
     return model.score_items(domain, q, candidates.to(q.device))
 
 
-def evaluate(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bool = False,
-             batch_size: int = 1024, cache: list[torch.Tensor] | None = None) -> dict[str, dict[str, float]]:
-    """Metrics per domain over all users ({'A': {...}, 'B': {...}}); `cache` as in score_rows.
-    Under torchrun every rank ranks its contiguous share of the users and the per-user ranks
-    are all-gathered back into user order (no padding), so every rank gets the metrics of one
+def user_ranks(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bool = False,
+               batch_size: int = 1024, cache: list[torch.Tensor] | None = None) -> dict[str, np.ndarray]:
+    """Per-user 1-based ranks of the true item per domain ({'A': (U_A,), 'B': (U_B,)}), in user
+    row order. Under torchrun every rank ranks its contiguous share of the users and the ranks
+    are all-gathered back into user order (no padding), so every rank gets the ranks of one
     process; in one process the share is every user."""
     was_training = model.training
     model.eval()
@@ -82,6 +82,14 @@ def evaluate(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bool
             lambda rows, s, cand: score_rows(model, batcher, domain, rows, s, cand, cache),
             full_ranking=full_ranking, batch_size=batch_size, rows=distributed.shard_rows(dom.n_users),
         )
-        out[key] = metrics_from_ranks(distributed.all_gather_array(ranks))
+        out[key] = distributed.all_gather_array(ranks)
     model.train(was_training)
     return out
+
+
+def evaluate(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bool = False,
+             batch_size: int = 1024, cache: list[torch.Tensor] | None = None) -> dict[str, dict[str, float]]:
+    """Metrics per domain over all users ({'A': {...}, 'B': {...}}); `cache` as in score_rows."""
+    ranks = user_ranks(model, batcher, split, full_ranking=full_ranking, batch_size=batch_size,
+                       cache=cache)
+    return {key: metrics_from_ranks(r) for key, r in ranks.items()}
