@@ -53,10 +53,9 @@ with pick:
 with upload:
     file = st.file_uploader(
         "…or upload a checkpoint (.pt)",
-        type=["pt"],
         key="home.upload",
-        help="Loaded with torch.load(weights_only=True) and checked before "
-        "it is stored under checkpoints/uploads/.",
+        help="Loaded with torch.load(weights_only=True) and checked before it is stored "
+        "for this browser session only; uploads expire after a day.",
     )
     uploads.handle_checkpoint_upload(file)
 

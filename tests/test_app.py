@@ -356,7 +356,8 @@ def test_evaluation_shows_baselines(monkeypatch, tmp_path, tiny):
 # --------------------------------------------------------------------------- train
 
 
-def test_train_bad_server_side_csv_shows_error(tiny_app, tmp_path):
+def test_train_bad_server_side_csv_shows_error(tiny_app, tmp_path, monkeypatch):
+    monkeypatch.setenv("RECGURU_DATA_ROOTS", str(tmp_path))
     bad_a, bad_b = tmp_path / "Books.csv", tmp_path / "Movies.csv"
     bad_a.write_text("foo,bar\n1,2\n")
     bad_b.write_text("foo,bar\n1,2\n")
@@ -366,7 +367,9 @@ def test_train_bad_server_side_csv_shows_error(tiny_app, tmp_path):
     at.button(key="train.check").click().run()
     _ok(at, "bad csv")
     assert "missing column" in _texts(at.error)
-    at.text_input(key="train.spec").input("csv:/nonexistent/a.csv,/nonexistent/b.csv").run()
+    assert "foo" not in _texts(at.error), "the file's header is not echoed"
+    missing = tmp_path / "nonexistent"
+    at.text_input(key="train.spec").input(f"csv:{missing}/a.csv,{missing}/b.csv").run()
     at.button(key="train.check").click().run()
     _ok(at, "missing files")
     assert "file not found" in _texts(at.error)
@@ -374,6 +377,46 @@ def test_train_bad_server_side_csv_shows_error(tiny_app, tmp_path):
     at.button(key="train.start").click().run()
     _ok(at, "bad spec start")
     assert "unknown source" in _texts(at.error)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["csv:/etc/passwd,/etc/hostname", "csv:../../../../etc/passwd,../../../../etc/passwd",
+     "movielens:/etc", "amazon:{root}/a.json,{root}/b.json,meta_a=/etc/passwd"],
+)
+def test_train_server_side_source_outside_data_roots_is_refused(tiny_app, tmp_path, monkeypatch,
+                                                                spec):
+    monkeypatch.setenv("RECGURU_DATA_ROOTS", str(tmp_path))
+    at = _open("pages/1_Train.py")
+    at.radio(key="train.kind").set_value("Server-side source").run()
+    at.text_input(key="train.spec").input(spec.format(root=tmp_path)).run()
+    for button in ("train.check", "train.start"):
+        at.button(key=button).click().run()
+        _ok(at, f"{spec} {button}")
+        assert len(at.error) == 1 and "outside the allowed data folders" in _texts(at.error)
+        assert str(tmp_path) in _texts(at.error) and "root:" not in _texts(at.error)
+    from ui import training
+
+    assert training.current_job() is None or training.current_job().source != spec
+
+
+def test_train_server_side_source_off_on_a_public_address(tiny_app, monkeypatch):
+    from streamlit import config
+
+    monkeypatch.delenv("RECGURU_ALLOW_SERVER_SOURCES", raising=False)
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    try:
+        at = _open("pages/1_Train.py")
+        at.radio(key="train.kind").set_value("Server-side source").run()
+        _ok(at, "public address")
+        assert "Server-side sources are off" in _texts(at.info)
+        assert not [t for t in at.text_input if t.key == "train.spec"]
+        monkeypatch.setenv("RECGURU_ALLOW_SERVER_SOURCES", "1")
+        at.run()
+        assert at.text_input(key="train.spec") is not None
+    finally:
+        config.set_option("server.address", before)
 
 
 def test_train_synthetic_check_and_preset_switch(tiny_app):
@@ -501,3 +544,38 @@ os._exit(0)  # background threads (prefetch) may still be inside torch: skip int
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False
     )
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def test_home_upload_of_hostile_files_gives_one_error_line(tiny_app, tmp_path):
+    from hostile_files import hostile_checkpoints
+
+    files = {"notes.csv": b"user_id,item_id,timestamp\n", **hostile_checkpoints(tmp_path)}
+    at = _fresh().run()
+    for name, data in files.items():
+        at.get("file_uploader")[0].upload(name, data).run()
+        _ok(at, f"upload {name}")
+        assert len(at.error) == 1, (name, _texts(at.error))
+        assert name in _texts(at.error) and "Unexpected error" not in _texts(at.error)
+        assert at.session_state[state_key()].endswith("demo.pt"), "the selection is kept"
+    assert not (tmp_path / "PWNED").exists(), "a pickled payload ran"
+    at.switch_page("pages/5_Evaluation.py").run()
+    _ok(at, "the app keeps working")
+    assert not at.error, _texts(at.error)
+
+
+def test_home_upload_of_a_valid_checkpoint_selects_it(tiny_app):
+    at = _fresh().run()
+    at.get("file_uploader")[0].upload("mine.pt", tiny_app.read_bytes()).run()
+    _ok(at, "valid upload")
+    assert not at.error, _texts(at.error)
+    selected = Path(at.session_state[state_key()])
+    assert selected.name == "mine.pt" and selected.parent.parent.name == "uploads"
+
+
+def state_key() -> str:
+    from ui import state
+
+    return state.K_CHECKPOINT

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from . import store
+from . import store, uploads
 from .jobs import Job
 from .state import (
     APP_TITLE,
@@ -65,6 +65,7 @@ digraph G {
 def setup_page(title: str, icon: str) -> None:
     """Page config + the shared sidebar (checkpoint in use, training status)."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
+    uploads.sweep_expired_uploads()
     adopt_finished_training()
     path = selected_checkpoint()
     with st.sidebar:

@@ -21,7 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import jobs
+from . import access, jobs
 from .figures.alignment import (
     AlignmentView,
     alignment_figure,
@@ -140,30 +140,39 @@ def snapshot_names(run) -> list[str]:
 # ----------------------------------------------------------------------------- data sources
 
 
-def _source_mtimes(spec: str) -> tuple:
-    try:
-        from recguru_core.sources import parse_source
+def source_paths(spec: str) -> list[str]:
+    """Every file or folder a source spec would read: its paths and its file options
+    (meta_a=, item_b=, …). Raises the core's one-line DataError for a malformed spec."""
+    from recguru_core.sources import FILE_KEYS, parse_source
 
-        parsed = parse_source(spec)
-    except Exception:  # noqa: BLE001  (the real call reports it)
-        return ()
-    return tuple(file_mtime(p) for p in parsed.paths)
+    parsed = parse_source(spec)
+    return list(parsed.paths) + [parsed.options[k] for k in FILE_KEYS.get(parsed.kind, ())
+                                 if parsed.options.get(k)]
+
+
+def _source_mtimes(paths: list[str]) -> tuple:
+    return tuple(file_mtime(p) for p in paths)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _source_stats(spec: str, mtimes: tuple) -> dict:
     from recguru_core.sources import load_source
 
-    return load_source(spec).stats()
+    # The app reads files on behalf of its users: errors never quote the file's content.
+    return load_source(spec, quote_content=False).stats()
 
 
 def check_source(spec: str) -> dict:
-    """Table-1 statistics of a source spec, or a one-line DataError. Cached per spec + mtimes."""
+    """Table-1 statistics of a source spec, or a one-line error: malformed spec, a path outside
+    the data roots (ui.access), or the reader's message (without file content). Cached per
+    spec + mtimes."""
     spec = (spec or "").strip()
     if not spec:
-        raise user_error("enter a source spec, e.g. csv:/data/Books.csv,/data/Movies.csv")
+        raise user_error("enter a source spec, e.g. csv:data/Books.csv,data/Movies.csv")
+    paths = source_paths(spec)
+    access.check_paths_allowed(paths)
     with spinner("Reading the data…"):
-        return _source_stats(spec, _source_mtimes(spec))
+        return _source_stats(spec, _source_mtimes(paths))
 
 
 @st.cache_data(show_spinner="Generating the synthetic default…")

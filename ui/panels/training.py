@@ -6,11 +6,28 @@ from pathlib import Path
 
 import streamlit as st
 
+from ..access import data_roots, server_sources_allowed
 from ..figures.curves import live_curves_figure
 from ..page import attempt
 from ..state import K_CHECKPOINT, K_OWNER, select_checkpoint
 from ..text import format_seconds
 from ..training import current_job, resume_training
+
+
+def server_source_input() -> str | None:
+    """The text field of a server-side source spec, or an st.info saying why it is off."""
+    allowed, why = server_sources_allowed()
+    if not allowed:
+        st.info(why, icon=":material/lock:")
+        return None
+    roots = ", ".join(str(r) for r in data_roots())
+    return st.text_input(
+        "Source spec",
+        key="train.spec",
+        placeholder="csv:data/Books.csv,data/Movies.csv  ·  movielens:data/ml-1m",
+        help="Any spec the CLI accepts: synthetic:…, csv:A,B, amazon:A,B, movielens:DIR, "
+        f"recbole:A,B, with options such as k_core=5. Files must lie under: {roots}.",
+    )
 
 
 def training_monitor() -> None:
