@@ -436,10 +436,14 @@ def _warm(ref: RunRef) -> None:
     for it meanwhile finds the running job instead of starting a second one."""
     try:
         _dashboard(ref, DEFAULT_SMOOTHING, False)  # also fills the history frame
+        if jobs.shutting_down():  # the process exits: no more torch work
+            return
         run = load_run(ref)
         user = default_user(run)  # what Recommendations opens with
 
         def recommendations() -> None:
+            if jobs.shutting_down():
+                return
             if user and user in set(run.users("A")):
                 _recommend(ref, user, "A", DEFAULT_K)
                 start_explanation(ref.path, user, "A", DEFAULT_K)
