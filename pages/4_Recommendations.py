@@ -29,7 +29,7 @@ domain = (
         ["A", "B"],
         key="rec.domain",
         required=True,
-        format_func=lambda d: style.domain_label(d, names),
+        format_func=lambda d: text.md(style.domain_label(d, names)),
     )
     or "A"
 )

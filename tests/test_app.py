@@ -579,3 +579,67 @@ def state_key() -> str:
     from ui import state
 
     return state.K_CHECKPOINT
+
+
+# --------------------------------------------------------------------------- escaping
+
+EVIL = "**bold** [x](javascript:alert(1)) <script>alert(1)</script> $x$ :material/home:"
+
+
+def _evil_checkpoint(tiny: Path, tmp_path: Path) -> Path:
+    def plant(ckpt: dict) -> None:
+        for d in ("A", "B"):
+            dom = ckpt["data"][d]
+            dom["name"] = f"{d}-{EVIL}"
+            dom["titles"] = [f"{EVIL} {t}" for t in dom["titles"]]
+            dom["genres"] = [f"{EVIL} {g}" for g in dom["genres"]]
+        ckpt["data"]["source"] = f"synthetic:users=300 {EVIL}"
+
+    return _variant(tiny, tmp_path, "evil", plant)
+
+
+def _markdown_texts(at: AppTest) -> list[str]:
+    """Every element value Streamlit renders as markdown (labels included)."""
+    out = [str(e.value) for kind in ("markdown", "caption", "subheader", "title", "info",
+                                      "warning", "error", "success") for e in at.get(kind)]
+    out += [str(m.label) for m in at.metric] + [str(t.label) for t in at.tabs]
+    out += [str(b.label) for b in at.button]
+    out += [str(o) for s in at.get("segmented_control") for o in s.options]
+    return out
+
+
+def _plotly_specs(at: AppTest) -> str:
+    return " ".join(e.proto.spec for e in at.get("plotly_chart"))
+
+
+def test_markdown_and_html_from_data_is_escaped(monkeypatch, tmp_path, tiny):
+    _point_app_at(monkeypatch, tmp_path, _evil_checkpoint(tiny, tmp_path))
+    from ui import state, store
+
+    at = _fresh().run()
+    _ok(at, "app.py")
+    seen = []
+    for page in ["app.py", "pages/4_Recommendations.py", "pages/5_Evaluation.py",
+                 "pages/2_Alignment.py"]:
+        if page == "pages/4_Recommendations.py":
+            path = at.session_state[state.K_CHECKPOINT]
+            user = store.default_user(store.load_run(path))
+            job = store.start_explanation(path, user, "A", state.DEFAULT_K)
+            job.wait(120)
+        at.switch_page(page).run()
+        _ok(at, page)
+        assert not at.error, f"{page}: {_texts(at.error)}"
+        texts = _markdown_texts(at)
+        for raw in ("**bold**", "[x](javascript", "<script>", "$x$", " :material/home:"):
+            bad = [t for t in texts if raw in t]
+            assert not bad, f"{page}: unescaped {raw!r} in {bad[:2]}"
+        seen += [t for t in texts if r"\*\*bold\*\*" in t]
+        specs = _plotly_specs(at)
+        assert "<script>" not in specs, page
+        if page != "app.py":
+            assert "&lt;script&gt;" in specs, f"{page}: data text reaches its charts escaped"
+    assert seen, "the planted text is shown (escaped) somewhere"
+    at.switch_page("pages/4_Recommendations.py").run()
+    at.text_input(key="rec.user").input(EVIL).run()  # what a user types is escaped too
+    _ok(at, "typed user id")
+    assert "in neither domain" in _texts(at.error) and "**bold**" not in _texts(at.error)

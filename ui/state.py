@@ -10,6 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from .text import md
+
 ROOT = Path(__file__).resolve().parent.parent  # the project folder (ui/ is inside it)
 
 
@@ -182,7 +184,7 @@ def selected_checkpoint() -> str | None:
         return path
     if path:
         st.toast(
-            f"{Path(path).name} is gone; using the default checkpoint.", icon=":material/info:"
+            f"{md(Path(path).name)} is gone; using the default checkpoint.", icon=":material/info:"
         )
     path = default_checkpoint()
     st.session_state[K_CHECKPOINT] = path

@@ -30,7 +30,7 @@ from .state import (
     upload_max_files,
     upload_root,
 )
-from .text import is_user_error, one_line, safe_name
+from .text import is_user_error, md, one_line, safe_name
 
 CHECKPOINT_SUFFIXES = (".pt",)
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".parquet",
@@ -122,11 +122,11 @@ def handle_checkpoint_upload(file) -> None:
         else:
             handled[file_id] = ("ok", str(path))
             select_checkpoint(str(path))
-            st.toast(f"Uploaded and selected {Path(path).stem}", icon=":material/check_circle:")
+            st.toast(f"Uploaded and selected {md(Path(path).stem)}", icon=":material/check_circle:")
             st.rerun()
     kind, value = handled[file_id]
     if kind == "error":
-        st.error(value, icon=":material/error:")
+        st.error(md(value), icon=":material/error:")
 
 
 def save_uploaded_checkpoint(name: str, data: bytes, *, session: str | None = None) -> Path:
