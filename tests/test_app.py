@@ -9,6 +9,7 @@ repository.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -137,7 +138,8 @@ def _open(page: str) -> AppTest:
 
 
 def _texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
+    """The text as a reader sees it: markdown backslash escapes (ui.text.md) removed."""
+    return re.sub(r"\\(.)", r"\1", " ".join(str(e.value) for e in elements))
 
 
 # --------------------------------------------------------------------------- every page
@@ -642,4 +644,95 @@ def test_markdown_and_html_from_data_is_escaped(monkeypatch, tmp_path, tiny):
     at.switch_page("pages/4_Recommendations.py").run()
     at.text_input(key="rec.user").input(EVIL).run()  # what a user types is escaped too
     _ok(at, "typed user id")
-    assert "in neither domain" in _texts(at.error) and "**bold**" not in _texts(at.error)
+    raw = " ".join(str(e.value) for e in at.error)
+    assert "in neither domain" in _texts(at.error) and "**bold**" not in raw
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+SMALL_B_SOURCE = "synthetic:users=300,k_core=2,items_b=30,genres_b=2,negatives=5"
+
+
+@pytest.fixture(scope="session")
+def small_domain(tmp_path_factory) -> Path:
+    """A run whose domain B has 30 items: some users have fewer than 25 left unseen."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.getbasetemp() / "small-domain.pt"
+    if not out.is_file():
+        overrides = {k: v for k, v in TINY_OVERRIDES.items() if k != "device"}
+        subprocess.run(
+            [sys.executable, "-m", "recguru_core", "train", SMALL_B_SOURCE, "--out", str(out),
+             "--preset", "quick", "--device", "cpu", "--quiet",
+             *[f"{k}={v}" for k, v in overrides.items()]],
+            check=True, cwd=ROOT, timeout=TRAIN_WAIT_S, capture_output=True,
+        )
+    return out
+
+
+def test_recommendations_k_is_clamped_to_the_unseen_items(monkeypatch, tmp_path, small_domain):
+    from ui import state, store
+
+    _point_app_at(monkeypatch, tmp_path, small_domain)
+    run = store.load_run(small_domain)
+    users = run.users("B")
+    unseen = {u: store.unseen_items(run, u, "B") for u in users}
+    user = min(unseen, key=unseen.get)
+    assert unseen[user] < 25
+    at = _fresh()
+    at.session_state[state.K_GOTO_USER] = {"user": user, "domain": "B"}
+    at.run()
+    at.switch_page("pages/4_Recommendations.py").run()
+    for k in (25, 100):
+        at.number_input(key="rec.k").set_value(k).run()
+        _ok(at, f"k={k}")
+        assert not at.error, _texts(at.error)
+        assert f"Only {unseen[user]} items" in _texts(at.info) and f"not {k}" in _texts(at.info)
+        assert f"Top {unseen[user]} in" in " ".join(str(s.value) for s in at.subheader)
+
+
+HOSTILE_SPECS = [
+    "csv:", "csv:a,b,c", "synthetic:users=abc", "synthetic:users=-5", "synthetic:users=10",
+    "synthetic:foo=1", "synthetic:overlap=7", "movielens:{root}", "movielens:{root}/nothere",
+    "csv:{root}/dir.csv,{root}/dir.csv", "csv:{root}/empty.csv,{root}/empty.csv",
+    "csv:{root}/binary.csv,{root}/binary.csv", "csv:{root}/fake.csv.gz,{root}/fake.csv.gz",
+    "csv:{root}/fake.parquet,{root}/fake.parquet", "csv:{root}/header.csv,{root}/header.csv",
+    "csv:{root}/mac.csv,{root}/mac.csv", "csv:{root}/mac.csv,{root}/mac.csv,k_core=abc",
+    "csv:{root}/mac.csv,{root}/mac.csv,overlap=2", "amazon:{root}/mac.csv,{root}/mac.csv",
+    "recbole:{root}/mac.csv,{root}/mac.csv", "synthetic:users=300,max_len=-1", "\x00",
+]
+
+
+def test_hostile_source_specs_give_one_line_never_unexpected(tiny_app, tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    (root / "dir.csv").mkdir(parents=True)
+    (root / "empty.csv").write_bytes(b"")
+    (root / "binary.csv").write_bytes(bytes(range(256)) * 8)
+    (root / "fake.csv.gz").write_bytes(b"not gzip")
+    (root / "fake.parquet").write_bytes(b"PAR1 garbage")
+    (root / "header.csv").write_text("user_id,item_id,timestamp\n")
+    (root / "mac.csv").write_bytes(b"user_id,item_id,timestamp\ru,i,1\ru,j,2\r")  # bare \r
+    monkeypatch.setenv("RECGURU_DATA_ROOTS", str(root))
+    at = _open("pages/1_Train.py")
+    at.radio(key="train.kind").set_value("Server-side source").run()
+    for spec in HOSTILE_SPECS:
+        at.text_input(key="train.spec").input(spec.format(root=root)).run()
+        at.button(key="train.check").click().run()
+        _ok(at, spec)
+        assert len(at.error) == 1, (spec, _texts(at.error))
+        assert "Unexpected error" not in _texts(at.error), (spec, _texts(at.error))
+
+
+def test_uploaded_tables_errors_name_the_upload_not_the_server_folder(tiny_app):
+    at = _open("pages/1_Train.py")
+    at.radio(key="train.kind").set_value("Two uploaded CSVs").run()
+    a, b = at.get("file_uploader")
+    a.upload("Books.csv", b"user_id,item_id,timestamp\n")
+    b.upload("Movies.csv", b"user_id,item_id,timestamp\nu,i,1\n")
+    at.run()
+    at.button(key="train.check").click().run()
+    _ok(at, "uploaded tables")
+    assert "uploaded Books.csv: no interactions" in _texts(at.error), _texts(at.error)
+    assert "runs" not in _texts(at.error)

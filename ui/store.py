@@ -34,9 +34,10 @@ from .state import (
     DEFAULT_K,
     DEFAULT_SMOOTHING,
     K_PROJECTIONS,
+    data_upload_dir,
     file_mtime,
 )
-from .text import one_line, plain
+from .text import is_user_error, one_line, plain
 
 
 class RunRef(NamedTuple):
@@ -171,8 +172,22 @@ def check_source(spec: str) -> dict:
         raise user_error("enter a source spec, e.g. csv:data/Books.csv,data/Movies.csv")
     paths = source_paths(spec)
     access.check_paths_allowed(paths)
-    with spinner("Reading the data…"):
-        return _source_stats(spec, _source_mtimes(paths))
+    try:
+        with spinner("Reading the data…"):
+            return _source_stats(spec, _source_mtimes(paths))
+    except Exception as exc:  # noqa: BLE001  (user errors re-worded, bugs re-raised)
+        if not is_user_error(exc):
+            raise
+        raise type(exc)(_upload_names(one_line(exc), paths)) from None
+
+
+def _upload_names(message: str, paths: Sequence[str]) -> str:
+    """An uploaded table is named by its file name, not by its folder on the server."""
+    uploads = os.path.realpath(data_upload_dir())
+    for path in paths:
+        if os.path.realpath(path).startswith(uploads + os.sep):
+            message = message.replace(str(path), f"uploaded {Path(path).name}")
+    return message
 
 
 @st.cache_data(show_spinner="Generating the synthetic default…")
@@ -385,6 +400,25 @@ def _recommend(ref: RunRef, user: str, domain: str, k: int) -> dict:
 @st.cache_data(max_entries=64, show_spinner=False)
 def _explain(ref: RunRef, user: str, domain: str, k: int) -> dict:
     return plain(load_run(ref).explain(user, domain, k=k))
+
+
+def unseen_items(run, user: str, domain: str) -> int:
+    """How many items of `domain` the user has not seen before the held-out one: the most a
+    top-k can hold (the rest would be items the user already has)."""
+    from recguru_core.inference import domain_index
+
+    history = run.user_history(user, domain)
+    seen = {h["item_id"] for h in history if h.get("split") != "test"}
+    return int(run.data.domain(domain_index(domain)).n_items) - len(seen)
+
+
+def clamp_k(run, user: str, domain: str, k: int) -> int:
+    """k limited to the user's unseen items of the domain; a user error when there are none."""
+    unseen = unseen_items(run, user, domain)
+    if unseen <= 0:
+        raise user_error(f"user {user!r} has seen every item of domain {domain}: "
+                         "nothing left to recommend")
+    return max(1, min(int(k), unseen))
 
 
 def recommend(path: str, user: str, domain: str, k: int) -> dict:

@@ -29,6 +29,7 @@ Locate = Callable[[int], str]
 _READ_ERRORS = (pa.ArrowException, OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError)
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_HEADER_LIMIT = 1 << 20  # bytes read for a header line
 _MISSING_SPELLINGS = ("na", "n/a", "nan", "null", "none")
 
 
@@ -104,12 +105,13 @@ def _first_line(path: Path) -> str:
     """The decompressed first line (header) of a text file, BOM stripped."""
     try:
         with _open_binary(path) as handle:
-            raw = handle.readline()
+            raw = handle.readline(_HEADER_LIMIT)  # bounded: a file without \n is one "line"
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot decompress ({_one_line(exc)})") from None
     if not raw.strip():
         raise DataError(f"{path}: file is empty (no header line)")
-    return raw.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+    # Classic-Mac files end lines with a bare \r: the header ends at the first \r or \n.
+    return raw.decode("utf-8-sig", errors="replace").splitlines()[0]
 
 
 def _read_delimited(
