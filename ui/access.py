@@ -54,16 +54,30 @@ def check_paths_allowed(paths: Iterable[str], roots: list[Path] | None = None) -
         real = Path(os.path.abspath(raw)).resolve()
         escaped = None if _inside(real, roots) else raw
         if escaped is None and real.is_dir():
-            try:
-                entries = sorted(real.iterdir())[:MAX_DIRECTORY_ENTRIES]
-            except OSError:
-                entries = []
-            escaped = next((str(e) for e in entries if not _inside(e.resolve(), roots)), None)
+            escaped = _escaping_entry(real, roots, depth=2)
         if escaped is not None:
             raise ViewError(
                 f"{escaped}: outside the allowed data folders ({allowed}); "
                 f"set {ENV_DATA_ROOTS} to allow another folder"
             )
+
+
+def _escaping_entry(folder: Path, roots: list[Path], depth: int) -> str | None:
+    """The first entry of `folder` (and of its subfolders, `depth` levels: MovieLens looks one
+    folder down) whose real path lies outside the roots, or None."""
+    try:
+        entries = sorted(folder.iterdir())[:MAX_DIRECTORY_ENTRIES]
+    except OSError:
+        return None
+    for entry in entries:
+        real = entry.resolve()
+        if not _inside(real, roots):
+            return str(entry)
+        if depth > 1 and real.is_dir():
+            found = _escaping_entry(real, roots, depth - 1)
+            if found:
+                return found
+    return None
 
 
 def _is_loopback(address: str | None) -> bool:

@@ -47,8 +47,11 @@ def test_paths_outside_the_roots_are_refused(roots, tmp_path):
     sub = roots / "ml"
     sub.mkdir()
     (sub / "ratings.dat").symlink_to(outside)
+    deeper = roots / "ml2" / "ml-1m"
+    deeper.mkdir(parents=True)
+    (deeper / "movies.dat").symlink_to(outside)
     for bad in ("/etc/passwd", str(roots / ".." / "secret.csv"), str(link), str(sub),
-                os.path.relpath(outside)):
+                str(deeper.parent), os.path.relpath(outside)):
         with pytest.raises(ViewError, match="outside the allowed data folders") as err:
             access.check_paths_allowed([bad])
         assert str(roots) in str(err.value) and access.ENV_DATA_ROOTS in str(err.value)
