@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import page, state, store, uploads
+from ui import page, state, store, text, uploads
 from ui.figures import tables
 
 page.setup_page("Home", ":material/hub:")
@@ -53,10 +53,9 @@ with pick:
 with upload:
     file = st.file_uploader(
         "…or upload a checkpoint (.pt)",
-        type=["pt"],
         key="home.upload",
-        help="Loaded with torch.load(weights_only=True) and checked before "
-        "it is stored under checkpoints/uploads/.",
+        help="Loaded with torch.load(weights_only=True) and checked before it is stored "
+        "for this browser session only; uploads expire after a day.",
     )
     uploads.handle_checkpoint_upload(file)
 
@@ -78,13 +77,13 @@ st.subheader("Data (Table 1)", divider="gray")
 stats = page.attempt(run.stats)
 if stats:
     st.dataframe(tables.stats_frame(stats), width="stretch", column_config=page.stats_column_config())
-    st.caption(f"Source: `{run.source()}` · status: **{run.status()}**")
+    st.caption(f"Source: {text.md(run.source())} · status: **{text.md(run.status())}**")
 
 st.subheader("Headline results", divider="gray")
 headline = tables.headline_metrics(run.metrics(), (stats or {}).get("names"))
 if headline:
     for col, m in zip(st.columns(len(headline)), headline):
-        col.metric(m["label"], m["value"], help=m["help"], border=True)
+        col.metric(text.md(m["label"]), m["value"], help=m["help"], border=True)
     st.page_link(
         state.PAGE_EVALUATION,
         label="Full evaluation (sampled and full ranking)",

@@ -48,21 +48,11 @@ with data_col:
             "The file names become the domain names."
         )
         c1, c2 = st.columns(2)
-        file_a = c1.file_uploader(
-            "Domain A", type=["csv", "tsv", "txt", "parquet"], key="train.csv_a"
-        )
-        file_b = c2.file_uploader(
-            "Domain B", type=["csv", "tsv", "txt", "parquet"], key="train.csv_b"
-        )
+        file_a = c1.file_uploader("Domain A (.csv, .tsv, .txt, .parquet)", key="train.csv_a")
+        file_b = c2.file_uploader("Domain B (.csv, .tsv, .txt, .parquet)", key="train.csv_b")
         spec = page.attempt(uploads.uploaded_tables_spec, file_a, file_b)
     else:
-        spec = st.text_input(
-            "Source spec",
-            key="train.spec",
-            placeholder="csv:/data/Books.csv,/data/Movies.csv  ·  movielens:/data/ml-1m",
-            help="Any spec the CLI accepts: synthetic:…, csv:A,B, amazon:A,B, "
-            "movielens:DIR, recbole:A,B, with options such as k_core=5.",
-        )
+        spec = training_panel.server_source_input()
     if spec:
         st.code(spec, language=None)
     if st.button("Check data", key="train.check", icon=":material/fact_check:", disabled=not spec):

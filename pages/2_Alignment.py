@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import page, store
+from ui import page, store, text
 from ui.figures import alignment as alignment_fig
 from ui.panels import alignment as alignment_panel
 
@@ -112,7 +112,7 @@ with chart_col:
         config={"displaylogo": False, "scrollZoom": True},
     )
     st.caption(
-        f"Layout: **{view.method}**, {len(view.meta):,} points, seed {view.seed} "
+        f"Layout: **{text.md(view.method)}**, {len(view.meta):,} points, seed {view.seed} "
         f"({'computed here' if origin == 'computed' else 'stored in the checkpoint'}). "
         "Both panels show the same users in one coordinate frame; zoom is linked."
     )

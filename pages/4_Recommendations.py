@@ -29,7 +29,7 @@ domain = (
         ["A", "B"],
         key="rec.domain",
         required=True,
-        format_func=lambda d: style.domain_label(d, names),
+        format_func=lambda d: text.md(style.domain_label(d, names)),
     )
     or "A"
 )
@@ -85,6 +85,16 @@ if not found[domain]:
     )
     st.stop()
 
+k_asked = k
+k = page.attempt(store.clamp_k, run, user, domain, k_asked)
+if k is None:
+    st.stop()
+if k < k_asked:
+    st.info(
+        f"Only {k} items of {text.md(style.domain_label(domain, names))} are new to this user: "
+        f"showing the top {k}, not {k_asked}.",
+        icon=":material/info:",
+    )
 rec = page.attempt(store.recommend, path, user, domain, k)
 if rec is None:
     st.stop()

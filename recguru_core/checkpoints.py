@@ -89,8 +89,9 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle refusals, truncated zip, not a torch file at all
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a loadable RecGURU checkpoint ({reason})") from None
+        raise CheckpointError(
+            f"{path}: not a loadable RecGURU checkpoint ({_load_failure(exc)})"
+        ) from None
     return validate_checkpoint(ckpt, str(path))
 
 
@@ -100,6 +101,24 @@ def checkpoint_status(path: str | Path) -> str | None:
         return load_checkpoint(path).get("status", "complete")
     except CheckpointError:
         return None
+
+
+def _load_failure(exc: BaseException) -> str:
+    """Why torch.load(weights_only=True) refused a file, in a few words (torch's own message
+    is a paragraph about weights_only)."""
+    text = str(exc)
+    if "GLOBAL" in text or "Unsupported global" in text:
+        return "it holds pickled Python objects; refused without running them"
+    if "WeightsUnpickler" in text or "Weights only load failed" in text:
+        return "not a torch checkpoint: its pickle data holds more than tensors and plain values"
+    if "PytorchStreamReader" in text or "central directory" in text:
+        return "not a complete torch zip archive (truncated or corrupted)"
+    if "inline_container" in text:
+        return "a zip archive, but not one torch.save wrote"
+    if isinstance(exc, (IndexError, EOFError, KeyError)) or "load key" in text:
+        return "not a torch checkpoint file"
+    first = text.strip().splitlines()[0][:160] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def validate_checkpoint(ckpt, name: str = "checkpoint") -> dict:

@@ -139,8 +139,14 @@ def read_raw(spec: SourceSpec):
     return raw
 
 
-def load_source(text: str) -> CrossDomainData:
-    """Parse, read, preprocess and index a source spec. Raises DataError on bad input."""
+def load_source(text: str, *, quote_content: bool = True) -> CrossDomainData:
+    """Parse, read, preprocess and index a source spec. Raises DataError on bad input.
+
+    quote_content=False: error messages name file, line/row and field and say what was
+    expected, but never quote the file's content (for a server reading files for others)."""
+    from .readers._common import content_in_errors
+
     spec = parse_source(text)
     prep, data = configs_from_spec(spec)
-    return CrossDomainData.build(read_raw(spec), prep, data)
+    with content_in_errors(quote_content):
+        return CrossDomainData.build(read_raw(spec), prep, data)

@@ -9,6 +9,7 @@ repository.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -137,7 +138,8 @@ def _open(page: str) -> AppTest:
 
 
 def _texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
+    """The text as a reader sees it: markdown backslash escapes (ui.text.md) removed."""
+    return re.sub(r"\\(.)", r"\1", " ".join(str(e.value) for e in elements))
 
 
 # --------------------------------------------------------------------------- every page
@@ -356,7 +358,8 @@ def test_evaluation_shows_baselines(monkeypatch, tmp_path, tiny):
 # --------------------------------------------------------------------------- train
 
 
-def test_train_bad_server_side_csv_shows_error(tiny_app, tmp_path):
+def test_train_bad_server_side_csv_shows_error(tiny_app, tmp_path, monkeypatch):
+    monkeypatch.setenv("RECGURU_DATA_ROOTS", str(tmp_path))
     bad_a, bad_b = tmp_path / "Books.csv", tmp_path / "Movies.csv"
     bad_a.write_text("foo,bar\n1,2\n")
     bad_b.write_text("foo,bar\n1,2\n")
@@ -366,7 +369,9 @@ def test_train_bad_server_side_csv_shows_error(tiny_app, tmp_path):
     at.button(key="train.check").click().run()
     _ok(at, "bad csv")
     assert "missing column" in _texts(at.error)
-    at.text_input(key="train.spec").input("csv:/nonexistent/a.csv,/nonexistent/b.csv").run()
+    assert "foo" not in _texts(at.error), "the file's header is not echoed"
+    missing = tmp_path / "nonexistent"
+    at.text_input(key="train.spec").input(f"csv:{missing}/a.csv,{missing}/b.csv").run()
     at.button(key="train.check").click().run()
     _ok(at, "missing files")
     assert "file not found" in _texts(at.error)
@@ -374,6 +379,46 @@ def test_train_bad_server_side_csv_shows_error(tiny_app, tmp_path):
     at.button(key="train.start").click().run()
     _ok(at, "bad spec start")
     assert "unknown source" in _texts(at.error)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["csv:/etc/passwd,/etc/hostname", "csv:../../../../etc/passwd,../../../../etc/passwd",
+     "movielens:/etc", "amazon:{root}/a.json,{root}/b.json,meta_a=/etc/passwd"],
+)
+def test_train_server_side_source_outside_data_roots_is_refused(tiny_app, tmp_path, monkeypatch,
+                                                                spec):
+    monkeypatch.setenv("RECGURU_DATA_ROOTS", str(tmp_path))
+    at = _open("pages/1_Train.py")
+    at.radio(key="train.kind").set_value("Server-side source").run()
+    at.text_input(key="train.spec").input(spec.format(root=tmp_path)).run()
+    for button in ("train.check", "train.start"):
+        at.button(key=button).click().run()
+        _ok(at, f"{spec} {button}")
+        assert len(at.error) == 1 and "outside the allowed data folders" in _texts(at.error)
+        assert str(tmp_path) in _texts(at.error) and "root:" not in _texts(at.error)
+    from ui import training
+
+    assert training.current_job() is None or training.current_job().source != spec
+
+
+def test_train_server_side_source_off_on_a_public_address(tiny_app, monkeypatch):
+    from streamlit import config
+
+    monkeypatch.delenv("RECGURU_ALLOW_SERVER_SOURCES", raising=False)
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    try:
+        at = _open("pages/1_Train.py")
+        at.radio(key="train.kind").set_value("Server-side source").run()
+        _ok(at, "public address")
+        assert "Server-side sources are off" in _texts(at.info)
+        assert not [t for t in at.text_input if t.key == "train.spec"]
+        monkeypatch.setenv("RECGURU_ALLOW_SERVER_SOURCES", "1")
+        at.run()
+        assert at.text_input(key="train.spec") is not None
+    finally:
+        config.set_option("server.address", before)
 
 
 def test_train_synthetic_check_and_preset_switch(tiny_app):
@@ -392,7 +437,11 @@ def test_train_page_shows_finished_job_and_adopts_it(tiny_app):
     from ui import state, training
 
     job = training.current_job()
-    assert job is not None and job.state == "done"  # the tiny fixture's run
+    if job is None or job.state != "done":  # another test's run came last (cancelled or killed)
+        job = training.start_training(TINY_SOURCE, preset="quick", overrides=TINY_OVERRIDES,
+                                      seed=0, device="cpu", owner="pytest")
+        job.join(TRAIN_WAIT_S)
+    assert job is not None and job.state == "done", job.error  # the tiny fixture's run
     at = _open("pages/1_Train.py")
     assert any("Finished" in str(s.value) for s in at.success)
     if job.out.is_file():
@@ -501,3 +550,193 @@ os._exit(0)  # background threads (prefetch) may still be inside torch: skip int
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False
     )
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def test_home_upload_of_hostile_files_gives_one_error_line(tiny_app, tmp_path):
+    from hostile_files import hostile_checkpoints
+
+    files = {"notes.csv": b"user_id,item_id,timestamp\n", **hostile_checkpoints(tmp_path)}
+    at = _fresh().run()
+    for name, data in files.items():
+        at.get("file_uploader")[0].upload(name, data).run()
+        _ok(at, f"upload {name}")
+        assert len(at.error) == 1, (name, _texts(at.error))
+        assert name in _texts(at.error) and "Unexpected error" not in _texts(at.error)
+        assert at.session_state[state_key()].endswith("demo.pt"), "the selection is kept"
+    assert not (tmp_path / "PWNED").exists(), "a pickled payload ran"
+    at.switch_page("pages/5_Evaluation.py").run()
+    _ok(at, "the app keeps working")
+    assert not at.error, _texts(at.error)
+
+
+def test_home_upload_of_a_valid_checkpoint_selects_it(tiny_app):
+    at = _fresh().run()
+    at.get("file_uploader")[0].upload("mine.pt", tiny_app.read_bytes()).run()
+    _ok(at, "valid upload")
+    assert not at.error, _texts(at.error)
+    selected = Path(at.session_state[state_key()])
+    assert selected.name == "mine.pt" and selected.parent.parent.name == "uploads"
+
+
+def state_key() -> str:
+    from ui import state
+
+    return state.K_CHECKPOINT
+
+
+# --------------------------------------------------------------------------- escaping
+
+EVIL = "**bold** [x](javascript:alert(1)) <script>alert(1)</script> $x$ :material/home:"
+
+
+def _evil_checkpoint(tiny: Path, tmp_path: Path) -> Path:
+    def plant(ckpt: dict) -> None:
+        for d in ("A", "B"):
+            dom = ckpt["data"][d]
+            dom["name"] = f"{d}-{EVIL}"
+            dom["titles"] = [f"{EVIL} {t}" for t in dom["titles"]]
+            dom["genres"] = [f"{EVIL} {g}" for g in dom["genres"]]
+        ckpt["data"]["source"] = f"synthetic:users=300 {EVIL}"
+
+    return _variant(tiny, tmp_path, "evil", plant)
+
+
+def _markdown_texts(at: AppTest) -> list[str]:
+    """Every element value Streamlit renders as markdown (labels included)."""
+    out = [str(e.value) for kind in ("markdown", "caption", "subheader", "title", "info",
+                                      "warning", "error", "success") for e in at.get(kind)]
+    out += [str(m.label) for m in at.metric] + [str(t.label) for t in at.tabs]
+    out += [str(b.label) for b in at.button]
+    out += [str(o) for s in at.get("segmented_control") for o in s.options]
+    return out
+
+
+def _plotly_specs(at: AppTest) -> str:
+    return " ".join(e.proto.spec for e in at.get("plotly_chart"))
+
+
+def test_markdown_and_html_from_data_is_escaped(monkeypatch, tmp_path, tiny):
+    _point_app_at(monkeypatch, tmp_path, _evil_checkpoint(tiny, tmp_path))
+    from ui import state, store
+
+    at = _fresh().run()
+    _ok(at, "app.py")
+    seen = []
+    for page in ["app.py", "pages/4_Recommendations.py", "pages/5_Evaluation.py",
+                 "pages/2_Alignment.py"]:
+        if page == "pages/4_Recommendations.py":
+            path = at.session_state[state.K_CHECKPOINT]
+            user = store.default_user(store.load_run(path))
+            job = store.start_explanation(path, user, "A", state.DEFAULT_K)
+            job.wait(120)
+        at.switch_page(page).run()
+        _ok(at, page)
+        assert not at.error, f"{page}: {_texts(at.error)}"
+        texts = _markdown_texts(at)
+        for raw in ("**bold**", "[x](javascript", "<script>", "$x$", " :material/home:"):
+            bad = [t for t in texts if raw in t]
+            assert not bad, f"{page}: unescaped {raw!r} in {bad[:2]}"
+        seen += [t for t in texts if r"\*\*bold\*\*" in t]
+        specs = _plotly_specs(at)
+        assert "<script>" not in specs, page
+        if page != "app.py":
+            assert "&lt;script&gt;" in specs, f"{page}: data text reaches its charts escaped"
+    assert seen, "the planted text is shown (escaped) somewhere"
+    at.switch_page("pages/4_Recommendations.py").run()
+    at.text_input(key="rec.user").input(EVIL).run()  # what a user types is escaped too
+    _ok(at, "typed user id")
+    raw = " ".join(str(e.value) for e in at.error)
+    assert "in neither domain" in _texts(at.error) and "**bold**" not in raw
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+SMALL_B_SOURCE = "synthetic:users=300,k_core=2,items_b=30,genres_b=2,negatives=5"
+
+
+@pytest.fixture(scope="session")
+def small_domain(tmp_path_factory) -> Path:
+    """A run whose domain B has 30 items: some users have fewer than 25 left unseen."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.getbasetemp() / "small-domain.pt"
+    if not out.is_file():
+        overrides = {k: v for k, v in TINY_OVERRIDES.items() if k != "device"}
+        subprocess.run(
+            [sys.executable, "-m", "recguru_core", "train", SMALL_B_SOURCE, "--out", str(out),
+             "--preset", "quick", "--device", "cpu", "--quiet",
+             *[f"{k}={v}" for k, v in overrides.items()]],
+            check=True, cwd=ROOT, timeout=TRAIN_WAIT_S, capture_output=True,
+        )
+    return out
+
+
+def test_recommendations_k_is_clamped_to_the_unseen_items(monkeypatch, tmp_path, small_domain):
+    from ui import state, store
+
+    _point_app_at(monkeypatch, tmp_path, small_domain)
+    run = store.load_run(small_domain)
+    users = run.users("B")
+    unseen = {u: store.unseen_items(run, u, "B") for u in users}
+    user = min(unseen, key=unseen.get)
+    assert unseen[user] < 25
+    at = _fresh()
+    at.session_state[state.K_GOTO_USER] = {"user": user, "domain": "B"}
+    at.run()
+    at.switch_page("pages/4_Recommendations.py").run()
+    for k in (25, 100):
+        at.number_input(key="rec.k").set_value(k).run()
+        _ok(at, f"k={k}")
+        assert not at.error, _texts(at.error)
+        assert f"Only {unseen[user]} items" in _texts(at.info) and f"not {k}" in _texts(at.info)
+        assert f"Top {unseen[user]} in" in " ".join(str(s.value) for s in at.subheader)
+
+
+HOSTILE_SPECS = [
+    "csv:", "csv:a,b,c", "synthetic:users=abc", "synthetic:users=-5", "synthetic:users=10",
+    "synthetic:foo=1", "synthetic:overlap=7", "movielens:{root}", "movielens:{root}/nothere",
+    "csv:{root}/dir.csv,{root}/dir.csv", "csv:{root}/empty.csv,{root}/empty.csv",
+    "csv:{root}/binary.csv,{root}/binary.csv", "csv:{root}/fake.csv.gz,{root}/fake.csv.gz",
+    "csv:{root}/fake.parquet,{root}/fake.parquet", "csv:{root}/header.csv,{root}/header.csv",
+    "csv:{root}/mac.csv,{root}/mac.csv", "csv:{root}/mac.csv,{root}/mac.csv,k_core=abc",
+    "csv:{root}/mac.csv,{root}/mac.csv,overlap=2", "amazon:{root}/mac.csv,{root}/mac.csv",
+    "recbole:{root}/mac.csv,{root}/mac.csv", "synthetic:users=300,max_len=-1", "\x00",
+]
+
+
+def test_hostile_source_specs_give_one_line_never_unexpected(tiny_app, tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    (root / "dir.csv").mkdir(parents=True)
+    (root / "empty.csv").write_bytes(b"")
+    (root / "binary.csv").write_bytes(bytes(range(256)) * 8)
+    (root / "fake.csv.gz").write_bytes(b"not gzip")
+    (root / "fake.parquet").write_bytes(b"PAR1 garbage")
+    (root / "header.csv").write_text("user_id,item_id,timestamp\n")
+    (root / "mac.csv").write_bytes(b"user_id,item_id,timestamp\ru,i,1\ru,j,2\r")  # bare \r
+    monkeypatch.setenv("RECGURU_DATA_ROOTS", str(root))
+    at = _open("pages/1_Train.py")
+    at.radio(key="train.kind").set_value("Server-side source").run()
+    for spec in HOSTILE_SPECS:
+        at.text_input(key="train.spec").input(spec.format(root=root)).run()
+        at.button(key="train.check").click().run()
+        _ok(at, spec)
+        assert len(at.error) == 1, (spec, _texts(at.error))
+        assert "Unexpected error" not in _texts(at.error), (spec, _texts(at.error))
+
+
+def test_uploaded_tables_errors_name_the_upload_not_the_server_folder(tiny_app):
+    at = _open("pages/1_Train.py")
+    at.radio(key="train.kind").set_value("Two uploaded CSVs").run()
+    a, b = at.get("file_uploader")
+    a.upload("Books.csv", b"user_id,item_id,timestamp\n")
+    b.upload("Movies.csv", b"user_id,item_id,timestamp\nu,i,1\n")
+    at.run()
+    at.button(key="train.check").click().run()
+    _ok(at, "uploaded tables")
+    assert "uploaded Books.csv: no interactions" in _texts(at.error), _texts(at.error)
+    assert "runs" not in _texts(at.error)

@@ -332,6 +332,31 @@ def test_bad_uploaded_csvs_show_an_error(browser, server, tmp_path):
         context.close()
 
 
+def test_non_checkpoint_on_the_checkpoint_uploader_is_one_error_line(browser, server, tmp_path):
+    """A CSV (and random bytes named .pt) dropped on Home's .pt uploader: one error line, no
+    Streamlit exception, and the page keeps working."""
+    import os
+
+    files = {"ratings.csv": b"user_id,item_id,timestamp\nu,i,1\n", "random.pt": os.urandom(2048)}
+    context, page = _open(browser, server)
+    try:
+        for name, data in files.items():
+            path = tmp_path / name
+            path.write_bytes(data)
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
+                str(path)
+            )
+            page.wait_for_selector(f'[data-testid="stAlert"]:has-text("{name}")', timeout=30_000)
+            wait_for_run(page)
+            assert page.locator('[data-testid="stException"]').count() == 0
+        page.get_by_role("link", name="Evaluation").first.click()
+        page.wait_for_url("**/Evaluation", timeout=30_000)
+        wait_for_run(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
+
+
 def test_two_sessions_explain_different_users_at_once(browser, server, checkpoint_dir):
     """Two browser sessions ask for explanations of two different users at the same moment:
     both finish (no model lock: attention weights come back from the layer when asked)."""

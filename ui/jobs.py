@@ -6,7 +6,10 @@ second session asking for the same thing shares the running job instead of start
 Workers come from one small thread pool (concurrent.futures): its exit hook joins the
 workers before the interpreter tears torch down (a thread killed inside torch aborts the
 process with "terminate called without an active exception"), and two workers keep a
-2-core machine from running five heavy things at once. Work never calls st.*: it has no
+2-core machine from running five heavy things at once. So that exit is also quick, our own
+exit hook runs first (`shutdown`): it refuses new jobs, cancels the queued ones (they never
+start), asks running ones to stop (`cancelled` / `shutting_down()`) and waits for them for
+at most EXIT_WAIT_S; the pool's hook then joins what is left. Work never calls st.*: it has no
 script context. Training is not a thread but a subprocess (ui/training.py), so it is not here.
 """
 
@@ -24,6 +27,7 @@ from typing import Any
 from .text import describe_error, is_user_error
 
 MAX_WORKERS = 2
+EXIT_WAIT_S = 10.0  # how long process exit waits for running jobs to stop
 MAX_JOBS = 128  # finished jobs kept (their results live in st.cache_data anyway)
 THREAD_PREFIX = "recguru-job"
 
@@ -44,6 +48,7 @@ class Job:
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
     _then: list = field(default_factory=list, repr=False)
     _then_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _future: Any = field(default=None, repr=False)
 
     @property
     def running(self) -> bool:
@@ -70,6 +75,10 @@ class Job:
                 return
         callback()
 
+    def _stop(self, reason: str) -> None:
+        self.state, self.error, self.finished = "cancelled", reason, time.time()
+        self._finish()
+
     def _finish(self) -> None:
         with self._then_lock:
             self._done.set()
@@ -81,6 +90,9 @@ class Job:
                 traceback.print_exc()
 
     def _run(self, fn: Callable, args: tuple, kwargs: dict) -> None:
+        if _SHUTDOWN.is_set():  # queued before the exit began: never start torch work now
+            self._stop("the server is shutting down")
+            return
         try:
             self.result = fn(*args, **kwargs)
             self.state = "cancelled" if self.cancel_requested.is_set() else "done"
@@ -94,6 +106,14 @@ class Job:
             self._finish()
 
 
+_SHUTDOWN = threading.Event()
+
+
+def shutting_down() -> bool:
+    """True once the process exits: long work checks it between steps and returns early."""
+    return _SHUTDOWN.is_set()
+
+
 class _Registry:
     """The server's pool and its jobs by key (one per process)."""
 
@@ -105,6 +125,7 @@ class _Registry:
     def executor(self) -> ThreadPoolExecutor:
         if self.pool is None:
             self.pool = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix=THREAD_PREFIX)
+            _register_exit_hook()
             # Workers call cached functions without a script context on purpose; Streamlit
             # would log "missing ScriptRunContext" for each. Silence that for our threads only.
             logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
@@ -116,6 +137,41 @@ class _Registry:
 _REGISTRY = _Registry()
 
 
+def _register_exit_hook() -> None:
+    """Run `shutdown` at exit BEFORE the pool's own hook joins its workers: threading's exit
+    hooks run last-registered first, and concurrent.futures registered its hook on import.
+    (Python < 3.9 had no such hook list: fall back to atexit, which runs after the join.)"""
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # pragma: no cover
+        import atexit
+
+        atexit.register(shutdown)
+        return
+    try:
+        register(shutdown)
+    except RuntimeError:  # already exiting: nothing to register for
+        pass
+
+
+def shutdown(timeout: float | None = None) -> bool:
+    """Stop the background work: no new jobs, queued ones cancelled, running ones asked to
+    stop and waited for up to `timeout` (EXIT_WAIT_S) seconds. True when none is left running."""
+    _SHUTDOWN.set()
+    with _REGISTRY.lock:
+        pool, running = _REGISTRY.pool, [j for j in _REGISTRY.jobs.values() if j.running]
+    for job in running:
+        job.cancel()
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+    for job in running:  # a cancelled future never reaches Job._run: finish its job here
+        if job._future is not None and job._future.cancelled():
+            job._stop("the server is shutting down")
+    deadline = time.monotonic() + (EXIT_WAIT_S if timeout is None else timeout)
+    for job in running:
+        job.wait(max(0.0, deadline - time.monotonic()))
+    return not any(j.running for j in running)
+
+
 def submit(key: tuple, fn: Callable, *args, progress: bool = False, **kwargs) -> Job:
     """The job computing fn(*args, **kwargs) under `key` (server-wide), started if new or if
     the previous one under that key failed. With progress=True, fn also receives
@@ -125,12 +181,16 @@ def submit(key: tuple, fn: Callable, *args, progress: bool = False, **kwargs) ->
         if job is not None and job.state in ("running", "done"):
             return job
         job = Job(key=key)
+        if _SHUTDOWN.is_set():
+            job._stop("the server is shutting down")
+            return job
         _REGISTRY.jobs[key] = job
         while len(_REGISTRY.jobs) > MAX_JOBS:  # oldest first (dicts keep insertion order)
             _REGISTRY.jobs.pop(next(iter(_REGISTRY.jobs)))
         if progress:
             kwargs = {**kwargs, "progress": job.report, "cancelled": job.cancel_requested}
-        _REGISTRY.executor().submit(job._run, fn, args, kwargs)
+        future = _REGISTRY.executor().submit(job._run, fn, args, kwargs)
+        job._future = future
     return job
 
 

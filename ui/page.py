@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from . import store
+from . import store, uploads
 from .jobs import Job
 from .state import (
     APP_TITLE,
@@ -18,7 +18,7 @@ from .state import (
     checkpoint_label,
     selected_checkpoint,
 )
-from .text import is_user_error, one_line
+from .text import is_user_error, md, one_line
 from .training import adopt_finished_training, current_job
 
 
@@ -31,11 +31,12 @@ def attempt(fn: Callable, *args, **kwargs):
         return fn(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001  (Streamlit's control flow is BaseException)
         if is_user_error(exc):
-            st.error(one_line(exc), icon=":material/error:")
+            st.error(md(one_line(exc)), icon=":material/error:")
         else:
             traceback.print_exc()
             st.error(
-                f"Unexpected error ({type(exc).__name__}): {one_line(exc)}", icon=":material/error:"
+                md(f"Unexpected error ({type(exc).__name__}): {one_line(exc)}"),
+                icon=":material/error:",
             )
         return None
 
@@ -65,6 +66,7 @@ digraph G {
 def setup_page(title: str, icon: str) -> None:
     """Page config + the shared sidebar (checkpoint in use, training status)."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
+    uploads.sweep_expired_uploads()
     adopt_finished_training()
     path = selected_checkpoint()
     with st.sidebar:
@@ -82,7 +84,7 @@ def setup_page(title: str, icon: str) -> None:
         st.divider()
         if path:
             st.caption("Checkpoint in use")
-            st.markdown(f"**{checkpoint_label(path)}**")
+            st.markdown(f"**{md(checkpoint_label(path))}**")
         else:
             st.caption("No checkpoint yet: train one or upload one.")
         job = current_job()
@@ -129,7 +131,7 @@ def when_ready(job: Job, waiting: str):
     if job.state == "done":
         return job.result
     if job.state in ("failed", "cancelled"):
-        st.error(job.error or "cancelled", icon=":material/error:")
+        st.error(md(job.error or "cancelled"), icon=":material/error:")
     else:
         _wait_for_job(job, waiting)
     return None

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from .text import md
+
 ROOT = Path(__file__).resolve().parent.parent  # the project folder (ui/ is inside it)
 
 
@@ -89,8 +91,20 @@ def demo_checkpoint() -> Path:
     return checkpoint_dir() / "demo.pt"
 
 
-def upload_dir() -> Path:
+def upload_root() -> Path:
+    """Uploaded checkpoints of every session (one folder per session inside)."""
     return checkpoint_dir() / "uploads"
+
+
+def session_folder_name(session: str | None = None) -> str:
+    """The per-session upload folder's name: this session's token (or `session`), shortened."""
+    token = session or session_token()
+    return "".join(c for c in token if c.isalnum())[:16] or "session"
+
+
+def upload_dir(session: str | None = None) -> Path:
+    """This session's uploaded checkpoints (only this session lists them)."""
+    return upload_root() / session_folder_name(session)
 
 
 def runs_dir() -> Path:
@@ -99,8 +113,32 @@ def runs_dir() -> Path:
 
 
 def data_upload_dir() -> Path:
-    """Uploaded CSV pairs for training."""
+    """Uploaded CSV pairs for training, of every session (runs/uploads/<session>/<pair>/)."""
     return runs_dir() / "uploads"
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def upload_max_bytes() -> int:
+    """Largest accepted upload (RECGURU_UPLOAD_MAX_MB, default 200; Streamlit's own
+    server.maxUploadSize applies before it)."""
+    return int(_env_number("RECGURU_UPLOAD_MAX_MB", 200) * 1024 * 1024)
+
+
+def upload_max_files() -> int:
+    """Uploaded files one session may hold (RECGURU_UPLOAD_MAX_FILES, default 20)."""
+    return int(_env_number("RECGURU_UPLOAD_MAX_FILES", 20))
+
+
+def upload_max_age_s() -> float:
+    """Uploads older than this are removed (RECGURU_UPLOAD_MAX_AGE_H, default 24 hours)."""
+    return _env_number("RECGURU_UPLOAD_MAX_AGE_H", 24) * 3600
 
 
 def file_mtime(path: str | Path) -> float:
@@ -119,7 +157,7 @@ class CheckpointEntry:
 
 
 def available_checkpoints() -> list[CheckpointEntry]:
-    """Demo first, then checkpoints trained here (newest first), then uploads."""
+    """Demo first, then checkpoints trained here (newest first), then this session's uploads."""
     out: list[CheckpointEntry] = []
     demo = demo_checkpoint()
     if demo.is_file():
@@ -146,7 +184,7 @@ def selected_checkpoint() -> str | None:
         return path
     if path:
         st.toast(
-            f"{Path(path).name} is gone; using the default checkpoint.", icon=":material/info:"
+            f"{md(Path(path).name)} is gone; using the default checkpoint.", icon=":material/info:"
         )
     path = default_checkpoint()
     st.session_state[K_CHECKPOINT] = path

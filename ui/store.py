@@ -21,7 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import jobs
+from . import access, jobs
 from .figures.alignment import (
     AlignmentView,
     alignment_figure,
@@ -34,9 +34,10 @@ from .state import (
     DEFAULT_K,
     DEFAULT_SMOOTHING,
     K_PROJECTIONS,
+    data_upload_dir,
     file_mtime,
 )
-from .text import one_line, plain
+from .text import is_user_error, one_line, plain
 
 
 class RunRef(NamedTuple):
@@ -149,30 +150,53 @@ def snapshot_names(run) -> list[str]:
 # ----------------------------------------------------------------------------- data sources
 
 
-def _source_mtimes(spec: str) -> tuple:
-    try:
-        from recguru_core.sources import parse_source
+def source_paths(spec: str) -> list[str]:
+    """Every file or folder a source spec would read: its paths and its file options
+    (meta_a=, item_b=, …). Raises the core's one-line DataError for a malformed spec."""
+    from recguru_core.sources import FILE_KEYS, parse_source
 
-        parsed = parse_source(spec)
-    except Exception:  # noqa: BLE001  (the real call reports it)
-        return ()
-    return tuple(file_mtime(p) for p in parsed.paths)
+    parsed = parse_source(spec)
+    return list(parsed.paths) + [parsed.options[k] for k in FILE_KEYS.get(parsed.kind, ())
+                                 if parsed.options.get(k)]
+
+
+def _source_mtimes(paths: list[str]) -> tuple:
+    return tuple(file_mtime(p) for p in paths)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _source_stats(spec: str, mtimes: tuple) -> dict:
     from recguru_core.sources import load_source
 
-    return load_source(spec).stats()
+    # The app reads files on behalf of its users: errors never quote the file's content.
+    return load_source(spec, quote_content=False).stats()
 
 
 def check_source(spec: str) -> dict:
-    """Table-1 statistics of a source spec, or a one-line DataError. Cached per spec + mtimes."""
+    """Table-1 statistics of a source spec, or a one-line error: malformed spec, a path outside
+    the data roots (ui.access), or the reader's message (without file content). Cached per
+    spec + mtimes."""
     spec = (spec or "").strip()
     if not spec:
-        raise user_error("enter a source spec, e.g. csv:/data/Books.csv,/data/Movies.csv")
-    with spinner("Reading the data…"):
-        return _source_stats(spec, _source_mtimes(spec))
+        raise user_error("enter a source spec, e.g. csv:data/Books.csv,data/Movies.csv")
+    paths = source_paths(spec)
+    access.check_paths_allowed(paths)
+    try:
+        with spinner("Reading the data…"):
+            return _source_stats(spec, _source_mtimes(paths))
+    except Exception as exc:  # noqa: BLE001  (user errors re-worded, bugs re-raised)
+        if not is_user_error(exc):
+            raise
+        raise type(exc)(_upload_names(one_line(exc), paths)) from None
+
+
+def _upload_names(message: str, paths: Sequence[str]) -> str:
+    """An uploaded table is named by its file name, not by its folder on the server."""
+    uploads = os.path.realpath(data_upload_dir())
+    for path in paths:
+        if os.path.realpath(path).startswith(uploads + os.sep):
+            message = message.replace(str(path), f"uploaded {Path(path).name}")
+    return message
 
 
 @st.cache_data(show_spinner="Generating the synthetic default…")
@@ -387,6 +411,25 @@ def _explain(ref: RunRef, user: str, domain: str, k: int) -> dict:
     return plain(load_run(ref).explain(user, domain, k=k))
 
 
+def unseen_items(run, user: str, domain: str) -> int:
+    """How many items of `domain` the user has not seen before the held-out one: the most a
+    top-k can hold (the rest would be items the user already has)."""
+    from recguru_core.inference import domain_index
+
+    history = run.user_history(user, domain)
+    seen = {h["item_id"] for h in history if h.get("split") != "test"}
+    return int(run.data.domain(domain_index(domain)).n_items) - len(seen)
+
+
+def clamp_k(run, user: str, domain: str, k: int) -> int:
+    """k limited to the user's unseen items of the domain; a user error when there are none."""
+    unseen = unseen_items(run, user, domain)
+    if unseen <= 0:
+        raise user_error(f"user {user!r} has seen every item of domain {domain}: "
+                         "nothing left to recommend")
+    return max(1, min(int(k), unseen))
+
+
 def recommend(path: str, user: str, domain: str, k: int) -> dict:
     return _recommend(run_ref(path), str(user), domain, int(k))
 
@@ -436,10 +479,14 @@ def _warm(ref: RunRef) -> None:
     for it meanwhile finds the running job instead of starting a second one."""
     try:
         _dashboard(ref, DEFAULT_SMOOTHING, False)  # also fills the history frame
+        if jobs.shutting_down():  # the process exits: no more torch work
+            return
         run = load_run(ref)
         user = default_user(run)  # what Recommendations opens with
 
         def recommendations() -> None:
+            if jobs.shutting_down():
+                return
             if user and user in set(run.users("A")):
                 _recommend(ref, user, "A", DEFAULT_K)
                 start_explanation(ref.path, user, "A", DEFAULT_K)

@@ -5,6 +5,7 @@ Pure Python (no Streamlit, no recguru_core), so figures, panels and the runner s
 
 from __future__ import annotations
 
+import html
 import math
 import re
 
@@ -35,6 +36,12 @@ def md(text) -> str:
     """Escape data-borne text (titles, user ids) for Streamlit markdown: no accidental
     emphasis, links, LaTeX ($) or :material/...: shortcodes."""
     return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def figure_text(text) -> str:
+    """Escape data-borne text for plotly, whose labels and hover text render a subset of HTML
+    (<b>, <br>, <a href>): `<`, `>` and `&` become entities, which plotly shows literally."""
+    return html.escape(str(text), quote=False)
 
 
 def one_line(exc: BaseException) -> str:

@@ -36,7 +36,7 @@ import streamlit as st
 from . import store
 from .figures.style import PHASE_LABELS, PHASE_ORDER
 from .state import K_ADOPTED, K_OWNER, ROOT, checkpoint_dir, runs_dir, select_checkpoint
-from .text import format_seconds, safe_name
+from .text import format_seconds, md, safe_name
 
 
 def jobs_dir() -> Path:
@@ -407,5 +407,5 @@ def adopt_finished_training() -> None:
     st.session_state[K_ADOPTED] = job.id
     if job.out.is_file():
         select_checkpoint(str(job.out))
-        st.toast(f"Training finished: now using {job.out.stem}", icon=":material/check_circle:")
+        st.toast(f"Training finished: now using {md(job.out.stem)}", icon=":material/check_circle:")
 

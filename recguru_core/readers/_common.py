@@ -4,8 +4,11 @@ errors, and the vectorised column conversions to the interaction schema."""
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO
 
@@ -26,7 +29,33 @@ Locate = Callable[[int], str]
 _READ_ERRORS = (pa.ArrowException, OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError)
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_HEADER_LIMIT = 1 << 20  # bytes read for a header line
 _MISSING_SPELLINGS = ("na", "n/a", "nan", "null", "none")
+
+
+# Whether error messages may quote the file's content (a value, a header, a parser's row).
+# True for the CLI (the user owns the files and wants to find the bad value); a server that
+# reads files on behalf of others turns it off with `content_in_errors(False)`: messages then
+# still name the file, the line/row and the field, and say what was expected.
+_QUOTE_CONTENT: ContextVar[bool] = ContextVar("recguru_quote_content", default=True)
+
+# Parser messages that append the offending row ("Expected 3 columns, got 1: <row>").
+_TRAILING_ROW = re.compile(r"(got \d+)\s*:.*$")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+@contextmanager
+def content_in_errors(allowed: bool) -> Iterator[None]:
+    """Within the block, reader errors quote file content only if `allowed`."""
+    token = _QUOTE_CONTENT.set(bool(allowed))
+    try:
+        yield
+    finally:
+        _QUOTE_CONTENT.reset(token)
+
+
+def quoting_content() -> bool:
+    return _QUOTE_CONTENT.get()
 
 
 # --------------------------------------------------------------------------------------------
@@ -35,8 +64,11 @@ _MISSING_SPELLINGS = ("na", "n/a", "nan", "null", "none")
 
 
 def _one_line(exc: BaseException, limit: int = 200) -> str:
-    """The first line of an exception message, shortened: parser messages can quote whole rows."""
+    """The first line of an exception message, shortened: parser messages can quote whole rows.
+    Without content quoting, a trailing row and every quoted snippet are cut out."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not quoting_content():
+        text = _QUOTED.sub("'…'", _TRAILING_ROW.sub(r"\1", text))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -73,7 +105,7 @@ def _first_line(path: Path) -> str:
     """The decompressed first line (header) of a text file, BOM stripped."""
     try:
         with _open_binary(path) as handle:
-            raw = handle.readline(1 << 20)  # a header longer than 1 MiB is not a header
+            raw = handle.readline(_HEADER_LIMIT)  # bounded: a file without \n is one "line"
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot decompress ({_one_line(exc)})") from None
     if not raw.strip():
@@ -141,8 +173,12 @@ def _row(position: int) -> str:
 
 
 def _shown(value: object) -> str:
-    """A value as a user would write it: numpy scalars shown as plain python values."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
+    """A value as a user would write it: numpy scalars shown as plain python values. Without
+    content quoting, only its kind ("a text value")."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if not quoting_content():
+        return f"(a {'text' if isinstance(value, str) else type(value).__name__} value)"
+    return repr(value)
 
 
 def _first_true(mask: pd.Series | np.ndarray) -> int:
@@ -285,7 +321,10 @@ def _first_per_item(
 def _missing_columns_error(
     where: str, missing: Sequence[str], expected: str, found: Sequence[str]
 ) -> DataError:
-    shown = ", ".join(repr(name) for name in found[:20]) + (", ..." if len(found) > 20 else "")
+    if not quoting_content():
+        shown = f"{len(found)} other column(s) (names not shown)"
+    else:
+        shown = ", ".join(repr(name) for name in found[:20]) + (", ..." if len(found) > 20 else "")
     return DataError(
         f"{where}: missing column(s) {', '.join(missing)}; expected {expected}; found {shown}"
     )

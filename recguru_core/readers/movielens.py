@@ -52,6 +52,7 @@ from ._common import (
     _missing_columns_error,
     _one_line,
     _read_delimited,
+    _shown,
 )
 from .recbole import (
     _atomic_header,
@@ -141,7 +142,7 @@ def _load_ml1m_dat(ratings: Path, movies: Path) -> tuple[pd.DataFrame, pd.DataFr
     if ids.isna().any():
         number = int(ids.isna().idxmax()) + 1
         raise DataError(
-            f"{movies}: line {number}: movie id {parts[0].loc[number - 1]!r} is not a number"
+            f"{movies}: line {number}: movie id {_shown(parts[0].loc[number - 1])} is not a number"
         )
     catalogue = pd.DataFrame(
         {

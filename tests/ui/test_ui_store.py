@@ -11,16 +11,17 @@ from ui import store, text
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_check_source_reports_bad_csv_in_one_line(tmp_path):
+def test_check_source_reports_bad_csv_in_one_line(tmp_path, monkeypatch):
     from recguru_core.errors import RecGuruError
 
+    monkeypatch.setenv("RECGURU_DATA_ROOTS", str(tmp_path))
     bad = tmp_path / "Books.csv"
     bad.write_text("foo,bar\n1,2\n")
     with pytest.raises(RecGuruError, match="missing column") as info:
         store.check_source(f"csv:{bad},{bad}")
     assert "\n" not in str(info.value)
     with pytest.raises(RecGuruError, match="file not found"):
-        store.check_source("csv:/nonexistent/a.csv,/nonexistent/b.csv")
+        store.check_source(f"csv:{tmp_path}/nonexistent/a.csv,{tmp_path}/nonexistent/b.csv")
     with pytest.raises(RecGuruError, match="enter a source spec"):
         store.check_source("   ")
     with pytest.raises(RecGuruError, match="unknown source"):

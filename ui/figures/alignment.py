@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..text import ViewError
+from ..text import ViewError, figure_text
 from .style import (
     CLUSTER_COLORS,
     DOMAIN_COLORS,
@@ -223,8 +223,10 @@ def alignment_figure(
     custom_cols = np.stack(
         [
             meta.index.to_numpy().astype(object),
-            meta["user"].astype(str).to_numpy(dtype=object),
-            meta["domain"].map(lambda d: f"domain {domain_label(d, names)}").to_numpy(dtype=object),
+            meta["user"].astype(str).map(figure_text).to_numpy(dtype=object),
+            meta["domain"]
+            .map(lambda d: f"domain {figure_text(domain_label(d, names))}")
+            .to_numpy(dtype=object),
             np.where(meta["overlap"].to_numpy(), "overlapped user", "single-domain user").astype(
                 object
             ),
@@ -311,7 +313,7 @@ def alignment_figure(
                     x=[None],
                     y=[None],
                     mode="markers",
-                    name=label,
+                    name=figure_text(label),
                     marker={"color": colours[label], "size": 10},
                     hoverinfo="skip",
                 ),

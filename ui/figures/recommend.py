@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from ..text import figure_text
 from .style import DOMAIN_COLORS, base_layout
 
 
@@ -14,7 +15,7 @@ def scores_figure(rec: dict, domain: str, *, height: int | None = None) -> go.Fi
     """Horizontal bars of the top-k scores; the held-out test item highlighted if present."""
     items = rec.get("items") or []
     test_id = str((rec.get("test_item") or {}).get("item_id"))
-    titles = [f"{int(i['rank'])}. {str(i['title'])[:48]}" for i in items]
+    titles = [f"{int(i['rank'])}. {figure_text(str(i['title'])[:48])}" for i in items]
     colours = [
         "#2F9E44" if str(i["item_id"]) == test_id else DOMAIN_COLORS.get(domain, "#495057")
         for i in items
@@ -25,7 +26,7 @@ def scores_figure(rec: dict, domain: str, *, height: int | None = None) -> go.Fi
             y=titles,
             orientation="h",
             marker_color=colours,
-            customdata=[[str(i.get("genre", ""))] for i in items],
+            customdata=[[figure_text(i.get("genre", ""))] for i in items],
             hovertemplate="%{y}<br>%{customdata[0]}<br>score %{x:.3f}<extra></extra>",
         )
     )
@@ -50,7 +51,8 @@ def influence_figure(
         strength = [abs(float(r.get("delta_score", 0.0))) for r in rows]
         keep = sorted(range(len(rows)), key=lambda i: -strength[i])[:top]
         rows = [rows[i] for i in sorted(keep)]
-    labels = [f"{_position(r, i) + 1}. {str(r.get('title', ''))[:44]}" for i, r in enumerate(rows)]
+    labels = [f"{_position(r, i) + 1}. {figure_text(str(r.get('title', ''))[:44])}"
+              for i, r in enumerate(rows)]
     deltas = [float(r.get("delta_score", 0.0)) for r in rows]
     ranks = [r.get("delta_rank", "") for r in rows]
     colours = ["#2F9E44" if d > 0 else "#C92A2A" for d in deltas]
@@ -79,7 +81,7 @@ def attention_figure(
     attention: Sequence[dict], domain: str, *, height: int | None = None
 ) -> go.Figure:
     rows = list(attention or [])
-    labels = [f"{str(r.get('title', r.get('item_id', '')))[:44]}" for r in rows]
+    labels = [figure_text(str(r.get("title", r.get("item_id", "")))[:44]) for r in rows]
     weights = [float(r.get("weight", 0.0)) for r in rows]
     fig = go.Figure(
         go.Bar(

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..text import is_nan
+from ..text import figure_text, is_nan
 from .style import DOMAIN_COLORS, DOMAINS, METRIC_KEYS, base_layout, domain_label
 
 
@@ -113,7 +113,8 @@ def metrics_bar_figure(frame: pd.DataFrame, *, height: int = 320) -> go.Figure:
     if frame.empty or not isinstance(frame.columns, pd.MultiIndex):
         return base_layout(fig, height=height)
     domains = list(frame.columns.get_level_values(0).unique())
-    fig = make_subplots(rows=1, cols=len(domains), subplot_titles=domains, shared_yaxes=True)
+    fig = make_subplots(rows=1, cols=len(domains), shared_yaxes=True,
+                        subplot_titles=[figure_text(d) for d in domains])
     methods = list(frame.columns.get_level_values(1).unique())
     palette = ["#ADB5BD", "#868E96", "#74C0FC", "#B197FC", "#63E6BE", "#FFD43B", "#FFA8A8"]
     for ci, dom in enumerate(domains, start=1):
@@ -130,13 +131,13 @@ def metrics_bar_figure(frame: pd.DataFrame, *, height: int = 320) -> go.Figure:
                 go.Bar(
                     x=list(frame.index),
                     y=frame[(dom, m)],
-                    name=m,
+                    name=figure_text(m),
                     marker_color=colour,
                     legendgroup=m,
                     showlegend=ci == 1 and len(methods) > 1,
                     text=[f"{v:.1f}" for v in frame[(dom, m)]],
                     textposition="outside",
-                    hovertemplate=f"{m}<br>%{{x}}: %{{y:.2f}}%<extra></extra>",
+                    hovertemplate=f"{figure_text(m)}<br>%{{x}}: %{{y:.2f}}%<extra></extra>",
                 ),
                 row=1,
                 col=ci,

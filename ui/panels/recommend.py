@@ -43,7 +43,7 @@ def pick_random_user(run) -> None:
         st.session_state["rec.user"] = store.random_user(run, domain, seed=draws)
     except Exception as exc:  # noqa: BLE001  (shown on the page's next run)
         st.session_state["rec.user"] = ""
-        st.toast(one_line(exc), icon=":material/error:")
+        st.toast(md(one_line(exc)), icon=":material/error:")
 
 
 def use_selected_user(picked: Sequence[dict]) -> None:
@@ -75,8 +75,8 @@ def explanation_tabs(explanation: dict, domain: str, names: dict | None = None) 
         [
             "Influence (faithful)",
             "Attention (indicative)",
-            f"Share of {domain_label(other, names)}",
-            f"Nearest users in {domain_label(other, names)}",
+            f"Share of {md(domain_label(other, names))}",
+            f"Nearest users in {md(domain_label(other, names))}",
         ]
     )
     with tabs[0]:
@@ -122,13 +122,13 @@ def explanation_tabs(explanation: dict, domain: str, names: dict | None = None) 
         share = explanation.get("other_domain")
         if not share:
             st.info(
-                f"This user has no history in {domain_label(other, names)}, so CDSRec attends to "
+                f"This user has no history in {md(domain_label(other, names))}, so CDSRec attends to "
                 "this domain's GUR only.",
                 icon=":material/info:",
             )
         else:
             st.caption(
-                f"The top item scored with the user's {domain_label(other, names)} GUR in "
+                f"The top item scored with the user's {md(domain_label(other, names))} GUR in "
                 "CDSRec's memory (eq. 2) versus without it."
             )
             c1, c2 = st.columns(2)
@@ -149,7 +149,7 @@ def explanation_tabs(explanation: dict, domain: str, names: dict | None = None) 
             )
     with tabs[3]:
         st.caption(
-            f"Users of {domain_label(other, names)} whose GURs lie nearest to this user's: "
+            f"Users of {md(domain_label(other, names))} whose GURs lie nearest to this user's: "
             "if the adversarial alignment worked, they should share tastes across domains."
         )
         st.dataframe(

@@ -6,11 +6,28 @@ from pathlib import Path
 
 import streamlit as st
 
+from ..access import data_roots, server_sources_allowed
 from ..figures.curves import live_curves_figure
 from ..page import attempt
 from ..state import K_CHECKPOINT, K_OWNER, select_checkpoint
-from ..text import format_seconds
+from ..text import format_seconds, md
 from ..training import current_job, resume_training
+
+
+def server_source_input() -> str | None:
+    """The text field of a server-side source spec, or an st.info saying why it is off."""
+    allowed, why = server_sources_allowed()
+    if not allowed:
+        st.info(why, icon=":material/lock:")
+        return None
+    roots = ", ".join(str(r) for r in data_roots())
+    return st.text_input(
+        "Source spec",
+        key="train.spec",
+        placeholder="csv:data/Books.csv,data/Movies.csv  ·  movielens:data/ml-1m",
+        help="Any spec the CLI accepts: synthetic:…, csv:A,B, amazon:A,B, movielens:DIR, "
+        f"recbole:A,B, with options such as k_core=5. Files must lie under: {roots}.",
+    )
 
 
 def training_monitor() -> None:
@@ -50,7 +67,7 @@ def _render_monitor(*, live: bool) -> None:
     mine = job.owner == st.session_state.get(K_OWNER)
     who = "started in this session" if mine else "started by another session"
     st.markdown(
-        f"**`{view['source']}`** · preset **{view['preset']}** · {who} · "
+        f"**{md(view['source'])}** · preset **{md(view['preset'])}** · {who} · "
         f"elapsed {format_seconds(view['elapsed'])}"
     )
     for row in view["rows"]:
@@ -63,11 +80,11 @@ def _render_monitor(*, live: bool) -> None:
     if view["state"] == "starting":
         st.caption("Preparing data and model…")
     elif view["state"] == "failed":
-        st.error(f"Training failed: {view['error']}", icon=":material/error:")
+        st.error(f"Training failed: {md(view['error'])}", icon=":material/error:")
     elif view["state"] == "cancelled":
         st.warning(
             f"Cancelled. Units completed before the cancel are saved in "
-            f"`{Path(view['out']).name}` (status in progress).",
+            f"{md(Path(view['out']).name)} (status in progress).",
             icon=":material/cancel:",
         )
     if view.get("resumable"):
@@ -78,11 +95,11 @@ def _render_monitor(*, live: bool) -> None:
     elif view["state"] == "done":
         if mine and st.session_state.get(K_CHECKPOINT) == view["out"]:
             st.success(
-                f"Finished: `{Path(view['out']).name}` is now this session's checkpoint.",
+                f"Finished: {md(Path(view['out']).name)} is now this session's checkpoint.",
                 icon=":material/check_circle:",
             )
         else:
-            st.success(f"Finished: `{Path(view['out']).name}`.", icon=":material/check_circle:")
+            st.success(f"Finished: {md(Path(view['out']).name)}.", icon=":material/check_circle:")
             if Path(view["out"]).is_file() and st.button("Use this checkpoint", key="train.use"):
                 select_checkpoint(view["out"])
                 st.rerun()
