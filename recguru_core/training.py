@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from . import distributed, losses
-from .batching import Batcher, epoch_batches
+from .batching import Batcher, epoch_batches, host_floats
 from .config import TrainConfig
 from .data import CrossDomainData, data_from_state, data_to_state
 from .errors import RecGuruError
@@ -265,14 +265,14 @@ class Trainer:
                 for domain, rows in ((0, rows_a[i]), (1, rows_b[i])):
                     seq = self.batcher.encoder_input(domain, rows)
                     rec.append(self.model.reconstruction_loss(domain, seq, self.model.encode(domain, seq)))
-            self._check_finite(rec_A=rec[0], rec_B=rec[1])
-            loss = rec[0] + rec[1]
+            rec_a, rec_b = host_floats(*rec)  # the step's one host sync
+            self._check_finite(rec_A=rec_a, rec_B=rec_b)
             self.opt_pre.zero_grad(set_to_none=True)
-            loss.backward()
+            (rec[0] + rec[1]).backward()
             self._step(self.opt_pre)
             self.global_step += 1
-            yield self._record({"phase_step": self.unit * steps + i + 1, "rec_A": rec[0].item(),
-                                "rec_B": rec[1].item(), "lr": lr}, time.perf_counter() - t0)
+            yield self._record({"phase_step": self.unit * steps + i + 1, "rec_A": rec_a,
+                                "rec_B": rec_b, "lr": lr}, time.perf_counter() - t0)
 
     # -- phase 2 --------------------------------------------------------------------------------
     def _sample(self, rng, which: int) -> np.ndarray:
@@ -315,12 +315,12 @@ class Trainer:
         loss = self._critic_loss(d_a, d_b)
         gp = losses.gradient_penalty(self.critic, z_a, z_b) if self.cfg.gp_weight > 0 else torch.zeros(())
         total = loss + self.cfg.gp_weight * gp
-        self._check_finite(critic=loss, gradient_penalty=gp)
+        values = host_floats(loss, gp, losses.wasserstein_estimate(d_a, d_b))  # one sync
+        self._check_finite(critic=values[0], gradient_penalty=values[1])
         self.opt_dis.zero_grad(set_to_none=True)
         total.backward()
         self._step(self.opt_dis)
-        return {"critic": loss.item(), "gp": gp.item(),
-                "wasserstein": losses.wasserstein_estimate(d_a, d_b).item()}
+        return dict(zip(("critic", "gp", "wasserstein"), values))
 
     def _normalize(self, h_a: torch.Tensor, h_b: torch.Tensor):
         """The common scale critic and l2 pull compare GURs on (TrainConfig.adv_norm)."""
@@ -363,7 +363,8 @@ class Trainer:
                 z_a, z_b = self._normalize(h_a.float(), h_b.float())
                 l2 = torch.zeros((), device=self.device)
             adv = self._generator_loss(self.critic(z_a), self.critic(z_b))
-        self._check_finite(rec_A=rec_a, rec_B=rec_b, gen_adv=adv, l2=l2)
+        values = dict(zip(("rec_A", "rec_B", "gen_adv", "l2"), host_floats(rec_a, rec_b, adv, l2)))
+        self._check_finite(**values)
         loss = self.cfg.w_rec * (rec_a + rec_b) + self.cfg.w_adv * adv + self.cfg.w_l2 * l2
         self.opt_gen.zero_grad(set_to_none=True)
         loss.backward()
@@ -371,8 +372,7 @@ class Trainer:
         self.critic.requires_grad_(True)
         with torch.no_grad():  # spread of the raw GUR cloud: shrinking = fake alignment
             scale = torch.cat([h_a, h_b]).float().std(dim=0).mean().item()
-        return {"rec_A": rec_a.item(), "rec_B": rec_b.item(), "gen_adv": adv.item(), "l2": l2.item(),
-                "gur_std": scale}
+        return {**values, "gur_std": scale}
 
     def _warm_up_critic(self, rng):
         """`critic_warmup` critic steps on the frozen pre-trained encoder, before any generator
