@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from . import distributed, health, losses
+from .batching import host_floats
 from .scoring import gur_mode
 
 PAIRS = 2  # Trainer._sample's third population: overlapped users, as indices into data.overlap_a/b
@@ -46,16 +47,16 @@ class AdversarialPhase:
         loss = self._critic_loss(d_a, d_b)
         gp = losses.gradient_penalty(self.critic, z_a, z_b) if self.cfg.gp_weight > 0 else torch.zeros(())
         total = loss + self.cfg.gp_weight * gp
-        self._check_finite(critic=loss, gradient_penalty=gp)
         self.opt_dis.zero_grad(set_to_none=True)
         total.backward()
-        grad = health.grad_norm(self.critic.parameters())  # before clipping/averaging
+        grad = health.grad_norm(self.critic.parameters())  # before averaging and clipping
+        names = ("critic", "gp", "wasserstein", "critic_acc", "gp_share", "critic_grad")
+        values = dict(zip(names, host_floats(  # one host sync for every logged value
+            loss, gp, losses.wasserstein_estimate(d_a, d_b), health.critic_accuracy(d_a, d_b),
+            health.penalty_share(loss, gp, self.cfg.gp_weight), grad)))
+        self._check_finite(critic=values["critic"], gradient_penalty=values["gp"])
         self._step(self.opt_dis)
-        return {"critic": loss.item(), "gp": gp.item(),
-                "wasserstein": losses.wasserstein_estimate(d_a, d_b).item(),
-                "critic_acc": health.critic_accuracy(d_a, d_b).item(),
-                "gp_share": health.penalty_share(loss, gp, self.cfg.gp_weight).item(),
-                "critic_grad": grad.item()}
+        return values
 
     def _normalize(self, h_a: torch.Tensor, h_b: torch.Tensor):
         """The common scale critic and l2 pull compare GURs on (TrainConfig.adv_norm)."""
@@ -98,7 +99,8 @@ class AdversarialPhase:
                 z_a, z_b = self._normalize(h_a.float(), h_b.float())
                 l2 = torch.zeros((), device=self.device)
             adv = self._generator_loss(self.critic(z_a), self.critic(z_b))
-        self._check_finite(rec_A=rec_a, rec_B=rec_b, gen_adv=adv, l2=l2)
+        values = dict(zip(("rec_A", "rec_B", "gen_adv", "l2"), host_floats(rec_a, rec_b, adv, l2)))
+        self._check_finite(**values)
         loss = self.cfg.w_rec * (rec_a + rec_b) + self.cfg.w_adv * adv + self.cfg.w_l2 * l2
         self.opt_gen.zero_grad(set_to_none=True)
         loss.backward()
@@ -106,9 +108,8 @@ class AdversarialPhase:
         self.critic.requires_grad_(True)
         with torch.no_grad():  # spread of the raw GUR cloud: shrinking = fake alignment
             cloud = torch.cat([h_a, h_b]).float()
-            scale = cloud.std(dim=0).mean().item()
-        return {"rec_A": rec_a.item(), "rec_B": rec_b.item(), "gen_adv": adv.item(), "l2": l2.item(),
-                "gur_std": scale, "gur_min_var": health.relative_min_variance(cloud).item()}
+            spread = host_floats(cloud.std(dim=0).mean(), health.relative_min_variance(cloud))
+        return {**values, "gur_std": spread[0], "gur_min_var": spread[1]}
 
     def _warm_up_critic(self, rng):
         """`critic_warmup` critic steps on the frozen pre-trained encoder, before any generator

@@ -99,3 +99,15 @@ class Batcher:
         train_on = valid & (pos + 1 >= cut[:, None])
         return (self.prefix_input(domain, rows, cut), self._tensor(hist), self._tensor(target),
                 self._tensor(train_on))
+
+
+def host_floats(*values: torch.Tensor | float) -> list[float]:
+    """Python floats of scalar tensors with ONE device->host transfer (each `.item()` or
+    `float(t)` is a sync that stalls the GPU queue; a training step used to make four or five).
+    Same values as `.item()` on each: float32 scalars stacked and read back unchanged."""
+    tensors = [v for v in values if isinstance(v, torch.Tensor)]
+    if not tensors:
+        return [float(v) for v in values]
+    device = tensors[0].device
+    read = iter(torch.stack([t.detach().float().reshape(()).to(device) for t in tensors]).tolist())
+    return [next(read) if isinstance(v, torch.Tensor) else float(v) for v in values]

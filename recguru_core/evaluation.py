@@ -34,7 +34,10 @@ def ranks_full(scores: torch.Tensor, targets: torch.Tensor, exclude: torch.Tenso
     ids that are not candidates (pad, eos, the user's other known items). The target itself is
     never excluded. -> (B,) 1-based rank among all non-excluded items."""
     positive = scores.gather(1, targets[:, None])  # (B, 1)
-    beats = ((scores >= positive) | torch.isnan(positive)) & ~exclude  # NaN true score ranks last
+    # in place: one (B, V+2) temporary besides the scores, which matters at 1 M items
+    beats = scores >= positive
+    beats |= torch.isnan(positive)  # NaN true score ranks last
+    beats.masked_fill_(exclude, False)
     beats.scatter_(1, targets[:, None], False)
     return 1 + beats.sum(dim=1)
 
@@ -67,18 +70,19 @@ def metrics_from_ranks(ranks: np.ndarray | torch.Tensor, ks=KS) -> dict[str, flo
 
 
 def full_exclusion_mask(offsets: np.ndarray, items: np.ndarray, rows: np.ndarray,
-                        n_items: int, targets: np.ndarray) -> torch.Tensor:
+                        n_items: int, targets: np.ndarray, device=None) -> torch.Tensor:
     """(B, V+2) bool: pad, eos and every item of each user's whole sequence except its target.
-    Built from the CSR arrays with one scatter, so it is cheap for any batch."""
+    Built from the CSR arrays with one scatter, so it is cheap for any batch; on `device`
+    (the scores' device), so only the index lists travel, never a (B, V+2) block."""
     lengths = offsets[rows + 1] - offsets[rows]
     batch_of = np.repeat(np.arange(len(rows)), lengths)
     starts = np.repeat(offsets[rows] - np.cumsum(np.concatenate([[0], lengths[:-1]])), lengths)
     flat = items[np.arange(len(batch_of)) + starts]
-    mask = torch.zeros((len(rows), n_items + 2), dtype=torch.bool)
-    mask[torch.from_numpy(batch_of), torch.from_numpy(flat)] = True
+    mask = torch.zeros((len(rows), n_items + 2), dtype=torch.bool, device=device)
+    mask[torch.from_numpy(batch_of).to(mask.device), torch.from_numpy(flat).to(mask.device)] = True
     mask[:, 0] = True
     mask[:, n_items + 1] = True
-    mask[torch.arange(len(rows)), torch.from_numpy(targets)] = False
+    mask[torch.arange(len(rows), device=mask.device), torch.from_numpy(targets).to(mask.device)] = False
     return mask
 
 
@@ -89,16 +93,21 @@ def domain_ranks(domain, split: str, score_fn: Callable, *, full_ranking: bool =
     between two models needs; `evaluate_domain` averages them.
 
     score_fn(rows: np.ndarray, split: str, candidates: Tensor (B, C) or None) -> Tensor: scores
-    of the given candidate ids (B, C), or of all ids (B, V+2) when candidates is None."""
+    of the given candidate ids (B, C), or of all ids (B, V+2) when candidates is None. Full
+    ranking holds one (batch_size, V+2) block of scores (plus a mask and a comparison of the
+    same shape) at a time, never users x items: batch_size bounds its memory."""
     rows = np.arange(domain.n_users) if rows is None else np.asarray(rows)
     ranks = []
     for lo in range(0, len(rows), batch_size):
         batch = rows[lo:lo + batch_size]
         if full_ranking:
+            # ranked where the scores are: a (B, V+2) block never crosses to the host
             targets = domain.targets(split, batch)
-            scores = score_fn(batch, split, None).float().cpu()
-            exclude = full_exclusion_mask(domain.offsets, domain.items, batch, domain.n_items, targets)
-            ranks.append(ranks_full(scores, torch.from_numpy(targets), exclude))
+            scores = score_fn(batch, split, None).float()
+            exclude = full_exclusion_mask(domain.offsets, domain.items, batch, domain.n_items,
+                                          targets, device=scores.device)
+            ranks.append(ranks_full(scores, torch.from_numpy(targets).to(scores.device), exclude).cpu())
+            del scores, exclude
         else:
             candidates = torch.from_numpy(domain.candidates(split, batch))
             ranks.append(ranks_from_candidate_scores(score_fn(batch, split, candidates).float().cpu()))

@@ -117,8 +117,9 @@ def training_bytes(m, cfg, *, longest: int) -> dict[str, int]:
     layers = 3 * m.n_layers + 2 * m.cdsrec_layers
     per_layer = tokens * (12 * d + 2 * m.d_ff) + 2 * batch * m.n_heads * length * length
     activations = layers * per_layer * FLOAT
-    # full-ranking evaluation scores a (eval_batch, items) block at a time
-    evaluation = cfg.eval_batch * (max(m.n_items_a, m.n_items_b) + 2) * FLOAT * 2
+    # full-ranking evaluation scores a (eval_batch, items) block at a time: float scores, a bool
+    # exclusion mask and a bool comparison (evaluation.ranks_full), plus room for a float copy
+    evaluation = cfg.eval_batch * (max(m.n_items_a, m.n_items_b) + 2) * (FLOAT * 2 + 2)
     return {"parameters and optimiser state": weights,
             "activations": softmax + activations,
             "evaluation": evaluation}

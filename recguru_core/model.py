@@ -306,9 +306,11 @@ class RecGURU(nn.Module):
         """Eq. 11 over the whole item table: q (..., d) -> (..., V+2); pad and eos columns -inf."""
         weight = self.item_embeddings(domain)  # (V+2, d)
         s = q @ weight.t().to(q.dtype)  # (..., V+2)
-        special = torch.zeros(weight.size(0), dtype=torch.bool, device=s.device)
-        special[[PAD, weight.size(0) - 1]] = True
-        return s.masked_fill(special, float("-inf"))
+        # in place on the fresh product (matmul's backward does not read its output): a copy
+        # would double the (B, V+2) block full ranking holds at 1 M items
+        s[..., PAD] = float("-inf")
+        s[..., weight.size(0) - 1] = float("-inf")
+        return s
 
     def score_items(self, domain: int, q: Tensor, items: Tensor) -> Tensor:
         """Eq. 11 for candidates: q (..., d), items (..., C) -> (..., C) (pad candidates score 0)."""

@@ -11,8 +11,8 @@ Steps, in order, each configurable in `PreprocessConfig`:
     r, otherwise it keeps one domain at random and its other sequence is dropped;
  7. re-index items per domain 1..|V| (0 = pad, |V|+1 = eos) over the items that remain.
 
-Everything is vectorised over integer codes (np.unique / bincount / lexsort); no Python loop
-runs per user or per interaction.
+Everything is vectorised over integer codes (bincount / one argsort, skipped when the input is
+already time-ordered per user); no Python loop runs per user or per interaction.
 """
 from __future__ import annotations
 
@@ -86,13 +86,47 @@ def _sorted_codes(df: pd.DataFrame, drop_repeats: bool):
     user_codes, user_uniques = pd.factorize(df["user_id"], sort=False)
     item_codes, item_uniques = pd.factorize(df["item_id"], sort=False)
     ts = df["timestamp"].to_numpy(dtype=np.int64)
-    order = np.lexsort((np.arange(len(ts)), ts, user_codes))  # last key is primary
-    u, i, t = user_codes[order].astype(np.int64), item_codes[order].astype(np.int64), ts[order]
+    order = _time_order(user_codes, ts)
+    if order is None:  # already grouped by user and time-ordered (no copy, no sort)
+        u, i, t = user_codes.astype(np.int64, copy=False), item_codes.astype(np.int64, copy=False), ts
+    else:
+        u, i, t = user_codes[order].astype(np.int64), item_codes[order].astype(np.int64), ts[order]
     if drop_repeats and len(u) > 1:
         repeat = np.zeros(len(u), dtype=bool)
         repeat[1:] = (u[1:] == u[:-1]) & (i[1:] == i[:-1])
         u, i, t = u[~repeat], i[~repeat], t[~repeat]
     return u, i, t, np.asarray(user_uniques), np.asarray(item_uniques)
+
+
+def _time_order(user_codes: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
+    """The permutation sorting by (user, timestamp, original position), or None when the rows
+    are in that order already (files written per user, the synthetic world): an O(n) check
+    instead of an O(n log n) sort. When user code and time offset fit one int64 key, one stable
+    argsort of that key replaces lexsort's three passes (same permutation, ~2x faster at 10 M
+    rows); otherwise lexsort."""
+    if len(ts) == 0:
+        return None
+    span_bits = (int(ts.max()) - int(ts.min())).bit_length()
+    user_bits = int(user_codes.max()).bit_length()
+    if user_bits + span_bits > 62:
+        return np.lexsort((np.arange(len(ts)), ts, user_codes))  # last key is primary
+    key = (user_codes.astype(np.int64) << span_bits) | (ts - ts.min())
+    if bool((key[1:] >= key[:-1]).all()):
+        return None
+    return np.argsort(key, kind="stable")
+
+
+def _dense_codes(codes: np.ndarray, sorted_input: bool) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(codes, return_inverse=True) for non-negative integer codes in O(n): by runs when
+    `codes` is sorted, else through a presence table (codes are < len(codes) uniques + filtered
+    ones, so the table is small). Same (uniques, inverse) as np.unique, without its sort."""
+    if sorted_input:
+        start = np.ones(len(codes), dtype=bool)
+        start[1:] = codes[1:] != codes[:-1]
+        return codes[start], np.cumsum(start) - 1
+    present = np.bincount(codes) > 0
+    remap = np.cumsum(present) - 1
+    return np.flatnonzero(present), remap[codes]
 
 
 def k_core(users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
@@ -137,8 +171,8 @@ def _finish_domain(raw: RawDomain, u, i, t, user_uniques, item_uniques) -> Clean
     if len(u) == 0:
         raise DataError(f"domain {raw.name}: no interactions left after filtering")
     # Users in order of first appearance (u is sorted, so unique gives sorted codes).
-    user_codes, user_new = np.unique(u, return_inverse=True)
-    item_codes, item_new = np.unique(i, return_inverse=True)
+    user_codes, user_new = _dense_codes(u, sorted_input=True)
+    item_codes, item_new = _dense_codes(i, sorted_input=False)
     counts = np.bincount(user_new, minlength=len(user_codes))
     offsets = np.zeros(len(user_codes) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])

@@ -57,6 +57,7 @@ MOVIE_GENRES = (
 K = 6, each cluster's genres share a theme across the two domains."""
 
 _NEIGHBOURS = 5  # candidates for a Markov step: the previous item's nearest latent neighbours
+_EXACT_NEIGHBOURS = 50_000  # above this many items, neighbours are approximate (_nearby_in_genre)
 _GENRE_SPREAD = 0.6  # how far a genre centre strays from its anchor cluster
 _ITEM_SPREAD = 0.5  # how far an item strays from its genre centre
 _EPOCH = 1_577_836_800  # 2020-01-01 UTC: first possible timestamp
@@ -236,7 +237,9 @@ def _catalogue(rng: np.random.Generator, name: str, base_names: tuple[str, ...],
         genre_centres=genre_centres,
         item_cdf=item_cdf,
         guide=guide,
-        neighbours=_nearest_neighbours(vectors, min(_NEIGHBOURS, n_items - 1)),
+        neighbours=(_nearest_neighbours(vectors, min(_NEIGHBOURS, n_items - 1))
+                    if n_items <= _EXACT_NEIGHBOURS else
+                    _nearby_in_genre(vectors, genre_start, min(_NEIGHBOURS, n_items - 1))),
         id_offset=id_offset,
     )
 
@@ -285,6 +288,30 @@ def _nearest_neighbours(vectors: np.ndarray, m: int) -> np.ndarray:
         sims = unit[lo:lo + rows] @ unit.T
         sims[np.arange(len(sims)), np.arange(lo, lo + len(sims))] = -np.inf
         out[lo:lo + rows] = np.argpartition(-sims, m - 1, axis=1)[:, :m]
+    return out
+
+
+def _nearby_in_genre(vectors: np.ndarray, genre_start: np.ndarray, m: int) -> np.ndarray:
+    """(I, m) approximate latent neighbours for catalogues too big for the exact O(I^2) search
+    (1 M items would take hours): items of one genre are ordered along a fixed random direction
+    and each item's neighbours are the m items next to it in that order (within its genre when
+    every genre is big enough, else in the whole catalogue). O(I log I). Catalogues up to
+    _EXACT_NEIGHBOURS items keep the exact search, so every smaller world is unchanged."""
+    n = len(vectors)
+    direction = _unit(np.random.default_rng(n).standard_normal(vectors.shape[1]))
+    sizes = np.diff(genre_start)
+    per_genre = bool(sizes.min() > m)
+    genre = np.repeat(np.arange(len(sizes)), sizes) if per_genre else np.zeros(n, dtype=np.int64)
+    order = np.lexsort((vectors @ direction, genre))  # position -> item
+    lo = (genre_start[:-1] if per_genre else np.zeros(1, dtype=np.int64))[genre[order]]
+    hi = (genre_start[1:] if per_genre else np.full(1, n))[genre[order]]
+    pos = np.arange(n)
+    start = np.clip(pos - m // 2, lo, hi - m - 1)
+    window = start[:, None] + np.arange(m + 1)  # m + 1 positions, one of them is pos itself
+    keep = window != pos[:, None]
+    keep[keep.sum(axis=1) > m, -1] = False  # pos outside the window: drop its last position
+    out = np.empty((n, m), dtype=np.int64)
+    out[order] = order[window[keep].reshape(n, m)]
     return out
 
 

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from . import distributed, losses
-from .batching import Batcher, epoch_batches
+from .batching import Batcher, epoch_batches, host_floats
 from .config import TrainConfig
 from .data import CrossDomainData, data_from_state, data_to_state
 from .errors import RecGuruError
@@ -268,14 +268,14 @@ class Trainer(AdversarialPhase):
                 for domain, rows in ((0, rows_a[i]), (1, rows_b[i])):
                     seq = self.batcher.encoder_input(domain, rows)
                     rec.append(self.model.reconstruction_loss(domain, seq, self.model.encode(domain, seq)))
-            self._check_finite(rec_A=rec[0], rec_B=rec[1])
-            loss = rec[0] + rec[1]
+            rec_a, rec_b = host_floats(*rec)  # the step's one host sync
+            self._check_finite(rec_A=rec_a, rec_B=rec_b)
             self.opt_pre.zero_grad(set_to_none=True)
-            loss.backward()
+            (rec[0] + rec[1]).backward()
             self._step(self.opt_pre)
             self.global_step += 1
-            yield self._record({"phase_step": self.unit * steps + i + 1, "rec_A": rec[0].item(),
-                                "rec_B": rec[1].item(), "lr": lr}, time.perf_counter() - t0)
+            yield self._record({"phase_step": self.unit * steps + i + 1, "rec_A": rec_a,
+                                "rec_B": rec_b, "lr": lr}, time.perf_counter() - t0)
 
     # -- phase 2 --------------------------------------------------------------------------------
     def _sample(self, rng, which: int) -> np.ndarray:

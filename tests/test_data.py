@@ -99,3 +99,45 @@ def test_stats(make_raw):
     assert stats["A"] == {"users": 2, "items": 5, "interactions": 8, "avg_len": 4.0}
     assert stats["B"] == {"users": 1, "items": 3, "interactions": 3, "avg_len": 3.0}
     assert stats["overlap_users"] == 1
+
+
+def _negatives_column_loop(offsets, items, n_items, n, weights, seed):
+    """The previous sampler (one draw column at a time), kept as the reference the vectorised
+    rounds of `sample_negatives` must reproduce bit for bit (same stream, same chunks)."""
+    from recguru_core.data import _alias_table
+
+    n_users, lengths = len(offsets) - 1, np.diff(offsets)
+    p = np.ones(n_items) if weights is None else np.asarray(weights, dtype=np.float64)
+    prob, alias = _alias_table(p)
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n_users, n), dtype=np.int32)
+    chunk = int(max(64, min(8192, 2**26 // (n_items + 2))))
+    for lo in range(0, n_users, chunk):
+        hi = min(lo + chunk, n_users)
+        m = hi - lo
+        taken = np.zeros((m, n_items + 2), dtype=bool)
+        taken[np.repeat(np.arange(m), lengths[lo:hi]), items[offsets[lo]:offsets[hi]]] = True
+        count, pending, pool = np.zeros(m, dtype=np.int64), np.arange(m), n + n // 4 + 8
+        while len(pending):
+            k = rng.integers(0, n_items, (len(pending), pool))
+            draws = np.where(rng.random(k.shape) < prob[k], k, alias[k]) + 1
+            for j in range(pool):
+                cand = draws[:, j]
+                ok = ~taken[pending, cand] & (count[pending] < n)
+                rows_ok = pending[ok]
+                taken[rows_ok, cand[ok]] = True
+                out[lo + rows_ok, count[rows_ok]] = cand[ok]
+                count[rows_ok] += 1
+            pending = pending[count[pending] < n]
+    return out
+
+
+@pytest.mark.parametrize("n_users,n_items,n,skewed", [
+    (300, 120, 60, True), (300, 120, 90, False),  # many rows need a second round
+    (2000, 500, 30, True), (150, 300_000, 20, True),  # several chunks; 64-user chunks
+])
+def test_negatives_match_the_column_loop(n_users, n_items, n, skewed):
+    offsets, items = _random_csr(n_users, min(n_items, 400), 3)
+    weights = (np.arange(1, n_items + 1, dtype=float) ** -0.8) if skewed else None
+    new = sample_negatives(offsets, items, n_items, n, weights, seed=5)
+    assert (new == _negatives_column_loop(offsets, items, n_items, n, weights, seed=5)).all()

@@ -4,7 +4,6 @@ non-loopback server unless allowed; ui/store.check_source never echoes file cont
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
