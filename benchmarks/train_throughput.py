@@ -1,7 +1,13 @@
 """Training throughput per phase at the paper configuration (d=64, 3 layers, 2 heads, ff 512).
 
     python benchmarks/train_throughput.py [SOURCE] [--batch 256] [--device auto|cpu|cuda]
-                                          [--steps 10] [--threads N]
+                                          [--steps 10] [--threads N|auto] [--busy N]
+    python benchmarks/train_throughput.py --compare-busy [--steps 10]
+
+--busy N keeps N other processes spinning on the CPU while measuring (a busy machine).
+--compare-busy runs phase 1 in child processes: idle with all cores' threads, one core busy with
+all cores' threads (the old default), one core busy with --threads auto (the thread policy of
+recguru_core/threads.py), and one core busy with 1 thread, and prints the table.
 
 Prints sequences/s for a phase-1 step (A+B reconstruction), a phase-2 iteration (5 critic + 1
 generator step) and a phase-3 step (BPR, both domains), peak memory, and the fraction of the
@@ -56,12 +62,56 @@ def main():
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--threads", default="0", help="N, auto, or 0 (torch's default)")
+    parser.add_argument("--busy", type=int, default=0, help="spinning processes beside the run")
+    parser.add_argument("--phases", default="1,2,3")
+    parser.add_argument("--compare-busy", action="store_true")
     parser.add_argument("--compile", action="store_true")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.compare_busy:
+        return compare_busy(args)
+    if args.threads not in ("0", ""):
+        from recguru_core.threads import apply_threads
 
+        apply_threads(args.threads)
+    spinners = [spin() for _ in range(args.busy)]
+    try:
+        return measure(args)
+    finally:
+        for proc in spinners:
+            proc.kill()
+
+
+def spin():
+    """Another job keeping one core busy (pure Python, no threads of its own)."""
+    import subprocess
+
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def compare_busy(args):
+    import subprocess
+
+    cores = os.cpu_count() or 1
+    setups = [("idle", 0, str(cores)), (f"1 core busy, {cores} threads", 1, str(cores)),
+              ("1 core busy, --threads auto", 1, "auto"), ("1 core busy, 1 thread", 1, "1")]
+    rows = []
+    for name, busy, threads in setups:
+        env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        out = subprocess.run([sys.executable, __file__, args.source, "--batch", str(args.batch),
+                              "--steps", str(args.steps), "--threads", threads, "--busy", str(busy),
+                              "--phases", "1", "--device", "cpu"],
+                             capture_output=True, text=True, env=env, check=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        rows.append({"setup": name, "threads": result["threads"], "phase1_seq_s": result["phase1_seq_s"]})
+        print(f"{name:<32} threads {result['threads']:>2}  phase 1 {result['phase1_seq_s']:>8.1f} seq/s",
+              flush=True)
+    print(json.dumps({"compare_busy": rows}))
+
+
+def measure(args):
+
+    from recguru_core.batching import epoch_batches
     from recguru_core.model import ModelConfig
     from recguru_core.sources import load_source
     from recguru_core.training import Trainer, TrainConfig
@@ -78,8 +128,8 @@ def main():
 
     # phase 1: count real (non-pad) tokens for the FLOP estimate
     steps = trainer.steps_per_epoch
-    rows_a = trainer._epoch_rows(rng, np.arange(data.a.n_users), data.a.lengths, steps)
-    rows_b = trainer._epoch_rows(rng, np.arange(data.b.n_users), data.b.lengths, steps)
+    rows_a = epoch_batches(rng, np.arange(data.a.n_users), data.a.lengths, steps, args.batch)
+    rows_b = epoch_batches(rng, np.arange(data.b.n_users), data.b.lengths, steps, args.batch)
 
     from recguru_core.training import noam_lr
 
@@ -114,9 +164,17 @@ def main():
     t1, tokens = timed(phase1_step, args.steps)
     phase1 = 2 * args.batch * args.steps / t1  # sequences (A and B) per second
 
+    phases = {int(p) for p in args.phases.split(",")}
+    if phases == {1}:
+        result = {"phase1_seq_s": round(phase1, 1), "threads": torch.get_num_threads(),
+                  "busy": args.busy, "device": str(device)}
+        print(f"phase 1: {phase1:8.1f} seq/s  ({t1 / args.steps * 1000:.0f} ms/step, A+B batches of "
+              f"{args.batch}, {torch.get_num_threads()} threads, {args.busy} busy)")
+        print(json.dumps(result))
+        return
+
     def phase2_iter(i):
-        for _ in range(tcfg.critic_iters):
-            trainer.critic_step(rng)
+        trainer.critic_steps(rng)  # critic_iters updates on one encoding
         trainer.generator_step(rng)
 
     t2, _ = timed(phase2_iter, max(2, args.steps // 2))
@@ -128,12 +186,13 @@ def main():
     trainer._gur_cache = [trainer.batcher.all_gurs(trainer.model, d) for d in (0, 1)]
 
     ft_steps = trainer.ft_steps_per_epoch
-    ft_batches = [trainer._epoch_rows(rng, ft_rows[d], data.domain(d).lengths, ft_steps) for d in (0, 1)]
+    ft_batches = [epoch_batches(rng, ft_rows[d], data.domain(d).lengths, ft_steps, args.batch)
+                  for d in (0, 1)]
 
     def phase3_step(i):
         for d in (0, 1):
             rows = ft_batches[d][i % ft_steps]  # the trainer's length-bucketed batches
-            loss = trainer._bpr_loss(d, rows, rng)
+            loss = trainer._bpr_loss(d, rows, rng, trainer._gur_cache)
             trainer.opt_ft[d].zero_grad()
             loss.backward()
             trainer.opt_ft[d].step()
