@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import page, state, store
-from ui.figures import curves
+from ui.figures import curves, tables
 
 page.setup_page("Training curves", ":material/monitoring:")
 st.title("Training curves")
@@ -57,3 +57,14 @@ if curves.eval_frame(frame).empty:
         "Validation metrics over steps appear as a last panel when the checkpoint's history "
         "carries evaluation records (one per fine-tune epoch)."
     )
+
+st.subheader(
+    "Adversarial-phase health",
+    divider="gray",
+    help="Read from the step records of phase 2: is the critic winning, did the GUR cloud "
+    "collapse or shrink, what did alignment cost in reconstruction? The same checks as "
+    "`python -m recguru_core evaluate CHECKPOINT --health`.",
+)
+health = page.attempt(store.health_rows, path)
+if health:
+    st.dataframe(tables.health_frame(health), width="stretch", hide_index=True)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import page
+from ui import page, state, store
 from ui.figures import tables
 
 page.setup_page("Evaluation", ":material/table_chart:")
@@ -37,6 +37,9 @@ with left:
         "user never interacted with (the paper's protocol).",
     )
     st.dataframe(tables.style_table2(sampled), width="stretch")
+    st.download_button("Download (CSV)", sampled.to_csv().encode(), mime="text/csv",
+                       file_name=f"{state.checkpoint_label(path)}-sampled.csv",
+                       icon=":material/download:", key="eval.csv.sampled")
 with right:
     st.subheader(
         "Full ranking: all unseen items",
@@ -48,6 +51,9 @@ with right:
         st.info("No full-ranking results in this checkpoint.", icon=":material/info:")
     else:
         st.dataframe(tables.style_table2(full), width="stretch")
+        st.download_button("Download (CSV)", full.to_csv().encode(), mime="text/csv",
+                           file_name=f"{state.checkpoint_label(path)}-full.csv",
+                           icon=":material/download:", key="eval.csv.full")
 
 st.markdown("**Sampled HR@10 and NDCG@10 (%)**")
 st.plotly_chart(
@@ -63,3 +69,23 @@ with st.expander("Validation split (used for model selection)", icon=":material/
     st.dataframe(
         tables.style_table2(tables.table2_frame(metrics, None, split="valid", names=names)), width="stretch"
     )
+
+st.subheader(
+    "By user group",
+    divider="gray",
+    help="Overlapped users are in both domains (their GUR from the other domain is attended "
+    "to); short histories are the cold users cross-domain help is meant for. Each cell: value "
+    "(95 % bootstrap interval over the group's users), in percent. Intervals that overlap "
+    "mean the difference may be noise.",
+)
+if st.toggle("Split the test metrics by user group (full ranking of every user: seconds to a "
+             "minute)", key="eval.groups"):
+    rows = page.when_ready(store.start_group_evaluation(path), "Ranking every user")
+    if rows is not None:
+        grouped = tables.groups_frame(rows)
+        st.dataframe(grouped, width="stretch", hide_index=True)
+        st.download_button("Download (CSV)", store.frame_csv(rows), mime="text/csv",
+                           file_name=f"{state.checkpoint_label(path)}-groups.csv",
+                           icon=":material/download:", key="eval.csv.groups")
+        st.caption("Only this checkpoint's own model is split by group: the baselines it "
+                   "carries come as overall metrics without per-user ranks.")

@@ -740,3 +740,25 @@ def test_uploaded_tables_errors_name_the_upload_not_the_server_folder(tiny_app):
     _ok(at, "uploaded tables")
     assert "uploaded Books.csv: no interactions" in _texts(at.error), _texts(at.error)
     assert "runs" not in _texts(at.error)
+
+
+def test_training_curves_show_the_adversarial_health_verdicts(tiny_app):
+    at = _open("pages/3_Training_curves.py")
+    health = [d.value for d in at.dataframe if "verdict" in d.value.columns]
+    assert health, "no health table"
+    assert "Wasserstein trend" in health[0]["check"].tolist()
+    assert "Critic accuracy (last 20 %)" in health[0]["check"].tolist()
+
+
+def test_evaluation_splits_metrics_by_user_group(tiny_app):
+    at = _open("pages/5_Evaluation.py")
+    at.toggle(key="eval.groups").set_value(True).run()
+    deadline = time.monotonic() + 120
+    while not any("users" in d.value.columns for d in at.dataframe):
+        assert time.monotonic() < deadline, "the group table never appeared"
+        time.sleep(1)
+        at.run()
+    _ok(at, "groups")
+    table = next(d.value for d in at.dataframe if "users" in d.value.columns)
+    assert {"overlapped", "not overlapped", "all users"} <= set(table["group"])
+    assert any(c.startswith("full ") for c in table.columns)

@@ -79,8 +79,8 @@ def setup_page(title: str, icon: str) -> None:
             own_navigation = True
         except st.errors.StreamlitAPIException:
             own_navigation = False
-        st.set_option("client.showSidebarNavigation", not own_navigation)
-        st.set_option("client.toolbarMode", "minimal")  # no "Deploy" button in a local tool
+        if not own_navigation:  # .streamlit/config.toml turns the default one off
+            st.set_option("client.showSidebarNavigation", True)
         st.divider()
         if path:
             st.caption("Checkpoint in use")

@@ -377,6 +377,33 @@ def alignment_chart(path: str, view: AlignmentView, left: str, right: str, color
                              tuple(sorted(selected)), _view=view)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _health(ref: RunRef) -> list[dict]:
+    from recguru_core.health import diagnose
+
+    return diagnose(load_run(ref).history())
+
+
+def frame_csv(rows: Sequence[dict]) -> bytes:
+    return pd.DataFrame(list(rows)).to_csv(index=False).encode()
+
+
+def health_rows(path: str) -> list[dict]:
+    """The adversarial phase's health verdicts (recguru_core.health) from the step records."""
+    return _health(run_ref(path))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _group_evaluation(ref: RunRef, n_boot: int) -> list[dict]:
+    return load_run(ref).evaluate_groups("test", n_boot=n_boot)
+
+
+def start_group_evaluation(path: str, n_boot: int = 1000) -> jobs.Job:
+    """Metrics by user group with bootstrap intervals (full ranking of every user: seconds)."""
+    ref = run_ref(path)
+    return jobs.submit(("groups", ref, int(n_boot)), _group_evaluation, ref, int(n_boot))
+
+
 # ----------------------------------------------------------------------------- alignment metrics
 
 

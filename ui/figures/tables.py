@@ -274,3 +274,28 @@ def neighbours_table(neighbours: Sequence[dict]) -> pd.DataFrame:
             "recent titles": [", ".join(map(str, (r.get("titles") or [])[:5])) for r in rows],
         }
     )
+
+
+def groups_frame(rows: Sequence[dict]) -> pd.DataFrame:
+    """recguru_core.groups rows -> one row per (domain, group) with the user count and a
+    'value (low–high)' cell per ranking × metric, in percent."""
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    frame["cell"] = [
+        f"{100 * v:.1f} ({100 * lo:.1f}–{100 * hi:.1f})" if pd.notna(v) else "–"
+        for v, lo, hi in zip(frame["value"], frame["low"], frame["high"])
+    ]
+    frame["column"] = frame["ranking"] + " " + frame["metric"]
+    wide = frame.pivot_table(index=["domain", "group", "users"], columns="column", values="cell",
+                             aggfunc="first", sort=False)
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def health_frame(rows: Sequence[dict]) -> pd.DataFrame:
+    """recguru_core.health.diagnose rows as a table with a status mark."""
+    mark = {"ok": "✅ ok", "warn": "⚠️ warn", "bad": "❌ bad", "n/a": "– n/a"}
+    return pd.DataFrame([{"status": mark.get(r["status"], r["status"]), "check": r["check"],
+                          "value": r["value"], "verdict": r["verdict"], "what to try": r["advice"]}
+                         for r in rows])
