@@ -70,11 +70,13 @@ def main():
     args = parser.parse_args()
     if args.compare_busy:
         return compare_busy(args)
+    spinners = [spin() for _ in range(args.busy)]  # the other job runs before we start
+    if spinners:
+        time.sleep(1.0)
     if args.threads not in ("0", ""):
         from recguru_core.threads import apply_threads
 
         apply_threads(args.threads)
-    spinners = [spin() for _ in range(args.busy)]
     try:
         return measure(args)
     finally:
