@@ -37,6 +37,21 @@ sys.path.insert(0, str(ROOT))
 from test_browser import CHROMIUM, CHROMIUM_ARGS, PAGES, _free_port, _wait_for_server  # noqa: E402
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (its threads included) from /proc/<pid>/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes spent busy since boot (all cores), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> dict[str, float]:
     out = {}
     try:
@@ -74,6 +89,7 @@ async def visit(page, url: str, timeout_s: float) -> tuple[float, int]:
 async def session(browser, base: str, user: str | None, timeout_s: float, log: list) -> None:
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
     page = await context.new_page()
+    page.set_default_timeout(timeout_s * 1000)  # a crowded 2-core server answers slowly
     try:
         for path, name, _charts, _wait in PAGES:
             seconds, exceptions = await visit(page, f"{base}/{path}", timeout_s)
@@ -138,11 +154,14 @@ async def main_async(args) -> dict:
                      str(work / "load-train.pt"), "--quiet", "--threads", "1"],
                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             crowd: list = []
+            server_cpu0, machine_cpu0 = cpu_seconds(server.pid), machine_busy_seconds()
             started = time.monotonic()
             await asyncio.wait_for(
                 asyncio.gather(*(session(browser, base, u, args.timeout, crowd) for u in picks)),
                 timeout=args.timeout)
             crowd_s = time.monotonic() - started
+            server_cpu = cpu_seconds(server.pid) - server_cpu0
+            machine_cpu = machine_busy_seconds() - machine_cpu0
             await browser.close()
         training_alive = training is not None and training.poll() is None
         loads = Counter(m.group(1) for m in re.finditer(r"recguru: loaded checkpoint (\S+)",
@@ -153,6 +172,10 @@ async def main_async(args) -> dict:
         return {
             "sessions": args.sessions, "training_running": training_alive,
             "wall_s": round(crowd_s, 1),
+            # where the crowd phase's CPU went: the server (one Python process: its script runs
+            # and background jobs) vs everything else (Chromium, the training, this script)
+            "server_cpu_s": round(server_cpu, 1), "machine_cpu_s": round(machine_cpu, 1),
+            "server_cores_used": round(server_cpu / crowd_s, 2),
             "exceptions": sum(r["exceptions"] for r in warm + alone + crowd),
             "checkpoint_loads": dict(loads),
             "server_rss_mib": round(memory.get("VmRSS", float("nan")), 1),
@@ -187,6 +210,8 @@ def main():
     print(f"checkpoint loads: {result['checkpoint_loads']}; server RSS {result['server_rss_mib']} MiB "
           f"(peak {result['server_peak_rss_mib']}); exceptions: {result['exceptions']}; "
           f"training running throughout: {result['training_running']}")
+    print(f"crowd phase {result['wall_s']} s: server used {result['server_cpu_s']} CPU s "
+          f"({result['server_cores_used']} cores), the whole machine {result['machine_cpu_s']} CPU s")
     print(json.dumps(result))
 
 
