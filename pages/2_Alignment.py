@@ -83,7 +83,7 @@ urlstate.apply(
 )
 alignment_panel.apply_link_selection(view)
 
-c1, c2, c3 = st.columns([2, 1, 4])
+c1, c2, c3 = st.columns([4, 1.3, 4])
 color_by = (
     c1.segmented_control(
         "Colour by",

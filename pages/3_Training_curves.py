@@ -94,7 +94,7 @@ if curves.eval_frame(frame).empty:
 
 if snap is not None:
     st.subheader(
-        f"The representation at {text.md(alignment_fig.snapshot_short_title(snap, steps).lower())}",
+        f"The representation at this snapshot: {text.md(alignment_fig.snapshot_short_title(snap, steps))}",
         divider="gray",
         help="The same layout and metrics as the Alignment page, for the snapshot picked above.",
     )

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (tiny_app is a fixture imported from test_app)
 """Shareable state (issue 10): the URL round trip on every page that has state worth sending,
 stale links (a notice and the defaults, never an exception), the snapshot picker of Training
 curves and the Alignment metric cards following the snapshot."""
