@@ -2,17 +2,18 @@
 
 import streamlit as st
 
-from ui import page, store, text
+from ui import page, store, text, urlstate
 from ui.figures import alignment as alignment_fig
 from ui.panels import alignment as alignment_panel
 
-page.setup_page("Alignment", ":material/scatter_plot:")
+page.setup_page("Alignment", ":material/scatter_plot:", url_params=True)
 st.title("Alignment of the two domains", help=alignment_panel.ALIGNMENT_HELP)
 st.caption(
-    "Each point is one user's GUR in one domain (orange = A, blue = B). The adversarial "
-    "phase should mix the two clouds; the numbers on the right say how far it got, each "
-    "beside what shuffled domain labels give. Box- or lasso-select points in either "
-    "panel to list those users."
+    "Each point is one user's GUR in one domain (orange = A, blue = B): the end of "
+    "pre-training on the left, the snapshot you pick on the right, in one frame. The "
+    "adversarial phase trains the encoder to hide the domain; the cards on the right measure "
+    "in the GUR space how far this run got at the picked snapshot, each beside what shuffled "
+    "domain labels give. Box- or lasso-select points in either panel to list those users."
 )
 
 path, run = page.current_run()
@@ -73,13 +74,20 @@ view = page.attempt(store.alignment_data, path, run, projection, origin)
 if view is None:
     st.stop()
 panels = list(view.layouts)
-c1, c2, c3 = st.columns([2, 1, 3])
 modes = ["domain", "overlap"] + (["cluster"] if view.has_cluster else [])
+right_options = [p for p in panels if p != panels[0]] or panels
+urlstate.apply(
+    urlstate.PAGE_ALIGNMENT,
+    valid={"snap": right_options.__contains__, "color": modes.__contains__},
+    defaults={"snap": right_options[-1]},
+)
+alignment_panel.apply_link_selection(view)
+
+c1, c2, c3 = st.columns([4, 1.3, 4])
 color_by = (
     c1.segmented_control(
         "Colour by",
         modes,
-        default="domain",
         key="align.color",
         format_func=alignment_fig.COLOR_MODES.get,
         required=True,
@@ -89,15 +97,15 @@ color_by = (
 links = c2.toggle(
     "Link A↔B", key="align.links", help="Draw a line between an overlapped user's A and B points."
 )
-right_options = [p for p in panels if p != panels[0]] or panels
-right = c3.select_slider(
-    "Right panel: snapshot",
-    right_options,
-    value=right_options[-1],
-    key="align.right",
-    format_func=lambda n: alignment_fig.snapshot_title(n, view.steps),
-    disabled=len(right_options) < 2,
-)
+with c3:
+    right = alignment_panel.snapshot_choice(
+        "Right panel: snapshot",
+        right_options,
+        view.steps,
+        key="align.right",
+        help="The left panel is the first snapshot (end of pre-training); the cards on the "
+        "right follow the snapshot picked here.",
+    )
 
 chart_col, metrics_col = st.columns([3, 1], gap="medium")
 with chart_col:
@@ -117,7 +125,12 @@ with chart_col:
         "Both panels show the same users in one coordinate frame; zoom is linked."
     )
 with metrics_col:
-    alignment_panel.alignment_metrics_panel(path, run)
+    alignment_panel.alignment_metrics_panel(path, run, right, view.steps)
+
+link_users = alignment_panel.view_selection_users(view)
+urlstate.publish(urlstate.PAGE_ALIGNMENT)
+urlstate.publish_selection(link_users)
+urlstate.share_control(selected=len(link_users))
 
 st.subheader("Selected users", divider="gray")
 alignment_panel.selection_panel(view, selected)

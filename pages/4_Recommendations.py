@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from ui import page, state, store, text
+from ui import page, store, text, urlstate
 from ui.figures import recommend as recommend_fig
 from ui.figures import style, tables
 from ui.panels import alignment as alignment_panel
 from ui.panels import recommend as recommend_panel
 
-page.setup_page("Recommendations", ":material/recommend:")
+page.setup_page("Recommendations", ":material/recommend:", url_params=True)
 st.title("Recommendations")
 st.caption(
     "Pick a user: their histories in both domains, CDSRec's top-k in the chosen domain "
@@ -19,6 +19,10 @@ path, run = page.current_run()
 if run is None:
     st.stop()
 names = (page.attempt(run.stats) or {}).get("names") or {}
+urlstate.apply(
+    urlstate.PAGE_RECOMMENDATIONS,
+    valid={"user": recommend_panel.known_user(run)},
+)
 recommend_panel.prepare_user_widgets(run)
 
 c1, c2, c3, c4 = st.columns([3, 2, 1, 2], vertical_alignment="bottom")
@@ -33,7 +37,7 @@ domain = (
     )
     or "A"
 )
-k = c3.number_input("Top k", 1, 100, state.DEFAULT_K, key="rec.k")
+k = c3.number_input("Top k", 1, 100, key="rec.k")
 c4.button(
     "Random user",
     key="rec.random",
@@ -55,6 +59,9 @@ if picked:
         on_change=recommend_panel.use_selected_user,
         args=(picked,),
     )
+
+urlstate.publish(urlstate.PAGE_RECOMMENDATIONS)
+urlstate.share_control()
 
 found = page.attempt(store.find_user, run, user)
 if not found:

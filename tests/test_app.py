@@ -265,8 +265,9 @@ def test_alignment_colour_modes_links_and_snapshots(tiny_app):
         _ok(at, f"colour by {mode}")
     at.toggle(key="align.links").set_value(True).run()
     _ok(at, "links")
-    slider = at.select_slider(key="align.right")
-    slider.set_value(slider.options[0]).run()
+    picker = at.segmented_control(key="align.right")
+    assert picker.value == "after"
+    picker.set_value("during_0").run()
     _ok(at, "intermediate snapshot")
 
 

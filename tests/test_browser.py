@@ -381,3 +381,42 @@ def test_two_sessions_explain_different_users_at_once(browser, server, checkpoin
     finally:
         for context, _ in sessions:
             context.close()
+
+
+def test_shared_link_opens_the_same_view_in_a_fresh_browser(browser, server, checkpoint_dir):
+    """A link copied from one session (Recommendations: user + domain + k; the checkpoint by
+    name) opened in a new browser context shows that user, and the share box holds the link."""
+    from urllib.parse import urlencode
+
+    from recguru_core.inference import LoadedRun
+
+    run = LoadedRun.load(checkpoint_dir / "demo.pt")
+    both = sorted(set(run.users("A")) & set(run.users("B")))
+    user = str(both[len(both) // 2])
+    query = urlencode({"ckpt": "demo", "user": user, "domain": "B", "k": "7"})
+    started = time.monotonic()
+    context, page = _open(browser, f"{server}/Recommendations?{query}")
+    try:
+        print(f"\nshared link rendered in {time.monotonic() - started:.2f} s")
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.get_by_label("User id", exact=True).input_value() == user
+        assert page.get_by_label("Top k", exact=True).input_value() == "7"
+        assert page.get_by_text("Top 7 in", exact=False).count() >= 1
+        assert f"user={user}" in page.url and "domain=B" in page.url
+        page.get_by_text("Share this view").first.click()
+        page.wait_for_selector('[data-testid="stCode"]', timeout=10_000)
+        shared = page.locator('[data-testid="stCode"]').first.inner_text()
+        assert "Recommendations?" in shared and f"user={user}" in shared, shared
+    finally:
+        context.close()
+    stale = browser.new_context(viewport={"width": 1440, "height": 1100})
+    try:
+        page = stale.new_page()
+        page.goto(f"{server}/Training_curves?ckpt=nope&smooth=abc",
+                  wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000)
+        page.get_by_text("not on this server").first.wait_for(timeout=PAGE_TIMEOUT_S * 1000)
+        wait_for_run(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert "ckpt=demo" in page.url and "smooth=0.6" in page.url  # the defaults, shareable
+    finally:
+        stale.close()

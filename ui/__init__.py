@@ -2,6 +2,7 @@
 
     state     every session key, page path and folder; the checkpoint selection
     page      page set-up, sidebar, current run, one-line errors
+    urlstate  shareable state: query parameters per page, the link to the current view
     store     the only importer of recguru_core: loaded runs and every cache (RunRef keys)
     jobs      the one background-job type (thread pool)
     training  the training runner (the CLI in a subprocess, progress in files)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from . import store, uploads
+from . import store, uploads, urlstate
 from .jobs import Job
 from .state import (
     APP_TITLE,
@@ -63,12 +63,16 @@ digraph G {
 """
 
 
-def setup_page(title: str, icon: str) -> None:
-    """Page config + the shared sidebar (checkpoint in use, training status)."""
+def setup_page(title: str, icon: str, *, url_params: bool = False) -> None:
+    """Page config + the shared sidebar (checkpoint in use, training status, the link to this
+    view). A page with `url_params` publishes its own state and link (ui.urlstate) after its
+    widgets; every other page's link carries the checkpoint only."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
     uploads.sweep_expired_uploads()
     adopt_finished_training()
+    urlstate.apply_checkpoint()  # a shared link names its checkpoint
     path = selected_checkpoint()
+    urlstate.publish_checkpoint(path)
     with st.sidebar:
         st.markdown(f"### :material/hub: {APP_TITLE}")
         # Our own navigation: the default one would call Home "app", after app.py. If the
@@ -95,6 +99,9 @@ def setup_page(title: str, icon: str) -> None:
                 icon=":material/hourglass_top:",
                 help="Progress on the Train page; other pages stay usable.",
             )
+    if not url_params:
+        urlstate.publish(urlstate.PAGE_OTHER)
+        urlstate.share_control()
 
 
 def current_run(*, quiet: bool = False):

@@ -147,6 +147,13 @@ def snapshot_names(run) -> list[str]:
     return names(run.snapshots())
 
 
+def snapshot_steps(run) -> dict[str, int]:
+    """{snapshot name: global step it was recorded at}, in training order."""
+    from recguru_core.snapshots import ordered_snapshots
+
+    return {name: int(snap.get("step", -1)) for name, snap in ordered_snapshots(run.snapshots())}
+
+
 # ----------------------------------------------------------------------------- data sources
 
 
@@ -247,13 +254,18 @@ def run_history_frame(path: str) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _dashboard(ref: RunRef, smoothing: float, log_y: bool) -> go.Figure:
-    return curves_dashboard(_history_frame(ref), smoothing=smoothing, log_y=log_y)
+def _dashboard(ref: RunRef, smoothing: float, log_y: bool, marks: tuple = (),
+               selected: str | None = None) -> go.Figure:
+    return curves_dashboard(_history_frame(ref), smoothing=smoothing, log_y=log_y,
+                            marks=marks, selected=selected)
 
 
-def training_curves_figure(path: str, smoothing: float, log_y: bool) -> go.Figure:
-    """The curves dashboard of a checkpoint, cached per (checkpoint, smoothing, log)."""
-    return _dashboard(run_ref(path), round(float(smoothing), 3), bool(log_y))
+def training_curves_figure(path: str, smoothing: float, log_y: bool, marks: Sequence = (),
+                           selected: str | None = None) -> go.Figure:
+    """The curves dashboard of a checkpoint, cached per (checkpoint, smoothing, log, snapshot
+    marks [(name, step, label)] and the selected one)."""
+    return _dashboard(run_ref(path), round(float(smoothing), 3), bool(log_y),
+                      tuple(tuple(m) for m in marks), selected)
 
 
 def history_csv(path: str) -> bytes:
@@ -411,15 +423,15 @@ def start_group_evaluation(path: str, n_boot: int = 1000) -> jobs.Job:
 def _alignment_metrics(ref: RunRef, n_max: int) -> dict:
     from recguru_core.analysis import compare_snapshots
 
-    snaps = load_run(ref).snapshots() or {}
-    subset = {k: snaps[k] for k in ("before", "after") if snaps.get(k) is not None}
-    return compare_snapshots(subset, seed=0, n_max=n_max)
+    return compare_snapshots(load_run(ref).snapshots() or {}, seed=0, n_max=n_max)
 
 
 def start_alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> jobs.Job:
-    """The job measuring alignment (done at once when the checkpoint stores it)."""
-    stored = load_run(path).alignment()
-    if stored:
+    """The job measuring alignment of every snapshot (done at once when the checkpoint stores
+    them all, as `project` writes them)."""
+    run = load_run(path)
+    stored = run.alignment()
+    if stored and all(name in stored for name in snapshot_names(run)):
         return jobs.finished(stored)
     ref = run_ref(path)
     return jobs.submit(("alignment", ref, int(n_max)), _alignment_metrics, ref, int(n_max))

@@ -82,10 +82,22 @@ def test_alignment_figure_other_colour_modes_keep_domain_as_symbol(mode):
     fig = alignment_fig.alignment_figure(_meta(), [("Before", _xy(100)), ("After", _xy(100))], color_by=mode)
     points = _points(fig)
     assert {s for t in points for s in t.marker.symbol} == {"circle", "diamond"}
+    legend = {n: c for n, c in _legend(fig).items() if not n.startswith("shape:")}
     if mode == "overlap":
-        assert set(_legend(fig).values()) == set(style.OVERLAP_COLORS.values())
+        assert set(legend.values()) == set(style.OVERLAP_COLORS.values())
     else:
-        assert len(_legend(fig)) == 4
+        assert len(legend) == 4
+    # the shapes' key is in the legend under the panels, not over the right panel's title
+    shapes = {t.name: t.marker.symbol for t in fig.data if (t.name or "").startswith("shape:")}
+    assert sorted(shapes.values()) == ["circle", "diamond"]
+    assert not [a for a in fig.layout.annotations if "◆" in (a.text or "")]
+
+
+def test_snapshot_short_titles_label_every_position():
+    steps = {"before": 300, "during_0": 450, "during_1": 520, "after": 600}
+    titles = [alignment_fig.snapshot_short_title(n, steps) for n in steps]
+    assert titles == ["Before · step 300", "Step 450", "Step 520", "After · step 600"]
+    assert alignment_fig.snapshot_short_title("during_2", {}) == "During (2)"
 
 
 def test_cluster_mode_without_clusters_falls_back_to_domain():

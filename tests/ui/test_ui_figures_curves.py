@@ -87,6 +87,23 @@ def test_curves_dashboard_one_frame_shading_colours_and_log_fallback():
     assert any(a.text == "not logged in this run" for a in sparse.layout.annotations)
 
 
+def test_snapshot_steps_are_marked_on_the_adversarial_panels():
+    frame = curves.history_frame(_history())
+    marks = [("before", 5, "Before · step 5"), ("during_0", 7, "Step 7"), ("after", 9, "After")]
+    plain = curves.curves_dashboard(frame)
+    fig = curves.curves_dashboard(frame, marks=marks, selected="during_0")
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    # Wasserstein, critic and generator panels, three snapshots each
+    assert len(lines) == 3 * 3 and len(fig.layout.shapes) == len(plain.layout.shapes) + 9
+    assert {s.x0 for s in lines} == {5.0, 7.0, 9.0}
+    solid = [s for s in lines if s.line.dash == "solid"]
+    assert {s.x0 for s in solid} == {7.0} and len(solid) == 3
+    assert {s.xref for s in lines} == {"x", "x2", "x3"}
+    assert sum(a.text == "Step 7" for a in fig.layout.annotations) == 3
+    shapes, labels = curves.snapshot_marks([("x", -1, "unknown step")], None)
+    assert shapes == [] and labels == []
+
+
 def test_eval_frame_picks_evaluation_records():
     ev = curves.eval_frame(curves.history_frame(_history()))
     assert list(ev.columns) == ["step", "valid_NDCG@10_A", "valid_NDCG@10_B", "valid_HR@10_A"]

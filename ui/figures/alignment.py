@@ -132,6 +132,15 @@ def snapshot_title(name: str, steps: dict) -> str:
     return f"During adversarial training{suffix}"
 
 
+def snapshot_short_title(name: str, steps: dict) -> str:
+    """A picker label: "Before · step 300", "Step 450", "After · step 600"."""
+    step = steps.get(name, -1)
+    at = f"step {step}" if step is not None and step >= 0 else ""
+    if name in ("before", "after"):
+        return f"{name.capitalize()} · {at}" if at else name.capitalize()
+    return at.capitalize() if at else f"During ({name.rsplit('_', 1)[-1]})"
+
+
 def _group_key(meta: pd.DataFrame, color_by: str) -> tuple[pd.Series, dict[str, str], list[str]]:
     """(per-point group label, colour per label, label order) for a colour mode."""
     names = meta.attrs.get("names", {})
@@ -209,6 +218,8 @@ def alignment_figure(
     position in customdata, so a box/lasso selection in either panel names the same users."""
     meta = meta.reset_index(drop=True)
     meta.attrs["names"] = dict(names or {})
+    if color_by == "cluster" and not (meta["cluster"] >= 0).any():
+        color_by = "domain"  # no taste clusters: coloured by domain, no shapes needed
     labels, colours, order = _group_key(meta, color_by)
     n_panels = max(1, len(panels))
     fig = make_subplots(
@@ -335,17 +346,20 @@ def alignment_figure(
         ),
         margin=dict(l=8, r=8, t=40, b=8),
     )
-    if color_by != "domain":
-        fig.add_annotation(
-            text="● A &nbsp; ◆ B",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=1.0,
-            y=1.06,
-            xanchor="right",
-            font=dict(size=11, color="#868E96"),
-        )
+    if color_by != "domain":  # the marker shapes' key, in the legend under the panels
+        for d, symbol in (("A", "circle"), ("B", "diamond")):
+            fig.add_trace(
+                go.Scattergl(
+                    x=[None],
+                    y=[None],
+                    mode="markers",
+                    name=figure_text(f"shape: {domain_label(d, names)}"),
+                    marker={"color": "#868E96", "size": 9, "symbol": symbol},
+                    hoverinfo="skip",
+                ),
+                row=1,
+                col=1,
+            )
     return fig
 
 

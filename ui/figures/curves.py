@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..text import figure_text
 from .style import DOMAINS, PHASE_COLORS, PHASE_LABELS, base_layout, series_color
 
 
@@ -62,6 +63,33 @@ def phase_shading(spans: Sequence[tuple[str, float, float]], *, axis: str = "") 
     return shapes, labels
 
 
+MARKED_SERIES = ("wasserstein", "critic", "gp", "gen_adv")  # the panels the snapshot marks go on
+
+
+def snapshot_marks(marks: Sequence[tuple[str, float, str]], selected: str | None, *,
+                   axes: Sequence[str] = ("",)) -> tuple[list, list]:
+    """(shapes, labels) as layout dicts: a vertical line at each GUR snapshot's step on the
+    x axes `x{axis}`, the selected snapshot's line solid and darker, labelled at the top."""
+    shapes, labels = [], []
+    for name, step, label in marks:
+        if step is None or not math.isfinite(float(step)) or float(step) < 0:
+            continue
+        chosen = name == selected
+        colour = "#495057" if chosen else "rgba(112,72,232,0.55)"
+        for axis in axes:
+            shapes.append({"type": "line", "xref": f"x{axis}", "yref": f"y{axis} domain",
+                           "x0": float(step), "x1": float(step), "y0": 0, "y1": 1,
+                           "line": {"color": colour, "width": 2 if chosen else 1,
+                                    "dash": "solid" if chosen else "dot"}, "layer": "above"})
+            if chosen:
+                labels.append({"text": figure_text(label), "xref": f"x{axis}",
+                               "yref": f"y{axis} domain", "x": float(step), "y": 0.02,
+                               "xanchor": "left", "yanchor": "bottom", "showarrow": False,
+                               "font": {"size": 10, "color": "#495057"},
+                               "bgcolor": "rgba(255,255,255,0.8)"})
+    return shapes, labels
+
+
 def ema(values: pd.Series, smoothing: float) -> pd.Series:
     """Exponential moving average over the non-missing values (0 = raw, 0.99 = very smooth)."""
     smoothing = float(min(max(smoothing, 0.0), 0.999))
@@ -108,6 +136,8 @@ def curves_dashboard(
     groups: Sequence[tuple[str, Sequence[str], str]] = CURVE_GROUPS,
     eval_metric: str = "NDCG@10",
     panel_height: int = 250,
+    marks: Sequence[tuple[str, float, str]] = (),
+    selected: str | None = None,
 ) -> go.Figure:
     """All training curves as ONE figure: a grid of panels (the CURVE_GROUPS, then validation
     metrics when the history has evaluation records) sharing the step axis, so phase
@@ -115,7 +145,10 @@ def curves_dashboard(
     values faint behind; each panel has its own small legend.
 
     Log scale applies per panel, only where every plotted value is positive (the panel title
-    says "linear" otherwise), since e.g. the Wasserstein estimate can be negative."""
+    says "linear" otherwise), since e.g. the Wasserstein estimate can be negative.
+
+    `marks` [(snapshot name, step, label)] draw the GUR snapshots' steps on the adversarial
+    panels (Wasserstein, critic, generator), `selected` highlighted."""
     spans = phase_spans(frame)
     ev = eval_frame(frame)
     panels = [
@@ -155,6 +188,10 @@ def curves_dashboard(
         shapes += panel_shapes
         if i < 2:
             labels += panel_labels
+        if marks and not is_eval and set(cols) & set(MARKED_SERIES):
+            mark_shapes, mark_labels = snapshot_marks(marks, selected, axes=(axis,))
+            shapes += mark_shapes
+            labels += mark_labels
         positive = True
         for c in cols:
             source = ev if is_eval else frame

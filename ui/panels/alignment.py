@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from .. import store
-from ..figures.alignment import AlignmentView, selected_positions
+from .. import store, urlstate
+from ..figures.alignment import AlignmentView, selected_positions, snapshot_short_title
 from ..figures.style import domain_label
 from ..figures.tables import metrics_comparison_frame, selection_frame
 from ..page import when_ready
@@ -75,85 +75,169 @@ def selected_users() -> list[dict]:
     return list((st.session_state.get(K_SELECTION) or {}).get("users") or [])
 
 
-def alignment_metrics_panel(path: str, run) -> None:
-    """Metric cards (after, with the change since before) and their shuffled-label nulls."""
-    st.markdown("**Alignment metrics** (GUR space)")
+METRIC_CARDS = (
+    (
+        "Domain-classifier AUC",
+        "auc",
+        "value",
+        "inverse",
+        (
+            "Logistic regression predicting the domain from the GUR (5-fold, out of fold). "
+            "0.5 = A and B indistinguishable."
+        ),
+    ),
+    (
+        "Length-matched AUC",
+        "auc_length_matched",
+        "value",
+        "inverse",
+        (
+            "The same classifier on equal numbers of A and B users at every history length, "
+            "so history length alone cannot give the domain away."
+        ),
+    ),
+    (
+        "kNN domain entropy (bits)",
+        "knn_entropy",
+        "value",
+        "normal",
+        "Entropy of domain labels among each user's 15 nearest GURs. Higher = better mixed.",
+    ),
+    (
+        "Proxy A-distance",
+        "proxy_a_distance",
+        "value",
+        "inverse",
+        "2(1 − 2·balanced error) of the same classifier: 0 = indistinguishable, 2 = separable.",
+    ),
+    (
+        "Pair distance ratio",
+        "pair_distance",
+        "ratio",
+        "inverse",
+        (
+            "Mean distance between an overlapped user's A and B GURs divided by that of random "
+            "A/B pairs. < 1: the same person's two GURs are closer than strangers'."
+        ),
+    ),
+)
+
+
+def alignment_summary(comparison: dict, name: str) -> str | None:
+    """What the measured numbers show at snapshot `name`, in words drawn from them (so the page
+    never promises what a run did not do): how well a linear classifier still tells the
+    domains apart, the change since 'before', and whether nearest neighbours mix."""
+    now_all = comparison.get(name) or {}
+    auc = now_all.get("auc") or {}
+    if auc.get("value") is None:
+        return None
+    now, null = float(auc["value"]), float(auc.get("null") if auc.get("null") is not None else 0.5)
+    gap = now - null
+    how = ("can barely tell A from B" if gap <= 0.05 else
+           "tells A from B only weakly" if gap <= 0.15 else "still tells A from B easily")
+    text = f"A linear classifier {how} here (AUC {now:.2f}; shuffled labels {null:.2f})"
+    was = ((comparison.get("before") or {}).get("auc") or {}).get("value")
+    if name != "before" and was is not None:
+        change = now - float(was)
+        text += (f", down from {float(was):.2f} before" if change < -0.02 else
+                 f", up from {float(was):.2f} before" if change > 0.02 else
+                 f", as before ({float(was):.2f})")
+    knn = now_all.get("knn_entropy") or {}
+    if knn.get("value") is not None and knn.get("null"):
+        share = float(knn["value"]) / float(knn["null"])
+        mix = ("nearest neighbours mix the domains about as much as shuffled labels would"
+               if share >= 0.9 else "nearest neighbours are partly mixed" if share >= 0.75
+               else "nearest neighbours still come mostly from the same domain")
+        text += f"; {mix} (kNN entropy {float(knn['value']):.2f} vs {float(knn['null']):.2f})"
+    return text + "."
+
+
+def snapshot_choice(label: str, options: Sequence[str], steps: dict, *, key: str,
+                    help: str | None = None) -> str:
+    """The snapshot picker of the Alignment and Training-curves pages: every position labelled
+    (a select_slider labels only its two ends). Its value comes from session state, which
+    urlstate.apply fills (from a link, or the page's default) before it is drawn."""
+    value = st.segmented_control(
+        label,
+        list(options),
+        key=key,
+        required=True,
+        format_func=lambda n: snapshot_short_title(n, steps),
+        disabled=len(options) < 2,
+        help=help,
+    )
+    return value if value in options else list(options)[-1]
+
+
+def alignment_metrics_panel(path: str, run, name: str = "after", steps: dict | None = None,
+                            *, key: str = "align") -> None:
+    """Metric cards of one snapshot (the one the picker shows), each with its change since
+    'before' and its shuffled-label null."""
+    title = snapshot_short_title(name, steps or {})
+    st.markdown(f"**Alignment metrics** · {md(title)}")
     comparison = when_ready(store.start_alignment_metrics(path), "Measuring alignment")
     if not comparison:
         return
-    before, after = comparison.get("before"), comparison.get("after")
-    if after is None:
-        st.caption("No 'after' snapshot yet: the adversarial phase has not finished.")
-        after, before = before, None
-    if after is None:
+    now_all = comparison.get(name)
+    if now_all is None:
+        st.caption("Not measured for this snapshot.")
         return
-    cards = [
-        (
-            "Domain-classifier AUC",
-            "auc",
-            "value",
-            "inverse",
-            (
-                "Logistic regression predicting the domain from the GUR (5-fold, out of fold). "
-                "0.5 = A and B indistinguishable."
-            ),
-        ),
-        (
-            "Length-matched AUC",
-            "auc_length_matched",
-            "value",
-            "inverse",
-            (
-                "The same classifier on equal numbers of A and B users at every history length, "
-                "so history length alone cannot give the domain away."
-            ),
-        ),
-        (
-            "kNN domain entropy (bits)",
-            "knn_entropy",
-            "value",
-            "normal",
-            "Entropy of domain labels among each user's 15 nearest GURs. Higher = better mixed.",
-        ),
-        (
-            "Proxy A-distance",
-            "proxy_a_distance",
-            "value",
-            "inverse",
-            "2(1 − 2·balanced error) of the same classifier: 0 = indistinguishable, 2 = separable.",
-        ),
-        (
-            "Pair distance ratio",
-            "pair_distance",
-            "ratio",
-            "inverse",
-            (
-                "Mean distance between an overlapped user's A and B GURs divided by that of random "
-                "A/B pairs. < 1: the same person's two GURs are closer than strangers'."
-            ),
-        ),
-    ]
-    for label, key, sub, colour, help_text in cards:
-        now = (after.get(key) or {}).get(sub) if after.get(key) else None
+    before = comparison.get("before") if name != "before" else None
+    summary = alignment_summary(comparison, name)
+    if summary:
+        st.caption(summary)
+    for label, metric, sub, colour, help_text in METRIC_CARDS:
+        entry = now_all.get(metric) or {}
+        now = entry.get(sub)
         if now is None:
             continue
-        was = ((before or {}).get(key) or {}).get(sub) if before else None
+        was = (before.get(metric) or {}).get(sub) if before else None
         delta = None if was is None else f"{float(now) - float(was):+.3f} vs before"
-        st.metric(label, fmt_number(now), delta=delta, delta_color=colour, help=help_text, border=True)
-        null = (after.get(key) or {}).get("null")
-        extra = (after.get(key) or {}).get("max")
+        st.metric(label, fmt_number(now), delta=delta, delta_color=colour, help=help_text,
+                  border=True)
         bits = [f"before {fmt_number(was)}"] if was is not None else []
-        if key == "pair_distance":
+        if metric == "pair_distance":
             bits.append("null = 1.0 (random pairs)")
-        elif null is not None:
-            bits.append(f"shuffled null {fmt_number(null)}")
-        if extra is not None:
-            bits.append(f"max {fmt_number(extra)}")
+        elif entry.get("null") is not None:
+            bits.append(f"shuffled null {fmt_number(entry['null'])}")
+        if entry.get("max") is not None:
+            bits.append(f"max {fmt_number(entry['max'])}")
         st.caption(" · ".join(bits))
     with st.popover("All numbers", icon=":material/table:", width="stretch"):
-        names = [n for n in ("before", "after") if comparison.get(n) is not None]
-        st.dataframe(metrics_comparison_frame(comparison, names), width="stretch")
-        st.caption(f"Sample: {after.get('n', '?')} GURs per snapshot, seed 0.")
+        names = [n for n in comparison if isinstance(comparison.get(n), dict)
+                 and "auc" in comparison[n]]
+        st.dataframe(metrics_comparison_frame(comparison, names), width="stretch",
+                     key=f"{key}.all_metrics")
+        st.caption(f"Sample: {now_all.get('n', '?')} GURs per snapshot, seed 0.")
+
+
+def apply_link_selection(view: AlignmentView) -> None:
+    """Users named by a shared link (`sel=`) become this session's selection, by (user,
+    domain) in the view's sample; the ones not in it are counted in a notice."""
+    users = urlstate.link_users()
+    if users is None:
+        return
+    where = {(str(u), str(d)): i for i, (u, d) in
+             enumerate(zip(view.meta["user"], view.meta["domain"]))}
+    positions = [where[(u["user"], u["domain"])] for u in users
+                 if (u["user"], u["domain"]) in where]
+    missing = len(users) - len(positions)
+    if missing:
+        urlstate.notice(f"{missing:,} of the link's {len(users):,} selected users are not in "
+                        "this layout's sample.")
+    meta = view.meta
+    st.session_state[K_SELECTION] = {
+        "view": view.ident,
+        "positions": sorted(set(positions)),
+        "users": [{"user": str(meta.at[p, "user"]), "domain": str(meta.at[p, "domain"])}
+                  for p in sorted(set(positions))],
+    }
+
+
+def view_selection_users(view: AlignmentView) -> list[dict]:
+    """The selection's users when it belongs to this view (what a link carries)."""
+    stored = st.session_state.get(K_SELECTION) or {}
+    return list(stored.get("users") or []) if stored.get("view") == view.ident else []
 
 
 def selection_panel(view: AlignmentView, positions: Sequence[int]) -> None:

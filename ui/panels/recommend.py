@@ -34,6 +34,16 @@ def prepare_user_widgets(run) -> None:
     }
 
 
+def known_user(run):
+    """A check for user ids from a link: in either domain of this run."""
+    def check(user: str) -> bool:
+        try:
+            return any(store.find_user(run, user).values())
+        except Exception:  # noqa: BLE001  (unknown user: the check fails, the link falls back)
+            return False
+    return check
+
+
 def pick_random_user(run) -> None:
     """Button callback: a random user of the chosen domain (a new one on every click)."""
     draws = st.session_state.get("recguru.random_draws", 0) + 1

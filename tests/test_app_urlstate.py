@@ -1,0 +1,218 @@
+# ruff: noqa: F811  (tiny_app is a fixture imported from test_app)
+"""Shareable state (issue 10): the URL round trip on every page that has state worth sending,
+stale links (a notice and the defaults, never an exception), the snapshot picker of Training
+curves and the Alignment metric cards following the snapshot."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_app import APP, TIMEOUT, _ok, _point_app_at, _texts, tiny_app  # noqa: F401  (fixture)
+
+ALIGNMENT = "pages/2_Alignment.py"
+CURVES = "pages/3_Training_curves.py"
+RECOMMENDATIONS = "pages/4_Recommendations.py"
+
+
+def _open_with(page: str, params: dict) -> AppTest:
+    """A fresh session opening `page` with a query string, as a shared link does."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.switch_page(page)
+    at.query_params.update(params)
+    at.run()
+    _ok(at, f"{page}?{params}")
+    return at
+
+
+def _metrics_ready(at: AppTest) -> None:
+    """The alignment metrics are measured in the background; wait for them, then rerun."""
+    from ui import state, store
+
+    job = store.start_alignment_metrics(at.session_state[state.K_CHECKPOINT])
+    job.wait(180)
+    assert job.state == "done", job.error
+    at.run()
+    _ok(at, "metrics ready")
+
+
+def _snapshots(at: AppTest) -> list[str]:
+    """The snapshot names of the selected checkpoint's layout (the pickers' values; their
+    options in AppTest are the formatted labels)."""
+    from ui import state, store
+
+    path = at.session_state[state.K_CHECKPOINT]
+    run = store.load_run(path)
+    return list(store.alignment_data(path, run, *store.projection_for(path, run)).layouts)
+
+
+def _toasts(at: AppTest) -> str:
+    return _texts(at.toast)
+
+
+def _params(at: AppTest) -> dict:
+    return {k: v for k, v in at.query_params.items()}
+
+
+def _users(tiny):
+    from ui import store
+
+    run = store.load_run(tiny)
+    both = sorted(set(run.users("A")) & set(run.users("B")))
+    return run, both
+
+
+# --------------------------------------------------------------------------- recommendations
+
+
+def test_recommendations_link_round_trip(tiny_app):
+    _, both = _users(tiny_app)
+    user = both[-1]
+    at = _open_with(RECOMMENDATIONS, {"ckpt": "demo", "user": user, "domain": "B", "k": "5"})
+    assert not at.error, _texts(at.error)
+    assert not at.toast, _toasts(at)
+    assert at.text_input(key="rec.user").value == user
+    assert at.segmented_control(key="rec.domain").value == "B"
+    assert at.number_input(key="rec.k").value == 5
+    # a widget change is written back to the URL
+    at.segmented_control(key="rec.domain").set_value("A").run()
+    _ok(at, "domain A")
+    at.number_input(key="rec.k").set_value(7).run()
+    params = _params(at)
+    assert params["domain"] == "A" and params["k"] == "7" and params["user"] == user
+    assert params["ckpt"] == "demo"
+    assert "localhost" in _texts(at.code) and "user=" in _texts(at.code)  # the share link
+
+
+def test_recommendations_stale_link_falls_back_with_a_notice(tiny_app):
+    at = _open_with(RECOMMENDATIONS, {"user": "no-such-user", "domain": "Q", "k": "1e9"})
+    assert not at.error, _texts(at.error)
+    notices = _toasts(at)
+    assert "user" in notices and "domain" in notices and "top k" in notices, notices
+    assert at.text_input(key="rec.user").value  # the default user
+    assert at.segmented_control(key="rec.domain").value == "A"
+    assert at.number_input(key="rec.k").value == 10
+
+
+def test_unknown_checkpoint_or_a_path_in_a_link_is_refused(tiny_app):
+    for name in ("no-such-run", "../../etc/passwd", "/tmp/x.pt"):
+        at = _open_with(RECOMMENDATIONS, {"ckpt": name})
+        assert "not on this server" in _toasts(at), name
+        assert at.query_params["ckpt"] == "demo"  # what is shown instead
+        assert not at.error, _texts(at.error)
+
+
+def test_checkpoint_by_name_selects_it(tiny_app, tmp_path):
+    import os
+    from pathlib import Path
+
+    from ui import state
+
+    folder = Path(os.environ["RECGURU_CHECKPOINT_DIR"])
+    (folder / "other-run.pt").symlink_to(tiny_app)
+    at = _open_with(CURVES, {"ckpt": "other-run"})
+    assert at.session_state[state.K_CHECKPOINT] == str(folder / "other-run.pt")
+    assert not at.toast, _toasts(at)
+
+
+# --------------------------------------------------------------------------- alignment
+
+
+def test_alignment_link_round_trip(tiny_app):
+    from ui import state, store
+
+    at = _open_with(ALIGNMENT, {})
+    path = at.session_state[state.K_CHECKPOINT]
+    run = store.load_run(path)
+    view = store.alignment_data(path, run, *store.projection_for(path, run))
+    users = [f"{view.meta.at[p, 'domain']}:{view.meta.at[p, 'user']}" for p in (0, 3)]
+    names = list(view.layouts)[1:]
+    at = _open_with(ALIGNMENT, {"snap": names[0], "color": "overlap", "links": "1",
+                                "sel": users + ["A:not-a-user"]})
+    assert not at.error, _texts(at.error)
+    assert at.segmented_control(key="align.right").value == names[0]
+    assert at.segmented_control(key="align.color").value == "overlap"
+    assert at.toggle(key="align.links").value is True
+    assert "1 of the link's 3 selected users" in _toasts(at)
+    assert any("**2** points selected" in str(m.value) for m in at.markdown)
+    assert at.query_params["sel"] == users
+    at.segmented_control(key="align.color").set_value("domain").run()
+    at.toggle(key="align.links").set_value(False).run()
+    assert at.query_params["color"] == "domain" and at.query_params["links"] == "0"
+    assert at.query_params["snap"] == names[0]
+
+
+def test_alignment_metric_cards_follow_the_snapshot(tiny_app):
+    at = _open_with(ALIGNMENT, {})
+    _metrics_ready(at)
+    names = _snapshots(at)[1:]
+    assert len(names) >= 2
+    labels = at.segmented_control(key="align.right").options
+    assert len(labels) == len(names) and all("step" in label.lower() for label in labels)
+    seen = {}
+    for name in names:
+        at.segmented_control(key="align.right").set_value(name).run()
+        _ok(at, name)
+        heading = [str(m.value) for m in at.markdown if "Alignment metrics" in str(m.value)]
+        assert heading, "no metrics heading"
+        seen[name] = (heading[0], tuple(m.value for m in at.metric))
+        assert seen[name][1], f"no metric cards for {name}"
+    assert len({h for h, _ in seen.values()}) == len(seen), seen  # each names its snapshot
+    assert len({v for _, v in seen.values()}) == len(seen), seen  # with that snapshot's numbers
+
+
+def test_alignment_stale_link_values(tiny_app):
+    at = _open_with(ALIGNMENT, {"snap": "during_99", "color": "rainbow", "links": "maybe"})
+    assert not at.error, _texts(at.error)
+    notices = _toasts(at)
+    assert "snapshot" in notices and "colour mode" in notices and "link toggle" in notices
+    assert at.segmented_control(key="align.right").value == _snapshots(at)[-1]
+    assert at.segmented_control(key="align.color").value == "domain"
+    assert at.toggle(key="align.links").value is False
+
+
+# --------------------------------------------------------------------------- training curves
+
+
+def test_training_curves_link_round_trip_and_snapshot_picker(tiny_app):
+    at = _open_with(CURVES, {"smooth": "0.25", "log": "1"})
+    assert not at.error, _texts(at.error)
+    _metrics_ready(at)
+    assert at.slider(key="curves.smoothing").value == pytest.approx(0.25)
+    assert at.toggle(key="curves.log").value is True
+    names = _snapshots(at)
+    picker = at.segmented_control(key="curves.snapshot")
+    assert picker.value == names[-1]
+    assert len(at.get("plotly_chart")) >= 2  # curves + the snapshot's layout
+    assert at.metric, "alignment metrics of the snapshot"
+    picker.set_value(names[0]).run()
+    _ok(at, "first snapshot")
+    assert at.query_params["snap"] == names[0]
+    assert at.query_params["smooth"] == "0.25" and at.query_params["log"] == "1"
+    at.slider(key="curves.smoothing").set_value(0.5).run()
+    assert at.query_params["smooth"] == "0.5"
+    # the snapshot's step is marked on the adversarial panels
+    chart = at.get("plotly_chart")[0].proto.spec
+    assert '"dash":"solid"' in chart.replace(" ", "") or "solid" in chart
+
+
+def test_training_curves_stale_link_values(tiny_app):
+    at = _open_with(CURVES, {"smooth": "nan", "log": "2", "snap": "after_all"})
+    assert not at.error, _texts(at.error)
+    notices = _toasts(at)
+    assert "smoothing" in notices and "log-scale" in notices and "snapshot" in notices
+    assert at.slider(key="curves.smoothing").value == pytest.approx(0.6)
+    assert at.toggle(key="curves.log").value is False
+
+
+def test_link_of_an_upload_says_it_is_private(tiny_app):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.get("file_uploader")[0].upload("mine.pt", tiny_app.read_bytes()).run()
+    _ok(at, "valid upload")
+    assert "ckpt" not in at.query_params  # an upload has no name in a link
+    assert "private to this session" in _texts(at.caption)
+
+
+def test_no_checkpoint_at_all_with_a_link(monkeypatch, tmp_path):
+    _point_app_at(monkeypatch, tmp_path, None)
+    at = _open_with(RECOMMENDATIONS, {"ckpt": "demo", "user": "1"})
+    assert "not on this server" in _toasts(at)
