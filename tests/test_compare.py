@@ -181,7 +181,8 @@ def test_compare_page_refuses_runs_of_other_data(monkeypatch, tmp_path, tiny):
     assert not at.get("plotly_chart") and _frame(at, "Ranking") is None
 
 
-def test_compare_page_with_one_run_asks_for_another(tiny_app):
+def test_compare_page_with_one_run_asks_for_another(monkeypatch, tmp_path, tiny):
+    _point_app_at(monkeypatch, tmp_path, tiny)
     at = _open(PAGE)
     assert not at.error
     assert "at least two runs" in _texts(at.info)
