@@ -21,7 +21,8 @@ st.graphviz_chart(page.ARCHITECTURE_DOT, width="stretch")
 st.caption(
     "Pages: **Train** a run · **Alignment** of A and B before vs after the critic · "
     "**Training curves** · **Recommendations** with explanations · **Evaluation** in the "
-    "paper's Table-2 layout."
+    "paper's Table-2 layout · **Compare runs**, e.g. the demo against its control without "
+    "the adversarial term."
 )
 
 st.subheader("Checkpoint", divider="gray")

@@ -25,6 +25,7 @@ PAGES = [
     "pages/3_Training_curves.py",
     "pages/4_Recommendations.py",
     "pages/5_Evaluation.py",
+    "pages/6_Compare.py",
 ]
 TIMEOUT = 180
 

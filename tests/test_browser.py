@@ -47,6 +47,7 @@ PAGES = [
     ("Training_curves", "training_curves", True, None),
     ("Recommendations", "recommendations", True, "Influence (faithful)"),
     ("Evaluation", "evaluation", True, None),
+    ("Compare", "compare", True, None),
 ]
 BACKGROUND_WAIT_S = 180
 NAVIGATION = [
@@ -55,6 +56,7 @@ NAVIGATION = [
     ("Training curves", "training_curves"),
     ("Recommendations", "recommendations"),
     ("Evaluation", "evaluation"),
+    ("Compare runs", "compare"),
     ("Home", "home"),
 ]
 

@@ -36,6 +36,9 @@ PAGE_RECOMMENDATIONS = "pages/4_Recommendations.py"
 PAGE_EVALUATION = "pages/5_Evaluation.py"
 
 
+PAGE_COMPARE = "pages/6_Compare.py"
+
+
 NAVIGATION = (
     (PAGE_HOME, "Home", ":material/home:"),
     (PAGE_TRAIN, "Train", ":material/model_training:"),
@@ -43,6 +46,7 @@ NAVIGATION = (
     (PAGE_CURVES, "Training curves", ":material/monitoring:"),
     (PAGE_RECOMMENDATIONS, "Recommendations", ":material/recommend:"),
     (PAGE_EVALUATION, "Evaluation", ":material/table_chart:"),
+    (PAGE_COMPARE, "Compare runs", ":material/compare:"),
 )
 
 
@@ -89,6 +93,12 @@ def checkpoint_dir() -> Path:
 
 def demo_checkpoint() -> Path:
     return checkpoint_dir() / "demo.pt"
+
+
+def control_checkpoint() -> Path:
+    """The shipped control run: the demo's data and schedule with w_adv=0 (no adversarial
+    term). Listed second, so it is never the default selection; Compare opens with both."""
+    return checkpoint_dir() / "control_no_adv.pt"
 
 
 def upload_root() -> Path:
@@ -152,20 +162,24 @@ def file_mtime(path: str | Path) -> float:
 class CheckpointEntry:
     path: str
     label: str
-    kind: str  # "demo" | "trained" | "uploaded"
+    kind: str  # "demo" | "control" | "trained" | "uploaded"
     mtime: float
 
 
 def available_checkpoints() -> list[CheckpointEntry]:
-    """Demo first, then checkpoints trained here (newest first), then this session's uploads."""
+    """Demo first, then the shipped control run, then checkpoints trained here (newest
+    first), then this session's uploads."""
     out: list[CheckpointEntry] = []
-    demo = demo_checkpoint()
+    demo, control = demo_checkpoint(), control_checkpoint()
     if demo.is_file():
         out.append(CheckpointEntry(str(demo), "Demo run (shipped)", "demo", file_mtime(demo)))
+    if control.is_file():
+        out.append(CheckpointEntry(str(control), "Control run: no adversarial term (shipped)",
+                                   "control", file_mtime(control)))
     for kind, folder in (("trained", checkpoint_dir()), ("uploaded", upload_dir())):
         if not folder.is_dir():
             continue
-        files = [p for p in folder.glob("*.pt") if p.is_file() and p != demo]
+        files = [p for p in folder.glob("*.pt") if p.is_file() and p not in (demo, control)]
         for p in sorted(files, key=file_mtime, reverse=True):
             prefix = "Uploaded: " if kind == "uploaded" else ""
             out.append(CheckpointEntry(str(p), prefix + p.stem, kind, file_mtime(p)))

@@ -437,6 +437,38 @@ def start_alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> jobs.Job
     return jobs.submit(("alignment", ref, int(n_max)), _alignment_metrics, ref, int(n_max))
 
 
+# ----------------------------------------------------------------------------- compare runs
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _fingerprint(ref: RunRef) -> str:
+    from recguru_core.compare import data_fingerprint
+
+    return data_fingerprint(load_run(ref).ckpt)
+
+
+def data_fingerprint(path: str) -> str:
+    """Short digest of the checkpoint's users, items and sequences (recguru_core.compare)."""
+    return _fingerprint(run_ref(path))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _comparison_layouts(refs: tuple, method: str, n_users: int, seed: int) -> dict:
+    from recguru_core.compare import comparison_layouts
+
+    runs = [load_run(ref) for ref in refs]
+    return comparison_layouts([r.snapshots() for r in runs], [r.projections() for r in runs],
+                              method=method, n_users=n_users, seed=seed)
+
+
+def start_comparison_layouts(paths: Sequence[str], method: str, n_users: int,
+                             seed: int) -> jobs.Job:
+    """The runs' 'after' GURs of the same users in the first run's frame, as a job."""
+    refs = tuple(run_ref(p) for p in paths)
+    return jobs.submit(("compare-layouts", refs, method, int(n_users), int(seed)),
+                       _comparison_layouts, refs, method, int(n_users), int(seed))
+
+
 # ----------------------------------------------------------------------------- recommendations
 
 

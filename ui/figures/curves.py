@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..text import figure_text
-from .style import DOMAINS, PHASE_COLORS, PHASE_LABELS, base_layout, series_color
+from .style import (
+    DOMAINS,
+    PHASE_COLORS,
+    PHASE_LABELS,
+    base_layout,
+    run_color,
+    series_color,
+)
 
 
 def history_frame(records: Sequence[dict]) -> pd.DataFrame:
@@ -309,4 +316,80 @@ def live_curves_figure(
     fig.update_xaxes(title_text="global step", gridcolor="#F1F3F5")
     fig.update_yaxes(title_text="loss (EMA 0.6)", secondary_y=False, gridcolor="#F1F3F5")
     fig.update_yaxes(title_text="Wasserstein", secondary_y=True, showgrid=False)
+    return fig
+
+
+# Overlaid curves: (title, column, y title); per-domain columns are drawn A solid, B dashed.
+OVERLAY_PANELS = (
+    ("Wasserstein estimate", ("wasserstein",), "D(A) − D(B)"),
+    ("Reconstruction (A solid, B dashed)", ("rec_A", "rec_B"), "sampled softmax"),
+    ("l2 pull of overlapped users", ("l2",), "mean ‖z_A − z_B‖"),
+    ("Critic loss", ("critic",), "loss"),
+    ("BPR, fine-tune (A solid, B dashed)", ("bpr_A", "bpr_B"), "loss"),
+)
+
+
+def overlay_curves_figure(
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    smoothing: float = 0.6,
+    eval_metric: str = "NDCG@10",
+    panel_height: int = 260,
+) -> go.Figure:
+    """The main training curves of several runs on shared step axes, one colour per run
+    (phases shaded from the first run). Panels no run logged are left out."""
+    labels = list(frames)
+    panels = [(t, cols, y, False) for t, cols, y in OVERLAY_PANELS
+              if any(c in f and f[c].notna().any() for f in frames.values() for c in cols)]
+    eval_cols = tuple(f"valid_{eval_metric}_{d}" for d in DOMAINS)
+    if any(c in eval_frame(f) for f in frames.values() for c in eval_cols):
+        panels.append((f"Validation {eval_metric} % (A solid, B dashed)", eval_cols, "%", True))
+    n_rows = max(1, math.ceil(len(panels) / 2))
+    fig = make_subplots(rows=n_rows, cols=2, subplot_titles=[p[0] for p in panels] or [""],
+                        shared_xaxes="all", horizontal_spacing=0.09,
+                        vertical_spacing=0.3 / n_rows)
+    base_layout(fig, height=max(panel_height * n_rows + 80, 320))
+    first = frames[labels[0]] if labels else pd.DataFrame()
+    spans = phase_spans(first) if not first.empty else []
+    shapes, notes = [], []
+    for i, (_, cols, y_title, is_eval) in enumerate(panels):
+        row, col = i // 2 + 1, i % 2 + 1
+        panel_shapes, panel_notes = phase_shading(spans, axis=str(i + 1) if i else "")
+        shapes += panel_shapes
+        notes += panel_notes if i < 2 else []
+        for r, label in enumerate(labels):
+            source = eval_frame(frames[label]) if is_eval else frames[label]
+            for c in cols:
+                if c not in source or not source[c].notna().any():
+                    continue
+                part = source[source[c].notna()]
+                y = pd.to_numeric(part[c], errors="coerce") * (100 if is_eval else 1)
+                dash = "dash" if c.endswith("_B") else None
+                fig.add_trace(
+                    go.Scatter(
+                        x=part["step"], y=y if is_eval else ema(y, smoothing),
+                        mode="lines+markers" if is_eval else "lines",
+                        name=figure_text(label), legendgroup=figure_text(label),
+                        showlegend=bool(i == 0 and c == cols[0]),
+                        line={"color": run_color(r), "width": 2, "dash": dash},
+                        marker={"size": 5},
+                        hovertemplate=f"{figure_text(label)} · {figure_text(c)}"
+                        "<br>step %{x}<br>%{y:.4g}<extra></extra>",
+                    ),
+                    row=row, col=col,
+                )
+        fig.update_yaxes(title_text=y_title, row=row, col=col, gridcolor="#F1F3F5")
+    # one legend entry per run, even when the first panel lacks a run
+    shown = {t.name for t in fig.data if t.showlegend}
+    for r, label in enumerate(labels):
+        if figure_text(label) not in shown:
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=figure_text(label),
+                                     legendgroup=figure_text(label),
+                                     line={"color": run_color(r), "width": 2}))
+    fig.update_layout(shapes=shapes, annotations=list(fig.layout.annotations) + notes,
+                      margin={"l": 10, "r": 10, "t": 60, "b": 10}, hovermode="closest",
+                      legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.06,
+                              "yanchor": "bottom"})
+    fig.update_xaxes(gridcolor="#F1F3F5", showticklabels=True)
+    fig.update_xaxes(title_text="global step", row=n_rows)
     return fig

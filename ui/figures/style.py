@@ -53,6 +53,10 @@ SERIES_COLORS = {  # training-curve series; per-domain series use the domain col
 }
 
 
+# One colour per compared run (orange/blue stay the domains': there A solid, B dashed).
+RUN_COLORS = ("#5F3DC4", "#2F9E44", "#C2255C", "#0C8599", "#E67700", "#495057")
+
+
 TEMPLATE = "plotly_white"
 
 
@@ -71,6 +75,10 @@ def series_color(name: str) -> str:
     if name.endswith("_B"):
         return DOMAIN_COLORS["B"]
     return SERIES_COLORS.get(name, "#495057")
+
+
+def run_color(i: int) -> str:
+    return RUN_COLORS[i % len(RUN_COLORS)]
 
 
 def domain_label(domain: str, names: dict | None = None) -> str:

@@ -1,0 +1,212 @@
+"""Compare runs: the data fingerprint, the shared layout frame, and the Compare page on two
+real tiny runs of the same data (the session's tiny run and a `w_adv=0` control made by the
+CLI), an incompatible pair refused with one line, and the difference table's values."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_app import (
+    ROOT,
+    TINY_OVERRIDES,
+    TINY_SOURCE,
+    _add_projection,
+    _ok,
+    _open,
+    _point_app_at,
+    _texts,
+    _variant,
+)
+
+PAGE = "pages/6_Compare.py"
+
+
+@pytest.fixture(scope="session")
+def tiny_control(tmp_path_factory) -> Path:
+    """The tiny run's recipe with w_adv=0, trained by the CLI (a real second run), with a PCA
+    layout added as for the tiny run."""
+    folder = tmp_path_factory.mktemp("tiny-control")
+    raw, target = folder / "control-raw.pt", folder / "control.pt"
+    overrides = {**TINY_OVERRIDES, "w_adv": 0}
+    cmd = [sys.executable, "-m", "recguru_core", "train", TINY_SOURCE, "--out", str(raw),
+           "--preset", "quick", "--seed", "0", "--threads", "1", "--quiet",
+           *[f"{k}={v}" for k, v in overrides.items()]]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+                         check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    _add_projection(raw, target)
+    return target
+
+
+@pytest.fixture
+def compare_app(monkeypatch, tmp_path, tiny, tiny_control) -> Path:
+    folder = _point_app_at(monkeypatch, tmp_path, tiny)
+    (folder / "control_no_adv.pt").symlink_to(tiny_control)
+    return folder
+
+
+def _wait_for(at, predicate, what: str, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while not predicate(at):
+        assert time.monotonic() < deadline, f"{what} never appeared"
+        time.sleep(1)
+        at.run()
+    return at
+
+
+def _frame(at, column: str):
+    return next((d.value for d in at.dataframe if column in getattr(d.value, "columns", [])), None)
+
+
+# --------------------------------------------------------------------------- core
+
+
+def test_data_fingerprint_same_data_same_print(tiny, tiny_control, tmp_path):
+    from recguru_core.checkpoints import load_checkpoint
+    from recguru_core.compare import data_fingerprint
+
+    a, b = load_checkpoint(tiny), load_checkpoint(tiny_control)
+    assert data_fingerprint(a) == data_fingerprint(b) == data_fingerprint(a["data"])
+    assert len(data_fingerprint(a)) == 16
+
+    def renamed_user(ckpt):
+        ckpt["data"]["B"]["user_raw"][0] = "someone-else"
+
+    def other_item(ckpt):
+        items = ckpt["data"]["A"]["items"]
+        items[0] = items[0] % len(ckpt["data"]["A"]["item_raw"]) + 1
+
+    def other_negatives(ckpt):
+        ckpt["data"]["A"]["negatives"] = ckpt["data"]["A"]["negatives"].flip(0)
+
+    for edit, same in ((renamed_user, False), (other_item, False), (other_negatives, True)):
+        changed = load_checkpoint(_variant(tiny, tmp_path, edit.__name__, edit))
+        assert (data_fingerprint(changed) == data_fingerprint(a)) is same, edit.__name__
+
+
+@pytest.mark.parametrize("method", ["pca", "stored"])
+def test_comparison_layouts_share_users_and_frame(tiny, tiny_control, method):
+    from recguru_core.checkpoints import load_checkpoint
+    from recguru_core.compare import comparison_layouts
+
+    a, b = load_checkpoint(tiny), load_checkpoint(tiny_control)
+    snaps, projs = [a["snapshots"], b["snapshots"]], [a["projections"], b["projections"]]
+    result = comparison_layouts(snaps, projs, method=method, n_users=150, seed=3)
+    m = len(result["user"])
+    assert 0 < m <= 150 and all(xy.shape == (m, 2) for xy in result["layouts"])
+    assert result["domain"].shape == (m,) and result["residual"][0] == 0.0
+    again = comparison_layouts(snaps, projs, method=method, n_users=150, seed=3)
+    assert again["user"] == result["user"]  # same seed, same users
+    np.testing.assert_allclose(again["layouts"][1], result["layouts"][1])
+    # a run against itself: the same picture after turning
+    itself = comparison_layouts([snaps[0], snaps[0]], [projs[0], projs[0]], method=method,
+                                n_users=150, seed=3)
+    assert itself["residual"][1] < 1e-4
+
+
+def test_comparison_layouts_refuse_a_single_run(tiny):
+    from recguru_core.checkpoints import load_checkpoint
+    from recguru_core.compare import comparison_layouts
+    from recguru_core.errors import RecGuruError
+
+    with pytest.raises(RecGuruError, match="at least two"):
+        comparison_layouts([load_checkpoint(tiny)["snapshots"]])
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def test_compare_page_on_two_tiny_runs(compare_app, tiny, tiny_control):
+    from recguru_core.checkpoints import load_checkpoint
+
+    at = _open(PAGE)
+    assert not at.error, _texts(at.error)
+    picked = at.multiselect(key="compare.runs").value
+    assert [Path(p).name for p in picked] == ["demo.pt", "control_no_adv.pt"]  # demo vs control
+
+    # the difference table: control − demo, equal to the runs' own metric differences
+    table = _frame(at, "control_no_adv − demo")
+    assert table is not None, "no difference table"
+    ma, mb = load_checkpoint(tiny)["metrics"], load_checkpoint(tiny_control)["metrics"]
+    assert set(table["Ranking"]) == {"sampled", "full ranking"}
+    for _, row in table.iterrows():
+        split = "test" if row["Ranking"] == "sampled" else "test_full"
+        domain = row["Domain"].split(" ")[0]
+        expected = 100 * (mb[split][domain][row["Metric"]] - ma[split][domain][row["Metric"]])
+        assert math.isclose(row["control_no_adv − demo"], expected, abs_tol=1e-9)
+        assert math.isclose(row["demo"], 100 * ma[split][domain][row["Metric"]], abs_tol=1e-9)
+    assert len(table) == 2 * 2 * 6  # rankings x domains x HR/NDCG@5/10/20
+    assert at.get("download_button"), "no CSV export"
+
+    # alignment side by side (computed in the background for the tiny runs)
+    _wait_for(at, lambda a: _frame(a, "control_no_adv null") is not None, "the alignment table")
+    _ok(at, "alignment")
+    align = _frame(at, "control_no_adv null")
+    assert {"demo", "control_no_adv", "control_no_adv − demo"} <= set(align.columns)
+    # the shared layout and the overlaid curves
+    _wait_for(at, lambda a: len(a.get("plotly_chart")) >= 2, "the layout and curve charts")
+    assert not at.error, _texts(at.error)
+    for layout in ("pca", "stored"):
+        at.segmented_control(key="compare.layout").set_value(layout).run()
+        _wait_for(at, lambda a: len(a.get("plotly_chart")) >= 2, f"the {layout} layout")
+        _ok(at, layout)
+    for mode in ("overlap", "cluster", "domain"):
+        at.segmented_control(key="compare.color").set_value(mode).run()
+        _ok(at, f"colour by {mode}")
+    at.number_input(key="compare.seed").set_value(1).run()
+    _wait_for(at, lambda a: len(a.get("plotly_chart")) >= 2, "the layout with seed 1")
+    at.slider(key="compare.smoothing").set_value(0.0).run()
+    _ok(at, "smoothing")
+    assert not at.error, _texts(at.error)
+
+
+def test_compare_page_refuses_runs_of_other_data(monkeypatch, tmp_path, tiny):
+    def renamed_user(ckpt):
+        ckpt["data"]["A"]["user_raw"][0] = "a-stranger"
+
+    folder = _point_app_at(monkeypatch, tmp_path, tiny)
+    other = _variant(tiny, tmp_path, "other-data", renamed_user)
+    (folder / "control_no_adv.pt").symlink_to(other)
+    at = _open(PAGE)
+    assert len(at.error) == 1, _texts(at.error)
+    assert "other data than demo" in _texts(at.error)
+    assert not at.get("plotly_chart") and _frame(at, "Ranking") is None
+
+
+def test_compare_page_with_one_run_asks_for_another(monkeypatch, tmp_path, tiny):
+    _point_app_at(monkeypatch, tmp_path, tiny)
+    at = _open(PAGE)
+    assert not at.error
+    assert "at least two runs" in _texts(at.info)
+
+
+def test_control_run_is_listed_but_never_the_default(compare_app):
+    from ui import state
+
+    at = _open("app.py")
+    box = at.selectbox(key="home.checkpoint")
+    assert box.options[:2] == ["Demo run (shipped)", "Control run: no adversarial term (shipped)"]
+    assert Path(at.session_state[state.K_CHECKPOINT]).name == "demo.pt"
+    assert Path(box.value).name == "demo.pt"
+
+
+def test_the_control_run_is_listed_second_even_when_newest(tmp_path, monkeypatch):
+    import time
+
+    from ui import state
+
+    monkeypatch.setenv("RECGURU_CHECKPOINT_DIR", str(tmp_path))
+    for name in ("trained.pt", "demo.pt", "control_no_adv.pt"):
+        (tmp_path / name).write_bytes(b"x")
+        time.sleep(0.01)
+    entries = state.available_checkpoints()
+    assert [e.kind for e in entries] == ["demo", "control", "trained"]
+    assert Path(state.default_checkpoint()).name == "demo.pt"
