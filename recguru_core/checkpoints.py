@@ -95,6 +95,29 @@ def load_checkpoint(path: str | Path) -> dict:
     return validate_checkpoint(ckpt, str(path))
 
 
+def compact_checkpoint(ckpt: dict) -> dict:
+    """A checkpoint stored compactly for shipping (`python -m recguru_core slim`): GUR
+    snapshots in float16 (readers upcast; a projection or probe does not need more digits)
+    and evaluation candidates in int16 when the catalogue fits (lossless). Weights, metrics
+    and every stored result are unchanged."""
+    def half(x):
+        if isinstance(x, torch.Tensor) and x.dtype == torch.float32:
+            return x.half()
+        if isinstance(x, dict):
+            return {k: half(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [half(v) for v in x]
+        return x
+
+    ckpt = dict(ckpt)
+    ckpt["snapshots"] = half(ckpt.get("snapshots") or {})
+    for key in ("A", "B"):
+        part = ckpt["data"][key]
+        if len(part["item_raw"]) < 2**15:
+            part["negatives"] = part["negatives"].to(torch.int16)
+    return ckpt
+
+
 def checkpoint_status(path: str | Path) -> str | None:
     """'complete' / 'in_progress' for a RecGURU checkpoint, None for any other file."""
     try:

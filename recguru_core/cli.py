@@ -249,6 +249,16 @@ def _project(path, *, users: int, method: str, quiet: bool) -> None:
     save_checkpoint(path, ckpt)
 
 
+def _cmd_slim(args) -> int:
+    from .checkpoints import compact_checkpoint, load_checkpoint, save_checkpoint
+
+    before = __import__("os").path.getsize(args.path)
+    save_checkpoint(args.path, compact_checkpoint(load_checkpoint(args.path)))
+    after = __import__("os").path.getsize(args.path)
+    print(f"{args.path}: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB", file=sys.stderr)
+    return 0
+
+
 def _cmd_project(args) -> int:
     _project(args.path, users=args.users, method=args.method, quiet=False)
     print(f"projections stored in {args.path}", file=sys.stderr)
@@ -409,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=positive_int, default=10)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_recommend)
+
+    p = sub.add_parser("slim", help="store a checkpoint compactly for shipping (float16 "
+                       "snapshots, int16 candidates); weights and metrics unchanged")
+    p.add_argument("path")
+    p.set_defaults(func=_cmd_slim)
 
     p = sub.add_parser("project", help="store 2-d projections of a checkpoint's GUR snapshots")
     p.add_argument("path")

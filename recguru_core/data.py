@@ -343,7 +343,8 @@ def data_to_state(data: CrossDomainData) -> dict:
             "items": torch.from_numpy(d.items.astype(np.int32)),
             "timestamps": torch.from_numpy(d.timestamps.astype(np.int64)),
             "cluster": None if d.cluster is None else torch.from_numpy(d.cluster.astype(np.int64)),
-            "negatives": torch.from_numpy(d.negatives),
+            # int16 when the catalogue fits (lossless; halves the largest data array on disk)
+            "negatives": torch.from_numpy(d.negatives.astype(np.int16 if d.n_items < 2**15 else np.int32)),
         }
 
     return {"A": domain_state(data.a), "B": domain_state(data.b), "source": data.source,
