@@ -19,7 +19,7 @@ TOUR_STEPS = (
         PAGE_TRAIN,
         "1 · Train",
         ":material/model_training:",
-        ("Start a run with the **tiny** preset (about a minute on a laptop). Watch the three "
+        ("Start a run with the **tiny** preset (under a minute on 2 CPU cores). Watch the three "
         "phase bars fill: pre-training, the adversarial game, fine-tuning. When it finishes, "
         "the new checkpoint becomes yours on every page."),
     ),
