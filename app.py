@@ -4,8 +4,9 @@ import streamlit as st
 
 from ui import page, state, store, text, uploads
 from ui.figures import tables
+from ui.panels import tour
 
-page.setup_page("Home", ":material/hub:")
+page.setup_page("Home", ":material/hub:", home=True)
 
 st.title("RecGURU Explorer")
 st.markdown(
@@ -24,6 +25,7 @@ st.caption(
     "paper's Table-2 layout · **Compare runs**, e.g. the demo against its control without "
     "the adversarial term."
 )
+tour.guided_tour()
 
 st.subheader("Checkpoint", divider="gray")
 entries = state.available_checkpoints()
@@ -48,7 +50,7 @@ with pick:
         )
         st.page_link(
             state.PAGE_TRAIN,
-            label="Train one (a few minutes on a CPU)",
+            label="Train one (about a minute with the tiny preset)",
             icon=":material/model_training:",
         )
 with upload:
@@ -78,7 +80,13 @@ st.subheader("Data (Table 1)", divider="gray")
 stats = page.attempt(run.stats)
 if stats:
     st.dataframe(tables.stats_frame(stats), width="stretch", column_config=page.stats_column_config())
-    st.caption(f"Source: {text.md(run.source())} · status: **{text.md(run.status())}**")
+    st.caption(f"Source: {text.md(run.source())} · status: **{text.md(run.status_text())}**")
+if run.status() != "complete":
+    st.warning(
+        f"This checkpoint is an {text.md(run.status_text())}: its numbers are not final. "
+        "Resume it on the Train page (or `train --resume`) to finish it.",
+        icon=":material/warning:",
+    )
 
 st.subheader("Headline results", divider="gray")
 headline = tables.headline_metrics(run.metrics(), (stats or {}).get("names"))

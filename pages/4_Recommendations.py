@@ -79,6 +79,8 @@ for col, d in ((hist_a, "A"), (hist_b, "B")):
                     hide_index=True,
                     width="stretch",
                     height=260,
+                    column_order=page.HISTORY_COLUMNS,
+                    column_config=page.history_column_config(),
                 )
         else:
             st.caption("No interactions in this domain.")

@@ -126,6 +126,17 @@ def checkpoint_status(path: str | Path) -> str | None:
         return None
 
 
+def status_text(ckpt: dict) -> str:
+    """The run's status in words: "complete", or "unfinished run (phase N of 3, resumable)" for
+    a checkpoint saved after some units (train --resume continues it)."""
+    if ckpt.get("status", "complete") == "complete":
+        return "complete"
+    phase = (ckpt.get("resume") or {}).get("phase")
+    if isinstance(phase, int) and 1 <= phase <= 3:
+        return f"unfinished run (phase {phase} of 3, resumable)"
+    return "unfinished run"
+
+
 def _load_failure(exc: BaseException) -> str:
     """Why torch.load(weights_only=True) refused a file, in a few words (torch's own message
     is a paragraph about weights_only)."""

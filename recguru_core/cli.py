@@ -1,7 +1,7 @@
 """Command-line interface: the same core as the app, headless.
 
     python -m recguru_core stats SOURCE [--json]
-    python -m recguru_core train SOURCE --out PATH [--preset quick|paper] [--device auto|cpu|cuda]
+    python -m recguru_core train SOURCE --out PATH [--preset quick|tiny|paper] [--device auto|cpu|cuda]
                                  [--seed N] [--resume] [--stop-after PHASE] [key=value overrides...]
     torchrun --nproc_per_node=N -m recguru_core train ...   (several processes: distributed.py)
     python -m recguru_core evaluate PATH [--json] [--full-ranking] [--split test|valid] [--groups] [--health]
@@ -77,32 +77,59 @@ class ProgressFile:
             self.file.close()
 
 
-def _stop_on_sigterm(stop) -> None:
-    """SIGTERM asks for a clean stop: the trainer finishes its step, saves and yields
-    'cancelled' (the app's Cancel button sends it to the training process)."""
+class _CancelledEarly(BaseException):
+    """SIGTERM before the training loop began: nothing is saved yet, so stop at once (a
+    BaseException, so no `except Exception` on the way reports it as a failure)."""
+
+
+def _stop_on_sigterm(stop, started=None) -> None:
+    """SIGTERM asks for a clean stop. Once the training loop runs (`started` set), the trainer
+    ends its current step and yields 'cancelled' (the unfinished unit is dropped; the last
+    finished one is already saved). Before that (imports, data preparation, model set-up: tens
+    of seconds on a large source) there is nothing to keep, and the process stops at once.
+    The app's Cancel button sends it. Installed first thing, before torch is imported, so a
+    cancel during the start-up is a clean stop too instead of a kill."""
     import signal
     import threading
 
+    def on_sigterm(signum, frame):
+        stop.set()
+        if started is not None and not started.is_set():
+            raise _CancelledEarly
+
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+        signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def _cmd_train(args) -> int:
     """Under torchrun every rank runs this; rank 0 alone draws progress, writes the --progress
     file and the checkpoint (the trainer's save), and runs --project after the group is gone."""
-    from . import distributed
+    import os
+    import threading
 
-    distributed.init(args.device)
-    from .threads import apply_threads
-
-    apply_threads(args.threads, ranks=distributed.world_size())
+    stop, started = threading.Event(), threading.Event()
+    _stop_on_sigterm(stop, started)
     try:
-        return _train(args, main=distributed.is_main())
-    finally:
-        distributed.shutdown()
+        from . import distributed
+
+        try:
+            distributed.init(args.device)
+            from .threads import apply_threads
+
+            apply_threads(args.threads, ranks=distributed.world_size())
+            return _train(args, main=distributed.is_main(), stop=stop, started=started)
+        finally:
+            distributed.shutdown()
+    except _CancelledEarly:
+        if os.environ.get("RANK", "0") == "0":
+            progress = ProgressFile(args.progress)
+            progress.write({"event": "finished", "status": "cancelled", "out": args.out})
+            progress.close()
+            print("cancelled before training began; nothing new was saved", file=sys.stderr)
+        return 0
 
 
-def _train(args, *, main: bool) -> int:
+def _train(args, *, main: bool, stop=None, started=None) -> int:
     import threading
 
     from .checkpoints import load_checkpoint
@@ -111,8 +138,9 @@ def _train(args, *, main: bool) -> int:
 
     overrides = _parse_overrides(args.overrides)
     progress = ProgressFile(args.progress if main else None)
-    stop = threading.Event()
-    _stop_on_sigterm(stop)
+    if stop is None:
+        stop = threading.Event()
+        _stop_on_sigterm(stop)
     stop_after = PHASE_NUMBERS.get(args.stop_after or "", 3)
 
     def on_record(rec):
@@ -164,6 +192,8 @@ def _train(args, *, main: bool) -> int:
         if main and not args.quiet:
             print(f"CPU threads per process: {trainer.extra['threads']}", file=sys.stderr)
         progress.write({"event": "totals", "totals": {str(k): v for k, v in trainer.phase_totals().items()}})
+        if started is not None:
+            started.set()  # from here a SIGTERM stops at the next step (see _stop_on_sigterm)
         if main:
             _drive(trainer, quiet=args.quiet, on_record=on_record)
         else:  # the other ranks run in step with rank 0, silently
@@ -181,7 +211,11 @@ def _train(args, *, main: bool) -> int:
     if not main:
         return 0
     if stop.is_set():
-        print(f"cancelled; the units finished so far are saved in {args.out}", file=sys.stderr)
+        from pathlib import Path
+
+        print(f"cancelled; the units finished so far are saved in {args.out}"
+              if Path(args.out).is_file() else "cancelled before the first unit finished; "
+              "nothing was saved", file=sys.stderr)
         return 0
     if args.project:
         from . import distributed
@@ -206,19 +240,22 @@ def _drive(trainer, quiet: bool = False, on_record=None) -> None:
             if on_record is not None:
                 on_record(rec)
             phase = rec["phase"]
+            step = rec.get("phase_step") if "event" not in rec else None
             if phase in index and bar_phase != phase:
                 if bar is not None:
                     bar.close()
+                # A resumed run starts mid-phase: the steps done before count as the bar's
+                # `initial`, so its speed and time left are measured on this run's steps only.
                 bar = tqdm(total=totals[index[phase]], desc=f"phase {index[phase]} {phase}",
+                           initial=max(0, int(step) - 1) if step else 0,
                            file=sys.stderr, disable=quiet, dynamic_ncols=True)
-                bar.update(max(0, rec.get("phase_step", 0) or 0) if "event" not in rec else 0)
                 bar_phase = phase
             if "event" not in rec and bar is not None:
-                bar.n = rec.get("phase_step", bar.n)
                 shown = {k: rec[k] for k in ("rec_A", "rec_B", "wasserstein", "l2", "bpr_A", "bpr_B")
                          if k in rec}
                 bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
-                bar.refresh()
+                if step is not None and int(step) > bar.n:
+                    bar.update(int(step) - bar.n)
             elif rec.get("event") == "eval" and bar is not None:
                 bar.write(f"  valid NDCG@10  A {rec['valid_NDCG@10_A']:.4f}   B {rec['valid_NDCG@10_B']:.4f}")
             elif rec.get("event") == "final_eval":
@@ -265,6 +302,16 @@ def _cmd_project(args) -> int:
     return 0
 
 
+def _warn_if_unfinished(path: str, ckpt: dict) -> None:
+    """One line on stderr when a checkpoint is not a finished run (its numbers are not final)."""
+    from .checkpoints import status_text
+
+    text = status_text(ckpt)
+    if text != "complete":
+        print(f"warning: {path} is an {text}: continue it with train --resume; its numbers "
+              "are not final", file=sys.stderr)
+
+
 def _cmd_evaluate(args) -> int:
     from .inference import LoadedRun
 
@@ -272,10 +319,13 @@ def _cmd_evaluate(args) -> int:
         from .checkpoints import load_checkpoint
         from .health import diagnose, format_health
 
-        rows = diagnose(load_checkpoint(args.path).get("history") or [])
+        ckpt = load_checkpoint(args.path)
+        _warn_if_unfinished(args.path, ckpt)
+        rows = diagnose(ckpt.get("history") or [])
         print(json.dumps(rows) if args.json else format_health(rows))
         return 0
     run = LoadedRun.load(args.path)
+    _warn_if_unfinished(args.path, run.ckpt)
     if args.groups:
         rows = run.evaluate_groups(args.split)
         if args.json:
@@ -301,6 +351,7 @@ def _cmd_recommend(args) -> int:
     from .inference import LoadedRun
 
     run = LoadedRun.load(args.path)
+    _warn_if_unfinished(args.path, run.ckpt)
     rec = run.recommend(args.user, args.domain, k=args.k)
     if args.json:
         print(json.dumps(rec))
@@ -379,7 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train RecGURU (three phases) and write a checkpoint")
     p.add_argument("source", help=SOURCE_HELP)
     p.add_argument("--out", required=True, help="checkpoint path (written atomically after every unit)")
-    p.add_argument("--preset", default=None, help="quick (CPU demo, the default) or paper")
+    p.add_argument("--preset", default=None, help="quick (CPU demo, the default), tiny (teaching: "
+                   "use with synthetic:users=1500, under a minute on 2 cores) or paper")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
     p.add_argument("--seed", type=seed_int, default=None, help="model seed (default 0)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints import load_checkpoint, model_from_checkpoint
+from .checkpoints import load_checkpoint, model_from_checkpoint, status_text
 from .data import CrossDomainData, data_from_state, left_padded
 from .errors import RecGuruError
 from .batching import Batcher
@@ -74,6 +74,10 @@ class LoadedRun:
     def status(self) -> str:
         """"complete" or "in_progress" (a run saved after some of its units)."""
         return str(self.ckpt.get("status", "unknown"))
+
+    def status_text(self) -> str:
+        """"complete" or "unfinished run (phase N of 3, resumable)" (checkpoints.status_text)."""
+        return status_text(self.ckpt)
 
     def source(self) -> str:
         """The source spec the run was trained on."""

@@ -26,10 +26,12 @@ def split_overrides(preset: str, overrides: dict | None) -> tuple[dict, dict]:
     """-> (model overrides, train overrides) with preset values applied and types converted."""
     if preset not in PRESETS:
         raise RecGuruError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
-    model_over, train_over = {}, dict(PRESETS[preset])
+    model_over: dict = {}
+    train_over: dict = {}
     defaults_model = ModelConfig(n_items_a=2, n_items_b=2)
     defaults_train = TrainConfig()
-    for key, value in (overrides or {}).items():
+    # the preset's values first (model and train keys alike), then the overrides over them
+    for key, value in [*PRESETS[preset].items(), *(overrides or {}).items()]:
         key = key.replace("-", "_")
         if key in MODEL_KEYS and key not in DERIVED:
             model_over[key] = convert(key, value, getattr(defaults_model, key), "override")

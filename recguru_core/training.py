@@ -201,6 +201,9 @@ class Trainer(AdversarialPhase):
             while self.unit < n_units:
                 if self.phase == 3 and all(self.ft_state["done"]):
                     break
+                if self._stopping():  # asked during an evaluation, a snapshot or a save
+                    yield self._record({"event": "cancelled"})
+                    return
                 seed = _unit_seed(self.cfg.seed, self.phase, self.unit)
                 # rng: the batch plan, alike on every rank; torch's and _own_rng: this rank's
                 # own draws (dropout, negatives, penalty mixes, phase-3 cuts)

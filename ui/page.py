@@ -12,6 +12,7 @@ from . import store, uploads, urlstate
 from .jobs import Job
 from .state import (
     APP_TITLE,
+    K_TOUR,
     NAVIGATION,
     PAGE_HOME,
     PAGE_TRAIN,
@@ -63,11 +64,14 @@ digraph G {
 """
 
 
-def setup_page(title: str, icon: str, *, url_params: bool = False) -> None:
+def setup_page(title: str, icon: str, *, url_params: bool = False, home: bool = False) -> None:
     """Page config + the shared sidebar (checkpoint in use, training status, the link to this
     view). A page with `url_params` publishes its own state and link (ui.urlstate) after its
-    widgets; every other page's link carries the checkpoint only."""
+    widgets; every other page's link carries the checkpoint only. `home`: the Home page (any
+    other page closes Home's guided tour for the rest of the session)."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
+    if not home:  # Home's guided tour starts collapsed once another page has been seen
+        st.session_state[K_TOUR] = True
     uploads.sweep_expired_uploads()
     adopt_finished_training()
     urlstate.apply_checkpoint()  # a shared link names its checkpoint
@@ -89,6 +93,9 @@ def setup_page(title: str, icon: str, *, url_params: bool = False) -> None:
         if path:
             st.caption("Checkpoint in use")
             st.markdown(f"**{md(checkpoint_label(path))}**")
+            status = store.run_status(path)
+            if status and status != "complete":
+                st.markdown(f":orange[:material/warning: {md(status)}]")
         else:
             st.caption("No checkpoint yet: train one or upload one.")
         job = current_job()
@@ -110,8 +117,8 @@ def current_run(*, quiet: bool = False):
     if path is None:
         if not quiet:
             st.info(
-                "No checkpoint yet. Train one on the **Train** page (a few minutes on a CPU) "
-                "or upload one on **Home**.",
+                "No checkpoint yet. Train one on the **Train** page (about a minute with the "
+                "tiny preset) or upload one on **Home**.",
                 icon=":material/info:",
             )
             st.page_link(PAGE_TRAIN, label="Go to Train", icon=":material/model_training:")
@@ -130,6 +137,22 @@ def stats_column_config() -> dict:
         c: st.column_config.NumberColumn(c, format="localized")
         for c in ("#Users", "#Items", "#Interactions", "#Overlap")
     } | {"Avg. seq. len": st.column_config.NumberColumn("Avg. seq. len", format="%.2f")}
+
+
+HISTORY_COLUMNS = ("#", "split", "title", "genre", "when")
+
+
+def history_column_config() -> dict:
+    """The history table's columns, the split (train / valid / test) next to the position so a
+    long title or genre never pushes it out of view."""
+    text = st.column_config.TextColumn
+    return {
+        "#": st.column_config.NumberColumn("#", width=40),
+        "split": text("split", width=60, help="train, valid (yellow) or test (green)"),
+        "title": text("title", width="medium"),
+        "genre": text("genre", width="small"),
+        "when": text("when", width=90),
+    }
 
 
 def when_ready(job: Job, waiting: str):

@@ -77,7 +77,13 @@ K_UPLOADED = "recguru.uploaded"  # file ids of checkpoint uploads already handle
 K_LAST_USER = "recguru.last_user"
 
 
+K_TOUR = "recguru.tour_seen"  # the Home page's guided tour was shown open once this session
+
+
 DEFAULT_K = 10
+
+
+TRAIN_DEFAULT_PRESET = "tiny"  # the Train page's preset on a first visit (teaching mode)
 
 
 DEFAULT_SMOOTHING = 0.6

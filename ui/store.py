@@ -110,6 +110,15 @@ def load_run(path: str | Path | RunRef):
         return _load(ref)
 
 
+def run_status(path: str | Path | None) -> str | None:
+    """"complete", "unfinished run (phase N of 3, resumable)", or None when the file cannot be
+    loaded (the page that uses it says why)."""
+    try:
+        return load_run(path).status_text() if path else None
+    except Exception:  # noqa: BLE001  (the sidebar stays quiet; current_run reports)
+        return None
+
+
 def check_loadable(ckpt: dict, name: str) -> None:
     """Rebuild data and model from a checkpoint dict that passed the format checks, so that an
     upload whose sections are inconsistent is refused before it is stored."""
@@ -233,12 +242,31 @@ def preset_values(preset: str) -> dict:
     return values
 
 
-def training_choices() -> dict:
-    """{"presets": {name: note}, "critics": [...], "devices": [...]} for the Train page."""
+def training_choices(default: str | None = None) -> dict:
+    """{"presets": {name: note}, "default": preset, "critics": [...], "devices": [...]} for the
+    Train page (`default` when it is a preset, else the first)."""
     from recguru_core.config import CRITICS, PRESET_NOTES, PRESETS
 
     return {"presets": {name: PRESET_NOTES.get(name, "") for name in PRESETS},
+            "default": default if default in PRESETS else next(iter(PRESETS)),
             "critics": list(CRITICS), "devices": ["auto", "cpu", "cuda", "mps"]}
+
+
+def synthetic_world(preset: str | None = None) -> dict | None:
+    """{"users", "overlap", "seed"} of a synthetic world for the Train page's fields: the one
+    config.PRESET_SOURCES names for `preset` (None when it names no synthetic one), or with no
+    preset the generator's defaults."""
+    from recguru_core.config import PRESET_SOURCES
+    from recguru_core.sources import parse_source
+    from recguru_core.synthetic import SyntheticConfig
+
+    spec = "synthetic" if preset is None else PRESET_SOURCES.get(preset)
+    if not spec or parse_source(spec).kind != "synthetic":
+        return None
+    options, base = parse_source(spec).options, SyntheticConfig()
+    return {"users": int(options.get("users", base.users)),
+            "overlap": float(options.get("overlap", base.overlap)),
+            "seed": int(options.get("seed", base.seed))}
 
 
 # ----------------------------------------------------------------------------- curves

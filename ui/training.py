@@ -12,7 +12,8 @@ files, so a page reload, a second browser or a restarted server finds it:
 State is derived from those files and the process: "finished" records say done / cancelled
 / failed; no such record and no process = the child died (killed, out of memory), which the
 page reports and offers to resume from the last saved unit (`train --resume`).
-Cancel sends SIGTERM: the child finishes its step, saves and exits.
+Cancel sends SIGTERM: the child stops after its current step (the last finished unit is
+already saved) and exits; the page says "cancelling…" from the click on.
 """
 
 from __future__ import annotations
@@ -309,7 +310,9 @@ class TrainingJob:
         elif self._ended is None:
             self._ended = time.time()
         elapsed = (self._ended or time.time()) - self.started
-        if state == "starting":
+        if state in ("starting", "running") and self._cancel_sent:
+            headline = "cancelling…"
+        elif state == "starting":
             headline = "preparing data and model…"
         elif state == "running" and running:
             r = running[0]

@@ -135,6 +135,13 @@ SERIES_LABELS = {
 }
 
 
+def all_positive(values: pd.DataFrame) -> bool:
+    """Every logged (non-missing) value is > 0, and there is at least one."""
+    logged = values.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float).ravel()
+    logged = logged[~np.isnan(logged)]
+    return bool(logged.size) and bool((logged > 0).all())
+
+
 def curves_dashboard(
     frame: pd.DataFrame,
     *,
@@ -166,10 +173,14 @@ def curves_dashboard(
     if eval_cols and ev[eval_cols].notna().any().any():
         panels.append((f"Validation {eval_metric} (%)", eval_cols, "%", True))
     n_rows = math.ceil(len(panels) / 2)
+    # One decision per panel, used by its title and its axis alike: log only where every
+    # LOGGED value is positive (a missing value, e.g. bpr_B after domain B stopped early, is
+    # not a value <= 0).
+    log_panel = [bool(log_y and cols and not is_eval and all_positive(frame[cols]))
+                 for _, cols, _, is_eval in panels]
     titles = []
-    for title, cols, _, is_eval in panels:
-        values = frame[cols] if cols and not is_eval else None
-        if log_y and values is not None and not bool((values.dropna(how="all") > 0).all().all()):
+    for (title, cols, _, is_eval), log in zip(panels, log_panel):
+        if log_y and cols and not is_eval and not log:
             title += " <span style='font-size:11px;color:#868E96'>(linear: values ≤ 0)</span>"
         titles.append(title)
     fig = make_subplots(
@@ -199,12 +210,10 @@ def curves_dashboard(
             mark_shapes, mark_labels = snapshot_marks(marks, selected, axes=(axis,))
             shapes += mark_shapes
             labels += mark_labels
-        positive = True
         for c in cols:
             source = ev if is_eval else frame
             rows = source[source[c].notna()]
             y_raw = pd.to_numeric(rows[c], errors="coerce") * (100 if is_eval else 1)
-            positive &= bool((y_raw > 0).all())
             colour = series_color(c)
             label = f"valid {c.split('_')[-1]}" if is_eval else SERIES_LABELS.get(c, c)
             if smoothing > 0 and not is_eval and len(rows) > 1:
@@ -255,7 +264,7 @@ def curves_dashboard(
             row=row,
             col=col,
             gridcolor="#F1F3F5",
-            type="log" if (log_y and cols and positive and not is_eval) else "linear",
+            type="log" if log_panel[i] else "linear",
         )
         # The panel's own legend, tucked into its top-right corner.
         xaxis = fig.layout[f"xaxis{i + 1}" if i else "xaxis"]

@@ -45,14 +45,14 @@ def influence_figure(
     influence: Sequence[dict], *, height: int | None = None, top: int = 20
 ) -> go.Figure:
     """Leave-one-out Δscore of history items on the top recommendation: the `top` most
-    influential (largest |Δscore|), in history order."""
+    influential, sorted by influence (largest |Δscore| first, at the top); each label keeps
+    the item's position in the history."""
     rows = list(influence or [])
-    if len(rows) > top:
-        strength = [abs(float(r.get("delta_score", 0.0))) for r in rows]
-        keep = sorted(range(len(rows)), key=lambda i: -strength[i])[:top]
-        rows = [rows[i] for i in sorted(keep)]
-    labels = [f"{_position(r, i) + 1}. {figure_text(str(r.get('title', ''))[:44])}"
-              for i, r in enumerate(rows)]
+    strength = [abs(float(r.get("delta_score", 0.0))) for r in rows]
+    order = sorted(range(len(rows)), key=lambda i: (-strength[i], i))[:top]
+    labels = [f"{_position(rows[i], i) + 1}. {figure_text(str(rows[i].get('title', ''))[:44])}"
+              for i in order]
+    rows = [rows[i] for i in order]
     deltas = [float(r.get("delta_score", 0.0)) for r in rows]
     ranks = [r.get("delta_rank", "") for r in rows]
     colours = ["#2F9E44" if d > 0 else "#C92A2A" for d in deltas]

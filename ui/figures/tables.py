@@ -253,7 +253,7 @@ def influence_table(influence: Sequence[dict]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=["position", "title", "Δscore", "Δrank"])
     frame = pd.DataFrame.from_records(rows)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "position": frame.get("position"),
             "title": frame.get("title"),
@@ -261,6 +261,9 @@ def influence_table(influence: Sequence[dict]) -> pd.DataFrame:
             "Δrank": frame.get("delta_rank"),
         }
     )
+    # sorted by influence, like the chart: the largest |Δscore| first
+    strength = pd.to_numeric(out["Δscore"], errors="coerce").abs().fillna(0.0)
+    return out.loc[strength.sort_values(ascending=False, kind="stable").index].reset_index(drop=True)
 
 
 def neighbours_table(neighbours: Sequence[dict]) -> pd.DataFrame:

@@ -99,7 +99,12 @@ def explanation_tabs(explanation: dict, domain: str, names: dict | None = None) 
         influence = explanation.get("influence") or []
         if influence:
             if len(influence) > 20:
-                st.caption(f"The 20 most influential of {len(influence)} history items, in order.")
+                st.caption(
+                    f"The 20 most influential of {len(influence)} history items, strongest first."
+                )
+            else:
+                st.caption("Sorted by influence, strongest first; the number is the item's "
+                           "place in the history.")
             st.plotly_chart(
                 influence_figure(influence),
                 theme=None,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
 
 from ..access import data_roots, server_sources_allowed
 from ..figures.curves import live_curves_figure
+from ..forms import kept
 from ..page import attempt
 from ..state import K_CHECKPOINT, K_OWNER, select_checkpoint
 from ..text import format_seconds, md
@@ -23,7 +25,7 @@ def server_source_input() -> str | None:
     roots = ", ".join(str(r) for r in data_roots())
     return st.text_input(
         "Source spec",
-        key="train.spec",
+        key=kept("train.spec", ""),
         placeholder="csv:data/Books.csv,data/Movies.csv  ·  movielens:data/ml-1m",
         help="Any spec the CLI accepts: synthetic:…, csv:A,B, amazon:A,B, movielens:DIR, "
         f"recbole:A,B, with options such as k_core=5. Files must lie under: {roots}.",
@@ -65,11 +67,18 @@ def _render_monitor(*, live: bool) -> None:
         return
     view = job.view()
     mine = job.owner == st.session_state.get(K_OWNER)
-    who = "started in this session" if mine else "started by another session"
+    who = "your run" if mine else "started in another tab or by another user"
     st.markdown(
         f"**{md(view['source'])}** · preset **{md(view['preset'])}** · {who} · "
+        f"started {time.strftime('%H:%M', time.localtime(job.started))} · "
         f"elapsed {format_seconds(view['elapsed'])}"
     )
+    if view["state"] in ("starting", "running") and job.cancel_requested:
+        st.warning(
+            "Cancelling… the run stops after its current step; units already finished stay "
+            "saved and can be resumed.",
+            icon=":material/hourglass_top:",
+        )
     for row in view["rows"]:
         total = row["total"] or "?"
         eta = f" · ETA {format_seconds(row['eta_s'])}" if row["state"] == "running" else ""
@@ -81,12 +90,15 @@ def _render_monitor(*, live: bool) -> None:
         st.caption("Preparing data and model…")
     elif view["state"] == "failed":
         st.error(f"Training failed: {md(view['error'])}", icon=":material/error:")
-    elif view["state"] == "cancelled":
+    elif view["state"] == "cancelled" and Path(view["out"]).is_file():
         st.warning(
             f"Cancelled. Units completed before the cancel are saved in "
-            f"{md(Path(view['out']).name)} (status in progress).",
+            f"{md(Path(view['out']).name)} (an unfinished run, resumable).",
             icon=":material/cancel:",
         )
+    elif view["state"] == "cancelled":
+        st.warning("Cancelled before the first unit finished: nothing was saved.",
+                   icon=":material/cancel:")
     if view.get("resumable"):
         if st.button("Resume this run", key="train.resume", icon=":material/play_arrow:",
                      help="Continue from the last unit saved in the checkpoint (train --resume)."):
@@ -112,8 +124,6 @@ def _render_monitor(*, live: bool) -> None:
             disabled=job.cancel_requested,
             help="Stops after the current step; units already finished stay saved.",
         )
-        if job.cancel_requested:
-            st.caption("Cancelling…")
     records = view["records"]
     if any(r.get("event") is None for r in records):
         st.plotly_chart(
