@@ -84,7 +84,7 @@ if st.toggle("Split the test metrics by user group (full ranking of every user: 
     if rows is not None:
         grouped = tables.groups_frame(rows)
         st.dataframe(grouped, width="stretch", hide_index=True)
-        st.download_button("Download (CSV)", store.frame_csv(rows), mime="text/csv",
+        st.download_button("Download (CSV)", tables.rows_csv(rows), mime="text/csv",
                            file_name=f"{state.checkpoint_label(path)}-groups.csv",
                            icon=":material/download:", key="eval.csv.groups")
         st.caption("Only this checkpoint's own model is split by group: the baselines it "

@@ -37,7 +37,7 @@ from .state import (
     data_upload_dir,
     file_mtime,
 )
-from .text import is_user_error, one_line, plain
+from .text import is_user_error, name_uploads, one_line, plain
 
 
 class RunRef(NamedTuple):
@@ -203,16 +203,7 @@ def check_source(spec: str) -> dict:
     except Exception as exc:  # noqa: BLE001  (user errors re-worded, bugs re-raised)
         if not is_user_error(exc):
             raise
-        raise type(exc)(_upload_names(one_line(exc), paths)) from None
-
-
-def _upload_names(message: str, paths: Sequence[str]) -> str:
-    """An uploaded table is named by its file name, not by its folder on the server."""
-    uploads = os.path.realpath(data_upload_dir())
-    for path in paths:
-        if os.path.realpath(path).startswith(uploads + os.sep):
-            message = message.replace(str(path), f"uploaded {Path(path).name}")
-    return message
+        raise type(exc)(name_uploads(one_line(exc), paths, data_upload_dir())) from None
 
 
 @st.cache_data(show_spinner="Generating the synthetic default…")
@@ -422,10 +413,6 @@ def _health(ref: RunRef) -> list[dict]:
     from recguru_core.health import diagnose
 
     return diagnose(load_run(ref).history())
-
-
-def frame_csv(rows: Sequence[dict]) -> bytes:
-    return pd.DataFrame(list(rows)).to_csv(index=False).encode()
 
 
 def health_rows(path: str) -> list[dict]:

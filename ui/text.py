@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -85,3 +87,12 @@ def plain(value):
 def safe_name(text: str, limit: int = 60) -> str:
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
     return name[:limit] or "file"
+
+
+def name_uploads(message: str, paths, folder) -> str:
+    """An uploaded file is named by its file name, not by its folder on the server."""
+    uploads = os.path.realpath(folder)
+    for path in paths:
+        if os.path.realpath(path).startswith(uploads + os.sep):
+            message = message.replace(str(path), f"uploaded {Path(path).name}")
+    return message

@@ -302,3 +302,7 @@ def health_frame(rows: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame([{"status": mark.get(r["status"], r["status"]), "check": r["check"],
                           "value": r["value"], "verdict": r["verdict"], "what to try": r["advice"]}
                          for r in rows])
+
+
+def rows_csv(rows: Sequence[dict]) -> bytes:
+    return pd.DataFrame(list(rows)).to_csv(index=False).encode()
