@@ -76,3 +76,25 @@ def test_trainer_records_the_statistics_and_the_cli_reports_them(tiny, capsys):
     assert cli.main(["evaluate", str(tiny), "--health", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["check"].split(" (")[0] for r in rows} >= {"Wasserstein trend", "Critic accuracy"}
+
+
+def test_slim_keeps_every_result_and_shrinks_the_file(tiny, tmp_path, capsys):
+    import shutil
+
+    from recguru_core import cli
+
+    copy = tmp_path / "run.pt"
+    shutil.copy(tiny, copy)
+    outputs = []
+    for _ in range(2):
+        assert cli.main(["evaluate", str(copy), "--json", "--full-ranking"]) == 0
+        outputs.append(capsys.readouterr().out)
+        before = copy.stat().st_size
+        assert cli.main(["slim", str(copy)]) == 0
+        capsys.readouterr()
+    assert outputs[0] == outputs[1]
+    snaps = torch.load(copy, weights_only=True)["snapshots"]
+    halves = [v for s in (snaps["before"], snaps["after"], *snaps["during"]) for v in s.values()
+              if isinstance(v, torch.Tensor) and v.is_floating_point()]
+    assert halves and all(v.dtype == torch.float16 for v in halves)
+    assert copy.stat().st_size <= before
