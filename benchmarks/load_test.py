@@ -47,9 +47,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def machine_busy_seconds() -> float:
-    """CPU seconds all processes spent busy since boot (all cores), from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds all processes spent busy since boot (all cores)."""
+    from recguru_core.threads import cpu_times
+
+    return cpu_times()[0] / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int) -> dict[str, float]:

@@ -8,13 +8,12 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from .evaluation import METRIC_NAMES, metric_contributions
+from .evaluation import METRIC_NAMES, N_BOOT, metric_contributions, paired_bootstrap
 from .models import DISPLAY_NAMES, MODEL_NAMES
 
 FAMILIES = ("sampled", "full")
 DOMAIN_KEYS = ("A", "B")
 RECGURU = "recguru"
-N_BOOT = 1000
 BOOT_SEED = 0
 
 
@@ -23,22 +22,6 @@ def overlap_label(overlap: float | None) -> str:
 
 
 # --- statistics ----------------------------------------------------------------------------
-
-def paired_bootstrap(diff: np.ndarray, n_boot: int = N_BOOT, seed: int = BOOT_SEED):
-    """Paired differences (n,) or (n, m) -> (mean, 2.5 %, 97.5 %) of the resampled means."""
-    diff = np.asarray(diff, dtype=np.float64)
-    n = len(diff)
-    if n == 0:
-        nan = np.full(diff.shape[1:], np.nan)
-        return nan, nan, nan
-    rng = np.random.default_rng(seed)
-    means = np.empty((n_boot,) + diff.shape[1:])
-    for b in range(n_boot):
-        counts = np.bincount(rng.integers(0, n, size=n), minlength=n)
-        means[b] = counts @ diff / n
-    low, high = np.percentile(means, [2.5, 97.5], axis=0)
-    return diff.mean(axis=0), low, high
-
 
 class _Index:
     """Rows by (model, overlap, seed, domain)."""

@@ -287,11 +287,13 @@ def _project(path, *, users: int, method: str, quiet: bool) -> None:
 
 
 def _cmd_slim(args) -> int:
+    import os
+
     from .checkpoints import compact_checkpoint, load_checkpoint, save_checkpoint
 
-    before = __import__("os").path.getsize(args.path)
+    before = os.path.getsize(args.path)
     save_checkpoint(args.path, compact_checkpoint(load_checkpoint(args.path)))
-    after = __import__("os").path.getsize(args.path)
+    after = os.path.getsize(args.path)
     print(f"{args.path}: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB", file=sys.stderr)
     return 0
 

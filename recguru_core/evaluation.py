@@ -119,3 +119,24 @@ def evaluate_domain(domain, split: str, score_fn: Callable, *, full_ranking: boo
     """Metrics over every user (or `rows`) of a `DomainData` on `split`; see `domain_ranks`."""
     return metrics_from_ranks(domain_ranks(domain, split, score_fn, full_ranking=full_ranking,
                                            batch_size=batch_size, rows=rows))
+
+
+N_BOOT = 1000
+
+
+def paired_bootstrap(diff: np.ndarray, n_boot: int = N_BOOT, seed: int = 0):
+    """Per-user values (n,) or (n, m) -> (mean, 2.5 %, 97.5 %) of the means over n_boot
+    resamples of the users: a percentile bootstrap. The benchmark passes paired per-user
+    differences of two models; the group table passes one model's per-user contributions."""
+    diff = np.asarray(diff, dtype=np.float64)
+    n = len(diff)
+    if n == 0:
+        nan = np.full(diff.shape[1:], np.nan)
+        return nan, nan, nan
+    rng = np.random.default_rng(seed)
+    means = np.empty((n_boot,) + diff.shape[1:])
+    for b in range(n_boot):
+        counts = np.bincount(rng.integers(0, n, size=n), minlength=n)
+        means[b] = counts @ diff / n
+    low, high = np.percentile(means, [2.5, 97.5], axis=0)
+    return diff.mean(axis=0), low, high

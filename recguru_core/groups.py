@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .evaluation import METRIC_NAMES, metric_contributions
+from .evaluation import METRIC_NAMES, N_BOOT, metric_contributions, paired_bootstrap
 
 GROUP_METRICS = ("HR@10", "NDCG@10", "MRR")
-N_BOOT = 1000
 
 
 def user_groups(data, domain: int) -> dict[str, np.ndarray]:
@@ -35,23 +34,6 @@ def user_groups(data, domain: int) -> dict[str, np.ndarray]:
     }
 
 
-def bootstrap_interval(values: np.ndarray, *, n_boot: int = N_BOOT, seed: int = 0,
-                       chunk: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """values (n, m) per-user contributions -> (low, high) (m,) 2.5/97.5 % percentiles of the
-    column means over n_boot resamples of the users (drawn in chunks to bound memory)."""
-    n = len(values)
-    if n == 0:
-        nan = np.full(values.shape[1], np.nan)
-        return nan, nan
-    rng = np.random.default_rng(seed)
-    means = []
-    for lo in range(0, n_boot, chunk):
-        picks = rng.integers(0, n, size=(min(chunk, n_boot - lo), n))
-        means.append(values[picks].mean(axis=1))  # (chunk, m)
-    means = np.concatenate(means)
-    return np.percentile(means, 2.5, axis=0), np.percentile(means, 97.5, axis=0)
-
-
 def group_table(data, ranks: dict[str, dict[str, np.ndarray]], *, metrics=GROUP_METRICS,
                 n_boot: int = N_BOOT, seed: int = 0) -> list[dict]:
     """ranks: {ranking ('sampled'/'full'): {'A': (U_A,), 'B': (U_B,)} 1-based ranks}."""
@@ -63,8 +45,10 @@ def group_table(data, ranks: dict[str, dict[str, np.ndarray]], *, metrics=GROUP_
             contributions = metric_contributions(per_domain[key])[:, columns]  # (U, m)
             for g, (group, mask) in enumerate(groups.items()):
                 part = contributions[mask]
-                low, high = bootstrap_interval(part, n_boot=n_boot, seed=seed + 17 * g + domain)
-                values = part.mean(axis=0) if len(part) else np.full(len(columns), np.nan)
+                if len(part):
+                    values, low, high = paired_bootstrap(part, n_boot=n_boot, seed=seed + 17 * g + domain)
+                else:
+                    values = low = high = np.full(len(columns), np.nan)
                 for j, metric in enumerate(metrics):
                     rows.append({"domain": key, "group": group, "users": int(mask.sum()),
                                  "ranking": ranking, "metric": metric, "value": float(values[j]),

@@ -144,8 +144,10 @@ class LoadedRun:
     def unseen_count(self, raw: str, domain, split: str = "test") -> int:
         """How many items can be recommended to the user: the catalogue minus what they saw."""
         d = domain_index(domain)
-        seen = np.unique(self._known_mask(d, self._row(raw, d), split))
-        return int(self.data.domain(d).n_items - len(seen))
+        return self._unseen(d, self._known_mask(d, self._row(raw, d), split))
+
+    def _unseen(self, d: int, known: np.ndarray) -> int:
+        return int(self.data.domain(d).n_items - len(np.unique(known)))
 
     def recommend(self, raw: str, domain, k: int = 10, split: str = "test") -> dict:
         """Top-k for the user's held-out position (`test`: after all but the last item), with
@@ -153,8 +155,9 @@ class LoadedRun:
         d = domain_index(domain)
         row = self._row(raw, d)
         scores = self._full_scores(d, np.array([row]), split)[0]  # (V+2,)
-        scores[torch.from_numpy(self._known_mask(d, row, split))] = float("-inf")
-        unseen = self.unseen_count(raw, d, split)
+        known = self._known_mask(d, row, split)
+        scores[torch.from_numpy(known)] = float("-inf")
+        unseen = self._unseen(d, known)
         if not 1 <= int(k) <= unseen:
             raise RecGuruError(f"k={k}: user {raw} has {unseen} unseen items in domain "
                                f"{'AB'[d]} ({self.data.domain(d).name}); ask for 1..{unseen}")

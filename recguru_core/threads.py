@@ -27,7 +27,7 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _cpu_times() -> tuple[int, int] | None:
+def cpu_times() -> tuple[int, int] | None:
     """(busy, total) jiffies over all cores from /proc/stat, or None off Linux."""
     try:
         with open("/proc/stat") as f:
@@ -41,11 +41,11 @@ def _cpu_times() -> tuple[int, int] | None:
 def free_cores(sample_s: float = 0.25) -> int:
     """Usable cores minus the cores other processes keep busy (rounded), at least 1."""
     cores = usable_cores()
-    first = _cpu_times()
+    first = cpu_times()
     if first is None:
         return cores
     time.sleep(sample_s)
-    second = _cpu_times()
+    second = cpu_times()
     busy, total = second[0] - first[0], second[1] - first[1]
     if total <= 0:
         return cores

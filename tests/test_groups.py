@@ -5,17 +5,17 @@ import json
 
 import numpy as np
 
-from recguru_core.groups import bootstrap_interval
+from recguru_core.evaluation import paired_bootstrap
 
 
 def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_users():
     rng = np.random.default_rng(0)
     small, large = rng.random((50, 1)), rng.random((5000, 1))
-    lo_s, hi_s = bootstrap_interval(small, n_boot=400)
-    lo_l, hi_l = bootstrap_interval(large, n_boot=400)
+    _, lo_s, hi_s = paired_bootstrap(small, n_boot=400)
+    _, lo_l, hi_l = paired_bootstrap(large, n_boot=400)
     assert lo_s[0] < small.mean() < hi_s[0] and lo_l[0] < large.mean() < hi_l[0]
     assert hi_l[0] - lo_l[0] < (hi_s[0] - lo_s[0]) / 5  # ~ 1/sqrt(n): 10x more precise
-    assert np.isnan(bootstrap_interval(np.zeros((0, 2)))[0]).all()
+    assert np.isnan(paired_bootstrap(np.zeros((0, 2)))[1]).all()
 
 
 def test_group_table_partitions_users_and_matches_the_overall_metrics(tiny, capsys):

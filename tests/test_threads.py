@@ -28,10 +28,10 @@ def test_auto_follows_omp_num_threads_then_the_free_cores(monkeypatch):
 
 def test_free_cores_subtracts_what_others_keep_busy(monkeypatch):
     samples = iter([(0, 0), (300, 400)])  # 75 % of all jiffies busy between the two reads
-    monkeypatch.setattr(threads, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(threads, "cpu_times", lambda: next(samples))
     monkeypatch.setattr(threads, "usable_cores", lambda: 4)
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
     assert threads.free_cores(sample_s=0) == 1  # 4 cores, 3 busy
     samples = iter([(0, 0), (0, 400)])
-    monkeypatch.setattr(threads, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(threads, "cpu_times", lambda: next(samples))
     assert threads.free_cores(sample_s=0) == 4

@@ -500,11 +500,7 @@ def _explain(ref: RunRef, user: str, domain: str, k: int) -> dict:
 def unseen_items(run, user: str, domain: str) -> int:
     """How many items of `domain` the user has not seen before the held-out one: the most a
     top-k can hold (the rest would be items the user already has)."""
-    from recguru_core.inference import domain_index
-
-    history = run.user_history(user, domain)
-    seen = {h["item_id"] for h in history if h.get("split") != "test"}
-    return int(run.data.domain(domain_index(domain)).n_items) - len(seen)
+    return run.unseen_count(user, domain)
 
 
 def clamp_k(run, user: str, domain: str, k: int) -> int:
