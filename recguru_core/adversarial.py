@@ -60,7 +60,8 @@ class AdversarialPhase:
 
     def _normalize(self, h_a: torch.Tensor, h_b: torch.Tensor):
         """The common scale critic and l2 pull compare GURs on (TrainConfig.adv_norm)."""
-        return losses.joint_normalize(h_a, h_b, self.cfg.adv_norm, var_floor=self.cfg.adv_var_floor)
+        return losses.joint_normalize(h_a, h_b, self.cfg.adv_norm, var_floor=self.cfg.adv_var_floor,
+                                      shrinkage=self.cfg.adv_shrink, shrink_to=self.cfg.adv_shrink_to)
 
     def critic_steps(self, rng) -> dict:
         """CRITIC_ITERS critic updates. The encoder is fixed while they run, so one fresh A and

@@ -127,6 +127,10 @@ class TrainConfig:
     # standardize only: shrink each dimension's variance towards the mean variance by this share
     # before dividing (whiten has its own covariance shrinkage, 0.1)
     adv_var_floor: float = 0.0
+    # whiten only: covariance shrinkage share and target ("isotropic": the mean variance on every
+    # direction; "diagonal": each dimension's own variance, so 1.0 equals standardize)
+    adv_shrink: float = 0.1
+    adv_shrink_to: str = "isotropic"
     # False: the phase-2 encoder pass runs without dropout, so the game is played on the GURs that
     # snapshots, probes and phase 3 use (gradients still flow).
     adv_dropout: bool = False
@@ -176,6 +180,11 @@ class TrainConfig:
         if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
             raise RecGuruError(f"train config: grad_clip must be a finite number >= 0 (0: off), "
                                f"got {self.grad_clip!r}")
+        if not 0.0 <= self.adv_shrink <= 1.0:
+            raise RecGuruError(f"train config: adv_shrink must be in [0, 1], got {self.adv_shrink!r}")
+        if self.adv_shrink_to not in ("isotropic", "diagonal"):
+            raise RecGuruError(f"train config: adv_shrink_to must be 'isotropic' or 'diagonal', "
+                               f"got {self.adv_shrink_to!r}")
         if not 0.0 <= self.adv_var_floor <= 1.0:
             raise RecGuruError(f"train config: adv_var_floor must be in [0, 1], got {self.adv_var_floor!r}")
         for name in ("adv_beta1", "adv_beta2", "ft_beta1", "ft_beta2"):

@@ -171,7 +171,7 @@ NORMALIZATIONS = ("whiten", "standardize", "none")
 
 
 def joint_normalize(h_a: Tensor, h_b: Tensor, mode: str = "whiten", *,
-                    shrinkage: float = 0.1, var_floor: float = 0.0,
+                    shrinkage: float = 0.1, shrink_to: str = "isotropic", var_floor: float = 0.0,
                     eps: float = 1e-5) -> tuple[Tensor, Tensor]:
     """Put A (N_a, d) and B (N_b, d) GURs on one common scale: statistics of the JOINT A+B batch.
 
@@ -190,8 +190,12 @@ def joint_normalize(h_a: Tensor, h_b: Tensor, mode: str = "whiten", *,
           lopsided (a few principal directions hold almost all the variance while the domain
           signal sits in low-variance ones); whitening gives every direction unit variance, so
           a critic that is 1-Lipschitz in its input sees the low-variance directions too.
-          Covariance shrinkage (1 - s) C + s tr(C)/d I keeps the solve well conditioned on a
-          few hundred rows.
+          Covariance shrinkage keeps the solve well conditioned on a few hundred rows:
+          shrink_to="isotropic": (1 - s) C + s tr(C)/d I; shrink_to="diagonal": (1 - s) C +
+          s diag(C), which keeps every dimension's own scale (s = 1 is "standardize" up to the n - 1
+          divisor), where the
+          isotropic target adds the MEAN variance to every direction and so leaves directions
+          of small variance small.
       "none": unchanged (the paper's raw space).
     Returns (z_a, z_b) float32 with the shapes of the inputs.
     """
@@ -209,9 +213,14 @@ def joint_normalize(h_a: Tensor, h_b: Tensor, mode: str = "whiten", *,
     else:
         n, d = x.shape
         cov = centred.t() @ centred / max(n - 1, 1)  # (d, d)
-        scale = torch.diagonal(cov).mean()
         eye = torch.eye(d, device=x.device, dtype=x.dtype)
-        cov = (1.0 - shrinkage) * cov + (shrinkage * scale + eps) * eye
+        if shrink_to == "diagonal":
+            target = torch.diag(torch.diagonal(cov))  # (d, d)
+        elif shrink_to == "isotropic":
+            target = torch.diagonal(cov).mean() * eye
+        else:
+            raise ValueError(f"joint_normalize: shrink_to must be 'isotropic' or 'diagonal', got {shrink_to!r}")
+        cov = (1.0 - shrinkage) * cov + shrinkage * target + eps * eye
         chol = torch.linalg.cholesky(cov)  # (d, d) lower
         # z = centred L^-T, i.e. solve L z^T = centred^T
         z = torch.linalg.solve_triangular(chol, centred.t(), upper=False).t()  # (N, d)
