@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from ui import page, store
+from ui import page, store, urlstate
 from ui.panels import compare as compare_panel
 
-page.setup_page("Compare runs", ":material/compare:")
+page.setup_page("Compare runs", ":material/compare:", url_params=True)
 st.title("Compare runs")
 st.caption(
     "Two or more checkpoints of the same data, e.g. RecGURU against its control without the "
@@ -13,7 +13,10 @@ st.caption(
     "metrics, in how mixed the domains are, in where users sit, and during training."
 )
 
-paths = compare_panel.pick_runs()
+paths = compare_panel.pick_runs()  # seeded from a shared link's `run` names
+urlstate.publish(urlstate.PAGE_COMPARE)
+urlstate.publish_runs(paths)
+urlstate.share_control()
 if len(paths) < 2:
     st.info("Pick at least two runs to compare. Train another on **Train** (e.g. with "
             "`w_adv=0`) or upload one on **Home**.", icon=":material/info:")

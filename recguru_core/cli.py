@@ -7,6 +7,7 @@
     python -m recguru_core evaluate PATH [--json] [--full-ranking] [--split test|valid] [--groups] [--health]
     python -m recguru_core recommend PATH --user RAW_ID --domain A|B [--k 10] [--json]
     python -m recguru_core project PATH [--users 5000] [--method aligned-umap|procrustes|pca]
+    python -m recguru_core compare RUN1.pt RUN2.pt [RUN3.pt ...] [--json]
     python -m recguru_core benchmark SOURCE --out results.json [--models pop,...,recguru|all]
                                  [--overlap 0.1,0.3,0.5,0.75] [--seeds 3] [--preset quick|paper]
                                  [--device auto|cpu|cuda] [--quiet] [key=value overrides...]
@@ -365,6 +366,22 @@ def _cmd_recommend(args) -> int:
     return 0
 
 
+def _cmd_compare(args) -> int:
+    from pathlib import Path
+
+    from .compare import compare_runs, comparison_text, unique_labels
+    from .inference import LoadedRun
+
+    if len(args.paths) < 2:  # before loading anything
+        raise RecGuruError(f"compare needs at least two checkpoints (got {len(args.paths)})")
+    runs = [LoadedRun.load(path) for path in args.paths]  # each refused with one line if bad
+    for path, run in zip(args.paths, runs):
+        _warn_if_unfinished(path, run.ckpt)
+    result = compare_runs(runs, unique_labels([Path(p).stem for p in args.paths]))
+    print(json.dumps(result) if args.json else comparison_text(result))
+    return 0
+
+
 def _cmd_benchmark(args) -> int:
     from .benchmark import parse_overlaps, parse_seeds, prepare_output, run_benchmark, source_with_overlap
     from .models import parse_model_list
@@ -484,6 +501,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", type=positive_int, default=5000)
     p.add_argument("--method", default="aligned-umap", choices=("aligned-umap", "procrustes", "pca"))
     p.set_defaults(func=_cmd_project)
+
+    p = sub.add_parser("compare", help="runs of the same data side by side: metrics, alignment "
+                       "after the adversarial phase, training; differences to the first run")
+    p.add_argument("paths", nargs="+", metavar="RUN.pt", help="two or more checkpoints; the first "
+                   "is the reference")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("benchmark", help="train and evaluate several models; Table 2/3 as JSON + Markdown")
     p.add_argument("source", help=SOURCE_HELP)

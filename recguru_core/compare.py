@@ -16,6 +16,10 @@ transform keeps each run's picture as it is (distances up to one scale, neighbou
 mixing), it only removes the orientation that the layout algorithm chose arbitrarily, so the
 panels share one frame and axis range and a user sits roughly where the same user sits in the
 other run whenever the runs agree.
+
+The side-by-side tables (`comparison_tables`: evaluation metrics, alignment after the
+adversarial phase; `compare_runs` adds the training summary) are plain rows, so the app's
+Compare page and `python -m recguru_core compare` show the same numbers from one function.
 """
 from __future__ import annotations
 
@@ -24,33 +28,61 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .analysis import partner_rows, procrustes_align, project_snapshots, sample_rows
+from .analysis import (
+    compare_snapshots,
+    partner_rows,
+    procrustes_align,
+    project_snapshots,
+    sample_rows,
+)
 from .errors import RecGuruError
+from .evaluation import METRIC_NAMES
 from .snapshots import to_numpy
 
 COMPARISON_METHODS = ("stored", "pca", "umap")
+
+
+def _data_parts(data: dict):
+    """(what, bytes) for every part of a data section that makes it 'the same data', in the
+    order the fingerprint hashes them; `what` names the part for a refusal."""
+    for key in ("A", "B"):
+        part = data[key]
+        yield f"domain {key}'s name differs", f"{key}:{part.get('name', '')}\x1e".encode()
+        for field, what in (("user_raw", "user ids"), ("item_raw", "item ids")):
+            text = "\x1f".join(str(v) for v in part.get(field) or [])
+            yield f"domain {key}'s {what} differ", text.encode() + b"\x1e"
+        chunks = []
+        for field in ("offsets", "items"):
+            values = to_numpy(part.get(field), np.int64)
+            chunks.append(np.ascontiguousarray(values if values is not None else []).tobytes())
+        yield f"domain {key}'s sequences differ", chunks[0] + b"\x1e" + chunks[1] + b"\x1e"
+
+
+def _data_section(data: dict) -> dict:
+    if isinstance(data, dict) and isinstance(data.get("data"), dict):
+        data = data["data"]
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), dict) for k in ("A", "B")):
+        raise RecGuruError("the checkpoint has no data section to compare")
+    return data
 
 
 def data_fingerprint(data: dict) -> str:
     """A short hex digest of a checkpoint's data (its `data` section, or the whole checkpoint):
     domain names, raw user and item ids and every user's item sequence, per domain. Equal
     fingerprints = the same users, items, sequences and so the same split."""
-    if isinstance(data, dict) and isinstance(data.get("data"), dict):
-        data = data["data"]
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), dict) for k in ("A", "B")):
-        raise RecGuruError("the checkpoint has no data section to compare")
     digest = hashlib.sha256()
-    for key in ("A", "B"):
-        part = data[key]
-        digest.update(f"{key}:{part.get('name', '')}\x1e".encode())
-        for field in ("user_raw", "item_raw"):
-            digest.update("\x1f".join(str(v) for v in part.get(field) or []).encode())
-            digest.update(b"\x1e")
-        for field in ("offsets", "items"):
-            values = to_numpy(part.get(field), np.int64)
-            digest.update(np.ascontiguousarray(values if values is not None else []).tobytes())
-            digest.update(b"\x1e")
+    for _what, chunk in _data_parts(_data_section(data)):
+        digest.update(chunk)
     return digest.hexdigest()[:16]
+
+
+def data_difference(a: dict, b: dict) -> str | None:
+    """In words, the first part in which two runs' data differ ("domain A's user ids
+    differ"); None when they hold the same data."""
+    for (what, one), (_, other) in zip(_data_parts(_data_section(a)), _data_parts(_data_section(b))):
+        if one != other:
+            return what
+    return None
 
 
 def _keys(snap: dict, rows: np.ndarray | None = None) -> list[tuple[int, str]]:
@@ -145,3 +177,278 @@ def comparison_layouts(snapshots: Sequence[dict], projections: Sequence[dict | N
         "layouts": [np.asarray(xy, dtype=np.float32) for xy in aligned],
         "n_shared": len(order), "residual": residual,
     }
+
+
+# ----------------------------------------------------------------------------- side by side
+# Rows are plain dicts with one value per run label ("values") and each later run minus the
+# first ("diff"); a value a run does not carry is None, never NaN, so the rows are JSON as they
+# are. The app turns them into frames (ui/figures/compare.py), the CLI into text (cli.py).
+
+RANKINGS = (("test", "sampled"), ("test_full", "full ranking"))
+DOMAINS = ("A", "B")
+
+# (key in alignment_metrics' result, the number inside it, title, how to read it)
+ALIGNMENT_ROWS = (
+    ("auc", "value", "Domain-classifier AUC", "0.5 = A and B indistinguishable"),
+    ("auc_length_matched", "value", "Length-matched AUC", "history length cannot give it away"),
+    ("proxy_a_distance", "value", "Proxy A-distance", "0 = indistinguishable, 2 = separable"),
+    ("knn_entropy", "value", "kNN domain entropy (bits)", "higher = better mixed"),
+    ("pair_distance", "ratio", "Pair distance ratio", "< 1: a user's A and B GURs are close"),
+)
+
+# The app measures a run's alignment on this many rows with seed 0 (ui/state.py's
+# ALIGNMENT_N_MAX) and `project` stores it so: a measured value equals the stored one.
+ALIGNMENT_N_MAX = 2000
+
+
+def _number(value) -> float | None:
+    """A finite float, or None (missing, NaN, not a number)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _with_diffs(labels: Sequence[str], values: dict) -> dict:
+    first = values[labels[0]]
+    return {label: None if values[label] is None or first is None else values[label] - first
+            for label in labels[1:]}
+
+
+def unique_labels(names: Sequence[str]) -> list[str]:
+    """The names made unique ("demo", "demo (2)"): a run compared with itself, or two files
+    of one name in different folders, still get their own column."""
+    out: list[str] = []
+    for name in names:
+        label, n = str(name) or "run", 2
+        while label in out:
+            label, n = f"{name or 'run'} ({n})", n + 1
+        out.append(label)
+    return out
+
+
+def check_same_data(labels: Sequence[str], data: Sequence[dict],
+                    fingerprints: Sequence[str] | None = None) -> str:
+    """The runs' shared data fingerprint. A run of other data than the first is refused with
+    one line naming it and what differs. `data`: each run's checkpoint or data section;
+    `fingerprints`: the same runs' fingerprints when the caller has them already (cached)."""
+    prints = list(fingerprints) if fingerprints is not None else [data_fingerprint(d) for d in data]
+    for label, other, fp in zip(labels[1:], data[1:], prints[1:]):
+        if fp != prints[0]:
+            what = data_difference(data[0], other) or "users, items or sequences differ"
+            raise RecGuruError(f"{label} was trained on other data than {labels[0]} ({what}): "
+                               "only runs of the same data can be compared")
+    return prints[0]
+
+
+def metric_names(metrics: Sequence[dict]) -> list[str]:
+    """Every test metric some run carries: evaluation.METRIC_NAMES' order, then any other."""
+    seen = {key for m in metrics for split, _ in RANKINGS for d in DOMAINS
+            for key in (((m or {}).get(split) or {}).get(d) or {})}
+    return [k for k in METRIC_NAMES if k in seen] + sorted(seen - set(METRIC_NAMES))
+
+
+def metric_rows(labels: Sequence[str], metrics: Sequence[dict],
+                keys: Sequence[str] | None = None) -> list[dict]:
+    """One row per (ranking, domain, metric) of the test split: {"ranking" ("sampled" or
+    "full ranking"), "split" ("test", "test_full"), "domain", "metric", "values", "diff"},
+    as fractions. `keys`: the metrics to show (default: every one a run carries); a row no
+    run has a value for is left out."""
+    keys = metric_names(metrics) if keys is None else list(keys)
+    rows = []
+    for split, ranking in RANKINGS:
+        for d in DOMAINS:
+            for key in keys:
+                values = {label: _number((((m or {}).get(split) or {}).get(d) or {}).get(key))
+                          for label, m in zip(labels, metrics)}
+                if all(v is None for v in values.values()):
+                    continue
+                rows.append({"ranking": ranking, "split": split, "domain": d, "metric": key,
+                             "values": values, "diff": _with_diffs(labels, values)})
+    return rows
+
+
+def alignment_rows(labels: Sequence[str], alignments: Sequence[dict | None],
+                   snapshot: str = "after") -> list[dict]:
+    """One row per alignment metric at `snapshot`: {"metric", "title", "reading", "values",
+    "null" (each run's shuffled-label null), "diff"}. `alignments`: each run's
+    analysis.compare_snapshots result (or None: not measured, every value None)."""
+    rows = []
+    for key, sub, title, reading in ALIGNMENT_ROWS:
+        values, nulls = {}, {}
+        for label, result in zip(labels, alignments):
+            entry = (((result or {}).get(snapshot) or {}).get(key)) or {}
+            values[label] = _number(entry.get(sub))
+            # the ratio's null is 1 by construction (the pair distance over its own null)
+            null = 1.0 if key == "pair_distance" and values[label] is not None else entry.get("null")
+            nulls[label] = _number(null)
+        rows.append({"metric": key, "title": title, "reading": reading, "values": values,
+                     "null": nulls, "diff": _with_diffs(labels, values)})
+    return rows
+
+
+def comparison_tables(labels: Sequence[str], data: Sequence[dict], metrics: Sequence[dict],
+                      alignments: Sequence[dict | None] | None = None, *,
+                      fingerprints: Sequence[str] | None = None,
+                      metric_keys: Sequence[str] | None = None) -> dict:
+    """The data check, then the side-by-side rows: {"labels", "reference" (the first run,
+    which every difference is taken from), "fingerprint", "metrics": metric_rows,
+    "alignment": alignment_rows, or None without `alignments`}. One entry per run in every
+    argument, in the same order."""
+    labels = list(labels)
+    if len(labels) < 2:
+        raise RecGuruError(f"compare needs at least two runs (got {len(labels)})")
+    if len(set(labels)) != len(labels):
+        raise RecGuruError("every run needs its own label (see unique_labels)")
+    if not len(data) == len(metrics) == len(labels):  # zip would drop a run silently
+        raise ValueError("comparison_tables: one data section and one metrics dict per label")
+    fingerprint = check_same_data(labels, data, fingerprints)
+    return {
+        "labels": labels, "reference": labels[0], "fingerprint": fingerprint,
+        "metrics": metric_rows(labels, metrics, metric_keys),
+        "alignment": None if alignments is None else alignment_rows(labels, alignments),
+    }
+
+
+def run_alignment(ckpt: dict, *, n_max: int = ALIGNMENT_N_MAX, seed: int = 0) -> tuple[dict | None, str]:
+    """The alignment after the adversarial phase as the app shows it: ({"after": metrics},
+    "stored") from the checkpoint's `alignment` (written by `project`), else measured now on
+    the 'after' snapshot with the app's seed and sample size ("measured"); (None, "none")
+    when the run has no 'after' snapshot (stopped before the adversarial phase ended)."""
+    stored = (ckpt.get("alignment") or {}).get("after")
+    if isinstance(stored, dict) and stored.get("auc"):
+        return {"after": stored}, "stored"
+    after = (ckpt.get("snapshots") or {}).get("after")
+    if not isinstance(after, dict):
+        return None, "none"
+    # compare_snapshots measures each snapshot on its own with the same seed: measuring the
+    # 'after' one alone gives the numbers a full measurement has for it
+    return compare_snapshots({"after": after}, seed=seed, n_max=n_max), "measured"
+
+
+TRAINING_ROWS = (
+    ("wasserstein", "Last Wasserstein estimate"),
+    ("seconds_pretrain", "Seconds, pre-training"),
+    ("seconds_adversarial", "Seconds, adversarial phase"),
+    ("seconds_finetune", "Seconds, fine-tuning"),
+    ("seconds_total", "Seconds, total"),
+)
+
+
+def training_summary(history: Sequence[dict]) -> dict:
+    """From a run's step records: the critic's last Wasserstein estimate (and its step) and the
+    seconds spent per phase (steps plus the evaluations and snapshots within it; a resumed
+    run's records add up across its sessions). Keys whose value the history lacks are None."""
+    out: dict = {key: None for key, _ in TRAINING_ROWS}
+    out["wasserstein_step"] = None
+    seconds: dict[str, float] = {}
+    for rec in history or []:
+        w = _number(rec.get("wasserstein"))
+        if w is not None:
+            out["wasserstein"], out["wasserstein_step"] = w, rec.get("step")
+        phase, spent = rec.get("phase"), _number(rec.get("seconds"))
+        if phase in ("pretrain", "adversarial", "finetune") and spent is not None:
+            seconds[phase] = seconds.get(phase, 0.0) + spent
+    for phase, spent in seconds.items():
+        out[f"seconds_{phase}"] = spent
+    if seconds:
+        out["seconds_total"] = sum(seconds.values())
+    return out
+
+
+def compare_runs(runs: Sequence, labels: Sequence[str] | None = None, *,
+                 n_max: int = ALIGNMENT_N_MAX) -> dict:
+    """Everything `python -m recguru_core compare` shows, as JSON-ready data. `runs`: loaded
+    runs (inference.LoadedRun: `.ckpt`, `.name`, `.path`, `.metrics()`, `.history()`),
+    the first being the reference. comparison_tables' result plus "domains" (the first run's
+    domain names), "runs" (label, path, status, source, "alignment_from": "stored",
+    "measured" or "none", the step of the last Wasserstein estimate) and
+    "training" (rows of training_summary, like the other tables)."""
+    if len(runs) < 2:
+        raise RecGuruError(f"compare needs at least two runs (got {len(runs)})")
+    labels = list(labels) if labels is not None else unique_labels([r.name for r in runs])
+    ckpts = [r.ckpt for r in runs]
+    prints = [data_fingerprint(c) for c in ckpts]
+    check_same_data(labels, ckpts, prints)  # refused before measuring anything slow
+    measured = [run_alignment(c, n_max=n_max) for c in ckpts]
+    out = comparison_tables(labels, ckpts, [r.metrics() for r in runs],
+                            [alignment for alignment, _ in measured], fingerprints=prints)
+    summaries = [training_summary(r.history()) for r in runs]
+    training = []
+    for key, title in TRAINING_ROWS:
+        values = {label: s[key] for label, s in zip(labels, summaries)}
+        if any(v is not None for v in values.values()):
+            training.append({"metric": key, "title": title, "values": values,
+                             "diff": _with_diffs(labels, values)})
+    data = ckpts[0]["data"]
+    out["domains"] = {d: str((data.get(d) or {}).get("name") or d) for d in DOMAINS}
+    out["runs"] = [
+        {"label": label, "path": str(r.path) if r.path else None,
+         "status": str(r.ckpt.get("status", "complete")), "source": r.source(),
+         "alignment_from": origin, "wasserstein_step": s["wasserstein_step"]}
+        for label, r, (_, origin), s in zip(labels, runs, measured, summaries)
+    ]
+    out["training"] = training
+    return out
+
+
+# ----------------------------------------------------------------------------- as text
+
+
+def _text_table(header: list[str], rows: list[list[str]], text: Sequence[int] = (0,)) -> list[str]:
+    """Columns padded to their widest cell, two spaces apart: the `text` columns to the left,
+    the others (numbers) to the right, so their decimal points line up."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    text = {i % len(header) for i in text}  # -1: the last column
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i in text else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    lines = [line(r) for r in [header, *rows]]
+    return [lines[0], "-" * max(map(len, lines)), *lines[1:]]
+
+
+def comparison_text(result: dict) -> str:
+    """compare_runs' result as text tables, what `compare` prints without --json. Every
+    difference is a later run minus the first (the reference)."""
+    labels, first = result["labels"], result["reference"]
+    later = labels[1:]
+    deltas = [f"{label} - {first}" for label in later]  # ASCII: any terminal shows it
+
+    def num(value, digits=4, sign=False):
+        return "-" if value is None else f"{value:{'+' if sign else ''}.{digits}f}"
+
+    names = result.get("domains") or {}
+    out = [(f"runs: {', '.join(labels)} (differences: each later run minus {first}); "
+            f"same data, fingerprint {result['fingerprint']}"), "",
+           ("Evaluation, test split (sampled: among the fixed sampled candidates; "
+            "full ranking: among every item the user has not seen)")]
+    rows = [[r["ranking"], f"{r['domain']} ({names.get(r['domain'], r['domain'])})", r["metric"],
+             *(num(r["values"][label]) for label in labels),
+             *(num(r["diff"][label], sign=True) for label in later)] for r in result["metrics"]]
+    out += (_text_table(["ranking", "domain", "metric", *labels, *deltas], rows, text=(0, 1, 2))
+            if rows else ["no test metrics in these runs (unfinished?)"])
+
+    out += ["", "Alignment after the adversarial phase (value, shuffled-label null in brackets)"]
+    rows = [[r["title"],
+             *(f"{num(r['values'][label], 3)} ({num(r['null'][label], 3)})"
+               if r["values"][label] is not None else "-" for label in labels),
+             *(num(r["diff"][label], 3, sign=True) for label in later), r["reading"]]
+            for r in result["alignment"]]
+    out += _text_table(["metric", *labels, *deltas, "reading"], rows, text=(0, -1))
+    missing = [run["label"] for run in result["runs"] if run["alignment_from"] == "none"]
+    if missing:
+        out.append(f"not measured for {', '.join(missing)}: no GUR snapshot after the "
+                   "adversarial phase (an unfinished run?)")
+
+    if result["training"]:
+        out += ["", "Training"]
+        rows = []
+        for r in result["training"]:
+            digits = 1 if r["metric"].startswith("seconds") else 4
+            rows.append([r["title"], *(num(r["values"][label], digits) for label in labels),
+                         *(num(r["diff"][label], digits, sign=True) for label in later)])
+        out += _text_table(["measure", *labels, *deltas], rows)
+    return "\n".join(out)

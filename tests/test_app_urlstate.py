@@ -216,3 +216,86 @@ def test_no_checkpoint_at_all_with_a_link(monkeypatch, tmp_path):
     _point_app_at(monkeypatch, tmp_path, None)
     at = _open_with(RECOMMENDATIONS, {"ckpt": "demo", "user": "1"})
     assert "not on this server" in _toasts(at)
+
+
+# --------------------------------------------------------------------------- compare runs
+# On the shipped pair (both carry their alignment and layouts: nothing to train or measure).
+
+COMPARE = "pages/6_Compare.py"
+
+
+@pytest.fixture
+def shipped_pair(monkeypatch, tmp_path):
+    from test_app import DEMO
+
+    control = DEMO.with_name("control_no_adv.pt")
+    if not (DEMO.is_file() and control.is_file()):
+        pytest.skip("the shipped checkpoint pair is not there")
+    folder = _point_app_at(monkeypatch, tmp_path, DEMO)
+    (folder / "control_no_adv.pt").symlink_to(control)
+    return folder
+
+
+def _picked(at: AppTest) -> list[str]:
+    from pathlib import Path
+
+    return [Path(p).stem for p in at.multiselect(key="compare.runs").value]
+
+
+def _columns(at: AppTest) -> set:
+    return {c for d in at.dataframe for c in getattr(d.value, "columns", [])}
+
+
+def test_compare_link_round_trip_keeps_the_runs_and_their_order(shipped_pair):
+    # a fresh session without a link: the shipped pair, demo first, written into the URL
+    at = _open_with(COMPARE, {})
+    assert _picked(at) == ["demo", "control_no_adv"]
+    assert at.query_params["run"] == ["demo", "control_no_adv"]
+
+    # the link with the order turned round: the same runs, control first (the reference)
+    at = _open_with(COMPARE, {"run": ["control_no_adv", "demo"]})
+    assert not at.error, _texts(at.error)
+    assert not at.toast, _toasts(at)
+    assert _picked(at) == ["control_no_adv", "demo"]
+    assert "demo − control_no_adv" in _columns(at)  # differences to the link's first run
+    assert at.query_params["run"] == ["control_no_adv", "demo"]
+    assert "run=control_no_adv&run=demo" in _texts(at.code)  # the share link
+
+    # a change of the pick is written back to the URL
+    at.multiselect(key="compare.runs").unselect(str(shipped_pair / "demo.pt")).run()
+    _ok(at, "one run left")
+    assert at.query_params["run"] == "control_no_adv"
+    assert "at least two runs" in _texts(at.info)
+
+
+def test_compare_stale_link_gives_a_notice_and_the_default_runs(shipped_pair):
+    for runs in (["demo", "no-such-run"], ["../checkpoints/demo", "/etc/passwd"], [""]):
+        at = _open_with(COMPARE, {"run": runs})
+        assert not at.error, _texts(at.error)
+        notices = _toasts(at)
+        assert "not on this server" in notices and "default runs" in notices, (runs, notices)
+        assert _picked(at) == ["demo", "control_no_adv"], runs
+        assert at.query_params["run"] == ["demo", "control_no_adv"]  # what is shown instead
+
+
+def test_compare_link_with_a_name_twice_counts_it_once(shipped_pair):
+    at = _open_with(COMPARE, {"run": ["demo", "control_no_adv", "demo"]})
+    assert not at.toast, _toasts(at)
+    assert _picked(at) == ["demo", "control_no_adv"]
+
+
+def test_compare_link_leaves_an_upload_out_and_says_so(shipped_pair):
+    from test_app import DEMO
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.get("file_uploader")[0].upload("mine.pt", DEMO.read_bytes()).run()
+    _ok(at, "valid upload")
+    at.switch_page(COMPARE).run()
+    _ok(at, COMPARE)
+    picker = at.multiselect(key="compare.runs")
+    upload = next(p for p in picker.options if "mine" in p)
+    picker.select(upload).run()
+    _ok(at, "upload picked")
+    assert _picked(at) == ["demo", "control_no_adv", "mine"]
+    assert at.query_params["run"] == ["demo", "control_no_adv"]  # no name in a link
+    assert "the link's comparison leaves it out" in _texts(at.caption)

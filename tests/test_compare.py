@@ -1,9 +1,11 @@
 """Compare runs: the data fingerprint, the shared layout frame, and the Compare page on two
 real tiny runs of the same data (the session's tiny run and a `w_adv=0` control made by the
-CLI), an incompatible pair refused with one line, and the difference table's values."""
+CLI), an incompatible pair refused with one line, and the difference table's values; the
+CLI's `compare` on the shipped pair (text, --json, its one-line refusals)."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -210,3 +212,201 @@ def test_the_control_run_is_listed_second_even_when_newest(tmp_path, monkeypatch
     entries = state.available_checkpoints()
     assert [e.kind for e in entries] == ["demo", "control", "trained"]
     assert Path(state.default_checkpoint()).name == "demo.pt"
+
+
+# --------------------------------------------------------------------------- the CLI
+# On the shipped pair (demo vs the same recipe with w_adv=0): loading two slim checkpoints is
+# about a second, and both carry their alignment, so nothing is trained or measured here.
+
+SHIPPED = ROOT / "checkpoints"
+DEMO_PT, CONTROL_PT = SHIPPED / "demo.pt", SHIPPED / "control_no_adv.pt"
+shipped = pytest.mark.skipif(not (DEMO_PT.is_file() and CONTROL_PT.is_file()),
+                             reason="the shipped checkpoint pair is not there")
+
+
+def _compare(capsys, *argv) -> tuple[int, str, str]:
+    from recguru_core import cli
+
+    rc = cli.main(["compare", *map(str, argv)])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def pair():
+    from recguru_core.checkpoints import load_checkpoint
+
+    return load_checkpoint(DEMO_PT), load_checkpoint(CONTROL_PT)
+
+
+@shipped
+def test_cli_compare_prints_the_shipped_pair_side_by_side(capsys, pair):
+    rc, out, err = _compare(capsys, DEMO_PT, CONTROL_PT)
+    assert rc == 0 and not err.strip(), err
+    demo, control = pair
+    for heading in ("Evaluation, test split", "Alignment after the adversarial phase", "Training"):
+        assert heading in out
+    assert "control_no_adv - demo" in out and "fingerprint" in out
+    lines = out.splitlines()
+
+    def row(*start):
+        hits = [line.split() for line in lines if line.split()[:len(start)] == list(start)]
+        assert len(hits) == 1, (start, hits)
+        return hits[0]
+
+    for ranking, split in ((["sampled"], "test"), (["full", "ranking"], "test_full")):
+        for d, name in (("A", "(Books)"), ("B", "(Movies)")):
+            for metric in ("HR@10", "NDCG@10", "MRR"):
+                cells = row(*ranking, d, name, metric)
+                a, b = demo["metrics"][split][d][metric], control["metrics"][split][d][metric]
+                assert cells[-3:] == [f"{a:.4f}", f"{b:.4f}", f"{b - a:+.4f}"], cells
+    auc = [a["after"]["auc"]["value"] for a in (demo["alignment"], control["alignment"])]
+    cells = row("Domain-classifier", "AUC")
+    assert f"{auc[0]:.3f}" in cells and f"{auc[1]:.3f}" in cells and f"{auc[1] - auc[0]:+.3f}" in cells
+    assert row("Last", "Wasserstein", "estimate") and row("Seconds,", "total")
+
+
+@shipped
+def test_cli_compare_json_structure(capsys, pair):
+    rc, out, _ = _compare(capsys, DEMO_PT, CONTROL_PT, "--json")
+    assert rc == 0
+    result = json.loads(out)
+    demo, control = pair
+    assert result["labels"] == ["demo", "control_no_adv"] and result["reference"] == "demo"
+    assert result["domains"] == {"A": "Books", "B": "Movies"}
+    assert [r["label"] for r in result["runs"]] == result["labels"]
+    assert all(r["status"] == "complete" and r["alignment_from"] == "stored"
+               for r in result["runs"])
+
+    # every metric the checkpoints carry, per ranking and domain; differences later − first
+    carried = set(demo["metrics"]["test"]["A"])
+    assert {"HR@10", "NDCG@10", "MRR"} <= carried
+    assert len(result["metrics"]) == 2 * 2 * len(carried)
+    for r in result["metrics"]:
+        a = demo["metrics"][r["split"]][r["domain"]][r["metric"]]
+        b = control["metrics"][r["split"]][r["domain"]][r["metric"]]
+        assert r["values"] == {"demo": a, "control_no_adv": b}
+        assert math.isclose(r["diff"]["control_no_adv"], b - a, abs_tol=1e-12)
+    assert {r["ranking"] for r in result["metrics"]} == {"sampled", "full ranking"}
+
+    # alignment: the stored 'after' numbers, each beside its null
+    rows = {r["metric"]: r for r in result["alignment"]}
+    assert {"auc", "auc_length_matched", "proxy_a_distance", "knn_entropy", "pair_distance"} == set(rows)
+    for label, ckpt in (("demo", demo), ("control_no_adv", control)):
+        after = ckpt["alignment"]["after"]
+        assert rows["auc"]["values"][label] == after["auc"]["value"]
+        assert rows["auc"]["null"][label] == after["auc"]["null"]
+        assert rows["pair_distance"]["values"][label] == after["pair_distance"]["ratio"]
+    assert math.isclose(rows["auc"]["diff"]["control_no_adv"],
+                        rows["auc"]["values"]["control_no_adv"] - rows["auc"]["values"]["demo"])
+
+    # training: the last Wasserstein estimate and the seconds per phase, from the history
+    training = {r["metric"]: r for r in result["training"]}
+    for label, ckpt in (("demo", demo), ("control_no_adv", control)):
+        last = [rec for rec in ckpt["history"] if "wasserstein" in rec][-1]
+        assert training["wasserstein"]["values"][label] == last["wasserstein"]
+        total = sum(rec.get("seconds", 0.0) for rec in ckpt["history"])
+        assert math.isclose(training["seconds_total"]["values"][label], total)
+        assert set(training) >= {"seconds_pretrain", "seconds_adversarial", "seconds_finetune"}
+
+
+@shipped
+def test_cli_compare_three_runs_one_of_them_twice(capsys):
+    rc, out, _ = _compare(capsys, DEMO_PT, CONTROL_PT, DEMO_PT, "--json")
+    assert rc == 0
+    result = json.loads(out)
+    assert result["labels"] == ["demo", "control_no_adv", "demo (2)"]
+    for r in result["metrics"] + result["alignment"] + result["training"]:
+        assert set(r["diff"]) == {"control_no_adv", "demo (2)"}
+        assert r["diff"]["demo (2)"] == 0.0  # a run against itself
+
+
+@shipped
+def test_cli_compare_measures_alignment_a_checkpoint_does_not_store(capsys, tmp_path, pair):
+    import torch
+
+    ckpt = torch.load(CONTROL_PT, map_location="cpu", weights_only=True)
+    del ckpt["alignment"]
+    bare = tmp_path / "bare.pt"
+    torch.save(ckpt, bare)
+    rc, out, _ = _compare(capsys, DEMO_PT, bare, "--json")
+    assert rc == 0
+    result = json.loads(out)
+    assert [r["alignment_from"] for r in result["runs"]] == ["stored", "measured"]
+    auc = next(r for r in result["alignment"] if r["metric"] == "auc")
+    # the app's seed and sample size: the stored value again, up to float16 snapshots
+    assert math.isclose(auc["values"]["bare"], pair[1]["alignment"]["after"]["auc"]["value"],
+                        abs_tol=1e-3)
+
+
+def _other_data(tmp_path: Path) -> Path:
+    import torch
+
+    ckpt = torch.load(CONTROL_PT, map_location="cpu", weights_only=True)
+    ckpt["data"]["B"]["user_raw"][0] = "a-stranger"
+    path = tmp_path / "other.pt"
+    torch.save(ckpt, path)
+    return path
+
+
+def _truncated(tmp_path: Path) -> Path:
+    path = tmp_path / "truncated.pt"
+    path.write_bytes(DEMO_PT.read_bytes()[:5000])
+    return path
+
+
+def _foreign(tmp_path: Path) -> Path:
+    path = tmp_path / "table.pt"
+    path.write_text("user_id,item_id,timestamp\n1,2,3\n")
+    return path
+
+
+REFUSALS = {
+    "one run": (lambda tmp: [DEMO_PT], "at least two"),
+    "no runs": (lambda tmp: [], "required"),
+    "missing file": (lambda tmp: [DEMO_PT, tmp / "missing.pt"], "missing.pt: no such checkpoint"),
+    "foreign file": (lambda tmp: [DEMO_PT, _foreign(tmp)], "table.pt: not a"),
+    "corrupted file": (lambda tmp: [_truncated(tmp), CONTROL_PT], "truncated.pt"),
+    "other data": (lambda tmp: [DEMO_PT, CONTROL_PT, _other_data(tmp)],
+                   "other was trained on other data than demo (domain B's user ids differ)"),
+}
+
+
+@shipped
+@pytest.mark.parametrize("name", list(REFUSALS))
+def test_cli_compare_refusals_are_one_line(name, tmp_path, capsys):
+    from test_bad_input import assert_one_error
+
+    make, contains = REFUSALS[name]
+    assert_one_error(["compare", *make(tmp_path)], capsys, contains=contains)
+    assert_one_error(["compare", *make(tmp_path), "--json"], capsys, contains=contains)
+
+
+@shipped
+def test_data_difference_names_the_part(pair):
+    from recguru_core.compare import check_same_data, data_difference, data_fingerprint
+    from recguru_core.errors import RecGuruError
+
+    demo, control = pair
+    assert data_difference(demo, control) is None
+    assert check_same_data(["demo", "control"], [demo, control]) == data_fingerprint(demo)
+    other = {"A": dict(demo["data"]["A"]), "B": dict(demo["data"]["B"])}
+    other["A"]["name"] = "Music"
+    assert data_difference(demo, other) == "domain A's name differs"
+    with pytest.raises(RecGuruError, match="x was trained on other data than demo"):
+        check_same_data(["demo", "control", "x"], [demo, control, other])
+
+
+@shipped
+def test_the_app_and_the_cli_share_the_rows(capsys):
+    """The Compare page's tables come from the same core function as the CLI's numbers."""
+    from ui import store
+
+    _, out, _ = _compare(capsys, DEMO_PT, CONTROL_PT, "--json")
+    cli_result = json.loads(out)
+    paths, labels = [str(DEMO_PT), str(CONTROL_PT)], ["demo", "control_no_adv"]
+    alignments = [store.load_run(p).alignment() for p in paths]
+    app = store.comparison_tables(paths, labels, alignments=alignments)
+    assert app["metrics"] == cli_result["metrics"]
+    assert app["alignment"] == cli_result["alignment"]
+    assert app["fingerprint"] == cli_result["fingerprint"]

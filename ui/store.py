@@ -462,9 +462,14 @@ def _fingerprint(ref: RunRef) -> str:
     return data_fingerprint(load_run(ref).ckpt)
 
 
-def data_fingerprint(path: str) -> str:
-    """Short digest of the checkpoint's users, items and sequences (recguru_core.compare)."""
-    return _fingerprint(run_ref(path))
+def comparison_tables(paths: Sequence[str], labels: Sequence[str], **kw) -> dict:
+    """recguru_core.compare.comparison_tables of these runs, the rows the CLI's `compare`
+    prints (kw: alignments, metric_keys); a one-line error names a run of other data."""
+    from recguru_core.compare import comparison_tables
+
+    runs = [load_run(p) for p in paths]
+    return comparison_tables(labels, [r.ckpt for r in runs], [r.metrics() for r in runs],
+                             fingerprints=[_fingerprint(run_ref(p)) for p in paths], **kw)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

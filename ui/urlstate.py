@@ -5,8 +5,10 @@ URL, widget key, parser, default, what a notice calls it). A page calls `apply(p
 drawing its widgets (values from the URL seed the widgets' session state, checked against
 the run: a stale or malformed value gives one small toast and the default) and `publish(page)`
 after them (the widgets' values written back to `st.query_params`, so the address bar always
-holds the current view). The checkpoint is named by its file name under the checkpoints
-folder (`ckpt=demo`), never by a path; a session's uploads are private and never put in a link.
+holds the current view). Two parameters are lists, handled by their pages: the Alignment
+page's selected users (`sel`) and the Compare page's runs, in order (`run`). The checkpoint
+is named by its file name under the checkpoints folder (`ckpt=demo`; a compared run too),
+never by a path; a session's uploads are private and never put in a link.
 
 Why not the widgets' own `bind="query-params"`: its parameter name is the widget key, a value
 it cannot use is dropped silently (the issue asks for a notice), and values such as a user id
@@ -44,6 +46,8 @@ K_NOT_SHAREABLE = "recguru.url_private"  # why the current checkpoint is not in 
 
 CHECKPOINT = "ckpt"
 SELECTION = "sel"  # repeated: sel=A:<user>&sel=B:<user>
+RUNS = "run"  # repeated, in order: run=demo&run=control_no_adv (the first is the reference)
+LISTS = (SELECTION, RUNS)  # parameters whose every value counts, not only the last
 MAX_LINK_USERS = 100  # a link stays a few kB however large the lasso selection
 
 
@@ -105,6 +109,7 @@ class Param:
 PAGE_ALIGNMENT = "alignment"
 PAGE_CURVES = "curves"
 PAGE_RECOMMENDATIONS = "recommendations"
+PAGE_COMPARE = "compare"
 PAGE_OTHER = "other"  # Home, Train, Evaluation: the checkpoint only
 
 PARAMS: dict[str, tuple[Param, ...]] = {
@@ -124,9 +129,10 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("domain", "rec.domain", parse_domain, None, "domain"),
         Param("k", "rec.k", parse_k, DEFAULT_K, "top k", lambda v: str(int(v))),
     ),
+    PAGE_COMPARE: (),
     PAGE_OTHER: (),
 }
-PAGE_EXTRA = {PAGE_ALIGNMENT: (SELECTION,)}  # parameters a page handles itself
+PAGE_EXTRA = {PAGE_ALIGNMENT: (SELECTION,), PAGE_COMPARE: (RUNS,)}  # handled by the page
 
 
 def _seen() -> dict:
@@ -210,7 +216,7 @@ def _set(name: str, value: str | list[str] | None) -> None:
         elif name in st.query_params:
             del st.query_params[name]
     if wanted:
-        _seen()[name] = wanted[-1] if name != SELECTION else "\n".join(wanted)
+        _seen()[name] = "\n".join(wanted) if name in LISTS else wanted[-1]
 
 
 def publish(page: str) -> None:
@@ -236,10 +242,10 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 
 
 def shareable_checkpoints() -> dict[str, str]:
-    """{name in a link: path}: the demo and the checkpoints trained into the checkpoints
-    folder. Uploads are per session and have no name in a link."""
+    """{name in a link: path}: the shipped demo and control runs and the checkpoints trained
+    into the checkpoints folder. Uploads are per session and have no name in a link."""
     return {Path(e.path).stem: e.path for e in available_checkpoints()
-            if e.kind in ("demo", "trained")}
+            if e.kind in ("demo", "control", "trained")}
 
 
 def apply_checkpoint() -> None:
@@ -287,6 +293,50 @@ def link_users() -> list[dict] | None:
 
 def publish_selection(users: Sequence[dict]) -> None:
     _set(SELECTION, [f"{u['domain']}:{u['user']}" for u in users[:MAX_LINK_USERS]] or None)
+
+
+# ----------------------------------------------------------------------------- compared runs
+
+
+def apply_runs(key: str, paths: Sequence[str], default: Sequence[str]) -> None:
+    """Seed the Compare page's run picker (widget `key`, options `paths`) before it is drawn.
+    The link's `run` names, the first time they are met, pick the runs in their order; they
+    are names of shareable_checkpoints, never paths, and one that is not (a typo, a deleted
+    or private run) gives one notice and the `default` runs: a comparison with a run quietly
+    missing would show other numbers than the ones the link was sent for. Otherwise the
+    session's pick stays, less any run no longer there (a multiselect refuses a value that is
+    not among its options)."""
+    values = st.query_params.get_all(RUNS)
+    if _fresh_from_url(RUNS, "\n".join(values) if values else None):
+        named = shareable_checkpoints()
+        picked = [named.get(v) if _NAME.match(v) else None for v in values]
+        unknown = [v for v, p in zip(values, picked) if p is None or p not in paths]
+        if not unknown:
+            st.session_state[key] = list(dict.fromkeys(picked))  # a name twice counts once
+            return
+        shown = ", ".join(f"“{_shown(v)}”" for v in unknown[:3])
+        shown += ", …" if len(unknown) > 3 else ""
+        notice(f"The link's run{'s' if len(unknown) > 1 else ''} {shown} "
+               f"{'are' if len(unknown) > 1 else 'is'} not on this server; comparing the "
+               "default runs instead.")
+        st.session_state[key] = list(default)
+        return
+    current = st.session_state.get(key)
+    st.session_state[key] = list(default) if current is None else [p for p in current if p in paths]
+
+
+def publish_runs(paths: Sequence[str]) -> None:
+    """The compared runs' names into the URL, in order. A session's upload has no name in a
+    link: it is left out, and the share control says so."""
+    names = {p: n for n, p in shareable_checkpoints().items()}
+    _set(RUNS, [names[p] for p in paths if p in names] or None)
+    private = [checkpoint_label(p) for p in paths if p not in names]
+    if private:
+        note = (f"{', '.join(private)} {'are uploads' if len(private) > 1 else 'is an upload'}, "
+                "private to this session: the link's comparison leaves "
+                f"{'them' if len(private) > 1 else 'it'} out.")
+        st.session_state[K_NOT_SHAREABLE] = " ".join(
+            t for t in (st.session_state.get(K_NOT_SHAREABLE), note) if t)
 
 
 # ----------------------------------------------------------------------------- the link

@@ -1,4 +1,5 @@
-"""ui/figures/compare.py and the overlaid curves: plain data in, frames and figures out."""
+"""ui/figures/compare.py and the overlaid curves: plain data in, frames and figures out. The
+tables' rows come from recguru_core.compare (as the store hands them to the page)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from recguru_core.compare import alignment_rows, metric_rows
 from ui.figures import compare
 from ui.figures.curves import overlay_curves_figure
+from ui.figures.style import METRIC_KEYS
 
 
 def _metrics(hr10_a: float, ndcg10_b: float, full: bool = True) -> dict:
@@ -19,9 +22,15 @@ def _metrics(hr10_a: float, ndcg10_b: float, full: bool = True) -> dict:
     return out
 
 
+def _differences(metrics: dict, **kw):
+    labels = list(metrics)
+    rows = metric_rows(labels, list(metrics.values()), METRIC_KEYS)
+    return compare.difference_frame(rows, labels, **kw)
+
+
 def test_difference_frame_is_later_minus_first_in_points():
-    frame = compare.difference_frame({"demo": _metrics(0.5, 0.2), "ctrl": _metrics(0.45, 0.25)},
-                                     names={"A": "Books", "B": "Movies"})
+    frame = _differences({"demo": _metrics(0.5, 0.2), "ctrl": _metrics(0.45, 0.25)},
+                         names={"A": "Books", "B": "Movies"})
     row = frame[(frame["Ranking"] == "sampled") & (frame["Metric"] == "HR@10")
                 & (frame["Domain"] == "A · Books")].iloc[0]
     assert math.isclose(row["demo"], 50.0) and math.isclose(row["ctrl − demo"], -5.0)
@@ -35,12 +44,12 @@ def test_difference_frame_is_later_minus_first_in_points():
 
 
 def test_difference_frame_three_runs_and_missing_values():
-    frame = compare.difference_frame({"a": _metrics(0.5, 0.2), "b": _metrics(0.4, 0.2, full=False),
-                                      "c": _metrics(0.6, 0.1)})
+    frame = _differences({"a": _metrics(0.5, 0.2), "b": _metrics(0.4, 0.2, full=False),
+                          "c": _metrics(0.6, 0.1)})
     assert {"b − a", "c − a"} <= set(frame.columns)
     full = frame[frame["Ranking"] == "full ranking"]
     assert full["b"].isna().all() and full["b − a"].isna().all()
-    assert compare.difference_frame({"only": _metrics(0.5, 0.2)}).empty
+    assert _differences({"only": _metrics(0.5, 0.2)}).empty
 
 
 def test_alignment_frame_side_by_side():
@@ -48,7 +57,9 @@ def test_alignment_frame_side_by_side():
         return {"after": {"auc": {"value": auc, "null": 0.5},
                           "pair_distance": {"value": 2.0, "null": 4.0, "ratio": ratio}}}
 
-    frame = compare.alignment_frame({"demo": result(0.55, 0.4), "ctrl": result(0.8, 0.6)})
+    labels = ["demo", "ctrl"]
+    frame = compare.alignment_frame(alignment_rows(labels, [result(0.55, 0.4), result(0.8, 0.6)]),
+                                    labels)
     assert math.isclose(frame.at["Domain-classifier AUC", "ctrl − demo"], 0.25)
     assert math.isclose(frame.at["Pair distance ratio", "demo null"], 1.0)
     assert np.isnan(frame.at["Proxy A-distance", "demo"])  # not measured: empty, no error

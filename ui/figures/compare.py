@@ -1,46 +1,42 @@
-"""Compare runs: metric-difference and alignment tables, the shared layout's points (pure;
+"""Compare runs: the comparison's rows as tables, the shared layout's points (pure; the rows
+come from recguru_core.compare through the store, the same rows the CLI's `compare` prints;
 the overlaid curves are in curves.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .style import DOMAINS, METRIC_KEYS, domain_label
-
-RANKINGS = (("test", "sampled"), ("test_full", "full ranking"))
+from .style import domain_label
 
 
-def difference_frame(
-    metrics: Mapping[str, dict],
-    *,
-    names: dict | None = None,
-    metric_keys: Sequence[str] = METRIC_KEYS,
-) -> pd.DataFrame:
-    """One row per (ranking, domain, metric): every run's test value and each later run minus
-    the first ("B − A"), in percent points. Rows where no run has a value are left out."""
-    labels = list(metrics)
+def _percent(value: float | None) -> float:
+    return np.nan if value is None else 100 * float(value)
+
+
+def _number(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def difference_frame(rows: Sequence[dict], labels: Sequence[str], *,
+                     names: dict | None = None) -> pd.DataFrame:
+    """The metric rows (recguru_core.compare.metric_rows) as a table in percent points: one
+    row per (ranking, domain, metric), every run's test value and each later run minus the
+    first ("B − A"); a value a run lacks is NaN."""
+    labels = list(labels)
     if len(labels) < 2:
         return pd.DataFrame()
     first = labels[0]
-    rows = []
-    for split, ranking in RANKINGS:
-        for d in DOMAINS:
-            for key in metric_keys:
-                values = {}
-                for label in labels:
-                    v = (((metrics[label] or {}).get(split) or {}).get(d) or {}).get(key)
-                    values[label] = 100 * float(v) if v is not None else np.nan
-                if all(np.isnan(v) for v in values.values()):
-                    continue
-                row = {"Ranking": ranking, "Domain": domain_label(d, names), "Metric": key}
-                row.update(values)
-                for label in labels[1:]:
-                    row[f"{label} − {first}"] = values[label] - values[first]
-                rows.append(row)
-    return pd.DataFrame(rows)
+    out = []
+    for r in rows:
+        row = {"Ranking": r["ranking"], "Domain": domain_label(r["domain"], names),
+               "Metric": r["metric"]}
+        row.update({label: _percent(r["values"].get(label)) for label in labels})
+        row.update({f"{label} − {first}": _percent(r["diff"].get(label)) for label in labels[1:]})
+        out.append(row)
+    return pd.DataFrame(out)
 
 
 def style_differences(frame: pd.DataFrame):
@@ -57,33 +53,22 @@ def style_differences(frame: pd.DataFrame):
             .format("{:+.2f}", subset=deltas, na_rep="–").map(colour, subset=deltas))
 
 
-ALIGNMENT_ROWS = (
-    ("Domain-classifier AUC", "auc", "value", "0.5 = A and B indistinguishable"),
-    ("Length-matched AUC", "auc_length_matched", "value", "history length cannot give it away"),
-    ("Proxy A-distance", "proxy_a_distance", "value", "0 = indistinguishable, 2 = separable"),
-    ("kNN domain entropy (bits)", "knn_entropy", "value", "higher = better mixed"),
-    ("Pair distance ratio", "pair_distance", "ratio", "< 1: a user's A and B GURs are close"),
-)
-
-
-def alignment_frame(comparisons: Mapping[str, dict | None], snapshot: str = "after") -> pd.DataFrame:
-    """One row per alignment metric: each run's value at `snapshot`, its shuffled-label null,
-    and each later run minus the first."""
-    labels = list(comparisons)
-    rows = []
-    for title, key, sub, reading in ALIGNMENT_ROWS:
-        row: dict = {"Metric": title}
+def alignment_frame(rows: Sequence[dict], labels: Sequence[str]) -> pd.DataFrame:
+    """The alignment rows (recguru_core.compare.alignment_rows) as a table indexed by metric:
+    each run's value and its shuffled-label null, each later run minus the first, and how to
+    read the metric."""
+    labels = list(labels)
+    out = []
+    for r in rows:
+        row: dict = {"Metric": r["title"]}
         for label in labels:
-            entry = (((comparisons[label] or {}).get(snapshot) or {}).get(key)) or {}
-            value = entry.get(sub)
-            row[label] = float(value) if value is not None else np.nan
-            null = 1.0 if key == "pair_distance" and value is not None else entry.get("null")
-            row[f"{label} null"] = float(null) if null is not None else np.nan
+            row[label] = _number(r["values"].get(label))
+            row[f"{label} null"] = _number(r["null"].get(label))
         for label in labels[1:]:
-            row[f"{label} − {labels[0]}"] = row[label] - row[labels[0]]
-        row["Reading"] = reading
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("Metric")
+            row[f"{label} − {labels[0]}"] = _number(r["diff"].get(label))
+        row["Reading"] = r["reading"]
+        out.append(row)
+    return pd.DataFrame(out).set_index("Metric")
 
 
 def layouts_meta(result: dict) -> pd.DataFrame:

@@ -1,4 +1,7 @@
-"""Compare-runs widgets: the run picker, the data check, and the four side-by-side views."""
+"""Compare-runs widgets: the run picker, the data check, and the four side-by-side views.
+
+The tables' numbers come from recguru_core.compare (through the store), the same rows the
+CLI's `compare` prints; this module only draws them."""
 
 from __future__ import annotations
 
@@ -7,10 +10,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import store
+from .. import store, urlstate
 from ..figures import compare as compare_fig
 from ..figures.alignment import COLOR_MODES, alignment_figure
 from ..figures.curves import overlay_curves_figure
+from ..figures.style import METRIC_KEYS
 from ..page import attempt, when_ready
 from ..state import (
     available_checkpoints,
@@ -39,14 +43,16 @@ def default_runs(paths: Sequence[str]) -> list[str]:
 
 
 def pick_runs() -> list[str]:
-    """The multiselect of checkpoints; returns the chosen paths in the order picked."""
+    """The multiselect of checkpoints, seeded from a link's `run` names (ui.urlstate) or the
+    defaults; returns the chosen paths in the order picked."""
     entries = available_checkpoints()
     paths = [e.path for e in entries]
     labels = {e.path: e.label for e in entries}
+    # the value lives in session state (no `default=`): apply_runs sets it from the link
+    urlstate.apply_runs("compare.runs", paths, default_runs(paths))
     return list(st.multiselect(
         "Runs to compare (the first is the reference: differences are later run − first)",
         paths,
-        default=default_runs(paths),
         format_func=lambda p: labels.get(p, Path(p).stem),
         key="compare.runs",
         help="Checkpoints of the same data only: the same users, items and sequences.",
@@ -67,29 +73,21 @@ def short_labels(paths: Sequence[str]) -> list[str]:
 
 def same_data(paths: Sequence[str], labels: Sequence[str]) -> bool:
     """True when every run holds the first run's data; else one st.error line naming the
-    first that differs."""
-    prints = [attempt(store.data_fingerprint, p) for p in paths]
-    if any(fp is None for fp in prints):
-        return False
-    for label, fp in zip(labels[1:], prints[1:]):
-        if fp != prints[0]:
-            st.error(
-                f"{md(label)} was trained on other data than {md(labels[0])} (users, items or "
-                "sequences differ): only runs of the same data can be compared.",
-                icon=":material/error:",
-            )
-            return False
-    return True
+    first that differs and what differs (the core's data check, as in the CLI)."""
+    return attempt(store.comparison_tables, paths, labels) is not None
 
 
 def evaluation_panel(runs: dict, labels: Sequence[str], names: dict | None) -> None:
-    metrics = {label: run.metrics() for label, run in zip(labels, runs.values())}
-    missing = [label for label, m in metrics.items() if not m.get("test")]
+    missing = [label for label, run in zip(labels, runs.values()) if not run.metrics().get("test")]
     if missing:
         st.info(f"No test metrics yet in {md(', '.join(missing))}: the table needs finished runs.",
                 icon=":material/info:")
         return
-    frame = compare_fig.difference_frame(metrics, names=names)
+    # the app's table keeps to HR/NDCG@5/10/20 (the CLI adds every metric the runs carry)
+    tables = attempt(store.comparison_tables, list(runs), labels, metric_keys=METRIC_KEYS)
+    if tables is None:
+        return
+    frame = compare_fig.difference_frame(tables["metrics"], labels, names=names)
     st.dataframe(compare_fig.style_differences(frame), width="stretch", hide_index=True,
                  key="compare.diff")
     st.download_button("Download the difference table (CSV)", frame.to_csv(index=False).encode(),
@@ -104,13 +102,16 @@ def evaluation_panel(runs: dict, labels: Sequence[str], names: dict | None) -> N
 
 def alignment_panel(paths: Sequence[str], labels: Sequence[str]) -> None:
     started = [store.start_alignment_metrics(path) for path in paths]  # all at once
-    comparisons = {}
+    comparisons = []
     for job, label in zip(started, labels):
         result = when_ready(job, f"Measuring alignment of {label}")
         if result is None:
             return
-        comparisons[label] = result
-    frame = compare_fig.alignment_frame(comparisons)
+        comparisons.append(result)
+    tables = attempt(store.comparison_tables, paths, labels, alignments=comparisons)
+    if tables is None:
+        return
+    frame = compare_fig.alignment_frame(tables["alignment"], labels)
     cols = st.columns(len(labels))
     for col, label in zip(cols, labels):
         auc = frame.at["Domain-classifier AUC", label]
