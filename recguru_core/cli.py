@@ -6,7 +6,7 @@
     torchrun --nproc_per_node=N -m recguru_core train ...   (several processes: distributed.py)
     python -m recguru_core evaluate PATH [--json] [--full-ranking] [--split test|valid] [--groups] [--health]
     python -m recguru_core recommend PATH --user RAW_ID --domain A|B [--k 10] [--json]
-    python -m recguru_core project PATH [--users 5000] [--method aligned-umap|procrustes|pca]
+    python -m recguru_core project PATH [--users 5000] [--method chained-umap|aligned-umap|procrustes|pca]
     python -m recguru_core compare RUN1.pt RUN2.pt [RUN3.pt ...] [--json]
     python -m recguru_core benchmark SOURCE --out results.json [--models pop,...,recguru|all]
                                  [--overlap 0.1,0.3,0.5,0.75] [--seeds 3] [--preset quick|paper]
@@ -222,7 +222,7 @@ def _train(args, *, main: bool, stop=None, started=None) -> int:
         from . import distributed
 
         distributed.shutdown()  # projections are rank 0's alone: no collective may be pending
-        _project(args.out, users=args.project_users, method="aligned-umap", quiet=args.quiet)
+        _project(args.out, users=args.project_users, method="chained-umap", quiet=args.quiet)
     print(f"checkpoint written to {args.out}", file=sys.stderr)
     return 0
 
@@ -499,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("project", help="store 2-d projections of a checkpoint's GUR snapshots")
     p.add_argument("path")
     p.add_argument("--users", type=positive_int, default=5000)
-    p.add_argument("--method", default="aligned-umap", choices=("aligned-umap", "procrustes", "pca"))
+    p.add_argument("--method", default="chained-umap", choices=("chained-umap", "aligned-umap", "procrustes", "pca"))
     p.set_defaults(func=_cmd_project)
 
     p = sub.add_parser("compare", help="runs of the same data side by side: metrics, alignment "

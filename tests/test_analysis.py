@@ -184,7 +184,7 @@ def test_pca_projection_shapes_keys_and_determinism() -> None:
     calls: list[tuple[float, str]] = []
     result = project_snapshots(snaps, n_users=120, seed=5, method="pca",
                                progress=lambda f, msg: calls.append((f, msg)))
-    assert set(result) == {"method", "rows", "before", "after", "during", "during_steps",
+    assert set(result) == {"method", "rows", "before", "after", "during", "during_steps", "landmarks",
                            "seed", "seconds"}
     assert result["method"] == "pca" and result["seed"] == 5
     rows = result["rows"]
@@ -281,3 +281,38 @@ def test_umap_projections_on_a_small_run() -> None:
     separate = project_snapshots(snaps, n_users=300, seed=0, method="procrustes")
     assert separate["method"] == "procrustes"
     torch.testing.assert_close(separate["before"], separate["after"], atol=1e-3, rtol=0)
+
+
+@pytest.mark.slow
+def test_chained_umap_keeps_one_frame_and_is_seeded() -> None:
+    snaps = run_snapshots(n_per_domain=150)
+    snaps["after"] = dict(snaps["before"], step=99)  # no change: the panels should barely differ
+    chained = project_snapshots(snaps, n_users=300, seed=0, method="chained-umap")
+    assert chained["method"] == "chained-umap" and chained["landmarks"] == 0
+    spread = chained["before"].std(dim=0).mean()
+    drift = (chained["before"] - chained["after"]).norm(dim=1).mean()
+    assert drift < 0.25 * spread
+    again = project_snapshots(snaps, n_users=300, seed=0, method="chained-umap")
+    assert torch.equal(chained["before"], again["before"])
+
+
+def test_landmark_placement_keeps_landmarks_and_lands_points_among_their_neighbours() -> None:
+    from recguru_core.analysis import place_by_landmarks
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0] * 8, [10.0] * 8])
+    x = np.concatenate([c + rng.normal(size=(100, 8)) for c in centres]).astype(np.float32)
+    landmarks = np.arange(0, 200, 4)  # 50 landmarks, both clusters
+    layout = np.where(landmarks[:, None] < 100, [[-5.0, 0.0]], [[5.0, 0.0]])  # (50, 2)
+    layout = layout + rng.normal(scale=0.1, size=layout.shape)
+    out = place_by_landmarks(x, landmarks, layout, k=5)
+    assert out.shape == (200, 2) and np.isfinite(out).all()
+    np.testing.assert_array_equal(out[landmarks], layout)
+    assert (out[:100, 0] < -4).all() and (out[100:, 0] > 4).all()  # each in its own cluster
+    np.testing.assert_array_equal(out, place_by_landmarks(x, landmarks, layout, k=5))
+
+
+def test_projection_beyond_the_landmark_count_uses_landmarks_pca_does_not() -> None:
+    snaps = run_snapshots(n_per_domain=150)
+    pca = project_snapshots(snaps, n_users=300, seed=0, method="pca", landmarks=50)
+    assert pca["landmarks"] == 0 and pca["after"].shape == (300, 2)
