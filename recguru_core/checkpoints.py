@@ -25,7 +25,7 @@ Sections (version 1; every reader - CLI, app, benchmarks - goes through `load_ch
 | resume         | dict or None          | trainer           | phase, unit, global_step, elapsed, optimiser states,    |
 |                |                       |                   | fine-tune state; None once complete                     |
 | projections    | dict, optional        | cli `project`     | 2-d layouts: method, seed, rows, before, during, after, |
-|                |                       |                   | during_steps, seconds, landmarks (project_snapshots) |
+|                |                       |                   | during_steps, seconds, landmarks (project_snapshots)    |
 | alignment      | dict, optional        | cli `project`     | analysis.compare_snapshots of before/after              |
 | baselines      | dict, optional        | benchmark         | {display name: {test, test_full: {A, B: {metric}}}}     |
 """
