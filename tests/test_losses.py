@@ -3,6 +3,8 @@ import math
 import pytest
 import torch
 
+from recguru_core import losses
+
 from recguru_core.losses import (
     bpr_loss,
     critic_loss_bce,
@@ -182,3 +184,67 @@ def test_l2_pull_of_no_users_is_zero():
     loss = l2_pull(h, h)
     loss.backward()
     assert loss.item() == 0.0
+
+
+# --- the common scale of critic and l2 pull (losses.joint_normalize) ----------------------
+
+def _lopsided(n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    mix = torch.randn(16, 16, generator=g)
+    return (torch.randn(n, 16, generator=g) @ mix) * torch.logspace(-2, 1, 16)
+
+
+@pytest.mark.parametrize("mode", ["standardize", "whiten", "zca"])
+def test_joint_normalisation_cannot_be_fooled_by_shrinking_or_shifting(mode):
+    a, b = _lopsided(120, 0), _lopsided(80, 1) + 3.0
+    za, zb = losses.joint_normalize(a, b, mode)
+    # (a tenfold shrink of every GUR; far smaller variances meet the eps of the division)
+    sa, sb = losses.joint_normalize(0.1 * a - 5.0, 0.1 * b - 5.0, mode)
+    torch.testing.assert_close(torch.cat([za, zb]), torch.cat([sa, sb]), atol=2e-3, rtol=2e-3)
+    assert za.shape == a.shape and zb.shape == b.shape
+
+
+@pytest.mark.parametrize("mode", ["whiten", "zca"])
+def test_whitening_modes_give_unit_covariance_without_shrinkage(mode):
+    a, b = _lopsided(300, 2), _lopsided(200, 3)
+    z = torch.cat(losses.joint_normalize(a, b, mode, shrinkage=0.0))
+    cov = torch.cov(z.t(), correction=0)
+    torch.testing.assert_close(cov, torch.eye(16), atol=2e-2, rtol=0)
+
+
+def test_zca_moves_the_data_least_and_equals_standardize_at_full_shrinkage():
+    a, b = _lopsided(300, 4), _lopsided(200, 5)
+    std = torch.cat(losses.joint_normalize(a, b, "standardize"))
+    zca = torch.cat(losses.joint_normalize(a, b, "zca", shrinkage=0.0))
+    chol = torch.cat(losses.joint_normalize(a, b, "whiten", shrinkage=0.0))
+    # both whiten; the symmetric one stays closer to the standardised input than Cholesky's
+    assert (zca - std).norm() < (chol - std).norm()
+    torch.testing.assert_close(torch.cat(losses.joint_normalize(a, b, "zca", shrinkage=1.0)), std)
+
+
+def test_diagonal_shrinkage_target_keeps_each_dimension_scale():
+    a, b = _lopsided(300, 6), _lopsided(200, 7)
+    std = torch.cat(losses.joint_normalize(a, b, "standardize"))
+    diag = torch.cat(losses.joint_normalize(a, b, "whiten", shrinkage=1.0, shrink_to="diagonal"))
+    torch.testing.assert_close(diag, std, atol=5e-3, rtol=5e-3)  # up to the n - 1 divisor
+    with pytest.raises(ValueError, match="shrink_to"):
+        losses.joint_normalize(a, b, "whiten", shrink_to="nope")
+
+
+def test_inverse_square_root_matches_the_eigendecomposition():
+    x = _lopsided(400, 8)
+    x = (x - x.mean(0)) / x.std(0, unbiased=False)
+    corr = 0.9 * (x.t() @ x / len(x)) + 0.1 * torch.eye(16)
+    e, v = torch.linalg.eigh(corr.double())
+    expected = (v * e.rsqrt()) @ v.t()
+    torch.testing.assert_close(losses.inverse_sqrt_psd(corr).double(), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["standardize", "whiten", "zca"])
+def test_gradients_flow_through_the_statistics_and_stay_finite(mode):
+    h = _lopsided(64, 9).requires_grad_(True)
+    za, zb = losses.joint_normalize(h[:32], h[32:], mode)
+    (za[:, 0].sum() - zb[:, 1].pow(2).sum()).backward()
+    assert torch.isfinite(h.grad).all() and h.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="mode"):
+        losses.joint_normalize(h[:32], h[32:], "nope")
