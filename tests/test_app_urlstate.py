@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app import APP, TIMEOUT, _ok, _point_app_at, _texts, tiny_app  # noqa: F401  (fixture)
+from test_app import (  # noqa: F401  (tiny_app: a fixture)
+    APP,
+    DEMO,
+    TIMEOUT,
+    _ok,
+    _point_app_at,
+    _texts,
+    tiny_app,
+)
 
 ALIGNMENT = "pages/2_Alignment.py"
 CURVES = "pages/3_Training_curves.py"
@@ -168,6 +176,125 @@ def test_alignment_stale_link_values(tiny_app):
     assert at.segmented_control(key="align.right").value == _snapshots(at)[-1]
     assert at.segmented_control(key="align.color").value == "domain"
     assert at.toggle(key="align.links").value is False
+
+
+# ------------------------------------------------------- alignment: every user (issue 10)
+
+
+@pytest.fixture
+def demo_app(monkeypatch, tmp_path):
+    """The shipped demo (4,500 points with history lengths and taste clusters)."""
+    if not DEMO.is_file():
+        pytest.skip("checkpoints/demo.pt is not there yet")
+    _point_app_at(monkeypatch, tmp_path, DEMO)
+    return DEMO
+
+
+def _view(at: AppTest):
+    from ui import state, store
+
+    path = at.session_state[state.K_CHECKPOINT]
+    run = store.load_run(path)
+    return store.alignment_data(path, run, *store.projection_for(path, run))
+
+
+def _shown_caption(at: AppTest) -> str:
+    return next((c for c in (str(m.value) for m in at.caption) if "points shown" in c), "")
+
+
+def _chart(at: AppTest) -> str:
+    return at.get("plotly_chart")[0].proto.spec
+
+
+def test_alignment_filter_search_and_contours_link_round_trip(demo_app):
+    from ui.figures import alignment as alignment_fig
+
+    view = _view(_open_with(ALIGNMENT, {}))
+    meta = view.meta
+    user = str(meta.loc[meta["overlap"], "user"].iloc[0])  # a user in both domains
+    at = _open_with(ALIGNMENT, {"contours": "1", "overlap": "overlapped", "len": "5-30",
+                                "clusters": "1,2", "search": user})
+    assert not at.error, _texts(at.error)
+    assert not at.toast, _toasts(at)
+    assert at.toggle(key="align.contours").value is True
+    assert at.segmented_control(key="align.overlap").value == "overlapped"
+    assert at.slider(key="align.length").value == (5, 30)
+    assert at.multiselect(key="align.clusters").value == [1, 2]
+    assert at.text_input(key="align.search").value == user
+    flt = alignment_fig.PointFilter("overlapped", (5, 30), (1, 2))
+    n = int(alignment_fig.filter_mask(meta, flt).sum())
+    assert 0 < n < len(meta)
+    assert f"{n:,} of {len(meta):,} points shown" in _shown_caption(at)
+    assert "density: A" in _chart(at) and "density: B" in _chart(at)
+    # the searched user's two points are the selection, and so in the link
+    assert any("**2** points selected" in str(m.value) for m in at.markdown)
+    assert sorted(at.query_params["sel"]) == [f"A:{user}", f"B:{user}"]
+    assert "Found in A" in _texts(at.caption) and "and B" in _texts(at.caption)
+    # widget changes are written back to the URL
+    lo, hi = alignment_fig.filter_choices(meta).length
+    at.toggle(key="align.contours").set_value(False).run()
+    at.segmented_control(key="align.overlap").set_value("single").run()
+    at.slider(key="align.length").set_range(lo, hi).run()
+    at.multiselect(key="align.clusters").set_value([]).run()
+    at.text_input(key="align.search").input("").run()
+    _ok(at, "controls changed")
+    params = _params(at)
+    assert params["contours"] == "0" and params["overlap"] == "single"
+    assert params["len"] == f"{lo}-{hi}" and params["clusters"] == "all"
+    assert "search" not in params
+    assert "density: A" not in _chart(at)
+    single = int((~meta["overlap"]).sum())
+    assert f"{single:,} of {len(meta):,} points shown" in _shown_caption(at)
+    # the same selection, now hidden by the filter (positions keep naming the same users)
+    assert any("2 hidden by the filter" in str(m.value) for m in at.markdown)
+
+
+def test_alignment_stale_filter_and_search_values(demo_app):
+    at = _open_with(ALIGNMENT, {"contours": "maybe", "overlap": "some", "len": "0-99999",
+                                "clusters": "99", "search": "no-such-user"})
+    assert not at.error, _texts(at.error)
+    notices = _toasts(at)
+    for label in ("density-contour toggle", "overlap filter", "history-length range",
+                  "cluster filter", "searched user"):
+        assert label in notices, (label, notices)
+    from ui.figures import alignment as alignment_fig
+
+    meta = _view(at).meta
+    assert at.toggle(key="align.contours").value is False
+    assert at.segmented_control(key="align.overlap").value == "all"
+    assert at.slider(key="align.length").value == alignment_fig.filter_choices(meta).length
+    assert at.multiselect(key="align.clusters").value == []
+    assert at.text_input(key="align.search").value == ""
+    assert f"{len(meta):,} of {len(meta):,} points shown" in _shown_caption(at)
+
+
+def test_alignment_search_box(demo_app):
+    at = _open_with(ALIGNMENT, {})
+    meta = _view(at).meta
+    at.text_input(key="align.search").input("no-such-user").run()
+    _ok(at, "unknown id")
+    assert "No user no-such-user among this layout's" in _texts(at.caption)
+    assert not any("points selected" in str(m.value) for m in at.markdown)
+    single = meta.loc[~meta["overlap"]].iloc[0]
+    at.text_input(key="align.search").input(str(single["user"])).run()
+    _ok(at, "known id")
+    assert any("**1** points selected" in str(m.value) for m in at.markdown)
+    assert at.query_params["sel"] == f"{single['domain']}:{single['user']}"
+    assert at.query_params["search"] == str(single["user"])
+    # a filter that hides the user: still selected (listed), not drawn, and said so
+    at.segmented_control(key="align.overlap").set_value("overlapped").run()
+    assert "hidden by the filter" in _texts(at.caption)
+    assert any("1 hidden by the filter" in str(m.value) for m in at.markdown)
+
+
+def test_alignment_link_selection_wins_over_its_search(demo_app):
+    meta = _view(_open_with(ALIGNMENT, {})).meta
+    first, other = (f"{meta.at[p, 'domain']}:{meta.at[p, 'user']}" for p in (0, 7))
+    searched = first.split(":", 1)[1]
+    at = _open_with(ALIGNMENT, {"search": searched, "sel": [other]})
+    assert not at.error, _texts(at.error)
+    assert at.text_input(key="align.search").value == searched
+    assert at.query_params["sel"] == other  # the link's selection, not the search's
 
 
 # --------------------------------------------------------------------------- training curves

@@ -24,8 +24,10 @@ import streamlit as st
 from . import access, jobs
 from .figures.alignment import (
     AlignmentView,
+    PointFilter,
     alignment_figure,
     alignment_view,
+    filter_mask,
     snapshot_title,
 )
 from .figures.curves import curves_dashboard, history_frame
@@ -392,20 +394,24 @@ def alignment_data(path: str, run, projection: dict, origin: str) -> AlignmentVi
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _alignment_figure(ident: str, left: str, right: str, color_by: str, links: bool,
-                      selected: tuple, _view: AlignmentView) -> go.Figure:
+                      selected: tuple, contours: bool, flt: PointFilter | None,
+                      _view: AlignmentView) -> go.Figure:
     panels = [(snapshot_title(n, _view.steps), _view.layouts[n]) for n in (left, right)
               if n in _view.layouts]
     return alignment_figure(_view.meta, panels, color_by=color_by, links=links, selected=selected,
-                            names=_view.names)
+                            names=_view.names, contours=contours,
+                            shown=filter_mask(_view.meta, flt))
 
 
 def alignment_chart(path: str, view: AlignmentView, left: str, right: str, color_by: str,
-                    links: bool, selected: Sequence[int]) -> go.Figure:
-    """The two-panel figure for a view (cached per view, panels, colouring and selection)."""
+                    links: bool, selected: Sequence[int], contours: bool = False,
+                    flt: PointFilter | None = None) -> go.Figure:
+    """The two-panel figure for a view (cached per view, panels, colouring, selection, contour
+    overlay and point filter: a frozen dataclass, hashed by value)."""
     if left == right:
         right = None
     return _alignment_figure(view.ident or str(path), left, str(right), color_by, bool(links),
-                             tuple(sorted(selected)), _view=view)
+                             tuple(sorted(selected)), bool(contours), flt, _view=view)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

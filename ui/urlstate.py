@@ -92,6 +92,36 @@ def parse_text(raw: str) -> str:
     return value
 
 
+def parse_range(raw: str) -> tuple[int, int]:
+    """"3-40" -> (3, 40): a slider's two ends."""
+    lo, sep, hi = str(raw).strip().partition("-")
+    if not sep:
+        raise ValueError(raw)
+    lo, hi = int(lo), int(hi)
+    if not 0 <= lo <= hi:
+        raise ValueError(raw)
+    return lo, hi
+
+
+def fmt_range(value: Any) -> str:
+    return f"{int(value[0])}-{int(value[1])}"
+
+
+def parse_int_list(raw: str) -> list[int]:
+    """"2,5" -> [2, 5]; "all" -> [] (a multiselect with nothing picked keeps everything)."""
+    value = str(raw).strip().lower()
+    if value == "all":
+        return []
+    items = [int(v) for v in value.split(",")]
+    if not items or len(items) > 100 or min(items) < 0:
+        raise ValueError(raw)
+    return sorted(set(items))
+
+
+def fmt_int_list(value: Any) -> str:
+    return ",".join(str(int(v)) for v in sorted(value)) if value else "all"
+
+
 @dataclass(frozen=True)
 class Param:
     """One query parameter bound to one widget."""
@@ -117,6 +147,13 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("snap", "align.right", parse_text, None, "snapshot"),
         Param("color", "align.color", parse_text, "domain", "colour mode"),
         Param("links", "align.links", parse_bool, False, "link toggle", fmt_bool),
+        Param("contours", "align.contours", parse_bool, False, "density-contour toggle",
+              fmt_bool),
+        Param("search", "align.search", parse_text, None, "searched user", recheck=False),
+        Param("overlap", "align.overlap", parse_text, "all", "overlap filter"),
+        Param("len", "align.length", parse_range, None, "history-length range", fmt_range),
+        Param("clusters", "align.clusters", parse_int_list, None, "cluster filter",
+              fmt_int_list),
     ),
     PAGE_CURVES: (
         Param("smooth", "curves.smoothing", parse_smoothing, DEFAULT_SMOOTHING, "smoothing",

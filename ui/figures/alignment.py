@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,8 @@ COLOR_MODES = {"domain": "Domain", "overlap": "Overlap status", "cluster": "Tast
 
 
 def snapshot_meta(snap: dict) -> pd.DataFrame:
-    """Per snapshot row: user, domain ('A'/'B'), overlap, cluster (-1 when unknown)."""
+    """Per snapshot row: user, domain ('A'/'B'), overlap, cluster and history length (-1 when
+    unknown)."""
     domain = np.asarray(snap.get("domain")).astype(np.int64).ravel()
     n = len(domain)
     users = [str(u) for u in (snap.get("user") or [str(i) for i in range(n)])]
@@ -33,9 +35,9 @@ def snapshot_meta(snap: dict) -> pd.DataFrame:
         users = [str(i) for i in range(n)]
     overlap = snap.get("overlap")
     overlap = np.zeros(n, dtype=bool) if overlap is None else np.asarray(overlap).astype(bool).ravel()
-    cluster = snap.get("cluster")
-    cluster = (
-        np.full(n, -1, dtype=np.int64) if cluster is None else np.asarray(cluster).astype(np.int64).ravel()
+    cluster, length = (
+        np.full(n, -1, dtype=np.int64) if snap.get(k) is None
+        else np.asarray(snap.get(k)).astype(np.int64).ravel() for k in ("cluster", "length")
     )
     return pd.DataFrame(
         {
@@ -44,6 +46,7 @@ def snapshot_meta(snap: dict) -> pd.DataFrame:
             "domain": np.where(domain == 0, "A", "B"),
             "overlap": overlap[:n] if len(overlap) >= n else np.zeros(n, bool),
             "cluster": cluster[:n] if len(cluster) >= n else np.full(n, -1),
+            "length": length[:n] if len(length) >= n else np.full(n, -1),
         }
     )
 
@@ -52,7 +55,7 @@ def snapshot_meta(snap: dict) -> pd.DataFrame:
 class AlignmentView:
     """Everything the Alignment page draws, as plain data (cacheable)."""
 
-    meta: pd.DataFrame  # sample positions 0..m-1: row, user, domain, overlap, cluster
+    meta: pd.DataFrame  # sample positions 0..m-1: row, user, domain, overlap, cluster, length
     layouts: dict[str, np.ndarray]  # "before" / "during_i" / "after" -> (m, 2)
     steps: dict[str, int]
     method: str
@@ -141,31 +144,23 @@ def snapshot_short_title(name: str, steps: dict) -> str:
     return at.capitalize() if at else f"During ({name.rsplit('_', 1)[-1]})"
 
 
-def _group_key(meta: pd.DataFrame, color_by: str) -> tuple[pd.Series, dict[str, str], list[str]]:
-    """(per-point group label, colour per label, label order) for a colour mode."""
+def _groups(meta: pd.DataFrame, color_by: str) -> tuple[np.ndarray, list[str], list[str]]:
+    """(per-point group code, colour per group, group label) for a colour mode, vectorised:
+    code i is label i (a per-point Python call costs ~0.1 s at 40,000 points)."""
     names = meta.attrs.get("names", {})
     if color_by == "overlap":
-        labels = np.where(meta["overlap"].to_numpy(), "overlapped", "single-domain")
-        return (
-            pd.Series(labels, index=meta.index),
-            dict(OVERLAP_COLORS),
-            ["overlapped", "single-domain"],
-        )
-    if color_by == "cluster" and (meta["cluster"] >= 0).any():
-        clusters = sorted(int(c) for c in meta["cluster"].unique())
-        labels = meta["cluster"].map(lambda c: f"cluster {int(c)}" if c >= 0 else "unknown")
-        colours = {
-            f"cluster {c}": CLUSTER_COLORS[i % len(CLUSTER_COLORS)]
-            for i, c in enumerate(c for c in clusters if c >= 0)
-        }
-        colours["unknown"] = "#CED4DA"
-        order = [f"cluster {c}" for c in clusters if c >= 0] + (
-            ["unknown"] if -1 in clusters else []
-        )
-        return labels, colours, order
-    labels = meta["domain"].map(lambda d: domain_label(d, names))
-    colours = {domain_label(d, names): DOMAIN_COLORS[d] for d in DOMAINS}
-    return labels, colours, [domain_label(d, names) for d in DOMAINS]
+        order = ["overlapped", "single-domain"]
+        return (np.where(meta["overlap"].to_numpy(), 0, 1), [OVERLAP_COLORS[o] for o in order],
+                order)
+    cluster = meta["cluster"].to_numpy().astype(np.int64)
+    if color_by == "cluster" and (cluster >= 0).any():
+        known = np.unique(cluster[cluster >= 0])
+        codes = np.where(cluster >= 0, np.searchsorted(known, cluster), len(known))
+        order = [f"cluster {int(c)}" for c in known] + (["unknown"] if (cluster < 0).any() else [])
+        colours = [CLUSTER_COLORS[i % len(CLUSTER_COLORS)] for i in range(len(known))]
+        return codes, colours + ["#CED4DA"] * (len(order) - len(known)), order
+    return ((meta["domain"].to_numpy() == "B").astype(np.int64),
+            [DOMAIN_COLORS[d] for d in DOMAINS], [domain_label(d, names) for d in DOMAINS])
 
 
 def link_pairs(meta: pd.DataFrame, max_links: int = 400, seed: int = 0) -> np.ndarray:
@@ -201,6 +196,199 @@ def _panel_range(layouts: Iterable[np.ndarray]) -> tuple[list[float], list[float
     ]
 
 
+# ----------------------------------------------------------------------------- filter, search
+
+OVERLAP_FILTERS = {"all": "All", "overlapped": "Overlapped", "single": "Single-domain"}
+
+
+@dataclass(frozen=True)
+class PointFilter:
+    """Which points the Alignment page draws (hashable: part of the figure's cache key)."""
+
+    overlap: str = "all"  # a key of OVERLAP_FILTERS
+    length: tuple[int, int] | None = None  # history-length range, both ends included
+    clusters: tuple[int, ...] = ()  # taste clusters to keep; empty keeps every cluster
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What a view's filter can offer: the history-length range (None when the snapshots
+    carry no lengths, or all are equal) and its taste clusters."""
+
+    length: tuple[int, int] | None
+    clusters: tuple[int, ...]
+
+    def fits_length(self, value: Any) -> bool:
+        return (self.length is not None and isinstance(value, (tuple, list)) and len(value) == 2
+                and self.length[0] <= int(value[0]) <= int(value[1]) <= self.length[1])
+
+    def fits_clusters(self, value: Any) -> bool:
+        return isinstance(value, (tuple, list)) and set(value) <= set(self.clusters)
+
+
+def filter_choices(meta: pd.DataFrame) -> FilterChoices:
+    lengths = meta["length"].to_numpy() if "length" in meta else np.zeros(0, np.int64)
+    lengths = lengths[lengths >= 0]
+    span = (int(lengths.min()), int(lengths.max())) if len(lengths) else None
+    clusters = sorted(int(c) for c in np.unique(meta["cluster"].to_numpy()) if c >= 0)
+    return FilterChoices(span if span and span[1] > span[0] else None, tuple(clusters))
+
+
+def filter_mask(meta: pd.DataFrame, flt: PointFilter | None) -> np.ndarray:
+    """(m,) bool over sample positions: True = drawn. The positions themselves never change
+    (they are what the markers' customdata and a selection name), only which are shown."""
+    if flt is None:
+        return np.ones(len(meta), dtype=bool)
+    overlap = meta["overlap"].to_numpy().astype(bool)
+    keep = {"overlapped": overlap, "single": ~overlap}.get(flt.overlap, overlap | True).copy()
+    if flt.length is not None and "length" in meta:
+        length = meta["length"].to_numpy()
+        keep &= (length >= flt.length[0]) & (length <= flt.length[1])
+    if flt.clusters:
+        keep &= np.isin(meta["cluster"].to_numpy(), np.asarray(flt.clusters, dtype=np.int64))
+    return keep
+
+
+def find_user(meta: pd.DataFrame, query: str) -> list[int]:
+    """Sample positions of the user with this exact id (its A and/or B point)."""
+    query = str(query or "").strip()
+    return np.flatnonzero(meta["user"].astype(str).to_numpy() == query).tolist() if query else []
+
+
+# ----------------------------------------------------------------------------- density
+# Computed here, not by plotly's histogram2dcontour in the browser: the levels must be the same
+# for both domains and both panels (that is what makes A and B comparable), the result is
+# deterministic and testable, and the browser gets a few thousand line vertices, not every
+# point a second time.
+
+DENSITY_BINS = 80  # grid cells per axis over the figure's shared frame
+DENSITY_SIGMA = 2.0  # Gaussian smoothing, in grid cells (2.5% of the frame)
+DENSITY_LEVELS = 4  # lines per domain, each at twice the density of the one outside it
+MIN_DENSITY_POINTS = 10  # fewer points in a domain: no contour (it would trace single users)
+
+
+def _gaussian(n: int, sigma: float) -> np.ndarray:
+    i = np.arange(n)
+    return np.exp(-0.5 * ((i[:, None] - i[None, :]) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+
+
+def grid_centres(span: Sequence[float], bins: int = DENSITY_BINS) -> np.ndarray:
+    edges = np.linspace(float(span[0]), float(span[1]), bins + 1)
+    return (edges[:-1] + edges[1:]) / 2
+
+
+def density_grid(xy: np.ndarray, x_range: Sequence[float], y_range: Sequence[float], *,
+                 bins: int = DENSITY_BINS, sigma: float = DENSITY_SIGMA) -> np.ndarray:
+    """(bins, bins) density of one domain's points (rows = y, columns = x) on a fixed grid over
+    the frame: a 2-d histogram smoothed by a separable Gaussian, divided by the number of
+    points and the cell area, so it integrates to ~1 whatever the domain's size and two
+    domains' grids can be cut at the same levels. Deterministic (no sampling)."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    counts, _, _ = np.histogram2d(xy[:, 1], xy[:, 0], bins=bins,
+                                  range=[list(map(float, y_range)), list(map(float, x_range))])
+    frame = (float(x_range[1]) - float(x_range[0])) * (float(y_range[1]) - float(y_range[0]))
+    k = _gaussian(bins, sigma)
+    return k @ counts @ k.T / (max(len(xy), 1) * frame / bins**2)  # per point, per unit area
+
+
+def density_levels(grids: Iterable[np.ndarray], n: int = DENSITY_LEVELS) -> np.ndarray:
+    """Ascending contour levels shared by every grid given (both domains, every panel): from
+    80% of the highest density down, halving each time."""
+    top = max((float(g.max()) for g in grids if g.size), default=0.0)
+    return 0.8 * top * 2.0 ** -np.arange(n - 1, -1, -1.0) if top > 0 else np.zeros(0)
+
+
+# Marching squares. Corners of a cell: 1 = bottom-left, 2 = bottom-right, 4 = top-right,
+# 8 = top-left (set when >= level); edges: 0 bottom, 1 right, 2 top, 3 left. Cases 16 and 17
+# are the saddles 5 and 10 with a centre above the level (the high corners join).
+_SEGMENTS = {1: ((3, 0),), 2: ((0, 1),), 3: ((3, 1),), 4: ((1, 2),), 5: ((3, 0), (1, 2)),
+             6: ((0, 2),), 7: ((3, 2),), 8: ((2, 3),), 9: ((0, 2),), 10: ((0, 1), (2, 3)),
+             11: ((1, 2),), 12: ((1, 3),), 13: ((0, 1),), 14: ((3, 0),),
+             16: ((0, 1), (2, 3)), 17: ((3, 0), (1, 2))}
+
+
+def contour_lines(z: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+                  levels: Iterable[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The iso-lines of grid z (rows = ys, columns = xs) at each level, as line segments
+    separated by NaN: one x and one y array, drawn as one WebGL line trace."""
+    out_x, out_y = [], []
+    bl, br, tr, tl = z[:-1, :-1], z[:-1, 1:], z[1:, 1:], z[1:, :-1]
+    for level in levels:
+        case = ((bl >= level) * 1 | (br >= level) * 2 | (tr >= level) * 4 | (tl >= level) * 8)
+        centre = (bl + br + tr + tl) / 4 >= level
+        case = np.where((case == 5) & centre, 16, np.where((case == 10) & centre, 17, case))
+        i, j = np.nonzero((case > 0) & (case != 15))
+        if not len(i):
+            continue
+        c = [bl[i, j], br[i, j], tr[i, j], tl[i, j]]
+        x0, x1, y0, y1 = xs[j], xs[j + 1], ys[i], ys[i + 1]
+        with np.errstate(divide="ignore", invalid="ignore"):  # only crossed edges are used
+            t = [(level - c[0]) / (c[1] - c[0]), (level - c[1]) / (c[2] - c[1]),
+                 (level - c[3]) / (c[2] - c[3]), (level - c[0]) / (c[3] - c[0])]
+        ex = np.stack([x0 + t[0] * (x1 - x0), x1, x0 + t[2] * (x1 - x0), x0], axis=1)
+        ey = np.stack([y0, y0 + t[1] * (y1 - y0), y1, y0 + t[3] * (y1 - y0)], axis=1)
+        cell_case = case[i, j]
+        for code, segments in _SEGMENTS.items():
+            rows = np.flatnonzero(cell_case == code)
+            for a, b in segments:
+                for out, e in ((out_x, ex), (out_y, ey)):
+                    seg = np.full((len(rows), 3), np.nan)
+                    seg[:, 0], seg[:, 1] = e[rows, a], e[rows, b]
+                    out.append(seg.ravel())
+    if not out_x:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(out_x), np.concatenate(out_y)
+
+
+# ----------------------------------------------------------------------------- the figure
+
+
+def typed_array(values: Any, dtype: str = "uint8") -> dict:
+    """A numeric array as plotly's typed-array spec ({"dtype", "bdata"}: base64 of the raw
+    little-endian bytes). plotly.py takes a spec as it is, where an array of marker symbols is
+    checked element by element in Python (seconds for 80,000 markers); it is also what
+    plotly.py itself sends the browser for any numeric array, so plotly.js reads it as usual."""
+    arr = np.ascontiguousarray(values, dtype=np.dtype(dtype).newbyteorder("<"))
+    return {"dtype": f"{arr.dtype.kind}{arr.dtype.itemsize}",  # plotly.js names: u1, i4, f4...
+            "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
+
+
+def _colour_scale(colours: Sequence[str]) -> list:
+    """A stepwise colour scale giving code i (with cmin -0.5, cmax k - 0.5) colour i: a numeric
+    marker colour and a scale are validated at once, where 80,000 colour strings are parsed
+    one by one."""
+    k = max(len(colours), 1)
+    return [[edge / k, c] for i, c in enumerate(colours) for edge in (i, i + 1)] or [
+        [0, "#868E96"], [1, "#868E96"]]
+
+
+def _hover_text(meta: pd.DataFrame, names: dict | None) -> np.ndarray:
+    """Each point's hover text, indexed by sample position, built with vectorised string
+    operations (user ids escaped only where they hold a character plotly reads as HTML)."""
+    users = meta["user"].astype(str)
+    risky = users.str.contains(r"[&<>]", regex=True).to_numpy(dtype=bool)
+    users = users.to_numpy(dtype=object)
+    users[risky] = [figure_text(u) for u in users[risky]]
+    domain = np.where(meta["domain"].to_numpy() == "A",
+                      *(figure_text(domain_label(d, names)) for d in DOMAINS))
+    status = np.where(meta["overlap"].to_numpy(), " · overlapped", " · single-domain")
+    # Short: it is 80,000 strings in every chart message ("user " is in the hovertemplate).
+    text = users.astype(str) + "<br>" + domain + status
+    cluster = meta["cluster"].to_numpy()
+    if (cluster >= 0).any():
+        text = text + np.where(cluster >= 0, " · cluster " + cluster.astype(str), "")
+    return text
+
+
+def _domain_grids(xy: np.ndarray, meta: pd.DataFrame, shown: np.ndarray, xr, yr) -> dict:
+    """{domain: density grid of its shown points} for one panel (a domain with too few shown
+    points gets none: its lines would trace single users)."""
+    domain = meta["domain"].to_numpy()
+    pts = {d: xy[shown & (domain == d)] for d in DOMAINS}
+    return {d: density_grid(p, xr, yr) for d, p in pts.items() if len(p) >= MIN_DENSITY_POINTS}
+
+
 def alignment_figure(
     meta: pd.DataFrame,
     panels: Sequence[tuple[str, np.ndarray]],
@@ -212,15 +400,23 @@ def alignment_figure(
     max_links: int = 400,
     height: int = 560,
     point_size: float | None = None,
+    shown: np.ndarray | None = None,
+    contours: bool = False,
 ) -> go.Figure:
     """Side-by-side scatter panels of the same user sample in ONE frame (shared axis ranges,
     linked zoom). `meta` rows are sample positions (0..m-1) and every marker carries its
-    position in customdata, so a box/lasso selection in either panel names the same users."""
+    position in customdata, so a box/lasso selection in either panel names the same users.
+    `shown` (bool per position, from filter_mask) leaves points out without renumbering them;
+    `contours` draws each domain's density of the shown points, at levels shared by both
+    domains and panels, over the points."""
     meta = meta.reset_index(drop=True)
     meta.attrs["names"] = dict(names or {})
     if color_by == "cluster" and not (meta["cluster"] >= 0).any():
         color_by = "domain"  # no taste clusters: coloured by domain, no shapes needed
-    labels, colours, order = _group_key(meta, color_by)
+    shown = (np.ones(len(meta), dtype=bool) if shown is None
+             else np.asarray(shown, dtype=bool).reshape(-1))
+    codes, colours, order = _groups(meta, color_by)
+    scale = _colour_scale(colours)
     n_panels = max(1, len(panels))
     fig = make_subplots(
         rows=1,
@@ -228,33 +424,24 @@ def alignment_figure(
         subplot_titles=[t for t, _ in panels] or [""],
         horizontal_spacing=0.04,
     )
-    size = point_size or float(np.clip(9 - np.log10(max(len(meta), 1)) * 1.4, 3, 8))
-    symbols = np.where(meta["domain"].to_numpy() == "A", "circle", "diamond")
-    hover = "user %{customdata[1]}<br>%{customdata[2]}<br>%{customdata[3]}<extra></extra>"
-    custom_cols = np.stack(
-        [
-            meta.index.to_numpy().astype(object),
-            meta["user"].astype(str).map(figure_text).to_numpy(dtype=object),
-            meta["domain"]
-            .map(lambda d: f"domain {figure_text(domain_label(d, names))}")
-            .to_numpy(dtype=object),
-            np.where(meta["overlap"].to_numpy(), "overlapped user", "single-domain user").astype(
-                object
-            ),
-        ],
-        axis=1,
-    )
-    if (meta["cluster"] >= 0).any():
-        custom_cols[:, 3] = [
-            f"{o} · cluster {c}" if c >= 0 else o
-            for o, c in zip(custom_cols[:, 3], meta["cluster"])
-        ]
-    point_colours = labels.map(colours).to_numpy(dtype=object)
+    size = point_size or float(np.clip(9 - np.log10(max(int(shown.sum()), 1)) * 1.4, 3, 8))
+    symbols = np.where(meta["domain"].to_numpy() == "A", 0, 2)  # plotly: 0 circle, 2 diamond
+    hover = _hover_text(meta, names)
+    # All shown users in ONE trace, in a seeded random order: with one trace per domain the
+    # domain drawn last would cover the other exactly where they mix, which is the point.
     draw = np.random.default_rng(0).permutation(len(meta))
+    draw = draw[shown[draw]]
     pairs = link_pairs(meta, max_links=max_links) if links else np.zeros((0, 2), dtype=np.int64)
+    pairs = pairs[shown[pairs[:, 0]] & shown[pairs[:, 1]]] if len(pairs) else pairs
     selected = np.array(
-        sorted({int(s) for s in selected if 0 <= int(s) < len(meta)}), dtype=np.int64
+        sorted({int(s) for s in selected if 0 <= int(s) < len(meta) and shown[int(s)]}),
+        dtype=np.int64,
     )
+    xr, yr = _panel_range([xy for _, xy in panels])  # all points: a filter never moves the frame
+    grids = [_domain_grids(xy, meta, shown, xr, yr) if contours and xy is not None else {}
+             for _, xy in panels]
+    levels = density_levels(g for panel in grids for g in panel.values())
+    gx, gy = grid_centres(xr), grid_centres(yr)
     for ci, (_, xy) in enumerate(panels, start=1):
         if xy is None:
             continue
@@ -277,11 +464,11 @@ def alignment_figure(
                 row=1,
                 col=ci,
             )
-        # All users in ONE trace, in a seeded random order: with one trace per domain the
-        # domain drawn last would cover the other exactly where they mix, which is the point.
-        marker = {"color": point_colours[draw], "size": size, "opacity": 0.75, "line": {"width": 0}}
+        marker = {"color": codes[draw].astype(np.int16), "colorscale": scale, "cmin": -0.5,
+                  "cmax": len(colours) - 0.5, "showscale": False, "size": size,
+                  "opacity": 0.4 if contours else 0.75, "line": {"width": 0}}
         if color_by != "domain":
-            marker["symbol"] = symbols[draw]
+            marker["symbol"] = typed_array(symbols[draw])
         fig.add_trace(
             go.Scattergl(
                 x=xy[draw, 0],
@@ -290,48 +477,43 @@ def alignment_figure(
                 name="users",
                 showlegend=False,
                 marker=marker,
-                customdata=custom_cols[draw],
-                hovertemplate=hover,
+                customdata=draw.astype(np.int32),
+                hovertext=hover[draw],
+                hovertemplate="user %{hovertext}<extra></extra>",
             ),
             row=1,
             col=ci,
         )
+        # Density lines are WebGL lines after the markers: an SVG contour trace would sit
+        # under the WebGL canvas, hidden by 40,000 points. Lines take no hover or selection.
+        for d, grid in grids[ci - 1].items():
+            cx, cy = contour_lines(grid, gx, gy, levels)
+            fig.add_trace(go.Scattergl(
+                x=cx, y=cy, mode="lines", name=figure_text(f"density: {domain_label(d, names)}"),
+                line=dict(color=DOMAIN_COLORS[d], width=1.6), hoverinfo="skip",
+                showlegend=ci == 1, legendgroup=f"density-{d}"), row=1, col=ci)
         if len(selected):
-            fig.add_trace(
-                go.Scattergl(
-                    x=xy[selected, 0],
-                    y=xy[selected, 1],
-                    mode="markers",
-                    name="selected",
-                    legendgroup="selected",
-                    showlegend=ci == 1,
-                    marker=dict(
-                        symbol="circle-open",
-                        size=size + 6,
-                        color="#212529",
-                        line=dict(width=1.6, color="#212529"),
-                    ),
-                    customdata=custom_cols[selected],
-                    hovertemplate=hover,
-                ),
-                row=1,
-                col=ci,
-            )
-    for label in order:  # legend entries only (the points are in the shared trace above)
-        if (labels == label).any():
-            fig.add_trace(
-                go.Scattergl(
-                    x=[None],
-                    y=[None],
-                    mode="markers",
-                    name=figure_text(label),
-                    marker={"color": colours[label], "size": 10},
-                    hoverinfo="skip",
-                ),
-                row=1,
-                col=1,
-            )
-    xr, yr = _panel_range([xy for _, xy in panels])
+            ring = {"symbol": "circle-open", "size": size + 6, "color": "#212529",
+                    "line": {"width": 1.6, "color": "#212529"}}
+            fig.add_trace(go.Scattergl(
+                x=xy[selected, 0], y=xy[selected, 1], mode="markers", name="selected",
+                legendgroup="selected", showlegend=ci == 1, marker=ring,
+                customdata=selected.astype(np.int32), hovertext=hover[selected],
+                hovertemplate="user %{hovertext}<extra></extra>"), row=1, col=ci)
+    present = np.unique(codes[shown])
+    for i in present:  # legend entries only (the points are in the shared trace above)
+        fig.add_trace(
+            go.Scattergl(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=figure_text(order[i]),
+                marker={"color": colours[i], "size": 10},
+                hoverinfo="skip",
+            ),
+            row=1,
+            col=1,
+        )
     frame = dict(showticklabels=False, zeroline=False, showgrid=True, gridcolor="#F1F3F5",
                  showline=True, linecolor="#DEE2E6", mirror=True)
     fig.update_xaxes(range=xr, matches="x", **frame)
@@ -380,9 +562,11 @@ def selected_positions(event: Any, fig: go.Figure | None = None) -> list[int]:
     out = set()
     for p in points or []:
         custom = p.get("customdata") if isinstance(p, dict) else None
-        if isinstance(custom, (list, tuple)) and custom:
+        if isinstance(custom, (list, tuple)):  # older figures: [position, user, ...]
+            custom = custom[0] if custom else None
+        if custom is not None:
             try:
-                out.add(int(custom[0]))
+                out.add(int(custom))
                 continue
             except (TypeError, ValueError):
                 pass
@@ -391,7 +575,7 @@ def selected_positions(event: Any, fig: go.Figure | None = None) -> list[int]:
                 trace = fig.data[int(p.get("curve_number"))]
                 idx = int(p.get("point_index", p.get("point_number")))
                 if trace.customdata is not None:
-                    out.add(int(trace.customdata[idx][0]))
+                    out.add(int(np.ravel(trace.customdata[idx])[0]))
             except (TypeError, ValueError, IndexError, KeyError):
                 continue
     return sorted(out)

@@ -8,7 +8,12 @@ from typing import Any
 import streamlit as st
 
 from .. import store, urlstate
-from ..figures.alignment import AlignmentView, selected_positions, snapshot_short_title
+from ..figures.alignment import (
+    AlignmentView,
+    find_user,
+    selected_positions,
+    snapshot_short_title,
+)
 from ..figures.style import domain_label
 from ..figures.tables import metrics_comparison_frame, selection_frame
 from ..page import when_ready
@@ -29,6 +34,9 @@ ALIGNMENT_HELP = (
     "null from shuffled labels (random pairs), i.e. what perfect mixing looks like on this sample."
 )
 
+
+K_SEARCH = "align.search"
+K_SEARCH_DONE = "align.search_done"  # (view, id) last applied: a search selects only once
 
 PROJECTION_CHOICES = {
     "aligned-umap": "Aligned UMAP (one frame, ~1 min)",
@@ -211,6 +219,20 @@ def alignment_metrics_panel(path: str, run, name: str = "after", steps: dict | N
         st.caption(f"Sample: {now_all.get('n', '?')} GURs per snapshot, seed 0.")
 
 
+def _set_selection(view: AlignmentView, positions: Sequence[int], ignore: Any = None) -> None:
+    """Make `positions` this session's selection in the view. `ignore`: the chart's current
+    selection event, which alignment_selection would otherwise take back on the next run."""
+    meta = view.meta
+    positions = sorted({int(p) for p in positions if 0 <= int(p) < len(meta)})
+    st.session_state[K_SELECTION] = {
+        "view": view.ident,
+        "positions": positions,
+        "users": [{"user": str(meta.at[p, "user"]), "domain": str(meta.at[p, "domain"])}
+                  for p in positions],
+        "ignore": ignore,
+    }
+
+
 def apply_link_selection(view: AlignmentView) -> None:
     """Users named by a shared link (`sel=`) become this session's selection, by (user,
     domain) in the view's sample; the ones not in it are counted in a notice."""
@@ -225,13 +247,39 @@ def apply_link_selection(view: AlignmentView) -> None:
     if missing:
         urlstate.notice(f"{missing:,} of the link's {len(users):,} selected users are not in "
                         "this layout's sample.")
-    meta = view.meta
-    st.session_state[K_SELECTION] = {
-        "view": view.ident,
-        "positions": sorted(set(positions)),
-        "users": [{"user": str(meta.at[p, "user"]), "domain": str(meta.at[p, "domain"])}
-                  for p in sorted(set(positions))],
-    }
+    _set_selection(view, positions)
+    # The link's selection is the newest state it carries: its search box (same link) must
+    # not replace it on this run.
+    searched = str(st.session_state.get(K_SEARCH) or "").strip()
+    st.session_state[K_SEARCH_DONE] = (view.ident, searched)
+
+
+def known_user(view: AlignmentView):
+    """A check for urlstate.apply: is this id one of the view's users."""
+    users = set(view.meta["user"].astype(str))
+    return lambda value: str(value).strip() in users
+
+
+def apply_search(view: AlignmentView, query: str, shown: Sequence[bool]) -> None:
+    """The searched user's points (A and/or B) become the selection, once per new id (a later
+    box/lasso selection still replaces it), with a line under the box saying what was found."""
+    query = str(query or "").strip()
+    positions = find_user(view.meta, query)
+    if query and st.session_state.get(K_SEARCH_DONE) != (view.ident, query) and positions:
+        chart_event = st.session_state.get("align.chart")
+        _set_selection(view, positions, ignore=selected_positions(chart_event))
+    st.session_state[K_SEARCH_DONE] = (view.ident, query)
+    if not query:
+        return
+    if not positions:
+        st.caption(f":material/search_off: No user {md(query)} among this layout's "
+                   f"{len(view.meta):,} points.")
+        return
+    where = " and ".join(domain_label(view.meta.at[p, "domain"], view.names) for p in positions)
+    hidden = sum(not shown[p] for p in positions)
+    st.caption(f":material/person_search: Found in {md(where)}"
+               + (" (hidden by the filter)." if hidden == len(positions) else
+                  f" ({hidden} hidden by the filter)." if hidden else "."))
 
 
 def view_selection_users(view: AlignmentView) -> list[dict]:
@@ -240,8 +288,10 @@ def view_selection_users(view: AlignmentView) -> list[dict]:
     return list(stored.get("users") or []) if stored.get("view") == view.ident else []
 
 
-def selection_panel(view: AlignmentView, positions: Sequence[int]) -> None:
-    """The users of the current box/lasso selection, with a way into their recommendations."""
+def selection_panel(view: AlignmentView, positions: Sequence[int],
+                    shown: Sequence[bool] | None = None) -> None:
+    """The users of the current box/lasso selection (or search), with a way into their
+    recommendations; `shown`: the filter's mask, to count selected points it hides."""
     if not positions:
         st.caption(
             "Nothing selected. Use the box or lasso tool in the chart's toolbar (lasso is "
@@ -266,8 +316,9 @@ def selection_panel(view: AlignmentView, positions: Sequence[int]) -> None:
     with action_col:
         st.markdown(
             f"**{len(frame):,}** points selected "
-            f"({frame['_domain'].eq('A').sum():,} in A, {frame['_domain'].eq('B').sum():,} in B). "
-            "Pick a row to choose whose recommendations to open."
+            f"({frame['_domain'].eq('A').sum():,} in A, {frame['_domain'].eq('B').sum():,} in B"
+            f"{_hidden_note(positions, shown)}). Pick a row to choose whose recommendations to "
+            "open."
         )
         if st.button(
             f"Recommendations for user {md(user)} ({md(domain_label(domain, view.names))})",
@@ -279,3 +330,8 @@ def selection_panel(view: AlignmentView, positions: Sequence[int]) -> None:
         if st.button("Clear selection", key="align.clear", icon=":material/deselect:"):
             clear_alignment_selection(view, st.session_state.get("align.chart"))
             st.rerun()
+
+
+def _hidden_note(positions: Sequence[int], shown: Sequence[bool] | None) -> str:
+    hidden = 0 if shown is None else sum(not shown[p] for p in positions if 0 <= p < len(shown))
+    return f"; {hidden:,} hidden by the filter" if hidden else ""
