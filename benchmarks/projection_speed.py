@@ -6,7 +6,7 @@
 The shipped demo has 4,500 snapshot rows; larger point counts are made by repeating its
 snapshots with small Gaussian noise (0.05 of the GUR spread, fresh per copy, the same noise in
 every snapshot of a copy), so neighbourhoods look like the real ones. Each row prints the wall
-time of analysis.project_snapshots (UMAP is imported and its numba code compiled before timing).
+time of projection.project_snapshots (UMAP is imported and its numba code compiled before timing).
 Run on an otherwise idle machine: seeded UMAP is single-threaded.
 """
 from __future__ import annotations
@@ -55,12 +55,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import torch
 
-    from recguru_core import analysis
+    from recguru_core import projection
 
     snapshots = torch.load(args.checkpoint, weights_only=True)["snapshots"]
-    landmarks = args.landmarks or analysis.LANDMARKS
+    landmarks = args.landmarks or projection.LANDMARKS
     t0 = time.perf_counter()
-    analysis.project_snapshots(grown(snapshots, 300), n_users=300, method="procrustes")  # warm numba
+    projection.project_snapshots(grown(snapshots, 300), n_users=300, method="procrustes")  # warm numba
     print(f"# warm-up (umap import + numba compile): {time.perf_counter() - t0:.1f} s; "
           f"landmarks {landmarks}", flush=True)
     n_snap = 2 + len(snapshots.get("during", []))
@@ -68,7 +68,7 @@ def main(argv=None):
         snaps = grown(snapshots, n)
         for method in args.methods.split(","):
             t0 = time.perf_counter()
-            out = analysis.project_snapshots(snaps, n_users=n, method=method, landmarks=landmarks)
+            out = projection.project_snapshots(snaps, n_users=n, method=method, landmarks=landmarks)
             print(f"{method:<14}{n:>8,} points x {n_snap} snapshots  {time.perf_counter() - t0:7.1f} s"
                   f"  (landmarks {out['landmarks']:,})", flush=True)
 

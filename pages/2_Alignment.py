@@ -65,8 +65,8 @@ with st.expander(
         )
 if projection is None:
     st.info(
-        "This checkpoint carries no precomputed layout. Compute one above (aligned UMAP "
-        "takes about a minute on a CPU; PCA is instant).",
+        "This checkpoint carries no precomputed layout. Compute one above (chained UMAP "
+        "takes 15-50 s on a CPU; PCA is instant).",
         icon=":material/info:",
     )
     st.stop()
@@ -184,6 +184,7 @@ with chart_col:
         f"Layout: **{text.md(view.method)}**, seed {view.seed} "
         f"({'computed here' if origin == 'computed' else 'stored in the checkpoint'}). "
         "Both panels show the same users in one coordinate frame; zoom is linked."
+        + alignment_panel.landmark_note(projection)
     )
 with metrics_col:
     alignment_panel.alignment_metrics_panel(path, run, right, view.steps)

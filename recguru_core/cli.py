@@ -273,7 +273,7 @@ def _drive(trainer, quiet: bool = False, on_record=None) -> None:
 
 
 def _project(path, *, users: int, method: str, quiet: bool) -> None:
-    from .analysis import project_snapshots
+    from .projection import project_snapshots
     from .checkpoints import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(path)

@@ -28,15 +28,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .analysis import (
-    compare_snapshots,
-    partner_rows,
-    procrustes_align,
-    project_snapshots,
-    sample_rows,
-)
+from .analysis import compare_snapshots, partner_rows, sample_rows
 from .errors import RecGuruError
 from .evaluation import METRIC_NAMES
+from .projection import procrustes_align, project_snapshots
 from .snapshots import to_numpy
 
 COMPARISON_METHODS = ("stored", "pca", "umap")

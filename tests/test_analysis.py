@@ -16,10 +16,9 @@ from recguru_core.analysis import (
     alignment_metrics,
     compare_snapshots,
     partner_rows,
-    procrustes_align,
-    project_snapshots,
     sample_rows,
 )
+from recguru_core.projection import place_by_landmarks, procrustes_align, project_snapshots
 from recguru_core.errors import RecGuruError
 
 
@@ -253,7 +252,7 @@ def test_procrustes_undoes_rotation_reflection_scale_and_shift() -> None:
 def test_import_does_not_load_umap_or_numba() -> None:
     code = textwrap.dedent("""
         import sys
-        import recguru_core.analysis
+        import recguru_core.analysis, recguru_core.projection
         heavy = [m for m in ("umap", "numba", "pynndescent") if m in sys.modules]
         print(",".join(heavy))
     """)
@@ -297,8 +296,6 @@ def test_chained_umap_keeps_one_frame_and_is_seeded() -> None:
 
 
 def test_landmark_placement_keeps_landmarks_and_lands_points_among_their_neighbours() -> None:
-    from recguru_core.analysis import place_by_landmarks
-
     rng = np.random.default_rng(0)
     centres = np.array([[0.0] * 8, [10.0] * 8])
     x = np.concatenate([c + rng.normal(size=(100, 8)) for c in centres]).astype(np.float32)

@@ -85,7 +85,7 @@ def tiny_checkpoint_file(tmp_path_factory) -> Path:
 
 
 def _add_projection(source: Path, target: Path) -> None:
-    from recguru_core.analysis import project_snapshots
+    from recguru_core.projection import project_snapshots
     from recguru_core.checkpoints import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(source)

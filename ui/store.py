@@ -313,7 +313,7 @@ def _projection_to_plain(result: dict) -> dict:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _projection(ref: RunRef, method: str, n_users: int, seed: int,
                 _progress: Callable | None = None) -> dict:
-    from recguru_core.analysis import project_snapshots
+    from recguru_core.projection import project_snapshots
 
     result = project_snapshots(load_run(ref).snapshots(), n_users=int(n_users), seed=int(seed),
                                method=method, progress=_progress)
