@@ -131,6 +131,9 @@ class TrainConfig:
     # direction; "diagonal": each dimension's own variance, so 1.0 equals standardize)
     adv_shrink: float = 0.1
     adv_shrink_to: str = "isotropic"
+    # at most this many length buckets for the adversarial batches (one bucket per batch, so
+    # little padding); 1 = every batch a uniform draw over the domain's users
+    adv_buckets: int = 16
     # False: the phase-2 encoder pass runs without dropout, so the game is played on the GURs that
     # snapshots, probes and phase 3 use (gradients still flow).
     adv_dropout: bool = False
@@ -180,6 +183,8 @@ class TrainConfig:
         if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
             raise RecGuruError(f"train config: grad_clip must be a finite number >= 0 (0: off), "
                                f"got {self.grad_clip!r}")
+        if self.adv_buckets < 1:
+            raise RecGuruError(f"train config: adv_buckets must be >= 1, got {self.adv_buckets!r}")
         if not 0.0 <= self.adv_shrink <= 1.0:
             raise RecGuruError(f"train config: adv_shrink must be in [0, 1], got {self.adv_shrink!r}")
         if self.adv_shrink_to not in ("isotropic", "diagonal"):

@@ -140,7 +140,7 @@ class Trainer(AdversarialPhase):
             # with replacement inside one bucket, so every user stays equally likely, and a
             # coarse top bucket would pad every batch in it to max_len (measured: 2 buckets on
             # the synthetic default made a phase-2 step ~3x the cost of a phase-1 step).
-            n_buckets = max(1, min(16, len(by_length) // cfg.batch_size))
+            n_buckets = max(1, min(cfg.adv_buckets, len(by_length) // cfg.batch_size))
             self._buckets.append(np.array_split(by_length, n_buckets))
             sizes = np.array([len(b) for b in self._buckets[-1]], dtype=np.float64)
             self._bucket_p.append(sizes / max(sizes.sum(), 1.0))

@@ -222,7 +222,8 @@ def test_cli_evaluate_recommend_and_errors(trained):
 
 @pytest.mark.parametrize("key,value", [("noam_factor", "nan"), ("w_l2", "inf"), ("adv_lr", "-1"),
                                        ("critic_lr", "0"), ("gp_weight", "nan"), ("adv_norm", "cholesky"),
-                                       ("adv_shrink", "1.5"), ("adv_shrink_to", "ring")])
+                                       ("adv_shrink", "1.5"), ("adv_shrink_to", "ring"),
+                                       ("adv_buckets", "0")])
 def test_non_finite_or_bad_optimiser_settings_are_refused(key, value):
     with pytest.raises(RecGuruError, match=key):
         tiny_trainer(**{key: value})
