@@ -25,7 +25,7 @@ from ..state import (
 from ..text import figure_text, fmt_number, md, safe_name
 
 LAYOUT_CHOICES = {
-    "stored": "Stored layouts (each run's aligned UMAP)",
+    "stored": "Stored layouts (each run's own, made by `project`)",
     "pca": "PCA (instant)",
     "umap": "UMAP (seeded, ~1 min)",
 }
