@@ -79,10 +79,16 @@ class Batcher:
     @torch.no_grad()
     def all_gurs(self, model: RecGURU, domain: int, split: str = "train", batch: int = 2048) -> torch.Tensor:
         """(U, d) float32 GURs of every user of a domain (eval mode is the caller's job)."""
-        n = self.data.domain(domain).n_users
-        out = [model.encode(domain, self.encoder_input(domain, np.arange(lo, min(lo + batch, n)), split)).float()
-               for lo in range(0, n, batch)]
-        return torch.cat(out) if out else torch.zeros(0, self.cfg.d_model, device=self.device)
+        dom = self.data.domain(domain)
+        if dom.n_users == 0:
+            return torch.zeros(0, self.cfg.d_model, device=self.device)
+        # shortest histories first (a batch is padded to its longest), then back in row order
+        order = np.argsort(dom.lengths, kind="stable")
+        out = torch.cat([model.encode(domain, self.encoder_input(domain, order[lo:lo + batch], split)).float()
+                         for lo in range(0, dom.n_users, batch)])
+        result = torch.empty_like(out)
+        result[torch.from_numpy(order).to(out.device)] = out
+        return result
 
     def finetune_batch(self, domain: int, rows: np.ndarray, rng: np.random.Generator):
         """Leakage-free phase-3 batch: GUR prefix cut, causal history, targets after the cut."""

@@ -97,9 +97,13 @@ def domain_ranks(domain, split: str, score_fn: Callable, *, full_ranking: bool =
     ranking holds one (batch_size, V+2) block of scores (plus a mask and a comparison of the
     same shape) at a time, never users x items: batch_size bounds its memory."""
     rows = np.arange(domain.n_users) if rows is None else np.asarray(rows)
+    # Users are scored shortest history first and the ranks put back in row order: a batch is
+    # padded to its longest history, so batches of similar lengths cost what their users need
+    # (measured: ~x faster validation on the synthetic default, where B's median is 4 items).
+    order = np.argsort(domain.lengths[rows], kind="stable")
     ranks = []
     for lo in range(0, len(rows), batch_size):
-        batch = rows[lo:lo + batch_size]
+        batch = rows[order[lo:lo + batch_size]]
         if full_ranking:
             # ranked where the scores are: a (B, V+2) block never crosses to the host
             targets = domain.targets(split, batch)
@@ -111,7 +115,11 @@ def domain_ranks(domain, split: str, score_fn: Callable, *, full_ranking: bool =
         else:
             candidates = torch.from_numpy(domain.candidates(split, batch))
             ranks.append(ranks_from_candidate_scores(score_fn(batch, split, candidates).float().cpu()))
-    return torch.cat(ranks).numpy().astype(np.int64) if ranks else np.zeros(0, dtype=np.int64)
+    if not ranks:
+        return np.zeros(0, dtype=np.int64)
+    out = np.empty(len(rows), dtype=np.int64)
+    out[order] = torch.cat(ranks).numpy()
+    return out
 
 
 def evaluate_domain(domain, split: str, score_fn: Callable, *, full_ranking: bool = False,

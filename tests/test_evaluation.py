@@ -64,3 +64,39 @@ def test_nan_scores_rank_last_full():
     assert ranks_full(some_nan, torch.tensor([3]), mask).tolist() == [1]
     m = metrics_from_ranks(ranks_full(all_nan, torch.tensor([3]), mask))
     assert m["HR@1" if "HR@1" in m else "MRR"] < 1.0
+
+
+def test_domain_ranks_score_by_length_but_return_row_order():
+    """Users are scored shortest history first (less padding); the ranks must come back in row
+    order, for any batch size, since the paired bootstrap pairs users by position."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from recguru_core.evaluation import domain_ranks
+
+    rng = np.random.default_rng(0)
+    n = 37
+    lengths = rng.integers(3, 60, n)
+    seen = []
+
+    def score_fn(rows, split, candidates):  # the true item (column 0) ranks (row % 5) + 1
+        seen.append(np.asarray(rows).copy())
+        scores = torch.zeros(len(rows), candidates.shape[1])
+        scores[:, 0] = 0.5  # ties count against the model: keep the true item off the zeros
+        for i, r in enumerate(rows):
+            scores[i, 1: 1 + r % 5] = 1.0
+        return scores
+
+    dom = SimpleNamespace(lengths=lengths, n_users=n,
+                          candidates=lambda split, rows: np.zeros((len(rows), 8), dtype=np.int64))
+    expected = np.arange(n) % 5 + 1
+    for batch_size in (1, 4, 64):
+        seen.clear()
+        np.testing.assert_array_equal(domain_ranks(dom, "valid", score_fn, batch_size=batch_size),
+                                      expected)
+        order = np.concatenate(seen)
+        assert sorted(order) == list(range(n))
+        assert (np.diff(lengths[order]) >= 0).all()  # shortest first
+    rows = np.array([5, 2, 30])
+    np.testing.assert_array_equal(domain_ranks(dom, "valid", score_fn, rows=rows), rows % 5 + 1)
