@@ -70,6 +70,7 @@ def setup_page(title: str, icon: str, *, url_params: bool = False, home: bool = 
     widgets; every other page's link carries the checkpoint only. `home`: the Home page (any
     other page closes Home's guided tour for the rest of the session)."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
+    st.session_state[K_INLINE_DEADLINE] = time.monotonic() + JOB_INLINE_WAIT_S
     if not home:  # Home's guided tour starts collapsed once another page has been seen
         st.session_state[K_TOUR] = True
     uploads.sweep_expired_uploads()
@@ -155,9 +156,19 @@ def history_column_config() -> dict:
     }
 
 
+JOB_INLINE_WAIT_S = 1.5  # jobs done this soon after a page starts are drawn in the same run
+K_INLINE_DEADLINE = "page.inline_wait_until"
+
+
 def when_ready(job: Job, waiting: str):
     """The job's result when done; otherwise None after drawing a one-line error (failed) or
-    a self-refreshing placeholder (running)."""
+    a self-refreshing placeholder (running). A job that finishes within JOB_INLINE_WAIT_S is
+    waited for: the placeholder's first poll is 1 s away and then reruns the whole page
+    (measured: a fresh Compare page drew its stored-layout panel 1.7 s later that way). The
+    wait is one budget per page run (set by setup_page), so several slow jobs on one page
+    delay its placeholders by JOB_INLINE_WAIT_S at most, not once each."""
+    deadline = st.session_state.get(K_INLINE_DEADLINE, 0.0)
+    job.wait(max(0.0, deadline - time.monotonic()))
     if job.state == "done":
         return job.result
     if job.state in ("failed", "cancelled"):
