@@ -1,7 +1,7 @@
 """Does the adversarial phase align A and B, and what does it cost? One row per setting.
 
     python benchmarks/adversarial_sweep.py [--source synthetic] [--preset quick] [--device auto]
-        [--seeds 1] [--config "adv_lr=1e-4,adv_norm=none" ...] [--no-finetune] [--json]
+        [--seeds 1] [--first-seed 0] [--config "adv_lr=1e-4,adv_norm=none" ...] [--no-finetune] [--json]
 
 Phase 1 (pre-training) is run once per seed and shared by every setting (settings may change
 only phase 2/3 values; the unit seeds derive from (seed, phase, unit), so this equals training
@@ -140,7 +140,9 @@ def main(argv=None):
     parser.add_argument("--source", default="synthetic")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--preset", default="quick")
-    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=1, help="how many model seeds")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds run are first-seed .. first-seed + seeds - 1 (default 0)")
     parser.add_argument("--base", default="", help="overrides applied to every setting (and phase 1)")
     parser.add_argument("--config", action="append", default=None,
                         help="phase-2/3 overrides, comma-separated key=value (repeatable)")
@@ -156,7 +158,7 @@ def main(argv=None):
               f"{'std pre':>8}{'end':>7}{'vNDCG A':>8}{'B':>7}{'tNDCG A':>8}{'B':>7}{'adv s':>7}")
     if not args.json:
         print(header, flush=True)
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         pre, pre_seconds = pretrained(args.source, args.preset, seed, args.device, base)
         print(f"# seed {seed}: phase 1 {pre_seconds:.1f} s", flush=True)
         for text in configs:

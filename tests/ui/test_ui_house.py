@@ -142,3 +142,16 @@ def test_no_module_is_a_monolith():
     too_long = {m: n for m, p in _all_modules().items()
                 if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
     assert not too_long, f"modules over {MAX_MODULE_LINES} lines: {too_long}"
+
+
+def test_the_ui_twins_of_core_constants_and_rules_agree() -> None:
+    """ui/ keeps a few copies of core values because only ui/store.py may import the core, and
+    the store imports it lazily (no torch at import): each copy must match its original."""
+    from recguru_core import compare
+    from ui import state
+    from ui.panels.compare import short_labels
+
+    assert state.ALIGNMENT_N_MAX == compare.ALIGNMENT_N_MAX
+    paths = ["a/demo.pt", "b/demo.pt", "c/demo.pt", "control.pt"]
+    stems = ["demo", "demo", "demo", "control"]
+    assert short_labels(paths) == compare.unique_labels(stems)
