@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-results}
 ML=${ML:-/tmp/ml}
 [ -d "$ML/ml-100k" ] || bash ../shared/tools/get_movielens.sh "$ML"
-ALL=pop,bprmf,sasrec,emcdr,seqrec,autorec,recguru_noadv,recguru
+ALL=pop,bprmf,sasrec,bert4rec,emcdr,seqrec,autorec,recguru_noadv,recguru
 FAMILY=seqrec,autorec,recguru_noadv,recguru
 # MovieLens-100k: smaller batches and a longer fine-tuning budget than the quick preset (with
 # the preset's 15 fine-tune epochs SeqRec stopped undertrained, below POP on domain B)

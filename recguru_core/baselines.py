@@ -1,5 +1,5 @@
 """The paper's baselines as `Recommender`s: POP, BPRMF and the EMCDR-style MFEM here, SASRec in
-sasrec.py (on the shared helpers of this module).
+sasrec.py and BERT4Rec in bert4rec.py (on the shared helpers of this module).
 
 All four follow the benchmark protocol of `recommender.py`: the same data, leave-one-out split,
 candidates and metrics as RecGURU, embedding size 64, training on each user's training history

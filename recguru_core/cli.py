@@ -514,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help=SOURCE_HELP)
     p.add_argument("--out", required=True, help="results JSON (tables next to it in .md, side files "
                    "in .d/); an interrupted run resumes from it")
-    p.add_argument("--models", default="all", help="comma-separated: pop, bprmf, sasrec, emcdr, seqrec, "
+    p.add_argument("--models", default="all", help="comma-separated: pop, bprmf, sasrec, bert4rec, emcdr, seqrec, "
                    "autorec, recguru_noadv, recguru, or all (default)")
     p.add_argument("--overlap", default=None, help="comma-separated overlap ratios in [0, 1] "
                    "(Table 3 ablation); default: the data's natural overlap")

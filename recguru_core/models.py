@@ -3,7 +3,7 @@
 implements the contract of recommender.py."""
 from __future__ import annotations
 
-from . import baselines, family, sasrec
+from . import baselines, bert4rec, family, sasrec
 from .errors import RecGuruError
 from .recommender import Recommender
 
@@ -12,6 +12,7 @@ _REGISTRY: dict[str, tuple[type, str]] = {
     "pop": (baselines.Pop, "POP"),
     "bprmf": (baselines.BPRMF, "BPRMF"),
     "sasrec": (sasrec.SASRec, "SASRec"),
+    "bert4rec": (bert4rec.BERT4Rec, "BERT4Rec"),
     "emcdr": (baselines.EMCDR, "EMCDR"),
     "seqrec": (family.SeqRec, "SeqRec"),
     "autorec": (family.AutoRec, "+Auto"),

@@ -1,6 +1,6 @@
 """The one model contract that evaluation and the benchmark harness call, and the model registry.
 
-Every model the benchmark compares -- POP, BPRMF, SASRec, the EMCDR-style mapping baseline and
+Every model the benchmark compares -- POP, BPRMF, SASRec, BERT4Rec, the EMCDR-style mapping baseline and
 the RecGURU family (SeqRec, AutoRec, RecGURU, RecGURU without the adversarial term) -- is a
 `Recommender`:
 
@@ -14,7 +14,7 @@ where metrics are computed. `split` says which history the user has at scoring t
 sees seq[:-2], 'test' sees seq[:-1] (the validation item is known history at test time).
 Scores over all ids must put -inf (or any value below every real item) at pad (0) and eos (V+1).
 
-Baselines live in `baselines.py` (and `sasrec.py`), the RecGURU family in `family.py`; the
+Baselines live in `baselines.py` (and `sasrec.py`, `bert4rec.py`), the RecGURU family in `family.py`; the
 registry of names (`models.py`) builds them. This module depends on none of them.
 """
 from __future__ import annotations

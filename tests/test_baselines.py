@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from recguru_core import baselines as B
+from recguru_core import bert4rec as BR
 from recguru_core import sasrec as S
 from recguru_core.models import build_model
 from recguru_core.recommender import Recommender, evaluate_model
@@ -18,7 +19,7 @@ from recguru_core.sources import load_source
 WORLD = ("synthetic:users=400,items_a=120,items_b=80,clusters=4,mean_len_a=15,mean_len_b=8,"
          "max_len=30,markov=0.8,k_core=2,negatives=50")
 CPU = torch.device("cpu")
-LEARNED = ("bprmf", "sasrec", "emcdr")
+LEARNED = ("bprmf", "sasrec", "bert4rec", "emcdr")
 
 
 def small(name: str) -> Recommender:
@@ -28,6 +29,7 @@ def small(name: str) -> Recommender:
         "pop": lambda: B.Pop(),
         "bprmf": lambda: B.BPRMF(config=mf),
         "sasrec": lambda: S.SASRec(config=S.SASRecConfig(max_epochs=10, batch_size=64, lr=5e-3)),
+        "bert4rec": lambda: BR.BERT4Rec(config=BR.BERT4RecConfig(max_epochs=20, lr=5e-3)),
         "emcdr": lambda: B.EMCDR(config=B.EMCDRConfig(mf=mf, max_epochs=5)),
     }[name]()
 
@@ -51,11 +53,13 @@ def models(data, one_thread):
 
 
 def test_registry_builds_default_baselines():
-    for name, cls in (("pop", B.Pop), ("bprmf", B.BPRMF), ("sasrec", S.SASRec), ("emcdr", B.EMCDR)):
+    for name, cls in (("pop", B.Pop), ("bprmf", B.BPRMF), ("sasrec", S.SASRec),
+                      ("bert4rec", BR.BERT4Rec), ("emcdr", B.EMCDR)):
         model = build_model(name)
         assert type(model) is cls and model.name == name
         assert isinstance(model, Recommender)
     assert B.BPRMFConfig().d_model == S.SASRecConfig().d_model == B.EMCDRConfig().mf.d_model == 64
+    assert BR.BERT4RecConfig().d_model == 64
     with pytest.raises(TypeError):
         B.BPRMFConfig(64)  # keyword-only
 
@@ -135,6 +139,21 @@ def test_sasrec_reads_the_split_history(models, data):
     assert not torch.equal(valid, test)  # test also sees the validation item
     bprmf = models["bprmf"]
     assert torch.equal(bprmf.score(0, rows, "valid", None), bprmf.score(0, rows, "test", None))
+
+
+def test_bert4rec_hides_items_of_real_positions_only_and_asks_about_the_appended_one(models, data):
+    rng = np.random.default_rng(0)
+    seq = np.array([[0, 0, 5, 6, 7], [0, 0, 0, 0, 9], [0, 0, 0, 0, 0]])
+    for _ in range(20):
+        hidden = BR.cloze_positions(rng, seq, 0.2)
+        assert not hidden[seq == 0].any()  # padding is never hidden
+        assert hidden[:2].any(axis=1).all()  # every row with items hides at least one
+    assert BR.cloze_positions(rng, seq, 1.0)[seq != 0].all()
+    bert = models["bert4rec"]
+    rows = np.arange(data.a.n_users)
+    assert not torch.equal(bert.score(0, rows, "valid", None), bert.score(0, rows, "test", None))
+    # the hidden token is the eos id: the network's input at scoring time ends with it
+    assert bert.nets[0].mask_id == data.a.eos
 
 
 def test_progress_reaches_total(data, one_thread):
