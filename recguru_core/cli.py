@@ -388,6 +388,8 @@ def _cmd_benchmark(args) -> int:
     from .models import parse_model_list
     from .sources import parse_source
 
+    if args.report:
+        return _benchmark_report(args.out)
     models = parse_model_list(args.models)
     overlaps = parse_overlaps(args.overlap)
     seeds = parse_seeds(args.seeds)
@@ -406,6 +408,28 @@ def _cmd_benchmark(args) -> int:
     print(result.markdown, end="")
     print(f"results written to {paths.json} and {paths.md} (per-user ranks and checkpoints in "
           f"{paths.dir})", file=sys.stderr)
+    return 0
+
+
+def _benchmark_report(out: str) -> int:
+    """--report: the .md rewritten from every row of the results file, trains nothing. A run
+    that added seeds or overlaps writes tables of its own command only; this shows them all."""
+    from .benchmark import prepare_output, write_text_atomic
+    from .benchmark_report import format_markdown
+    from .errors import RecGuruError
+
+    paths = prepare_output(out)
+    try:
+        payload = json.loads(paths.json.read_text())
+        if not isinstance(payload.get("results"), list):
+            raise ValueError("no 'results' list")
+    except (OSError, ValueError, AttributeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RecGuruError(f"{paths.json}: not a benchmark results file ({reason})") from None
+    markdown = format_markdown(payload)
+    write_text_atomic(paths.md, markdown)
+    print(markdown, end="")
+    print(f"tables of every row of {paths.json} written to {paths.md}", file=sys.stderr)
     return 0
 
 
@@ -524,6 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--threads", default="auto",
                    help="intra-op CPU threads: a number, or auto (the cores free at start)")
+    p.add_argument("--report", action="store_true", help="train nothing: rewrite the .md tables "
+                   "from every row of --out (all models, overlaps and seeds it holds)")
     p.add_argument("overrides", nargs="*", help="key=value settings for the RecGURU family, as for train")
     p.set_defaults(overrides=[])
     p.set_defaults(func=_cmd_benchmark)

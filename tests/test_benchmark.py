@@ -270,3 +270,23 @@ def test_a_later_subset_command_keeps_the_earlier_comparison(tmp_path):
              for b in second.payload["bootstrap"] if b["overlap"] == 0.3}
     assert after == before and "pop" in set(before.values())
     assert {b["baseline"] for b in second.payload["bootstrap"] if b["overlap"] == 0.75} == {"sasrec"}
+
+
+def test_cli_report_rewrites_the_tables_of_every_row(tmp_path, capsys):
+    """A later command with fewer overlaps writes tables of its own overlaps only; --report
+    writes them all again from the results file, training nothing."""
+    out = tmp_path / "res.json"
+    for overlap in ("0.3", "0.75"):
+        assert main(["benchmark", SOURCE, "--models", "pop", "--device", "cpu", "--quiet",
+                     "--overlap", overlap, "--out", str(out)]) == 0
+    md = (tmp_path / "res.md").read_text()
+    assert "### Overlap 0.75" in md and "### Overlap 0.3" not in md
+    capsys.readouterr()
+    assert main(["benchmark", SOURCE, "--out", str(out), "--report"]) == 0
+    md = (tmp_path / "res.md").read_text()
+    assert "### Overlap 0.3" in md and "### Overlap 0.75" in md
+    assert "fit" not in capsys.readouterr().err  # nothing trained
+    (tmp_path / "bad.json").write_text("{not json")
+    assert main(["benchmark", SOURCE, "--out", str(tmp_path / "bad.json"), "--report"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.json: not a benchmark results file" in err[0]
