@@ -390,6 +390,8 @@ def _cmd_benchmark(args) -> int:
 
     if args.report:
         return _benchmark_report(args.out)
+    if args.source is None:
+        raise RecGuruError("benchmark: give a data source (e.g. synthetic), or --report")
     models = parse_model_list(args.models)
     overlaps = parse_overlaps(args.overlap)
     seeds = parse_seeds(args.seeds)
@@ -535,7 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("benchmark", help="train and evaluate several models; Table 2/3 as JSON + Markdown")
-    p.add_argument("source", help=SOURCE_HELP)
+    p.add_argument("source", nargs="?", default=None, help=SOURCE_HELP + " (not with --report)")
     p.add_argument("--out", required=True, help="results JSON (tables next to it in .md, side files "
                    "in .d/); an interrupted run resumes from it")
     p.add_argument("--models", default="all", help="comma-separated: pop, bprmf, sasrec, bert4rec, emcdr, seqrec, "

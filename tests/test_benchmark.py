@@ -282,11 +282,13 @@ def test_cli_report_rewrites_the_tables_of_every_row(tmp_path, capsys):
     md = (tmp_path / "res.md").read_text()
     assert "### Overlap 0.75" in md and "### Overlap 0.3" not in md
     capsys.readouterr()
-    assert main(["benchmark", SOURCE, "--out", str(out), "--report"]) == 0
+    assert main(["benchmark", "--out", str(out), "--report"]) == 0
     md = (tmp_path / "res.md").read_text()
     assert "### Overlap 0.3" in md and "### Overlap 0.75" in md
     assert "fit" not in capsys.readouterr().err  # nothing trained
     (tmp_path / "bad.json").write_text("{not json")
-    assert main(["benchmark", SOURCE, "--out", str(tmp_path / "bad.json"), "--report"]) == 2
+    assert main(["benchmark", "--out", str(tmp_path / "bad.json"), "--report"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.json: not a benchmark results file" in err[0]
+    assert main(["benchmark", "--out", str(out)]) == 2  # no source and no --report
+    assert "give a data source" in capsys.readouterr().err
