@@ -13,6 +13,10 @@ FAMILY=seqrec,autorec,recguru_noadv,recguru
 # the preset's 15 fine-tune epochs SeqRec stopped undertrained, below POP on domain B)
 ML_OVERRIDES="batch_size=64 finetune_epochs=100 patience=5"
 
+# The next six commands made the tables of results/{ml100k_o30,ml100k_full,synthetic,ml1m_o30,
+# ml100k_o30_whiten,ml100k_o30_zca} before 2026-12-02, when the phase-2 default was
+# adv_norm=standardize and adv_shrink=0.1: to reproduce those RecGURU rows in a fresh OUT, add
+# adv_shrink=0.1 to each, and adv_norm=standardize where the command names no adv_norm.
 # Table 2 on ml-100k at 30 % overlap (the accuracy and alignment targets), then at full overlap.
 python -m recguru_core benchmark "movielens:$ML/ml-100k" --models $ALL --overlap 0.3 --seeds 1 \
     --device cpu --out "$OUT/ml100k_o30/results.json" $ML_OVERRIDES
@@ -32,3 +36,10 @@ python -m recguru_core benchmark "movielens:$ML/ml-100k" --models recguru --over
 # ml-1m (hours on 2 CPU cores; minutes on a GPU: add --device cuda).
 python -m recguru_core benchmark "movielens:$ML/ml-1m" --models $ALL --overlap 0.3 --seeds 1 \
     --device "${DEVICE:-cpu}" --out "$OUT/ml1m_o30/results.json"
+
+# The current default (adv_norm=zca, adv_shrink=0.6, from 2026-12-02) on ml-100k at 30 % overlap,
+# two seeds, beside the strongest baselines of the tables above (so that the file's Δ column
+# compares RecGURU with them; POP, BPRMF and EMCDR were far behind).
+python -m recguru_core benchmark "movielens:$ML/ml-100k" \
+    --models sasrec,bert4rec,seqrec,autorec,recguru_noadv,recguru --overlap 0.3 --seeds 2 \
+    --device cpu --out "$OUT/ml100k_o30_default/results.json" $ML_OVERRIDES
