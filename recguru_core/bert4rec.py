@@ -36,9 +36,13 @@ class BERT4RecConfig:
     max_len: int | None = None  # None: the data's cfg.max_len (the hidden item included)
     lr: float = 1e-3
     batch_size: int = 64
-    max_epochs: int = 200
-    eval_every: int = 2
-    patience: int = 3
+    # The cloze task learns slowly and its validation NDCG plateaus early: on ml-100k @ 30 % it
+    # went 0.126, 0.119, 0.127, 0.119 over epochs 12-24 and then rose to 0.164 by epoch 40, so
+    # the SASRec-like budget (every 2 epochs, patience 3) stopped it near POP (0.095 sampled
+    # NDCG@10 on A). Evaluations are sparser and patience longer (25 epochs without a gain).
+    max_epochs: int = 300
+    eval_every: int = 5
+    patience: int = 5
 
 
 class BERT4RecNet(nn.Module):
