@@ -219,7 +219,7 @@ class TrainConfig:
 
 PRESET_NOTES = {
     "tiny": "teaching demo: under a minute on 2 CPU cores (small world and model)",
-    "quick": "CPU demo of the full model: about 6-7 minutes on 2 cores",
+    "quick": "CPU demo of the full model: about 4 minutes on 2 cores",
     "paper": "the paper's schedule (GPU advised)",
 }
 # A preset is a set of TrainConfig and ModelConfig overrides (runs.split_overrides tells them
@@ -234,7 +234,7 @@ PRESETS: dict[str, dict] = {
                  finetune_epochs=6, patience=2, batch_size=128,
                  snapshot_users=1000,
                  d_model=32, d_ff=64, n_layers=1, cdsrec_layers=1, max_len=50, short_len=50),
-    # CPU demo: ~6.5 min on 2 idle cores for the synthetic default (measured).
+    # CPU demo: 232 s wall on 2 idle cores for the synthetic default (measured 2026-12-02).
     "quick": dict(pretrain_epochs=15, warmup_steps=100, adv_steps=100, adv_chunk=20,
                   finetune_epochs=15, patience=3, batch_size=256),
     # The paper's optimisers and schedule (supplement 6.1.3), run to convergence with early stop.

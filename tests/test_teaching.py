@@ -59,7 +59,7 @@ def test_tiny_preset_holds_model_and_train_overrides_and_a_source():
     assert train["adv_steps"] == 10 and "d_model" not in train and "n_layers" not in train
     assert set(PRESET_NOTES) == set(PRESETS) and set(PRESET_SOURCES) <= set(PRESETS)
     assert parse_source(PRESET_SOURCES["tiny"]).kind == "synthetic"
-    assert "minute" in PRESET_NOTES["tiny"] and "6-7 minutes" in PRESET_NOTES["quick"]
+    assert "minute" in PRESET_NOTES["tiny"] and "4 minutes" in PRESET_NOTES["quick"]
     _, quick = split_overrides("quick", {})
     assert quick["pretrain_epochs"] == 15  # the other presets are unchanged
 
