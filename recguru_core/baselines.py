@@ -140,6 +140,18 @@ def length_bucketed(rng: np.random.Generator, rows: np.ndarray, lengths: np.ndar
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def encode_by_length(dom: DomainData, rows: np.ndarray, split: str,
+                     encode: Callable[[np.ndarray], Tensor], out: Tensor, chunk: int = 256) -> Tensor:
+    """Fill out[i, :k] with encode(rows[pick]) (b, k) for every row, in chunks of similar history
+    length, so a batch of mostly short users is not padded to the longest. Returns `out`."""
+    order = np.argsort(dom.history_end(rows, split) - dom.offsets[rows], kind="stable")
+    for lo in range(0, len(rows), chunk):
+        pick = order[lo:lo + chunk]
+        encoded = encode(rows[pick])  # (b, k)
+        out[torch.from_numpy(pick).to(out.device), :encoded.size(1)] = encoded
+    return out
+
+
 def adam(params, *, lr: float, device: torch.device, **kwargs) -> torch.optim.Adam:
     """Adam, fused where PyTorch has the kernel: on CPU the default per-tensor loop costs more
     than a whole small-model step."""

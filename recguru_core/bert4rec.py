@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .baselines import (EMBED_DIM, DotProductModel, adam, domain_generators, domain_reporter,
-                        fit_domain, length_bucketed)
+                        encode_by_length, fit_domain, length_bucketed)
 from .data import CrossDomainData, DomainData, left_padded
 from .layers import PAD, EncoderBlock, key_padding_mask, positions_from_right
 from .recommender import FitProgress
@@ -106,21 +106,19 @@ class BERT4Rec(DotProductModel):
         net = self.nets[domain]
         return torch.cat([net.item.weight, net.bias[:, None]], dim=1)  # (V+2, d+1)
 
-    def user_vectors(self, domain: int, rows: np.ndarray, split: str, chunk: int = 256) -> Tensor:
-        """(B, d+1) [output at the appended hidden item ; 1]. Rows are encoded in chunks of
-        similar history length, so a batch of mostly short users is not padded to the longest."""
+    def user_vectors(self, domain: int, rows: np.ndarray, split: str) -> Tensor:
+        """(B, d+1) [output at the appended hidden item ; 1] (encoded in length order)."""
         dom = self.data.domain(domain)
         net = self.nets[domain]
         device = net.item.weight.device
-        order = np.argsort(dom.history_end(rows, split) - dom.offsets[rows], kind="stable")
-        out = torch.ones(len(rows), net.item.embedding_dim + 1, device=device)
-        for lo in range(0, len(rows), chunk):
-            pick = order[lo:lo + chunk]
+
+        def encode(pick: np.ndarray) -> Tensor:
             # eos (= the hidden token's id) appended after the last max_len - 1 history items
-            seq = dom.inputs(rows[pick], split, eos=True, max_len=self.max_len - 1)  # (b, L)
-            out[torch.from_numpy(pick).to(device), :-1] = net(
-                torch.from_numpy(seq).to(device), last_only=True)  # (b, d)
-        return out
+            seq = dom.inputs(pick, split, eos=True, max_len=self.max_len - 1)  # (b, L)
+            return net(torch.from_numpy(seq).to(device), last_only=True)  # (b, d)
+
+        out = torch.ones(len(rows), net.item.embedding_dim + 1, device=device)  # last column: 1
+        return encode_by_length(dom, rows, split, encode, out)
 
     def fit(self, data: CrossDomainData, *, device: torch.device, seed: int,
             progress: FitProgress | None = None) -> None:

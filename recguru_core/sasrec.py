@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .baselines import (EMBED_DIM, DotProductModel, TrainInteractions, adam,
-                        domain_generators, domain_reporter, fit_domain,
+                        domain_generators, domain_reporter, encode_by_length, fit_domain,
                         length_bucketed)
 from .data import CrossDomainData, DomainData, left_padded
 from .layers import PAD, EncoderBlock, causal_padding_mask, positions_from_right
@@ -89,20 +89,18 @@ class SASRec(DotProductModel):
         self.data: CrossDomainData | None = None
         self.max_len = config.max_len or 0
 
-    def user_vectors(self, domain: int, rows: np.ndarray, split: str, chunk: int = 256) -> Tensor:
-        """(B, d) last hidden state over each row's history. Rows are encoded in chunks of
-        similar history length, so a batch of mostly short users is not padded to the longest."""
+    def user_vectors(self, domain: int, rows: np.ndarray, split: str) -> Tensor:
+        """(B, d) last hidden state over each row's history (encoded in length order)."""
         dom = self.data.domain(domain)
         net = self.nets[domain]
         device = net.item.weight.device
-        order = np.argsort(dom.history_end(rows, split) - dom.offsets[rows], kind="stable")
+
+        def encode(pick: np.ndarray) -> Tensor:
+            seq = dom.inputs(pick, split, eos=False, max_len=self.max_len)  # (b, L)
+            return net(torch.from_numpy(seq).to(device), last_only=True)  # (b, d)
+
         out = torch.empty(len(rows), net.item.embedding_dim, device=device)
-        for lo in range(0, len(rows), chunk):
-            pick = order[lo:lo + chunk]
-            seq = dom.inputs(rows[pick], split, eos=False, max_len=self.max_len)  # (b, L)
-            out[torch.from_numpy(pick).to(device)] = net(torch.from_numpy(seq).to(device),
-                                                         last_only=True)  # (b, d)
-        return out
+        return encode_by_length(dom, rows, split, encode, out)
 
     def fit(self, data: CrossDomainData, *, device: torch.device, seed: int,
             progress: FitProgress | None = None) -> None:
