@@ -1,0 +1,29 @@
+"""The benchmark scripts that read finished runs (benchmarks/alignment_report.py)."""
+import importlib.util
+import math
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_alignment_report_trajectory_has_one_auc_per_phase2_snapshot(tiny, one_thread):
+    report = _load_script("alignment_report").report
+    during = torch.load(tiny, weights_only=True)["snapshots"]["during"]
+    assert during, "the tiny run must take snapshots during phase 2 for this test to mean anything"
+
+    plain = report(str(tiny))
+    row = report(str(tiny), trajectory=True)
+    steps = [k for k in row if k.startswith("auc_step")]
+    assert steps == [f"auc_step{int(s['step'])}" for s in during]
+    assert all(0.0 <= row[k] <= 1.0 and not math.isnan(row[k]) for k in steps)
+    assert not any(k.startswith("auc_step") for k in plain)
+    assert row["auc_before"] == plain["auc_before"] and row["auc_after"] == plain["auc_after"]
