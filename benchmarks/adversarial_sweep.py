@@ -96,29 +96,25 @@ def continue_with(pre, source: str, preset: str, seed: int, device: str, overrid
 
 
 def summarise(trainer, times: dict) -> dict:
-    from recguru_core.analysis import alignment_metrics
+    from recguru_core.analysis import compare_snapshots
 
-    def auc(snap):
-        m = alignment_metrics(snap["gur"], snap["domain"], user=snap.get("user"),
-                              overlap=snap.get("overlap"), length=snap.get("length"), seed=0)
-        lm = m["auc_length_matched"]
-        return m["auc"]["value"], (lm or {}).get("value")
-
+    snaps = compare_snapshots(trainer.snapshots, seed=0)  # before, during_0.., after
+    auc = {name: m["auc"]["value"] for name, m in snaps.items()}
+    lm = {name: (m["auc_length_matched"] or {}).get("value") for name, m in snaps.items()}
     hist = trainer.history
     pre = [r for r in hist if r["phase"] == "pretrain" and "phase_step" in r]
     adv = [r for r in hist if r["phase"] == "adversarial" and "phase_step" in r]
     warm = [r for r in hist if r.get("event") == "critic_warmup"]
     mean = lambda rows, key: sum(r[key] for r in rows) / max(len(rows), 1)  # noqa: E731
-    a_before, lm_before = auc(trainer.snapshots["before"])
-    a_after, lm_after = auc(trainer.snapshots["after"])
-    out = {"auc_before": a_before, "auc_after": a_after, "lm_before": lm_before, "lm_after": lm_after,
+    out = {"auc_before": auc["before"], "auc_after": auc["after"],
+           "lm_before": lm["before"], "lm_after": lm["after"],
            "W_warm": warm[-1]["wasserstein"] if warm else None,
            "recB_pre": mean(pre[-10:], "rec_B") if pre else None,
            "recB_adv": mean(adv[-10:], "rec_B") if adv else None,
            "std_pre": adv[0]["gur_std"] if adv else None, "std_end": adv[-1]["gur_std"] if adv else None,
            "adv_seconds": times.get("adversarial", 0.0), "ft_seconds": times.get("finetune", 0.0),
            # AUC at every snapshot taken during phase 2: falls steadily, or oscillates?
-           "auc_path": [auc(s)[0] for s in trainer.snapshots.get("during", [])]}
+           "auc_path": [value for name, value in auc.items() if name.startswith("during_")]}
     if adv:
         w = [r["wasserstein"] for r in adv]
         peak = max(range(len(w)), key=w.__getitem__)

@@ -18,28 +18,24 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _auc(snap: dict) -> tuple[float, float | None]:
-    """(AUC, length-matched AUC) of one GUR snapshot."""
-    from recguru_core.analysis import alignment_metrics
-
-    m = alignment_metrics(snap["gur"], snap["domain"], user=snap.get("user"),
-                          overlap=snap.get("overlap"), length=snap.get("length"), seed=0)
-    return m["auc"]["value"], (m["auc_length_matched"] or {}).get("value")
-
-
 def report(path: str, trajectory: bool = False) -> dict:
+    from recguru_core.analysis import compare_snapshots
     from recguru_core.checkpoints import load_checkpoint
+    from recguru_core.snapshots import ordered_snapshots
 
     ckpt = load_checkpoint(path)
     out = {"run": os.path.basename(path)}
-    for name in ("before", "after"):
-        snap = ckpt["snapshots"].get(name)
-        if snap is None:
-            continue
-        out[f"auc_{name}"], out[f"lm_{name}"] = _auc(snap)
-    if trajectory:
-        for snap in ckpt["snapshots"].get("during") or []:
-            out[f"auc_step{int(snap['step'])}"] = _auc(snap)[0]
+    snapshots = ckpt["snapshots"]
+    if not trajectory:  # the during snapshots are not measured unless asked for
+        snapshots = {k: v for k, v in snapshots.items() if k != "during"}
+    # a run stopped before its first snapshot still gets its history and metrics reported
+    measured = compare_snapshots(snapshots, seed=0) if ordered_snapshots(snapshots) else {}
+    for name, m in measured.items():
+        if name.startswith("during_"):
+            out[f"auc_step{m['step']}"] = m["auc"]["value"]
+        else:
+            out[f"auc_{name}"] = m["auc"]["value"]
+            out[f"lm_{name}"] = (m["auc_length_matched"] or {}).get("value")
     hist = ckpt["history"]
     warm = [r for r in hist if r.get("event") == "critic_warmup"]
     w = [r["wasserstein"] for r in hist if r["phase"] == "adversarial" and "phase_step" in r]
