@@ -100,6 +100,7 @@ def summarise(trainer, times: dict) -> dict:
 
     snaps = compare_snapshots(trainer.snapshots, seed=0)  # before, during_0.., after
     auc = {name: m["auc"]["value"] for name, m in snaps.items()}
+    spec = {name: m["spectrum"] for name, m in snaps.items()}
     lm = {name: (m["auc_length_matched"] or {}).get("value") for name, m in snaps.items()}
     hist = trainer.history
     pre = [r for r in hist if r["phase"] == "pretrain" and "phase_step" in r]
@@ -111,6 +112,14 @@ def summarise(trainer, times: dict) -> dict:
            "W_warm": warm[-1]["wasserstein"] if warm else None,
            "recB_pre": mean(pre[-10:], "rec_B") if pre else None,
            "recB_adv": mean(adv[-10:], "rec_B") if adv else None,
+           "recA_pre": mean(pre[-10:], "rec_A") if pre else None,
+           "recA_adv": mean(adv[-10:], "rec_A") if adv else None,
+           # collapse (spectrum.py): the AUC means alignment only if these hold
+           "erank_before": spec["before"]["effective_rank"], "erank_after": spec["after"]["effective_rank"],
+           "top3_before": spec["before"]["top3_share"], "top3_after": spec["after"]["top3_share"],
+           "mmd_after": snaps["after"]["mmd"]["value"], "mmd_p_after": snaps["after"]["mmd"]["p_value"],
+           "unif_before": snaps["before"]["uniformity"]["value"],
+           "unif_after": snaps["after"]["uniformity"]["value"],
            "std_pre": adv[0]["gur_std"] if adv else None, "std_end": adv[-1]["gur_std"] if adv else None,
            "adv_seconds": times.get("adversarial", 0.0), "ft_seconds": times.get("finetune", 0.0),
            # AUC at every snapshot taken during phase 2: falls steadily, or oscillates?
@@ -150,6 +159,7 @@ def main(argv=None):
     print(f"# source={args.source} preset={args.preset} base={args.base or '-'} device={args.device}",
           flush=True)
     header = (f"{'setting':<62}{'seed':>5}{'AUC pre':>8}{'post':>7}{'LM pre':>7}{'post':>7}"
+              f"{'erank pre':>10}{'post':>7}{'top3 pre':>9}{'post':>7}{'recA pre':>9}{'adv':>7}"
               f"{'W warm':>8}{'W 1st':>7}{'peak@step':>12}{'W end':>7}{'recB pre':>9}{'adv':>7}"
               f"{'std pre':>8}{'end':>7}{'vNDCG A':>8}{'B':>7}{'tNDCG A':>8}{'B':>7}{'adv s':>7}")
     if not args.json:
@@ -167,6 +177,9 @@ def main(argv=None):
             peak = f"{fmt(row.get('W_peak'), '.2f')}@{row.get('W_peak_step', '-')}"
             print(f"{(text or '(defaults)'):<62}{seed:>5}{fmt(row['auc_before']):>8}"
                   f"{fmt(row['auc_after']):>7}{fmt(row['lm_before']):>7}{fmt(row['lm_after']):>7}"
+                  f"{fmt(row['erank_before'], '.2f'):>10}{fmt(row['erank_after'], '.2f'):>7}"
+                  f"{fmt(row['top3_before']):>9}{fmt(row['top3_after']):>7}"
+                  f"{fmt(row['recA_pre']):>9}{fmt(row['recA_adv']):>7}"
                   f"{fmt(row['W_warm'], '.2f'):>8}{fmt(row.get('W_first'), '.2f'):>7}{peak:>12}"
                   f"{fmt(row.get('W_end'), '.2f'):>7}{fmt(row['recB_pre']):>9}{fmt(row['recB_adv']):>7}"
                   f"{fmt(row['std_pre'], '.2f'):>8}{fmt(row['std_end'], '.2f'):>7}"

@@ -23,6 +23,7 @@ import torch
 
 from . import distributed, health, losses
 from .batching import host_floats
+from .spectrum import spectrum_torch
 from .scoring import gur_mode
 
 PAIRS = 2  # Trainer._sample's third population: overlapped users, as indices into data.overlap_a/b
@@ -61,7 +62,8 @@ class AdversarialPhase:
     def _normalize(self, h_a: torch.Tensor, h_b: torch.Tensor):
         """The common scale critic and l2 pull compare GURs on (TrainConfig.adv_norm)."""
         return losses.joint_normalize(h_a, h_b, self.cfg.adv_norm, var_floor=self.cfg.adv_var_floor,
-                                      shrinkage=self.cfg.adv_shrink, shrink_to=self.cfg.adv_shrink_to)
+                                      shrinkage=self.cfg.adv_shrink, shrink_to=self.cfg.adv_shrink_to,
+                                      keep_trace=self.cfg.adv_keep_trace)
 
     def critic_steps(self, rng) -> dict:
         """CRITIC_ITERS critic updates. The encoder is fixed while they run, so one fresh A and
@@ -100,17 +102,24 @@ class AdversarialPhase:
                 z_a, z_b = self._normalize(h_a.float(), h_b.float())
                 l2 = torch.zeros((), device=self.device)
             adv = self._generator_loss(self.critic(z_a), self.critic(z_b))
-        values = dict(zip(("rec_A", "rec_B", "gen_adv", "l2"), host_floats(rec_a, rec_b, adv, l2)))
-        self._check_finite(**values)
-        loss = self.cfg.w_rec * (rec_a + rec_b) + self.cfg.w_adv * adv + self.cfg.w_l2 * l2
+            cloud = torch.cat([h_a, h_b]).float()  # (2B, d) the raw GURs of this step
+            decor = losses.decorrelation(cloud) if self.cfg.w_decor > 0 else torch.zeros((), device=self.device)
+        with torch.no_grad():  # spread and spectrum of the raw GUR cloud: shrinking or losing
+            spread = (cloud.std(dim=0).mean(), health.relative_min_variance(cloud),  # rank =
+                      *spectrum_torch(cloud))                                         # fake alignment
+        names = ("rec_A", "rec_B", "gen_adv", "l2", "decor",
+                 "gur_std", "gur_min_var", "gur_erank", "gur_top3")
+        values = dict(zip(names, host_floats(rec_a, rec_b, adv, l2, decor, *spread)))  # one sync
+        self._check_finite(**{k: values[k] for k in names[:5]})
+        loss = (self.cfg.w_rec * (rec_a + rec_b) + self.cfg.w_adv * adv + self.cfg.w_l2 * l2
+                + self.cfg.w_decor * decor)
         self.opt_gen.zero_grad(set_to_none=True)
         loss.backward()
         self._step(self.opt_gen)
         self.critic.requires_grad_(True)
-        with torch.no_grad():  # spread of the raw GUR cloud: shrinking = fake alignment
-            cloud = torch.cat([h_a, h_b]).float()
-            spread = host_floats(cloud.std(dim=0).mean(), health.relative_min_variance(cloud))
-        return {**values, "gur_std": spread[0], "gur_min_var": spread[1]}
+        if not self.cfg.w_decor:
+            del values["decor"]
+        return values
 
     def _warm_up_critic(self, rng):
         """`critic_warmup` critic steps on the frozen pre-trained encoder, before any generator

@@ -33,6 +33,7 @@ import torch
 
 from .errors import RecGuruError
 from .snapshots import ordered_snapshots, to_numpy
+from .spectrum import mmd_test, spectrum, uniformity
 
 Progress = Callable[[float, str], None]
 
@@ -181,9 +182,20 @@ def alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None = None, ov
           synthetic world domain B's histories are far shorter, and length alone gives AUC
           ~0.9). With its shuffled-label null and "n". None when too few lengths are shared.
 
+    Collapse (a falling AUC means nothing if the cloud lost its dimensions; spectrum.py), on
+    the same sample:
+      spectrum: effective rank (RankMe), participation ratio, top-1 / top-3 variance share and
+          the first 10 variance shares (scree). Label-free: compare with the "before" snapshot.
+      uniformity: DirectAU's log E exp(-2 ||u - v||^2) on centred, normalised rows (lower =
+          spread more evenly).
+      mmd: squared MMD between the A and B rows (RBF, median bandwidth) with the mean of its
+          permutation null and the permutation p-value.
+
     Returns {"auc": {"value", "null"}, "proxy_a_distance": {"value", "null"},
     "knn_entropy": {"value", "null", "max"}, "pair_distance": {"value", "null", "ratio",
-    "n_pairs"} or None, "auc_length_matched": {"value", "null", "n"} or None, "n": rows used}."""
+    "n_pairs"} or None, "auc_length_matched": {"value", "null", "n"} or None, "spectrum": {...},
+    "uniformity": {"value"}, "mmd": {"value", "null", "p_value", "bandwidth", "n"},
+    "n": rows used}."""
     return _alignment_metrics(gur, domain, user=user, overlap=overlap, length=length, seed=seed,
                               n_max=n_max, where="alignment metrics")
 
@@ -216,6 +228,10 @@ def _alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None, overlap:
         "pair_distance": _pair_distance(x, y, partner, seed, n_max),
         "auc_length_matched": None if length is None else _length_matched_auc(
             x, y, to_numpy(length, np.int64), seed, n_max),
+        # collapse: label-free, so no shuffled null; read beside "before" (spectrum.py)
+        "spectrum": spectrum(xs),
+        "uniformity": {"value": uniformity(xs, seed=seed)},
+        "mmd": mmd_test(xs[ys == 0], xs[ys == 1], seed=seed),
         "n": len(rows),
     }
 
@@ -355,5 +371,10 @@ def flatten_comparison(comparison: dict[str, dict]) -> list[dict]:
             "pair_distance": pair.get("value"), "pair_distance_null": pair.get("null"),
             "pair_distance_ratio": pair.get("ratio"), "n_pairs": pair.get("n_pairs", 0),
             "auc_length_matched": matched.get("value"), "auc_length_matched_null": matched.get("null"),
+            "effective_rank": (m.get("spectrum") or {}).get("effective_rank"),
+            "top3_share": (m.get("spectrum") or {}).get("top3_share"),
+            "uniformity": (m.get("uniformity") or {}).get("value"),
+            "mmd": (m.get("mmd") or {}).get("value"), "mmd_null": (m.get("mmd") or {}).get("null"),
+            "mmd_p": (m.get("mmd") or {}).get("p_value"),
         })
     return rows

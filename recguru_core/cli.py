@@ -325,7 +325,8 @@ def _cmd_evaluate(args) -> int:
 
         ckpt = load_checkpoint(args.path)
         _warn_if_unfinished(args.path, ckpt)
-        rows = diagnose(ckpt.get("history") or [])
+        snaps = ckpt.get("snapshots")
+        rows = diagnose(ckpt.get("history") or [], snaps if isinstance(snaps, dict) else None)
         print(json.dumps(rows) if args.json else format_health(rows))
         return 0
     run = LoadedRun.load(args.path)

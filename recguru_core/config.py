@@ -136,6 +136,13 @@ class TrainConfig:
     # standardize). The whiten figures of the study were measured at 0.1.
     adv_shrink: float = 0.6
     adv_shrink_to: str = "isotropic"
+    # zca / whiten / standardize: rescale the normalised batch to total variance d, so that
+    # concentrating the spectrum cannot shrink the distances critic and l2 pull read
+    # (losses.joint_normalize; the collapse study of docs/design.md)
+    adv_keep_trace: bool = False
+    # weight of VICReg's covariance term on the raw joint GUR batch in phase 2 (losses.decorrelation):
+    # penalises correlated dimensions, i.e. a GUR that lives in a few directions
+    w_decor: float = 0.0
     # at most this many length buckets for the adversarial batches (one bucket per batch, so
     # little padding); 1 = every batch a uniform draw over the domain's users
     adv_buckets: int = 16
@@ -181,7 +188,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise RecGuruError(f"train config: {name} must be a finite number > 0, got {value!r}")
-        for name in ("gp_weight", "w_rec", "w_adv", "w_l2"):
+        for name in ("gp_weight", "w_rec", "w_adv", "w_l2", "w_decor"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise RecGuruError(f"train config: {name} must be a finite number >= 0, got {value!r}")

@@ -10,8 +10,12 @@ Per step (adversarial.py records them):
     gur_min_var  smallest per-dimension variance of the GUR batch, relative to the mean one:
                  near 0 means dimensions collapsed (the encoder hides the domain by discarding
                  information instead of aligning it).
+    gur_erank    effective rank of the GUR batch (spectrum.py, RankMe) and
+    gur_top3     its share of variance in the 3 leading principal directions: the collapse that
+                 the per-dimension check cannot see (a rotation-invariant loss of rank, with
+                 every coordinate still varying).
 
-Verdicts (`diagnose(history)`): one row per check with a value, a status (ok / warn / bad /
+Verdicts (`diagnose(history, snapshots)`): one row per check with a value, a status (ok / warn / bad /
 n/a) and what to try, in plain words.
 """
 from __future__ import annotations
@@ -21,6 +25,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import torch
+
+from .spectrum import spectrum
 
 # ----------------------------------------------------------------------------- per step
 
@@ -88,8 +94,68 @@ def wasserstein_trend(w: np.ndarray) -> dict:
                 "run more adv_steps, or check the critic accuracy below")
 
 
-def diagnose(history: list[dict]) -> list[dict]:
-    """The health checks of a run's phase 2 from its step records (see the module docstring)."""
+# The rank check: phase 2 must not buy its alignment with dimensions (issue 18's thresholds).
+RANK_RATIO_BAD, RANK_RATIO_WARN = 0.8, 0.9  # effective rank end / start
+TOP3_RISE_BAD, TOP3_RISE_WARN = 0.10, 0.05  # top-3 variance share end - start
+
+
+def rank_check(history: list[dict], snapshots: dict | None = None, n_max: int = 5000) -> dict:
+    """Did phase 2 keep the GUR's dimensions? From the per-step spectrum (`gur_erank`,
+    `gur_top3`: first and last tenth of the phase) or, for a run recorded before those
+    statistics existed, from the 'before' and 'after' snapshots (the same rows, at most n_max
+    of them, seeded)."""
+    rank, top3 = _series(history, "gur_erank"), _series(history, "gur_top3")
+    where = "phase-2 batches"
+    if len(rank) >= 2 and len(top3) >= 2:
+        tenth = slice(0, max(1, len(rank) // 10)), slice(-max(1, len(rank) // 10), None)
+        r0, r1 = _mean(rank, tenth[0]), _mean(rank, tenth[1])
+        t0, t1 = _mean(top3, tenth[0]), _mean(top3, tenth[1])
+    else:
+        pair = _snapshot_spectra(snapshots, n_max)
+        if pair is None:
+            return _row("GUR rank kept (effective rank, top-3 share)", "not recorded", NA,
+                        "no per-step spectrum and no before/after snapshots")
+        (r0, t0), (r1, t1) = pair
+        where = "snapshots"
+    ratio, rise = r1 / max(r0, 1e-12), t1 - t0
+    value = (f"effective rank {r0:.1f} → {r1:.1f} (×{ratio:.2f}), top-3 share {t0:.2f} → {t1:.2f} "
+             f"({where})")
+    if ratio < RANK_RATIO_BAD or rise > TOP3_RISE_BAD:
+        return _row("GUR rank kept", value, BAD,
+                    "the GUR collapsed onto a few directions: a lower domain AUC here is lost "
+                    "information, not alignment",
+                    "use a rank-keeping recipe (w_decor, adv_keep_trace: docs/design.md) or lower "
+                    "w_adv / w_l2; read AUC only beside the effective rank")
+    if ratio < RANK_RATIO_WARN or rise > TOP3_RISE_WARN:
+        return _row("GUR rank kept", value, WARN, "the GUR lost some of its dimensions",
+                    "check the scree plot on the Alignment page; raise w_decor")
+    return _row("GUR rank kept", value, OK, "the GUR kept its dimensions while it was aligned")
+
+
+def _snapshot_spectra(snapshots: dict | None, n_max: int):
+    if not isinstance(snapshots, dict):
+        return None
+    before, after = snapshots.get("before"), snapshots.get("after")
+    if not (isinstance(before, dict) and isinstance(after, dict)):
+        return None
+    out = []
+    for snap in (before, after):
+        gur = snap.get("gur")
+        x = (gur.detach().float().numpy() if isinstance(gur, torch.Tensor)
+             else np.asarray(gur, dtype=np.float32)) if gur is not None else None
+        if x is None or x.ndim != 2 or len(x) < 3 or not np.isfinite(x).all():
+            return None
+        if len(x) > n_max:
+            x = x[np.sort(np.random.default_rng(0).choice(len(x), n_max, replace=False))]
+        s = spectrum(x)
+        out.append((s["effective_rank"], s["top3_share"]))
+    return out
+
+
+def diagnose(history: list[dict], snapshots: dict | None = None) -> list[dict]:
+    """The health checks of a run's phase 2 from its step records (see the module docstring);
+    `snapshots` (the checkpoint's) lets the rank check judge runs recorded before the per-step
+    spectrum existed."""
     w = _series(history, "wasserstein")
     rows = [wasserstein_trend(w)]
     acc = _series(history, "critic_acc")
@@ -134,6 +200,8 @@ def diagnose(history: list[dict]) -> list[dict]:
                          "the GUR cloud shrank: raw-space distances fake alignment" if status == BAD
                          else "the cloud kept its scale",
                          "use adv_norm=standardize or whiten" if status == BAD else ""))
+    if any(r.get("phase") == "adversarial" for r in history) or snapshots:
+        rows.append(rank_check(history, snapshots))
     rows.append(_reconstruction_cost(history))
     return rows
 

@@ -418,7 +418,7 @@ def alignment_chart(path: str, view: AlignmentView, left: str, right: str, color
 def _health(ref: RunRef) -> list[dict]:
     from recguru_core.health import diagnose
 
-    return diagnose(load_run(ref).history())
+    return diagnose(load_run(ref).history(), load_run(ref).snapshots())
 
 
 def health_rows(path: str) -> list[dict]:
@@ -452,7 +452,7 @@ def start_alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> jobs.Job
     them all, as `project` writes them)."""
     run = load_run(path)
     stored = run.alignment()
-    if stored and all(name in stored for name in snapshot_names(run)):
+    if stored and all("spectrum" in (stored.get(n) or {}) for n in snapshot_names(run)):
         return jobs.finished(stored)
     ref = run_ref(path)
     return jobs.submit(("alignment", ref, int(n_max)), _alignment_metrics, ref, int(n_max))

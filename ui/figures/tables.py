@@ -155,7 +155,10 @@ def metrics_comparison_frame(
     rows = []
 
     def entry(name: str, key: str, sub: str = "value"):
+        key, _, inner = key.partition(".")  # "spectrum.effective_rank": a label-free number
         m = (comparison.get(name) or {}).get(key)
+        if inner:
+            return None if m is None or sub != "value" else m.get(inner)
         return None if m is None else m.get(sub)
 
     spec = [
@@ -169,6 +172,10 @@ def metrics_comparison_frame(
             "pair_distance",
             "same user's A vs B GUR; null = random pairs",
         ),
+        ("MMD² (A vs B)", "mmd", "RBF, median bandwidth; null = mean over label permutations"),
+        ("Effective rank", "spectrum.effective_rank", "directions the GURs use; a fall = collapse"),
+        ("Top-3 variance share", "spectrum.top3_share", "near 1 = collapsed onto 3 directions"),
+        ("Uniformity", "uniformity", "lower = spread more evenly on the sphere"),
     ]
     for label, key, meaning in spec:
         row = {"Metric": label}
@@ -178,6 +185,9 @@ def metrics_comparison_frame(
         if key == "knn_entropy":
             m = entry(names[-1], key, "max")
             meaning = f"{meaning} (max {m:.3f})" if m is not None else meaning
+        if key == "mmd":
+            p = entry(names[-1], key, "p_value")
+            meaning = f"{meaning}; p = {p:.3f}" if p is not None else meaning
         if key == "pair_distance":
             ratios = [entry(n, key, "ratio") for n in names]
             if all(r is not None for r in ratios):

@@ -15,6 +15,7 @@ from ..figures.alignment import (
     snapshot_short_title,
 )
 from ..figures.style import domain_label
+from ..figures.spectrum import scree_figure
 from ..figures.tables import metrics_comparison_frame, selection_frame
 from ..page import when_ready
 from ..state import K_SELECTION, goto_recommendations
@@ -35,7 +36,12 @@ ALIGNMENT_HELP = (
     "(0.5 = domains indistinguishable), proxy A-distance (0 = indistinguishable), the entropy of "
     "domain labels among each point's 15 nearest neighbours (higher = better mixed), and the "
     "distance between an overlapped user's A and B GURs relative to random pairs. Each has a "
-    "null from shuffled labels (random pairs), i.e. what perfect mixing looks like on this sample."
+    "null from shuffled labels (random pairs), i.e. what perfect mixing looks like on this sample. "
+    "MMD² compares the A and B distributions directly (permutation p-value).\n\n"
+    "**Collapse.** All of these fall when the encoder simply discards the directions that told "
+    "the domains apart. The effective rank (how many directions the GURs really use), the top-3 "
+    "variance share, uniformity and the scree plot tell alignment from collapse: read a lower "
+    "AUC as alignment only when the effective rank held."
 )
 
 
@@ -142,7 +148,62 @@ METRIC_CARDS = (
             "A/B pairs. < 1: the same person's two GURs are closer than strangers'."
         ),
     ),
+    (
+        "MMD² between A and B",
+        "mmd",
+        "value",
+        "inverse",
+        (
+            "Squared maximum mean discrepancy of the A and B GURs (RBF kernel, median bandwidth): "
+            "0 = the same distribution. Beside it the permutation p-value."
+        ),
+    ),
+    (
+        "Effective rank",
+        "spectrum",
+        "effective_rank",
+        "normal",
+        (
+            "exp(entropy of the normalised singular values) of the centred GURs (RankMe): how many "
+            "directions the representation really uses. A fall means collapse, not alignment."
+        ),
+    ),
+    (
+        "Top-3 variance share",
+        "spectrum",
+        "top3_share",
+        "inverse",
+        "Share of the GURs' variance in their 3 leading principal directions. Near 1 = collapsed.",
+    ),
+    (
+        "Uniformity",
+        "uniformity",
+        "value",
+        "inverse",
+        (
+            "log E exp(−2‖u − v‖²) over the centred GURs put on the unit sphere (DirectAU). "
+            "Lower = spread more evenly; a rise means the cloud crowds into few directions."
+        ),
+    ),
 )
+
+
+def collapse_reading(comparison: dict, name: str) -> tuple[bool, str] | None:
+    """(collapsed?, sentence) for snapshot `name` against 'before', from the measured spectrum:
+    collapsed when the effective rank fell below 0.8x or the top-3 share rose by more than 0.1
+    (the thresholds of recguru_core.health)."""
+    now = (comparison.get(name) or {}).get("spectrum") or {}
+    was = (comparison.get("before") or {}).get("spectrum") or {}
+    if name == "before" or not now or not was:
+        return None
+    r0, r1 = float(was["effective_rank"]), float(now["effective_rank"])
+    t0, t1 = float(was["top3_share"]), float(now["top3_share"])
+    ratio = r1 / max(r0, 1e-12)
+    numbers = f"effective rank {r0:.1f} → {r1:.1f}, top-3 variance share {t0:.2f} → {t1:.2f}"
+    if ratio < 0.8 or t1 - t0 > 0.1:
+        return True, (f"**Collapsed, not aligned**: the GURs lost dimensions ({numbers}), so a "
+                      "lower AUC here means information was discarded.")
+    return False, f"The GURs kept their dimensions ({numbers})."
 
 
 def alignment_summary(comparison: dict, name: str) -> str | None:
@@ -208,6 +269,9 @@ def alignment_metrics_panel(path: str, run, name: str = "after", steps: dict | N
     summary = alignment_summary(comparison, name)
     if summary:
         st.caption(summary)
+    collapse = collapse_reading(comparison, name)
+    if collapse is not None:
+        (st.warning if collapse[0] else st.caption)(collapse[1])
     for label, metric, sub, colour, help_text in METRIC_CARDS:
         entry = now_all.get(metric) or {}
         now = entry.get(sub)
@@ -220,11 +284,21 @@ def alignment_metrics_panel(path: str, run, name: str = "after", steps: dict | N
         bits = [f"before {fmt_number(was)}"] if was is not None else []
         if metric == "pair_distance":
             bits.append("null = 1.0 (random pairs)")
+        elif metric == "mmd":
+            bits.append(f"permutation null {fmt_number(entry.get('null'))} · "
+                        f"p = {fmt_number(entry.get('p_value'))}")
+        elif metric in ("spectrum", "uniformity"):
+            bits.append("label-free: no null")
         elif entry.get("null") is not None:
             bits.append(f"shuffled null {fmt_number(entry['null'])}")
         if entry.get("max") is not None:
             bits.append(f"max {fmt_number(entry['max'])}")
         st.caption(" · ".join(bits))
+    measured = list(dict.fromkeys(n for n in ("before", name) if "spectrum" in (comparison.get(n) or {})))
+    if measured:
+        titles = {n: snapshot_short_title(n, steps or {}) for n in measured}
+        st.plotly_chart(scree_figure(comparison, measured, titles),
+                        width="stretch", key=f"{key}.scree", config={"displayModeBar": False})
     with st.popover("All numbers", icon=":material/table:", width="stretch"):
         names = [n for n in comparison if isinstance(comparison.get(n), dict)
                  and "auc" in comparison[n]]
