@@ -257,6 +257,9 @@ def _drive(trainer, quiet: bool = False, on_record=None) -> None:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
                 if step is not None and int(step) > bar.n:
                     bar.update(int(step) - bar.n)
+            elif rec.get("event") == "note" and not quiet:
+                (bar.write if bar is not None else lambda t: print(t, file=sys.stderr))(
+                    f"note: {rec.get('text', '')}")
             elif rec.get("event") == "eval" and bar is not None:
                 bar.write(f"  valid NDCG@10  A {rec['valid_NDCG@10_A']:.4f}   B {rec['valid_NDCG@10_B']:.4f}")
             elif rec.get("event") == "final_eval":

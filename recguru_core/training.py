@@ -41,7 +41,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from . import distributed, losses
+from . import distributed, losses, schedule
 from .batching import Batcher, epoch_batches, host_floats
 from .config import TrainConfig
 from .data import CrossDomainData, data_from_state, data_to_state
@@ -94,6 +94,7 @@ class Trainer(AdversarialPhase):
                  extra: dict | None = None):
         """save: called with `state_dict()` after every unit (checkpoints.checkpoint_writer
         writes it to a file; None keeps the run in memory)."""
+        cfg, self.schedule_notes = schedule.resolve(cfg, *schedule.data_sizes(data))
         self.data, self.model_cfg, self.cfg = data, model_cfg, cfg
         self._save = save
         self.stop = stop or threading.Event()
@@ -194,6 +195,9 @@ class Trainer(AdversarialPhase):
         """Run (or continue) all phases; yields records; writes checkpoints after every unit."""
         totals = self.phase_totals()
         distributed.broadcast_parameters([self.model, self.critic])
+        if self.phase == 1 and self.unit == 0:
+            for text in self.schedule_notes:  # what schedule.resolve changed, said once
+                yield self._record({"event": "note", "text": "schedule: " + text})
         while self.phase <= 3:
             if self.unit == 0:
                 yield self._record({"event": "phase_start", "total": totals[self.phase]})
@@ -408,6 +412,13 @@ class Trainer(AdversarialPhase):
             self.snapshots["after"] = self._snapshot()
             yield self._record({"event": "snapshot"})
         elif self.phase == 3:
+            capped = [key for domain, key in ((0, "A"), (1, "B")) if not self.ft_state["done"][domain]]
+            if capped and self.cfg.finetune_epochs and not self._stopping():
+                yield self._record({"event": "note", "text": (
+                    f"phase 3 stopped on its cap (finetune_epochs={self.cfg.finetune_epochs}) for "
+                    f"domain {' and '.join(capped)}, not on early stopping: validation NDCG@10 was "
+                    "still improving within the patience; raise finetune_epochs or "
+                    "min_finetune_steps")})
             for domain in (0, 1):
                 if self.ft_state["best_params"][domain] is not None:
                     self._restore_domain(domain, self.ft_state["best_params"][domain])

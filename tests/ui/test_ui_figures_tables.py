@@ -77,3 +77,19 @@ def test_metrics_comparison_frame():
     assert frame.loc["Domain-classifier AUC", "After"] == 0.55
     assert frame.loc["Domain-classifier AUC", "After null"] == 0.5
     assert pd.isna(frame.loc["Overlapped pair distance", "After"])
+
+
+def test_collapse_rows_and_scree_figure():
+    from ui.figures.spectrum import scree_figure
+    from ui.figures.tables import metrics_comparison_frame
+
+    comparison = {name: {"auc": {"value": v, "null": 0.5},
+                         "spectrum": {"effective_rank": r, "top3_share": t, "scree": [t, 0.01]},
+                         "uniformity": {"value": -3.0}, "mmd": {"value": 0.01, "null": 0.0, "p_value": 0.005}}
+                  for name, v, r, t in (("before", 0.9, 10.7, 0.55), ("after", 0.65, 4.7, 0.99))}
+    frame = metrics_comparison_frame(comparison, ["before", "after"])
+    assert frame.loc["Effective rank", "Before"] == 10.7 and frame.loc["Effective rank", "After"] == 4.7
+    assert frame.loc["Top-3 variance share", "After"] == 0.99
+    assert "p = 0.005" in frame.loc["MMD² (A vs B)", "Reading"]
+    fig = scree_figure(comparison, ["before", "after"], {"before": "Before", "after": "After"})
+    assert [t.name for t in fig.data] == ["Before · eff. rank 10.7", "After · eff. rank 4.7"]

@@ -1,0 +1,82 @@
+"""Schedules that follow the data: a preset's phase lengths and batch size, resolved against the
+data set it meets (TrainConfig's `min_*` fields), so a 600-user MovieLens split gets as many
+updates as a 3,000-user synthetic world instead of three steps an epoch.
+
+    resolve(cfg, data) -> (TrainConfig, notes)
+
+The resolved config holds concrete values (the trainer, the checkpoint and a resume all read
+them); resolving it again changes nothing. Each rule only ever raises a length or lowers the
+batch size, and is off at 0:
+
+    min_epoch_steps     batch_size shrinks (not below MIN_BATCH) until an epoch of the larger
+                        domain has at least this many steps
+    min_pretrain_steps  pretrain_epochs grows until phase 1 has at least this many steps
+    adv_steps_ratio     adv_steps grows to at least this share of phase 1's steps: the critic
+                        game needs time in proportion to how far pre-training moved the encoder
+                        (ml-1m pre-trains ~6x longer than ml-100k)
+    min_finetune_steps  finetune_epochs (a cap: early stopping still decides) grows until the cap
+                        allows at least this many steps
+    min_patience_steps  patience (in evaluations) grows until it spans this many steps
+
+`notes` say in words what changed, for the run's history and the CLI.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+MIN_BATCH = 32
+
+
+def _steps(n_rows: int, batch: int) -> int:
+    return max(1, math.ceil(n_rows / batch))
+
+
+def resolve(cfg, n_users: int, n_ft_rows: int):
+    """(resolved TrainConfig, list of notes) for data whose larger domain has n_users users and
+    n_ft_rows phase-3 training rows (see the module docstring)."""
+    changes: dict = {}
+    notes: list[str] = []
+    batch = cfg.batch_size
+    if cfg.min_epoch_steps and _steps(n_users, batch) < cfg.min_epoch_steps:
+        batch = max(min(batch, MIN_BATCH), min(batch, n_users // cfg.min_epoch_steps))
+        if batch != cfg.batch_size:
+            changes["batch_size"] = batch
+            notes.append(f"batch_size {cfg.batch_size} -> {batch} so an epoch of {n_users:,} users "
+                         f"has {_steps(n_users, batch)} steps (min_epoch_steps={cfg.min_epoch_steps})")
+    per_epoch = _steps(n_users, batch)
+    pre = cfg.pretrain_epochs
+    if cfg.min_pretrain_steps and pre and pre * per_epoch < cfg.min_pretrain_steps:
+        pre = math.ceil(cfg.min_pretrain_steps / per_epoch)
+        changes["pretrain_epochs"] = pre
+        notes.append(f"pretrain_epochs {cfg.pretrain_epochs} -> {pre} ({pre * per_epoch} steps; "
+                     f"min_pretrain_steps={cfg.min_pretrain_steps})")
+    adv = cfg.adv_steps
+    if cfg.adv_steps_ratio and adv and adv < math.ceil(cfg.adv_steps_ratio * pre * per_epoch):
+        adv = math.ceil(cfg.adv_steps_ratio * pre * per_epoch)
+        changes["adv_steps"] = adv
+        notes.append(f"adv_steps {cfg.adv_steps} -> {adv} ({cfg.adv_steps_ratio:g} x the "
+                     f"{pre * per_epoch} pre-training steps)")
+    ft_epoch = _steps(max(n_ft_rows, 1), batch)
+    ft = cfg.finetune_epochs
+    if cfg.min_finetune_steps and ft and ft * ft_epoch < cfg.min_finetune_steps:
+        ft = math.ceil(cfg.min_finetune_steps / ft_epoch)
+        changes["finetune_epochs"] = ft
+        notes.append(f"finetune_epochs (cap) {cfg.finetune_epochs} -> {ft} ({ft_epoch} steps an "
+                     f"epoch; min_finetune_steps={cfg.min_finetune_steps})")
+    if cfg.min_patience_steps and cfg.patience * ft_epoch < cfg.min_patience_steps:
+        patience = math.ceil(cfg.min_patience_steps / ft_epoch)
+        changes["patience"] = patience
+        notes.append(f"patience {cfg.patience} -> {patience} evaluations ({patience * ft_epoch} "
+                     f"steps; min_patience_steps={cfg.min_patience_steps})")
+    return (dataclasses.replace(cfg, **changes) if changes else cfg), notes
+
+
+def data_sizes(data) -> tuple[int, int]:
+    """(users of the larger domain, phase-3 training rows of the larger domain) of a
+    CrossDomainData, as the trainer counts them (a row needs >= 2 items before its cut)."""
+    n_users = max(data.a.n_users, data.b.n_users)
+    n_ft = max(int(np.count_nonzero(data.domain(d).lengths - 2 >= 2)) for d in (0, 1))
+    return n_users, n_ft
