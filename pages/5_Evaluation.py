@@ -63,7 +63,26 @@ st.plotly_chart(
     config={"displaylogo": False},
 )
 if not baselines:
-    st.caption("Baselines appear next to RecGURU when the checkpoint carries them.")
+    st.caption("Baselines appear next to RecGURU when the checkpoint carries them "
+               "(`python -m recguru_core benchmark` stores them in its RecGURU checkpoint).")
+else:
+    st.subheader(
+        "RecGURU minus each model",
+        divider="gray",
+        help="Per user on the same test users, RecGURU's metric minus the other model's, in "
+        "percentage points, with the paired bootstrap 95 % interval (1,000 resamples of the "
+        "users). ▲ / ▼: the interval excludes 0, so the difference is unlikely to be noise.",
+    )
+    family = st.segmented_control("Ranking", ["Sampled", "Full ranking"], default="Sampled",
+                                  key="eval.paired_family")
+    paired = tables.paired_frame(baselines, "test_full" if family == "Full ranking" else "test",
+                                 names=names)
+    if paired.empty:
+        st.caption("This checkpoint's baselines carry no per-user pairing (made before paired "
+                   "intervals were stored).")
+    else:
+        st.dataframe(paired, width="stretch")
+        st.caption("One seed: the interval covers user-to-user noise, not seed-to-seed noise.")
 
 with st.expander("Validation split (used for model selection)", icon=":material/fact_check:"):
     st.dataframe(

@@ -56,6 +56,7 @@ from .checkpoints import load_checkpoint, save_checkpoint
 from .errors import RecGuruError
 from .benchmark_report import (DOMAIN_KEYS, FAMILIES, RECGURU, _display, _Index, compute_bootstrap,
                                format_markdown, overlap_label)
+from .evaluation import METRIC_NAMES, metric_contributions
 from .models import MODEL_NAMES, build_model
 from .recommender import model_ranks
 
@@ -245,14 +246,43 @@ class _Progress:
             self.bar = None
 
 
-def attach_baselines(path: Path, rows: list[dict], models: list[str], overlap, seed: int) -> bool:
+PAIRED_METRICS = ("HR@10", "NDCG@10")
+
+
+def paired_intervals(mine: dict | None, theirs: dict | None) -> dict:
+    """RecGURU minus one model, per user on the same users: {"test"|"test_full": {"A"|"B":
+    {metric: [mean, low, high]}}} (fractions; paired bootstrap 95 %, the harness's resamples
+    and rng seed) from two rank dicts of `load_ranks`; {} where they cannot be paired."""
+    from .evaluation import paired_bootstrap
+
+    out: dict = {}
+    if not mine or not theirs:
+        return out
+    for family, split in (("sampled", "test"), ("full", "test_full")):
+        for domain in ("A", "B"):
+            r_me = (mine.get(family) or {}).get(domain)
+            r_other = (theirs.get(family) or {}).get(domain)
+            if r_me is None or r_other is None or len(r_me) != len(r_other):
+                continue
+            c_me, c_other = metric_contributions(r_me), metric_contributions(r_other)
+            cols = [METRIC_NAMES.index(m) for m in PAIRED_METRICS]
+            mean, low, high = paired_bootstrap(c_me[:, cols] - c_other[:, cols])
+            out.setdefault(split, {})[domain] = {
+                m: [float(mean[j]), float(low[j]), float(high[j])] for j, m in enumerate(PAIRED_METRICS)}
+    return out
+
+
+def attach_baselines(path: Path, rows: list[dict], models: list[str], overlap, seed: int,
+                     ranks: Callable | None = None) -> bool:
     """Store the other models' test metrics of (overlap, seed) in the RecGURU checkpoint under
-    `baselines` (the shape of its `metrics`: {"test"|"test_full": {"A", "B"}}). False if the
-    checkpoint does not exist."""
+    `baselines` (the shape of its `metrics`: {"test"|"test_full": {"A", "B"}}), each with
+    `paired`: RecGURU minus that model with its paired 95 % interval (`paired_intervals`;
+    ranks(model, overlap, seed) -> rank dict). False if the checkpoint does not exist."""
     if not path.is_file():
         return False
     index = _Index(rows)
     baselines = {}
+    mine = ranks(RECGURU, overlap, seed) if ranks is not None else None
     for m in models:
         if m == RECGURU:
             continue
@@ -261,6 +291,9 @@ def attach_baselines(path: Path, rows: list[dict], models: list[str], overlap, s
             continue
         baselines[_display(m)] = {"test": {"A": dict(a["sampled"]), "B": dict(b["sampled"])},
                                   "test_full": {"A": dict(a["full"]), "B": dict(b["full"])}}
+        paired = paired_intervals(mine, ranks(m, overlap, seed)) if ranks is not None else {}
+        if paired:
+            baselines[_display(m)]["paired"] = paired
     ckpt = load_checkpoint(path)
     merged = {**(ckpt.get("baselines") or {}), **baselines}
     if ckpt.get("baselines") != merged:
@@ -368,7 +401,8 @@ def run_benchmark(source: str, models: list[str], *, out, overlaps: list[float] 
                     torch.cuda.empty_cache()
             if RECGURU in models and all((m, overlap, seed) in done for m in models):
                 ckpt_path = paths.checkpoint(overlap, seed)
-                if not attach_baselines(ckpt_path, payload["results"], models, overlap, seed):
+                if not attach_baselines(ckpt_path, payload["results"], models, overlap, seed,
+                                        lambda m, o, s: load_ranks(paths.ranks(m, o, s))):
                     missing_ckpt.append(str(ckpt_path))
         del data
     if missing_ckpt:

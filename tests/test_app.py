@@ -373,13 +373,17 @@ def test_evaluation_shows_baselines(monkeypatch, tmp_path, tiny):
     from recguru_core.checkpoints import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(tiny)
-    ckpt["baselines"] = {"POP": {"test": ckpt["metrics"]["test"]}}
+    ckpt["baselines"] = {"POP": {"test": ckpt["metrics"]["test"], "paired": {
+        "test": {"A": {"NDCG@10": [0.021, 0.009, 0.033]}, "B": {"NDCG@10": [-0.01, -0.03, 0.01]}}}}}
     with_baselines = tmp_path / "with-baselines.pt"
     save_checkpoint(with_baselines, ckpt)
     _point_app_at(monkeypatch, tmp_path, with_baselines)
     at = _open("pages/5_Evaluation.py")
     assert not at.error, _texts(at.error)
     assert "POP" in str(at.dataframe[0].value.columns.tolist())
+    paired = next(d.value for d in at.dataframe if "Model" == d.value.index.name)
+    assert paired.loc["POP"].iloc[0] == "+2.10 [+0.90, +3.30] ▲"
+    assert paired.loc["POP"].iloc[1] == "-1.00 [-3.00, +1.00]"
 
 
 # --------------------------------------------------------------------------- train

@@ -98,6 +98,13 @@ def test_run_writes_schema_tables_sidecars_and_checkpoint_baselines(tmp_path):
         assert ckpt["baselines"]["POP"]["test"]["A"] == pop_a["sampled"]
         assert ckpt["baselines"]["POP"]["test_full"]["A"] == pop_a["full"]
         assert set(ckpt["baselines"]["SASRec"]["test_full"]) == {"A", "B"}
+        # and RecGURU minus each, paired per user: the interval matches the sidecar ranks
+        paired = ckpt["baselines"]["POP"]["paired"]
+        mean, low, high = paired["test_full"]["B"]["NDCG@10"]
+        rec_b = next(r for r in rows if (r["model"], r["seed"], r["domain"]) == ("recguru", seed, "B"))
+        pop_b = next(r for r in rows if (r["model"], r["seed"], r["domain"]) == ("pop", seed, "B"))
+        assert mean == pytest.approx(rec_b["full"]["NDCG@10"] - pop_b["full"]["NDCG@10"])
+        assert low <= mean <= high and set(paired) == {"test", "test_full"}
     md = (tmp_path / "results.md").read_text()
     assert md == result.markdown
     assert "## Sampled ranking (1 true item + 199 sampled negatives)" in md

@@ -88,6 +88,27 @@ def table2_frame(
     return frame
 
 
+def paired_frame(baselines: dict | None, split: str = "test", names: dict | None = None) -> pd.DataFrame:
+    """RecGURU minus each carried model, per domain and metric, in percentage points with the
+    paired bootstrap 95 % interval (the `paired` entry the benchmark stores); one row per model.
+    A cell whose interval excludes 0 is marked ▲ (RecGURU better) or ▼ (worse)."""
+    rows = []
+    for model, result in (baselines or {}).items():
+        paired = ((result or {}).get("paired") or {}).get(split) or {}
+        if not paired:
+            continue
+        row = {"Model": str(model)}
+        for d in DOMAINS:
+            for metric, triple in sorted(((paired.get(d) or {}).items())):
+                mean, low, high = (100 * float(v) for v in triple)
+                mark = " ▲" if low > 0 else " ▼" if high < 0 else ""
+                row[f"{domain_label(d, names)} · {metric}"] = f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]{mark}"
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).set_index("Model")
+
+
 def style_table2(frame: pd.DataFrame):
     """Two decimals, best method per domain and metric in bold."""
 
