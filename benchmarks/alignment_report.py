@@ -4,7 +4,9 @@
     python benchmarks/alignment_report.py --trajectory RUN.pt [RUN.pt ...]
 
 Per checkpoint: domain-classifier AUC and length-matched AUC of the GUR snapshots before and
-after the adversarial phase (analysis.alignment_metrics), the Wasserstein estimate over phase 2
+after the adversarial phase (analysis.alignment_metrics), and beside them whether the GURs
+collapsed instead (effective rank and top-3 variance share before/after, MMD² and its
+permutation p-value after), the Wasserstein estimate over phase 2
 (end of the critic warm-up, first 10 steps, peak and its step, last 10 steps), and validation /
 test NDCG@10 per domain. For the w_adv=0 control next to RecGURU (the benchmark keeps both).
 --trajectory adds the AUC of every snapshot taken during phase 2 (still falling at the last
@@ -33,9 +35,15 @@ def report(path: str, trajectory: bool = False) -> dict:
     for name, m in measured.items():
         if name.startswith("during_"):
             out[f"auc_step{m['step']}"] = m["auc"]["value"]
+            out[f"erank_step{m['step']}"] = m["spectrum"]["effective_rank"]
         else:
             out[f"auc_{name}"] = m["auc"]["value"]
             out[f"lm_{name}"] = (m["auc_length_matched"] or {}).get("value")
+            out[f"erank_{name}"] = m["spectrum"]["effective_rank"]
+            out[f"top3_{name}"] = m["spectrum"]["top3_share"]
+    if "after" in measured:
+        out["mmd_after"] = measured["after"]["mmd"]["value"]
+        out["mmd_p_after"] = measured["after"]["mmd"]["p_value"]
     hist = ckpt["history"]
     warm = [r for r in hist if r.get("event") == "critic_warmup"]
     w = [r["wasserstein"] for r in hist if r["phase"] == "adversarial" and "phase_step" in r]

@@ -319,6 +319,30 @@ def _warn_if_unfinished(path: str, ckpt: dict) -> None:
               "are not final", file=sys.stderr)
 
 
+ALIGNMENT_COLUMNS = (("auc", "AUC"), ("auc_null", "null"), ("auc_length_matched", "LM AUC"),
+                     ("mmd", "MMD²"), ("mmd_p", "p"), ("knn_entropy", "kNN H"),
+                     ("effective_rank", "eff.rank"), ("top3_share", "top-3"), ("uniformity", "unif."))
+
+
+def _print_alignment(args) -> int:
+    """`evaluate --alignment`: analysis.flatten_comparison of every snapshot, the app's sample."""
+    from .analysis import compare_snapshots, flatten_comparison
+    from .checkpoints import load_checkpoint
+    from .compare import ALIGNMENT_N_MAX
+
+    ckpt = load_checkpoint(args.path)
+    _warn_if_unfinished(args.path, ckpt)
+    rows = flatten_comparison(compare_snapshots(ckpt.get("snapshots"), seed=0, n_max=ALIGNMENT_N_MAX))
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    print(f"{'snapshot':<10}{'step':>6}" + "".join(f"{title:>10}" for _, title in ALIGNMENT_COLUMNS))
+    for r in rows:
+        cells = "".join(f"{'-':>10}" if r.get(k) is None else f"{r[k]:>10.3f}" for k, _ in ALIGNMENT_COLUMNS)
+        print(f"{r['snapshot']:<10}{r['step']:>6}{cells}")
+    return 0
+
+
 def _cmd_evaluate(args) -> int:
     from .inference import LoadedRun
 
@@ -332,6 +356,8 @@ def _cmd_evaluate(args) -> int:
         rows = diagnose(ckpt.get("history") or [], snaps if isinstance(snaps, dict) else None)
         print(json.dumps(rows) if args.json else format_health(rows))
         return 0
+    if args.alignment:
+        return _print_alignment(args)
     run = LoadedRun.load(args.path)
     _warn_if_unfinished(args.path, run.ckpt)
     if args.groups:
@@ -512,6 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "sampled and full ranking, with bootstrap 95 %% intervals")
     p.add_argument("--health", action="store_true",
                    help="instead: is the adversarial phase healthy? verdicts from the step records")
+    p.add_argument("--alignment", action="store_true",
+                   help="instead: alignment AND collapse of every GUR snapshot (AUC, MMD, effective "
+                   "rank, top-3 variance share, uniformity, ... with their nulls)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("recommend", help="top-k items for one user")

@@ -189,6 +189,10 @@ ALIGNMENT_ROWS = (
     ("proxy_a_distance", "value", "Proxy A-distance", "0 = indistinguishable, 2 = separable"),
     ("knn_entropy", "value", "kNN domain entropy (bits)", "higher = better mixed"),
     ("pair_distance", "ratio", "Pair distance ratio", "< 1: a user's A and B GURs are close"),
+    ("mmd", "value", "MMD² (A vs B)", "0 = same distribution; null = label permutations"),
+    ("spectrum", "effective_rank", "Effective rank", "directions the GURs use; a fall = collapse"),
+    ("spectrum", "top3_share", "Top-3 variance share", "near 1 = collapsed onto 3 directions"),
+    ("uniformity", "value", "Uniformity", "lower = spread more evenly (DirectAU)"),
 )
 
 # The app measures a run's alignment on this many rows with seed 0 (ui/state.py's
@@ -312,8 +316,8 @@ def run_alignment(ckpt: dict, *, n_max: int = ALIGNMENT_N_MAX, seed: int = 0) ->
     the 'after' snapshot with the app's seed and sample size ("measured"); (None, "none")
     when the run has no 'after' snapshot (stopped before the adversarial phase ended)."""
     stored = (ckpt.get("alignment") or {}).get("after")
-    if isinstance(stored, dict) and stored.get("auc"):
-        return {"after": stored}, "stored"
+    if isinstance(stored, dict) and stored.get("auc") and stored.get("spectrum"):
+        return {"after": stored}, "stored"  # (stored before the collapse measures: measure)
     after = (ckpt.get("snapshots") or {}).get("after")
     if not isinstance(after, dict):
         return None, "none"
