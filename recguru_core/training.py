@@ -271,14 +271,17 @@ class Trainer(AdversarialPhase):
             for group in self.opt_pre.param_groups:
                 group["lr"] = lr
             with self._autocast():
-                rec = []
+                rec, gurs = [], []
                 for domain, rows in ((0, rows_a[i]), (1, rows_b[i])):
                     seq = self.batcher.encoder_input(domain, rows)
-                    rec.append(self.model.reconstruction_loss(domain, seq, self.model.encode(domain, seq)))
+                    gurs.append(self.model.encode(domain, seq))
+                    rec.append(self.model.reconstruction_loss(domain, seq, gurs[-1]))
+                # optional: keep the autoencoder's GUR from living in a few directions
+                decor = losses.decorrelation(torch.cat(gurs)) if self.cfg.pre_decor > 0 else None
             rec_a, rec_b = host_floats(*rec)  # the step's one host sync
             self._check_finite(rec_A=rec_a, rec_B=rec_b)
             self.opt_pre.zero_grad(set_to_none=True)
-            (rec[0] + rec[1]).backward()
+            (rec[0] + rec[1] + (0.0 if decor is None else self.cfg.pre_decor * decor)).backward()
             self._step(self.opt_pre)
             self.global_step += 1
             yield self._record({"phase_step": self.unit * steps + i + 1, "rec_A": rec_a,
