@@ -103,22 +103,25 @@ class AdversarialPhase:
                 l2 = torch.zeros((), device=self.device)
             adv = self._generator_loss(self.critic(z_a), self.critic(z_b))
             cloud = torch.cat([h_a, h_b]).float()  # (2B, d) the raw GURs of this step
-            decor = losses.decorrelation(cloud) if self.cfg.w_decor > 0 else torch.zeros((), device=self.device)
+            zero = torch.zeros((), device=self.device)
+            decor = losses.decorrelation(cloud) if self.cfg.w_decor > 0 else zero
+            unif = losses.uniformity(cloud) if self.cfg.w_unif > 0 else zero
         with torch.no_grad():  # spread and spectrum of the raw GUR cloud: shrinking or losing
             spread = (cloud.std(dim=0).mean(), health.relative_min_variance(cloud),  # rank =
                       *spectrum_torch(cloud))                                         # fake alignment
-        names = ("rec_A", "rec_B", "gen_adv", "l2", "decor",
+        names = ("rec_A", "rec_B", "gen_adv", "l2", "decor", "unif",
                  "gur_std", "gur_min_var", "gur_erank", "gur_top3")
-        values = dict(zip(names, host_floats(rec_a, rec_b, adv, l2, decor, *spread)))  # one sync
-        self._check_finite(**{k: values[k] for k in names[:5]})
+        values = dict(zip(names, host_floats(rec_a, rec_b, adv, l2, decor, unif, *spread)))  # 1 sync
+        self._check_finite(**{k: values[k] for k in names[:6]})
         loss = (self.cfg.w_rec * (rec_a + rec_b) + self.cfg.w_adv * adv + self.cfg.w_l2 * l2
-                + self.cfg.w_decor * decor)
+                + self.cfg.w_decor * decor + self.cfg.w_unif * unif)
         self.opt_gen.zero_grad(set_to_none=True)
         loss.backward()
         self._step(self.opt_gen)
         self.critic.requires_grad_(True)
-        if not self.cfg.w_decor:
-            del values["decor"]
+        for key, weight in (("decor", self.cfg.w_decor), ("unif", self.cfg.w_unif)):
+            if not weight:
+                del values[key]
         return values
 
     def _warm_up_critic(self, rng):

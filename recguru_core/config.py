@@ -146,6 +146,8 @@ class TrainConfig:
     # weight of VICReg's covariance term on the raw joint GUR batch in phase 2 (losses.decorrelation):
     # penalises correlated dimensions, i.e. a GUR that lives in a few directions
     w_decor: float = 0.0
+    # weight of DirectAU's uniformity term on the raw joint GUR batch (losses.uniformity)
+    w_unif: float = 0.0
     # at most this many length buckets for the adversarial batches (one bucket per batch, so
     # little padding); 1 = every batch a uniform draw over the domain's users
     adv_buckets: int = 16
@@ -199,7 +201,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise RecGuruError(f"train config: {name} must be a finite number > 0, got {value!r}")
-        for name in ("gp_weight", "w_rec", "w_adv", "w_l2", "w_decor", "pre_decor"):
+        for name in ("gp_weight", "w_rec", "w_adv", "w_l2", "w_decor", "w_unif", "pre_decor"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise RecGuruError(f"train config: {name} must be a finite number >= 0, got {value!r}")

@@ -266,6 +266,19 @@ def joint_normalize(h_a: Tensor, h_b: Tensor, mode: str = "whiten", *,
     return z[: h_a.size(0)], z[h_a.size(0):]
 
 
+def uniformity(h: Tensor, t: float = 2.0) -> Tensor:
+    """DirectAU's uniformity (Wang & Isola): log E_{i != j} exp(-t ||u_i - u_j||^2) over the
+    centred, l2-normalised rows u of a GUR batch h (N, d). Lower = spread more evenly over the
+    sphere; a batch crowded into a few directions scores high. Centred first (GURs share a
+    LayerNorm offset), so it is blind to shifts and scale, like spectrum.uniformity."""
+    x = h.float()
+    u = F.normalize(x - x.mean(dim=0, keepdim=True), dim=1)
+    sq = (2.0 - 2.0 * (u @ u.t())).clamp_min(0.0)  # (N, N) squared distances on the sphere
+    n = u.size(0)
+    off = ~torch.eye(n, dtype=torch.bool, device=u.device)
+    return torch.logsumexp(-t * sq[off], dim=0) - torch.log(torch.tensor(float(n * (n - 1)), device=u.device))
+
+
 def decorrelation(h: Tensor, eps: float = 1e-5) -> Tensor:
     """VICReg's covariance term on the correlation matrix of a GUR batch h (N, d):
     sum over i != j of R_ij^2, divided by d. 0 when the dimensions are uncorrelated; a cloud
