@@ -95,3 +95,24 @@ def test_health_judges_older_runs_from_their_snapshots():
     kept = {"before": collapsed["before"], "after": {"gur": torch.tensor(iso[::-1].copy(), dtype=torch.float32)}}
     assert _rank_row(health.diagnose(history, kept))["status"] == "ok"
     assert _rank_row(health.diagnose(history))["status"] == "n/a"
+
+
+def test_the_rank_keeping_losses_agree_with_the_measures_and_have_gradients():
+    from recguru_core import losses
+
+    iso, rank3 = _clouds(n=300, d=16)
+    for cloud in (iso, rank3):
+        x = torch.tensor(cloud, dtype=torch.float32, requires_grad=True)
+        unif = losses.uniformity(x)
+        assert float(unif) == pytest.approx(spectrum.uniformity(cloud), abs=1e-4)
+        (unif + losses.decorrelation(x)).backward()
+        assert torch.isfinite(x.grad).all()
+    assert float(losses.decorrelation(torch.tensor(iso, dtype=torch.float32))) < 0.2
+    assert float(losses.decorrelation(torch.tensor(rank3, dtype=torch.float32))) > 3.0
+    # keep_trace: the normalised batch has total variance d whatever the spectrum
+    a, b = torch.tensor(rank3[:150], dtype=torch.float32), torch.tensor(rank3[150:], dtype=torch.float32)
+    z_a, z_b = losses.joint_normalize(a, b, "zca", shrinkage=0.6, keep_trace=True)
+    z = torch.cat([z_a, z_b])
+    assert float(z.pow(2).mean(dim=0).sum()) == pytest.approx(16.0, rel=1e-3)
+    plain = torch.cat(losses.joint_normalize(a, b, "zca", shrinkage=0.6))
+    assert float(plain.pow(2).mean(dim=0).sum()) < 8.0  # the loophole keep_trace closes
