@@ -66,9 +66,10 @@ def test_ema_smooths_only_present_values():
 def test_curves_dashboard_one_frame_shading_colours_and_log_fallback():
     frame = curves.history_frame(_history())
     fig = curves.curves_dashboard(frame, smoothing=0.5)
-    titles = [a.text for a in fig.layout.annotations][:7]
-    assert titles[:6] == [g[0] for g in curves.CURVE_GROUPS] and titles[6].startswith("Validation")
-    assert len(fig.layout.shapes) == 3 * 7  # three phases shaded in every panel
+    n = len(curves.CURVE_GROUPS)
+    titles = [a.text for a in fig.layout.annotations][:n + 1]
+    assert titles[:n] == [g[0] for g in curves.CURVE_GROUPS] and titles[n].startswith("Validation")
+    assert len(fig.layout.shapes) == 3 * (n + 1)  # three phases shaded in every panel
     xaxes = [k for k in fig.layout if k.startswith("xaxis")]
     assert {tuple(fig.layout[k].range) for k in xaxes} == {(0.5, 12.5)}  # one step axis
     named = {t.name: t for t in fig.data if t.showlegend is not False}

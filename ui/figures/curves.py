@@ -118,6 +118,8 @@ CURVE_GROUPS = (
     ("Reconstruction", ("rec_A", "rec_B"), "sampled softmax"),
     ("l2 pull of overlapped users", ("l2",), "mean ‖z_A − z_B‖ (normalised GURs)"),
     ("BPR (fine-tune)", ("bpr_A", "bpr_B"), "loss"),
+    # a falling effective rank in phase 2 = the GURs collapse instead of aligning
+    ("GUR effective rank (phase 2 batches)", ("gur_erank",), "exp(entropy of singular values)"),
 )
 
 
@@ -131,6 +133,7 @@ SERIES_LABELS = {
     "l2": "l2",
     "bpr_A": "BPR A",
     "bpr_B": "BPR B",
+    "gur_erank": "effective rank",
     "lr": "learning rate",
 }
 

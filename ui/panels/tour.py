@@ -30,7 +30,8 @@ TOUR_STEPS = (
         ("Left: the users' GURs after pre-training; right: after the adversarial phase, "
         "orange = domain A, blue = domain B. Then read the **domain-classifier AUC** card: "
         "1.0 means the two domains are told apart perfectly, 0.5 means they are mixed. "
-        "The drop from before to after is what the critic bought."),
+        "Read it beside the **effective rank**: a drop in AUC is alignment only if the GURs "
+        "kept their dimensions; if the rank fell too, the page says *collapsed*."),
     ),
     (
         PAGE_CURVES,
@@ -53,8 +54,9 @@ TOUR_STEPS = (
         PAGE_EVALUATION,
         "5 · Evaluation",
         ":material/table_chart:",
-        ("HR and NDCG per domain, sampled and full ranking, then by user group with 95 % "
-        "intervals: a difference inside the intervals is not a win."),
+        ("HR and NDCG per domain beside the baselines the run carries, RecGURU minus each with "
+        "its paired 95 % interval, then by user group: a difference inside the intervals is "
+        "not a win."),
     ),
 )
 
