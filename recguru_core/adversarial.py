@@ -59,10 +59,12 @@ class AdversarialPhase:
         self._step(self.opt_dis)
         return values
 
-    def _normalize(self, h_a: torch.Tensor, h_b: torch.Tensor):
-        """The common scale critic and l2 pull compare GURs on (TrainConfig.adv_norm)."""
+    def _normalize(self, h_a: torch.Tensor, h_b: torch.Tensor, shrinkage: float | None = None):
+        """The common scale critic and l2 pull compare GURs on (TrainConfig.adv_norm);
+        `shrinkage` overrides adv_shrink (the l2 pull's own, l2_shrink)."""
         return losses.joint_normalize(h_a, h_b, self.cfg.adv_norm, var_floor=self.cfg.adv_var_floor,
-                                      shrinkage=self.cfg.adv_shrink, shrink_to=self.cfg.adv_shrink_to,
+                                      shrinkage=self.cfg.adv_shrink if shrinkage is None else shrinkage,
+                                      shrink_to=self.cfg.adv_shrink_to,
                                       keep_trace=self.cfg.adv_keep_trace)
 
     def critic_steps(self, rng) -> dict:
@@ -94,9 +96,14 @@ class AdversarialPhase:
                 pick = self._sample(rng, PAIRS)
                 _, ha_o = self._adv_encode(0, self.data.overlap_a[pick])
                 _, hb_o = self._adv_encode(1, self.data.overlap_b[pick])
-                z_a, z_b = self._normalize(torch.cat([h_a, ha_o]).float(), torch.cat([h_b, hb_o]).float())
+                both = torch.cat([h_a, ha_o]).float(), torch.cat([h_b, hb_o]).float()
+                z_a, z_b = self._normalize(*both)
                 n_a, n_b = h_a.size(0), h_b.size(0)
-                l2 = losses.l2_pull(z_a[n_a:], z_b[n_b:])
+                if self.cfg.l2_shrink >= 0 and self.cfg.l2_shrink != self.cfg.adv_shrink:
+                    y_a, y_b = self._normalize(*both, shrinkage=self.cfg.l2_shrink)
+                    l2 = losses.l2_pull(y_a[n_a:], y_b[n_b:])
+                else:
+                    l2 = losses.l2_pull(z_a[n_a:], z_b[n_b:])
                 z_a, z_b = z_a[:n_a], z_b[:n_b]
             else:
                 z_a, z_b = self._normalize(h_a.float(), h_b.float())

@@ -143,6 +143,11 @@ class TrainConfig:
     # concentrating the spectrum cannot shrink the distances critic and l2 pull read
     # (losses.joint_normalize; the collapse study of docs/design.md)
     adv_keep_trace: bool = False
+    # the l2 pull's own shrinkage (zca / whiten), -1 = adv_shrink. The pull is what collapses
+    # the GUR (docs/design.md): measured on a shrunk whitening it pays to discard every direction
+    # in which a user's two GURs disagree; on a full whitening (0) every direction counts by its
+    # correlation, not its variance, and dropping one no longer pays.
+    l2_shrink: float = -1.0
     # weight of VICReg's covariance term on the raw joint GUR batch in phase 2 (losses.decorrelation):
     # penalises correlated dimensions, i.e. a GUR that lives in a few directions
     w_decor: float = 0.0
@@ -210,6 +215,9 @@ class TrainConfig:
                                f"got {self.grad_clip!r}")
         if self.adv_buckets < 1:
             raise RecGuruError(f"train config: adv_buckets must be >= 1, got {self.adv_buckets!r}")
+        if not (self.l2_shrink == -1.0 or 0.0 <= self.l2_shrink <= 1.0):
+            raise RecGuruError(f"train config: l2_shrink must be in [0, 1] or -1 (= adv_shrink), "
+                               f"got {self.l2_shrink!r}")
         if not 0.0 <= self.adv_shrink <= 1.0:
             raise RecGuruError(f"train config: adv_shrink must be in [0, 1], got {self.adv_shrink!r}")
         if self.adv_shrink_to not in ("isotropic", "diagonal"):
