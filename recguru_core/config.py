@@ -143,14 +143,15 @@ class TrainConfig:
     # concentrating the spectrum cannot shrink the distances critic and l2 pull read
     # (losses.joint_normalize; the collapse study of docs/design.md)
     adv_keep_trace: bool = False
-    # the l2 pull's own shrinkage (zca / whiten), -1 = adv_shrink. The pull is what collapses
-    # the GUR (docs/design.md): measured on a shrunk whitening it pays to discard every direction
-    # in which a user's two GURs disagree; on a full whitening (0) every direction counts by its
-    # correlation, not its variance, and dropping one no longer pays.
-    l2_shrink: float = -1.0
+    # the l2 pull's own shrinkage (zca / whiten), -1 = adv_shrink. The pull is what collapsed
+    # the GUR (docs/design.md, "Alignment, not collapse"): on a shrunk whitening it pays to discard
+    # every direction in which a user's two GURs disagree; on the full whitening (0, the default)
+    # every direction counts by its correlation, not its variance, and dropping one no longer pays.
+    l2_shrink: float = 0.0
     # weight of VICReg's covariance term on the raw joint GUR batch in phase 2 (losses.decorrelation):
-    # penalises correlated dimensions, i.e. a GUR that lives in a few directions
-    w_decor: float = 0.0
+    # penalises correlated dimensions, i.e. a GUR that lives in a few directions (0.1: holds the
+    # top-3 variance share where the full-whitening pull alone let it rise)
+    w_decor: float = 0.1
     # weight of DirectAU's uniformity term on the raw joint GUR batch (losses.uniformity)
     w_unif: float = 0.0
     # at most this many length buckets for the adversarial batches (one bucket per batch, so
@@ -246,7 +247,16 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
+        """A stored config; fields it predates take the value that reproduces how it ran
+        (LEGACY_DEFAULTS), not today's default, so a resumed old run trains as it began."""
+        if isinstance(values, dict):
+            values = {**{k: v for k, v in LEGACY_DEFAULTS.items() if k not in values}, **values}
         return config_from_dict(cls, values, "train config")
+
+
+# Fields whose default changed after checkpoints without them were written: the value such a
+# run trained with (issue 18 made the rank-keeping recipe the default).
+LEGACY_DEFAULTS = {"l2_shrink": -1.0, "w_decor": 0.0}
 
 
 PRESET_NOTES = {

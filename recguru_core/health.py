@@ -124,8 +124,8 @@ def rank_check(history: list[dict], snapshots: dict | None = None, n_max: int = 
         return _row("GUR rank kept", value, BAD,
                     "the GUR collapsed onto a few directions: a lower domain AUC here is lost "
                     "information, not alignment",
-                    "use a rank-keeping recipe (w_decor, adv_keep_trace: docs/design.md) or lower "
-                    "w_adv / w_l2; read AUC only beside the effective rank")
+                    "use the rank-keeping recipe (l2_shrink=0, w_decor=0.1: the defaults since "
+                    "issue 18, docs/design.md) or lower w_l2; read AUC only beside the effective rank")
     if ratio < RANK_RATIO_WARN or rise > TOP3_RISE_WARN:
         return _row("GUR rank kept", value, WARN, "the GUR lost some of its dimensions",
                     "check the scree plot on the Alignment page; raise w_decor")
