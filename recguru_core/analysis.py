@@ -378,3 +378,17 @@ def flatten_comparison(comparison: dict[str, dict]) -> list[dict]:
             "mmd_p": (m.get("mmd") or {}).get("p_value"),
         })
     return rows
+
+
+FLAT_COLUMNS = (("auc", "AUC"), ("auc_null", "null"), ("auc_length_matched", "LM AUC"),
+                ("mmd", "MMD²"), ("mmd_p", "p"), ("knn_entropy", "kNN H"),
+                ("effective_rank", "eff.rank"), ("top3_share", "top-3"), ("uniformity", "unif."))
+
+
+def format_flat_rows(rows: list[dict]) -> str:
+    """flatten_comparison's rows as a text table: alignment and collapse side by side."""
+    lines = [f"{'snapshot':<10}{'step':>6}" + "".join(f"{title:>10}" for _, title in FLAT_COLUMNS)]
+    for r in rows:
+        cells = "".join(f"{'-':>10}" if r.get(k) is None else f"{r[k]:>10.3f}" for k, _ in FLAT_COLUMNS)
+        lines.append(f"{r['snapshot']:<10}{r['step']:>6}{cells}")
+    return "\n".join(lines)

@@ -257,9 +257,8 @@ def _drive(trainer, quiet: bool = False, on_record=None) -> None:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
                 if step is not None and int(step) > bar.n:
                     bar.update(int(step) - bar.n)
-            elif rec.get("event") == "note" and not quiet:
-                (bar.write if bar is not None else lambda t: print(t, file=sys.stderr))(
-                    f"note: {rec.get('text', '')}")
+            elif rec.get("event") == "note" and not quiet:  # schedule.py, phase-3 cap
+                tqdm.write(f"note: {rec.get('text', '')}", file=sys.stderr)
             elif rec.get("event") == "eval" and bar is not None:
                 bar.write(f"  valid NDCG@10  A {rec['valid_NDCG@10_A']:.4f}   B {rec['valid_NDCG@10_B']:.4f}")
             elif rec.get("event") == "final_eval":
@@ -319,27 +318,16 @@ def _warn_if_unfinished(path: str, ckpt: dict) -> None:
               "are not final", file=sys.stderr)
 
 
-ALIGNMENT_COLUMNS = (("auc", "AUC"), ("auc_null", "null"), ("auc_length_matched", "LM AUC"),
-                     ("mmd", "MMD²"), ("mmd_p", "p"), ("knn_entropy", "kNN H"),
-                     ("effective_rank", "eff.rank"), ("top3_share", "top-3"), ("uniformity", "unif."))
-
-
 def _print_alignment(args) -> int:
     """`evaluate --alignment`: analysis.flatten_comparison of every snapshot, the app's sample."""
-    from .analysis import compare_snapshots, flatten_comparison
+    from .analysis import compare_snapshots, flatten_comparison, format_flat_rows
     from .checkpoints import load_checkpoint
     from .compare import ALIGNMENT_N_MAX
 
     ckpt = load_checkpoint(args.path)
     _warn_if_unfinished(args.path, ckpt)
     rows = flatten_comparison(compare_snapshots(ckpt.get("snapshots"), seed=0, n_max=ALIGNMENT_N_MAX))
-    if args.json:
-        print(json.dumps(rows))
-        return 0
-    print(f"{'snapshot':<10}{'step':>6}" + "".join(f"{title:>10}" for _, title in ALIGNMENT_COLUMNS))
-    for r in rows:
-        cells = "".join(f"{'-':>10}" if r.get(k) is None else f"{r[k]:>10.3f}" for k, _ in ALIGNMENT_COLUMNS)
-        print(f"{r['snapshot']:<10}{r['step']:>6}{cells}")
+    print(json.dumps(rows) if args.json else format_flat_rows(rows))
     return 0
 
 

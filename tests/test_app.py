@@ -284,16 +284,17 @@ def test_alignment_shows_the_collapse_cards_and_scree(tiny_app):
             "Domain-classifier AUC"} <= set(labels)
     assert any("eff. rank" in str(c.proto.spec) for c in at.get("plotly_chart")), "no scree plot"
     texts = _texts(at.caption) + _texts(at.warning)
-    assert "effective rank" in texts and ("Collapsed, not aligned" in texts or "kept their dimensions" in texts)
+    assert "effective rank" in texts and ("Collapsed, not aligned" in texts or "dimensions" in texts)
 
 
 def test_collapse_reading_says_collapsed_when_the_rank_fell():
     from ui.panels.alignment import collapse_reading
 
     snap = lambda r, t: {"spectrum": {"effective_rank": r, "top3_share": t}}  # noqa: E731
-    collapsed, text = collapse_reading({"before": snap(10.7, 0.55), "after": snap(4.7, 0.99)}, "after")
-    assert collapsed and "Collapsed" in text and "10.7 → 4.7" in text
-    assert collapse_reading({"before": snap(10.7, 0.55), "after": snap(10.1, 0.58)}, "after")[0] is False
+    level, text = collapse_reading({"before": snap(10.7, 0.55), "after": snap(4.7, 0.99)}, "after")
+    assert level == "bad" and "Collapsed" in text and "10.7 → 4.7" in text
+    assert collapse_reading({"before": snap(10.7, 0.55), "after": snap(10.1, 0.58)}, "after")[0] == "ok"
+    assert collapse_reading({"before": snap(10.7, 0.55), "after": snap(9.0, 0.53)}, "after")[0] == "warn"
     assert collapse_reading({"before": snap(10.7, 0.55)}, "before") is None
 
 

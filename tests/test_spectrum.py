@@ -116,3 +116,18 @@ def test_the_rank_keeping_losses_agree_with_the_measures_and_have_gradients():
     assert float(z.pow(2).mean(dim=0).sum()) == pytest.approx(16.0, rel=1e-3)
     plain = torch.cat(losses.joint_normalize(a, b, "zca", shrinkage=0.6))
     assert float(plain.pow(2).mean(dim=0).sum()) < 8.0  # the loophole keep_trace closes
+
+
+def test_evaluate_alignment_prints_collapse_beside_auc(capsys):
+    from pathlib import Path
+
+    from recguru_core import cli
+
+    demo = Path(__file__).resolve().parents[1] / "checkpoints" / "control_no_adv.pt"
+    assert cli.main(["evaluate", str(demo), "--alignment", "--json"]) == 0
+    import json
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["snapshot"] for r in rows][0] == "before" and rows[-1]["snapshot"] == "after"
+    assert all(r["effective_rank"] > 1 and 0 < r["top3_share"] <= 1 and 0 <= r["mmd_p"] <= 1 for r in rows)
+    assert cli.main(["evaluate", str(demo), "--alignment"]) == 0
+    assert "eff.rank" in capsys.readouterr().out

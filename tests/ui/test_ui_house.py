@@ -152,6 +152,11 @@ def test_the_ui_twins_of_core_constants_and_rules_agree() -> None:
     from ui.panels.compare import short_labels
 
     assert state.ALIGNMENT_N_MAX == compare.ALIGNMENT_N_MAX
+    from recguru_core import health
+    from ui.panels import alignment as panel
+
+    assert (panel.RANK_RATIO_BAD, panel.RANK_RATIO_WARN, panel.TOP3_RISE_BAD, panel.TOP3_RISE_WARN) == \
+        (health.RANK_RATIO_BAD, health.RANK_RATIO_WARN, health.TOP3_RISE_BAD, health.TOP3_RISE_WARN)
     paths = ["a/demo.pt", "b/demo.pt", "c/demo.pt", "control.pt"]
     stems = ["demo", "demo", "demo", "control"]
     assert short_labels(paths) == compare.unique_labels(stems)

@@ -21,6 +21,11 @@ from ..page import when_ready
 from ..state import K_SELECTION, goto_recommendations
 from ..text import fmt_number, md
 
+# twins of recguru_core.health's rank-check thresholds (ui never imports the core at import
+# time; tests/ui/test_ui_house.py keeps them equal)
+RANK_RATIO_BAD, RANK_RATIO_WARN = 0.8, 0.9
+TOP3_RISE_BAD, TOP3_RISE_WARN = 0.10, 0.05
+
 ALIGNMENT_HELP = (
     "**Layout.** The stored demo layout is an *aligned UMAP*: one UMAP per snapshot, fitted "
     "jointly with a regulariser that ties each user's position across snapshots, so both panels "
@@ -188,22 +193,26 @@ METRIC_CARDS = (
 )
 
 
-def collapse_reading(comparison: dict, name: str) -> tuple[bool, str] | None:
-    """(collapsed?, sentence) for snapshot `name` against 'before', from the measured spectrum:
-    collapsed when the effective rank fell below 0.8x or the top-3 share rose by more than 0.1
-    (the thresholds of recguru_core.health)."""
+def collapse_reading(comparison: dict, name: str) -> tuple[str, str] | None:
+    """(level, sentence) for snapshot `name` against 'before', from the measured spectrum, with
+    the thresholds of recguru_core.health's rank check: "bad" (effective rank below 0.8x or
+    top-3 share up by more than 0.1: collapsed), "warn" (below 0.9x or up by more than 0.05),
+    "ok". None for 'before' or when the spectrum was not measured."""
     now = (comparison.get(name) or {}).get("spectrum") or {}
     was = (comparison.get("before") or {}).get("spectrum") or {}
     if name == "before" or not now or not was:
         return None
     r0, r1 = float(was["effective_rank"]), float(now["effective_rank"])
     t0, t1 = float(was["top3_share"]), float(now["top3_share"])
-    ratio = r1 / max(r0, 1e-12)
-    numbers = f"effective rank {r0:.1f} → {r1:.1f}, top-3 variance share {t0:.2f} → {t1:.2f}"
-    if ratio < 0.8 or t1 - t0 > 0.1:
-        return True, (f"**Collapsed, not aligned**: the GURs lost dimensions ({numbers}), so a "
-                      "lower AUC here means information was discarded.")
-    return False, f"The GURs kept their dimensions ({numbers})."
+    ratio, rise = r1 / max(r0, 1e-12), t1 - t0
+    numbers = (f"effective rank {r0:.1f} → {r1:.1f} (×{ratio:.2f}), top-3 variance share "
+               f"{t0:.2f} → {t1:.2f}")
+    if ratio < RANK_RATIO_BAD or rise > TOP3_RISE_BAD:
+        return "bad", (f"**Collapsed, not aligned**: the GURs lost dimensions ({numbers}), so "
+                       "part of the lower AUC here is information discarded, not alignment.")
+    if ratio < RANK_RATIO_WARN or rise > TOP3_RISE_WARN:
+        return "warn", f"The GURs lost some of their dimensions ({numbers}): read the AUC with care."
+    return "ok", f"The GURs kept their dimensions ({numbers})."
 
 
 def alignment_summary(comparison: dict, name: str) -> str | None:
@@ -271,7 +280,7 @@ def alignment_metrics_panel(path: str, run, name: str = "after", steps: dict | N
         st.caption(summary)
     collapse = collapse_reading(comparison, name)
     if collapse is not None:
-        (st.warning if collapse[0] else st.caption)(collapse[1])
+        {"bad": st.warning, "warn": st.caption, "ok": st.caption}[collapse[0]](collapse[1])
     for label, metric, sub, colour, help_text in METRIC_CARDS:
         entry = now_all.get(metric) or {}
         now = entry.get(sub)
