@@ -282,7 +282,8 @@ def alignment_rows(labels: Sequence[str], alignments: Sequence[dict | None],
             # the ratio's null is 1 by construction (the pair distance over its own null)
             null = 1.0 if key == "pair_distance" and values[label] is not None else entry.get("null")
             nulls[label] = _number(null)
-        rows.append({"metric": key, "title": title, "reading": reading, "values": values,
+        metric = sub if key == "spectrum" else key  # effective_rank, top3_share: one row each
+        rows.append({"metric": metric, "title": title, "reading": reading, "values": values,
                      "null": nulls, "diff": _with_diffs(labels, values)})
     return rows
 

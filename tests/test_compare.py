@@ -291,12 +291,15 @@ def test_cli_compare_json_structure(capsys, pair):
 
     # alignment: the stored 'after' numbers, each beside its null
     rows = {r["metric"]: r for r in result["alignment"]}
-    assert {"auc", "auc_length_matched", "proxy_a_distance", "knn_entropy", "pair_distance"} == set(rows)
+    assert {"auc", "auc_length_matched", "proxy_a_distance", "knn_entropy", "pair_distance",
+            "mmd", "effective_rank", "top3_share", "uniformity"} == set(rows)
     for label, ckpt in (("demo", demo), ("control_no_adv", control)):
         after = ckpt["alignment"]["after"]
         assert rows["auc"]["values"][label] == after["auc"]["value"]
         assert rows["auc"]["null"][label] == after["auc"]["null"]
         assert rows["pair_distance"]["values"][label] == after["pair_distance"]["ratio"]
+        assert rows["effective_rank"]["values"][label] == after["spectrum"]["effective_rank"]
+        assert rows["effective_rank"]["null"][label] is None  # label-free: no null
     assert math.isclose(rows["auc"]["diff"]["control_no_adv"],
                         rows["auc"]["values"]["control_no_adv"] - rows["auc"]["values"]["demo"])
 

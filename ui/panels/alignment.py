@@ -207,9 +207,13 @@ def collapse_reading(comparison: dict, name: str) -> tuple[str, str] | None:
     ratio, rise = r1 / max(r0, 1e-12), t1 - t0
     numbers = (f"effective rank {r0:.1f} → {r1:.1f} (×{ratio:.2f}), top-3 variance share "
                f"{t0:.2f} → {t1:.2f}")
-    if ratio < RANK_RATIO_BAD or rise > TOP3_RISE_BAD:
-        return "bad", (f"**Collapsed, not aligned**: the GURs lost dimensions ({numbers}), so "
-                       "part of the lower AUC here is information discarded, not alignment.")
+    if rise > TOP3_RISE_BAD:
+        return "bad", (f"**Collapsed, not aligned**: the GURs piled their variance into a few "
+                       f"directions ({numbers}), so the lower AUC here is information discarded.")
+    if ratio < RANK_RATIO_BAD:
+        return "bad", (f"**The GURs lost dimensions** ({numbers}; the goal is ≥ ×{RANK_RATIO_BAD:g}) "
+                       "without piling into a few directions: part of the AUC drop may be "
+                       "information discarded, not alignment.")
     if ratio < RANK_RATIO_WARN or rise > TOP3_RISE_WARN:
         return "warn", f"The GURs lost some of their dimensions ({numbers}): read the AUC with care."
     return "ok", f"The GURs kept their dimensions ({numbers})."
