@@ -94,6 +94,8 @@ class Trainer(AdversarialPhase):
                  extra: dict | None = None):
         """save: called with `state_dict()` after every unit (checkpoints.checkpoint_writer
         writes it to a file; None keeps the run in memory)."""
+        # what was asked (saved: a resume resolves it again, identically) and what runs
+        self.asked_cfg = cfg
         cfg, self.schedule_notes = schedule.resolve(cfg, *schedule.data_sizes(data))
         self.data, self.model_cfg, self.cfg = data, model_cfg, cfg
         self._save = save
@@ -446,8 +448,11 @@ class Trainer(AdversarialPhase):
         finished = self.phase > 3
         return {
             "status": "complete" if finished else "in_progress",
-            "config": {"model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(),
-                       "data": self.data.a.cfg.to_dict(), "extra": dict(self.extra)},
+            # config.train: the settings asked for; extra["schedule"]: the values schedule.py
+            # resolved them to on this data (what ran), where they differ
+            "config": {"model": self.model_cfg.to_dict(), "train": self.asked_cfg.to_dict(),
+                       "data": self.data.a.cfg.to_dict(),
+                       "extra": {**self.extra, **({"schedule": self._resolved()} if self._resolved() else {})}},
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "discriminator": {k: v.detach().cpu() for k, v in self.critic.state_dict().items()},
             "data": data_to_state(self.data),
@@ -466,6 +471,11 @@ class Trainer(AdversarialPhase):
                 "finetune": self.ft_state,
             },
         }
+
+    def _resolved(self) -> dict:
+        """The train settings schedule.resolve changed: {field: value that runs}."""
+        asked = self.asked_cfg.to_dict()
+        return {k: v for k, v in self.cfg.to_dict().items() if asked[k] != v}
 
     def load_state_dict(self, state: dict) -> None:
         """Weights, optimisers, progress, history and snapshots of a saved run."""

@@ -46,3 +46,20 @@ def test_the_trainer_uses_the_resolved_schedule_and_records_its_notes():
     assert trainer.cfg.batch_size < 128 and trainer.schedule_notes
     first = next(iter(trainer.run()))
     assert first["event"] == "note" and first["text"].startswith("schedule: batch_size 128 ->")
+
+
+def test_the_checkpoint_keeps_what_was_asked_and_says_what_ran(tmp_path):
+    from recguru_core.checkpoints import load_checkpoint
+    from recguru_core.runs import build_trainer, trainer_from_checkpoint
+
+    out = tmp_path / "run.pt"
+    trainer = build_trainer("synthetic:users=800", preset="tiny", out=out, seed=0, device="cpu",
+                            overrides={"min_epoch_steps": 8, "pretrain_epochs": 1, "adv_steps": 0,
+                                       "finetune_epochs": 0})
+    for rec in trainer.run():
+        pass
+    ckpt = load_checkpoint(out)
+    assert ckpt["config"]["train"]["batch_size"] == 128  # asked
+    assert ckpt["config"]["extra"]["schedule"] == {"batch_size": trainer.cfg.batch_size}  # ran
+    again = trainer_from_checkpoint(ckpt)
+    assert again.cfg == trainer.cfg and again.asked_cfg == trainer.asked_cfg
