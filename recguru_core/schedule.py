@@ -47,30 +47,24 @@ def resolve(cfg, n_users: int, n_ft_rows: int):
             notes.append(f"batch_size {cfg.batch_size} -> {batch} so an epoch of {n_users:,} users "
                          f"has {_steps(n_users, batch)} steps (min_epoch_steps={cfg.min_epoch_steps})")
     per_epoch = _steps(n_users, batch)
-    pre = cfg.pretrain_epochs
-    if cfg.min_pretrain_steps and pre and pre * per_epoch < cfg.min_pretrain_steps:
-        pre = math.ceil(cfg.min_pretrain_steps / per_epoch)
-        changes["pretrain_epochs"] = pre
-        notes.append(f"pretrain_epochs {cfg.pretrain_epochs} -> {pre} ({pre * per_epoch} steps; "
-                     f"min_pretrain_steps={cfg.min_pretrain_steps})")
+    ft_epoch = _steps(max(n_ft_rows, 1), batch)
+
+    def grow(field: str, rule: str, per_unit: int, what: str) -> int:
+        """Raise `field` (counted in units of per_unit steps) to span at least `rule` steps."""
+        value, minimum = getattr(cfg, field), getattr(cfg, rule)
+        if minimum and value and value * per_unit < minimum:
+            changes[field] = math.ceil(minimum / per_unit)
+            notes.append(f"{field} {value} -> {changes[field]} ({what}; {rule}={minimum})")
+        return changes.get(field, value)
+
+    pre = grow("pretrain_epochs", "min_pretrain_steps", per_epoch, f"{per_epoch} steps an epoch")
     adv = cfg.adv_steps
     if cfg.adv_steps_ratio and adv and adv < math.ceil(cfg.adv_steps_ratio * pre * per_epoch):
-        adv = math.ceil(cfg.adv_steps_ratio * pre * per_epoch)
-        changes["adv_steps"] = adv
-        notes.append(f"adv_steps {cfg.adv_steps} -> {adv} ({cfg.adv_steps_ratio:g} x the "
+        changes["adv_steps"] = math.ceil(cfg.adv_steps_ratio * pre * per_epoch)
+        notes.append(f"adv_steps {adv} -> {changes['adv_steps']} ({cfg.adv_steps_ratio:g} x the "
                      f"{pre * per_epoch} pre-training steps)")
-    ft_epoch = _steps(max(n_ft_rows, 1), batch)
-    ft = cfg.finetune_epochs
-    if cfg.min_finetune_steps and ft and ft * ft_epoch < cfg.min_finetune_steps:
-        ft = math.ceil(cfg.min_finetune_steps / ft_epoch)
-        changes["finetune_epochs"] = ft
-        notes.append(f"finetune_epochs (cap) {cfg.finetune_epochs} -> {ft} ({ft_epoch} steps an "
-                     f"epoch; min_finetune_steps={cfg.min_finetune_steps})")
-    if cfg.min_patience_steps and cfg.patience * ft_epoch < cfg.min_patience_steps:
-        patience = math.ceil(cfg.min_patience_steps / ft_epoch)
-        changes["patience"] = patience
-        notes.append(f"patience {cfg.patience} -> {patience} evaluations ({patience * ft_epoch} "
-                     f"steps; min_patience_steps={cfg.min_patience_steps})")
+    grow("finetune_epochs", "min_finetune_steps", ft_epoch, f"the cap; {ft_epoch} steps an epoch")
+    grow("patience", "min_patience_steps", ft_epoch, f"evaluations of {ft_epoch} steps")
     return (dataclasses.replace(cfg, **changes) if changes else cfg), notes
 
 
