@@ -131,3 +131,17 @@ def test_evaluate_alignment_prints_collapse_beside_auc(capsys):
     assert all(r["effective_rank"] > 1 and 0 < r["top3_share"] <= 1 and 0 <= r["mmd_p"] <= 1 for r in rows)
     assert cli.main(["evaluate", str(demo), "--alignment"]) == 0
     assert "eff.rank" in capsys.readouterr().out
+
+
+def test_health_warns_when_the_pretrained_gur_is_already_flat():
+    iso, rank3 = _clouds(n=600, d=32)
+    line = np.outer(np.random.default_rng(3).normal(size=600), np.ones(32)) + 1e-3 * iso
+    history = [{"phase": "adversarial", "phase_step": 1, "wasserstein": 1.0}]
+    rows = {r["check"]: r for r in health.diagnose(history, {
+        "before": {"gur": torch.tensor(line, dtype=torch.float32)},
+        "after": {"gur": torch.tensor(line, dtype=torch.float32)}})}
+    assert rows["GUR dimensions after pre-training"]["status"] == "warn"
+    rows = {r["check"]: r for r in health.diagnose(history, {
+        "before": {"gur": torch.tensor(iso, dtype=torch.float32)},
+        "after": {"gur": torch.tensor(iso, dtype=torch.float32)}})}
+    assert rows["GUR dimensions after pre-training"]["status"] == "ok"
