@@ -56,7 +56,7 @@ from .checkpoints import load_checkpoint, save_checkpoint
 from .errors import RecGuruError
 from .benchmark_report import (DOMAIN_KEYS, FAMILIES, RECGURU, _display, _Index, compute_bootstrap,
                                format_markdown, overlap_label)
-from .evaluation import METRIC_NAMES, metric_contributions
+from .evaluation import METRIC_NAMES, metric_contributions, paired_bootstrap
 from .models import MODEL_NAMES, build_model
 from .recommender import model_ranks
 
@@ -253,11 +253,10 @@ def paired_intervals(mine: dict | None, theirs: dict | None) -> dict:
     """RecGURU minus one model, per user on the same users: {"test"|"test_full": {"A"|"B":
     {metric: [mean, low, high]}}} (fractions; paired bootstrap 95 %, the harness's resamples
     and rng seed) from two rank dicts of `load_ranks`; {} where they cannot be paired."""
-    from .evaluation import paired_bootstrap
-
     out: dict = {}
     if not mine or not theirs:
         return out
+    cols = [METRIC_NAMES.index(m) for m in PAIRED_METRICS]
     for family, split in (("sampled", "test"), ("full", "test_full")):
         for domain in ("A", "B"):
             r_me = (mine.get(family) or {}).get(domain)
@@ -265,7 +264,6 @@ def paired_intervals(mine: dict | None, theirs: dict | None) -> dict:
             if r_me is None or r_other is None or len(r_me) != len(r_other):
                 continue
             c_me, c_other = metric_contributions(r_me), metric_contributions(r_other)
-            cols = [METRIC_NAMES.index(m) for m in PAIRED_METRICS]
             mean, low, high = paired_bootstrap(c_me[:, cols] - c_other[:, cols])
             out.setdefault(split, {})[domain] = {
                 m: [float(mean[j]), float(low[j]), float(high[j])] for j, m in enumerate(PAIRED_METRICS)}

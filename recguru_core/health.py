@@ -99,15 +99,15 @@ RANK_RATIO_BAD, RANK_RATIO_WARN = 0.8, 0.9  # effective rank end / start
 TOP3_RISE_BAD, TOP3_RISE_WARN = 0.10, 0.05  # top-3 variance share end - start
 
 
-def rank_check(history: list[dict], snapshots: dict | None = None, n_max: int = 5000) -> dict:
-    """Did phase 2 keep the GUR's dimensions? From the 'before' and 'after' snapshots when the
-    run has both (every snapshot user, at most n_max, seeded: the numbers the Alignment page
-    shows), else from the per-step spectrum of the phase-2 batches (`gur_erank`, `gur_top3`:
-    first and last tenth of the phase; a run still in phase 2 has no 'after' yet)."""
-    pair = _snapshot_spectra(snapshots, n_max)
+def rank_check(history: list[dict], before: tuple | None = None, after: tuple | None = None) -> dict:
+    """Did phase 2 keep the GUR's dimensions? From the (effective rank, top-3 share) of the
+    'before' and 'after' snapshots when the run has both (`snapshot_spectrum`: the snapshots the
+    Alignment page measures), else from the per-step spectrum of the phase-2 batches
+    (`gur_erank`, `gur_top3`: first and last tenth of the phase; a run still in phase 2 has no
+    'after' yet)."""
     where = "snapshots"
-    if pair is not None:
-        (r0, t0), (r1, t1) = pair
+    if before is not None and after is not None:
+        (r0, t0), (r1, t1) = before, after
     else:
         rank, top3 = _series(history, "gur_erank"), _series(history, "gur_top3")
         if len(rank) < 2 or len(top3) < 2:
@@ -153,24 +153,19 @@ def pretrained_rank(rank: float, top3: float) -> dict:
     return _row("GUR dimensions after pre-training", value, OK, "the pre-trained GUR uses many directions")
 
 
-def _snapshot_spectra(snapshots: dict | None, n_max: int):
-    if not isinstance(snapshots, dict):
+def snapshot_spectrum(snap, n_max: int = 5000) -> tuple[float, float] | None:
+    """(effective rank, top-3 share) of one GUR snapshot (at most n_max rows, seeded), or None
+    when it is missing or unusable."""
+    if not isinstance(snap, dict) or snap.get("gur") is None:
         return None
-    before, after = snapshots.get("before"), snapshots.get("after")
-    if not (isinstance(before, dict) and isinstance(after, dict)):
+    gur = snap["gur"]
+    x = gur.detach().float().numpy() if isinstance(gur, torch.Tensor) else np.asarray(gur, dtype=np.float32)
+    if x.ndim != 2 or len(x) < 3 or not np.isfinite(x).all():
         return None
-    out = []
-    for snap in (before, after):
-        gur = snap.get("gur")
-        x = (gur.detach().float().numpy() if isinstance(gur, torch.Tensor)
-             else np.asarray(gur, dtype=np.float32)) if gur is not None else None
-        if x is None or x.ndim != 2 or len(x) < 3 or not np.isfinite(x).all():
-            return None
-        if len(x) > n_max:
-            x = x[np.sort(np.random.default_rng(0).choice(len(x), n_max, replace=False))]
-        s = spectrum(x)
-        out.append((s["effective_rank"], s["top3_share"]))
-    return out
+    if len(x) > n_max:
+        x = x[np.sort(np.random.default_rng(0).choice(len(x), n_max, replace=False))]
+    s = spectrum(x)
+    return s["effective_rank"], s["top3_share"]
 
 
 def diagnose(history: list[dict], snapshots: dict | None = None) -> list[dict]:
@@ -222,11 +217,10 @@ def diagnose(history: list[dict], snapshots: dict | None = None) -> list[dict]:
                          else "the cloud kept its scale",
                          "use adv_norm=standardize or whiten" if status == BAD else ""))
     if any(r.get("phase") == "adversarial" for r in history) or snapshots:
-        rows.append(rank_check(history, snapshots))
-        before = _snapshot_spectra({"before": (snapshots or {}).get("before"),
-                                    "after": (snapshots or {}).get("before")}, 5000)
+        before, after = (snapshot_spectrum((snapshots or {}).get(k)) for k in ("before", "after"))
+        rows.append(rank_check(history, before, after))
         if before is not None:
-            rows.append(pretrained_rank(*before[0]))
+            rows.append(pretrained_rank(*before))
     rows.append(_reconstruction_cost(history))
     return rows
 

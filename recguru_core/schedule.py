@@ -68,9 +68,15 @@ def resolve(cfg, n_users: int, n_ft_rows: int):
     return (dataclasses.replace(cfg, **changes) if changes else cfg), notes
 
 
+def finetune_rows(lengths: np.ndarray) -> np.ndarray:
+    """The users phase 3 trains on, from a domain's history lengths (validation and test items
+    included): those with >= 2 items before their cut (the Trainer's rule, defined here)."""
+    return np.flatnonzero(lengths - 2 >= 2)
+
+
 def data_sizes(data) -> tuple[int, int]:
     """(users of the larger domain, phase-3 training rows of the larger domain) of a
-    CrossDomainData, as the trainer counts them (a row needs >= 2 items before its cut)."""
+    CrossDomainData, as the trainer counts them."""
     n_users = max(data.a.n_users, data.b.n_users)
-    n_ft = max(int(np.count_nonzero(data.domain(d).lengths - 2 >= 2)) for d in (0, 1))
+    n_ft = max(len(finetune_rows(data.domain(d).lengths)) for d in (0, 1))
     return n_users, n_ft

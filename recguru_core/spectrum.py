@@ -72,20 +72,20 @@ def spectrum(x: np.ndarray) -> dict:
 
 
 def uniformity(x: np.ndarray, *, n_max: int = 2000, seed: int = 0, t: float = 2.0) -> float:
-    """log E_{i != j} exp(-t ||u_i - u_j||^2), u the centred, l2-normalised rows of x (n, d).
+    """losses.uniformity (log E_{i != j} exp(-t ||u_i - u_j||^2) over the centred, l2-normalised
+    rows) of the cloud x (n, d), on at most n_max rows (a seeded sample).
 
     Centred first: GURs come out of a LayerNorm and share a large common offset, so raw rows
     would all sit near one point of the sphere and every cloud would look equally "crowded".
     About -t * 2 for a well-spread high-dimensional cloud (all pairs near-orthogonal), 0 when
-    every row points the same way. At most n_max rows (a seeded sample)."""
-    x = np.asarray(x, dtype=np.float64)
+    every row points the same way."""
+    from .losses import uniformity as uniformity_loss
+
+    x = np.asarray(x, dtype=np.float32)
     if len(x) > n_max:
         x = x[np.sort(np.random.default_rng([seed, 5]).choice(len(x), n_max, replace=False))]
-    u = x - x.mean(axis=0, keepdims=True)
-    u = u / np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
-    sq = np.clip(2.0 - 2.0 * (u @ u.T), 0.0, None)  # (m, m) squared distances on the sphere
-    off = ~np.eye(len(u), dtype=bool)
-    return float(np.log(np.exp(-t * sq[off]).mean()))
+    with torch.no_grad():
+        return float(uniformity_loss(torch.from_numpy(np.ascontiguousarray(x)), t=t))
 
 
 def mmd_test(x: np.ndarray, y: np.ndarray, *, seed: int = 0, n_max: int = MMD_PER_DOMAIN,

@@ -170,7 +170,7 @@ class Trainer(AdversarialPhase):
         return distributed.local_steps(max(1, math.ceil(n / self.cfg.batch_size)))
 
     def _ft_rows(self, domain: int) -> np.ndarray:
-        return np.flatnonzero(self.data.domain(domain).lengths - 2 >= 2)
+        return schedule.finetune_rows(self.data.domain(domain).lengths)
 
     @property
     def ft_steps_per_epoch(self) -> int:
@@ -446,13 +446,14 @@ class Trainer(AdversarialPhase):
     # it left off. checkpoints.py turns the dict into a file and back.
     def state_dict(self) -> dict:
         finished = self.phase > 3
+        resolved = self._resolved()
         return {
             "status": "complete" if finished else "in_progress",
             # config.train: the settings asked for; extra["schedule"]: the values schedule.py
             # resolved them to on this data (what ran), where they differ
             "config": {"model": self.model_cfg.to_dict(), "train": self.asked_cfg.to_dict(),
                        "data": self.data.a.cfg.to_dict(),
-                       "extra": {**self.extra, **({"schedule": self._resolved()} if self._resolved() else {})}},
+                       "extra": {**self.extra, **({"schedule": resolved} if resolved else {})}},
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "discriminator": {k: v.detach().cpu() for k, v in self.critic.state_dict().items()},
             "data": data_to_state(self.data),
