@@ -12,6 +12,11 @@ from typing import BinaryIO, Callable
 
 from .errors import RecGuruError
 
+# A save in progress is `<name>.recguru-<8 random>.tmp` beside its target: a name no user picks,
+# so the clean-up of killed saves (outputs.remove_orphaned_temps) can match exactly these.
+TEMP_INFIX = ".recguru-"
+TEMP_RE = r"\.recguru-[a-z0-9_]{8}\.tmp"  # after re.escape(<name>); mkstemp's random part
+
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
     """Call `write(f)` on a binary temp file beside `path`, then rename it over `path`.
@@ -23,7 +28,7 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + TEMP_INFIX, suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)
             write(f)

@@ -61,6 +61,7 @@ from .models import MODEL_NAMES, build_model
 from .recommender import model_ranks
 
 FORMAT = "recguru-benchmark"
+MAX_SEEDS = 1000  # each seed is a full fit of every model: more is a typo, not a plan
 VERSION = 1
 CHECKPOINTED = ("recguru", "recguru_noadv")
 
@@ -94,8 +95,8 @@ def parse_seeds(value) -> list[int]:
         n = int(str(value).strip())
     except ValueError:
         raise RecGuruError(f"--seeds {value!r}: expected a whole number >= 1") from None
-    if n < 1:
-        raise RecGuruError(f"--seeds {value!r}: expected a whole number >= 1")
+    if not 1 <= n <= MAX_SEEDS:
+        raise RecGuruError(f"--seeds {value!r}: expected a whole number from 1 to {MAX_SEEDS}")
     return list(range(n))
 
 
@@ -176,6 +177,25 @@ def load_ranks(path: Path) -> dict[str, dict[str, np.ndarray]] | None:
         return None
 
 
+def rewrite_report(out) -> tuple[BenchmarkPaths, str]:
+    """`benchmark --report`: the .md rewritten from every row of the results file (all models,
+    overlaps and seeds it holds; a run writes tables of its own command only). Trains nothing;
+    a file that is not a results file, or a corrupt row, is one RecGuruError line."""
+    from .benchmark_report import check_results, format_markdown
+
+    paths = prepare_output(out)
+    try:
+        payload = json.loads(paths.json.read_text())
+        if not isinstance(payload.get("results"), list):
+            raise ValueError("no 'results' list")
+    except (OSError, ValueError, AttributeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RecGuruError(f"{paths.json}: not a benchmark results file ({reason})") from None
+    markdown = format_markdown(check_results(payload, str(paths.json)))
+    write_text_atomic(paths.md, markdown)
+    return paths, markdown
+
+
 def settings_dict(source: str, preset: str, overrides: dict | None) -> dict:
     return {"source": source.strip(), "preset": str(preset),
             "overrides": {str(k): str(v) for k, v in (overrides or {}).items()}}
@@ -196,6 +216,9 @@ def load_or_start(paths: BenchmarkPaths, settings: dict) -> dict:
             or not isinstance(payload.get("results"), list):
         raise RecGuruError(f"{paths.json}: exists but is not a benchmark results file "
                            f"(missing format {FORMAT!r}); use another --out or delete it")
+    from .benchmark_report import check_results
+
+    check_results(payload, str(paths.json))
     stored = payload.get("settings") or {}
     for key in ("source", "preset", "overrides"):
         if stored.get(key) != settings[key]:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from .errors import RecGuruError
 from .evaluation import METRIC_NAMES, N_BOOT, metric_contributions, paired_bootstrap
 from .models import DISPLAY_NAMES, MODEL_NAMES
 
@@ -19,6 +20,72 @@ BOOT_SEED = 0
 
 def overlap_label(overlap: float | None) -> str:
     return "natural" if overlap is None else f"{overlap:g}"
+
+
+# --- validation ----------------------------------------------------------------------------
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _row_problem(row) -> str | None:
+    """What is wrong with one `results` row, in words (None: nothing)."""
+    if not isinstance(row, dict):
+        return f"is a {type(row).__name__}, expected an object"
+    if not isinstance(row.get("model"), str) or not row["model"]:
+        return "has no 'model' name"
+    if row.get("domain") not in DOMAIN_KEYS:
+        return f"'domain' is {row.get('domain')!r}, expected A or B"
+    overlap = row.get("overlap")
+    if overlap is not None and not (_number(overlap) and 0 <= overlap <= 1):
+        return f"'overlap' is {overlap!r}, expected null or a number in [0, 1]"
+    seed = row.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        return f"'seed' is {seed!r}, expected a whole number >= 0"
+    if not _number(row.get("seconds")):
+        return f"'seconds' is {row.get('seconds')!r}, expected a number"
+    for family in FAMILIES:
+        values = row.get(family)
+        if not isinstance(values, dict):
+            return f"'{family}' is {type(values).__name__}, expected an object of metrics"
+        bad = [k for k, v in values.items() if not isinstance(k, str) or not _number(v)]
+        if bad:
+            return f"'{family}' metric {bad[0]!r} is {values[bad[0]]!r}, expected a number"
+    return None
+
+
+def _bootstrap_problem(entry) -> str | None:
+    if not isinstance(entry, dict):
+        return f"is a {type(entry).__name__}, expected an object"
+    if entry.get("family") not in FAMILIES or entry.get("domain") not in DOMAIN_KEYS \
+            or not isinstance(entry.get("metric"), str):
+        return "lacks a valid family, domain or metric"
+    for key in ("diff", "low", "high"):
+        if entry.get(key) is not None and not _number(entry.get(key)):
+            return f"{key!r} is {entry.get(key)!r}, expected a number or null"
+    if entry.get("diff") is not None and not isinstance(entry.get("baseline"), str):
+        return "has a difference but no 'baseline' name"
+    return None
+
+
+def check_results(payload: dict, name: str) -> dict:
+    """Every row of a loaded results file, checked before anything reads it: raises one
+    RecGuruError line naming the file, the list and the row (1-based) at fault."""
+    for key, problem in (("results", _row_problem), ("bootstrap", _bootstrap_problem)):
+        rows = payload.get(key, [])
+        if not isinstance(rows, list):
+            raise RecGuruError(f"{name}: '{key}' is a {type(rows).__name__}, expected a list")
+        for i, row in enumerate(rows, 1):
+            why = problem(row)
+            if why:
+                raise RecGuruError(f"{name}: {key} row {i} {why}; fix or remove that row "
+                                   "(or use another --out)")
+    for key in ("settings", "domains"):
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            raise RecGuruError(f"{name}: '{key}' is a {type(payload[key]).__name__}, expected an object")
+    if payload.get("negatives") is not None and not isinstance(payload["negatives"], int):
+        raise RecGuruError(f"{name}: 'negatives' is {payload['negatives']!r}, expected a whole number")
+    return payload
 
 
 # --- statistics ----------------------------------------------------------------------------

@@ -155,6 +155,52 @@ def _load_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+# History records: a few text fields, everything else a number (or null); entries are read by
+# health, the curves and compare, so a wrong type is refused here rather than met there.
+HISTORY_TEXT_FIELDS = ("phase", "event", "text", "status", "error", "out")
+PHASES = ("pretrain", "adversarial", "finetune")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _history_problem(history: list) -> str | None:
+    for i, rec in enumerate(history):
+        if not isinstance(rec, dict):
+            return f"history entry {i} is a {type(rec).__name__}, expected a record (dict)"
+        for key, value in rec.items():
+            if key in HISTORY_TEXT_FIELDS:
+                ok = isinstance(value, str) and (key != "phase" or value in PHASES)
+            else:
+                ok = value is None or _is_number(value)
+            if not ok or not isinstance(key, str):
+                return f"history entry {i} field {key!r} is {value!r:.40}, expected " + (
+                    "one of " + ", ".join(PHASES) if key == "phase" else
+                    "text" if key in HISTORY_TEXT_FIELDS else "a number")
+    return None
+
+
+def _metrics_problem(section, what: str, triple: bool = False) -> str | None:
+    """{split: {A, B: {metric: number}}}, as the trainer and the benchmark write it (triple:
+    each value a [mean, low, high] list of numbers)."""
+    if not isinstance(section, dict):
+        return f"{what} is a {type(section).__name__}, expected {{split: {{A, B: {{metric: number}}}}}}"
+    for split, domains in section.items():
+        if not isinstance(domains, dict):
+            return f"{what}[{split!r}] is a {type(domains).__name__}, expected {{A, B: {{metric: number}}}}"
+        for domain, values in domains.items():
+            if not isinstance(values, dict):
+                return f"{what}[{split!r}][{domain!r}] is a {type(values).__name__}, expected {{metric: number}}"
+            for metric, value in values.items():
+                ok = (isinstance(value, (list, tuple)) and len(value) == 3
+                      and all(map(_is_number, value))) if triple else _is_number(value)
+                if not ok:
+                    return (f"{what}[{split!r}][{domain!r}][{metric!r}] is {value!r:.40}, expected "
+                            + ("[mean, low, high]" if triple else "a number"))
+    return None
+
+
 def validate_checkpoint(ckpt, name: str = "checkpoint") -> dict:
     """The header and every section's type (see the table above); fills optional sections'
     defaults. Raises CheckpointError naming the file and the section at fault."""
@@ -184,10 +230,32 @@ def validate_checkpoint(ckpt, name: str = "checkpoint") -> dict:
     bad = [k for k, v in ckpt["model"].items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise CheckpointError(f"{name}: model weight {bad[0]!r} is not a tensor")
+    why = _history_problem(ckpt["history"]) or _metrics_problem(ckpt["metrics"], "metrics")
+    for model, section in (ckpt.get("baselines") or {}).items():
+        if isinstance(section, dict):  # + RecGURU minus this model: {split: {A, B: {metric:
+            paired = section.get("paired") or {}  # [mean, low, high]}}} (benchmark.paired_intervals)
+            section = {k: v for k, v in section.items() if k != "paired"}
+            why = why or _metrics_problem(paired, f"baselines[{model!r}]['paired']", triple=True)
+        why = why or _metrics_problem(section, f"baselines[{model!r}]")
+    if why:
+        raise CheckpointError(f"{name}: {why}")
     from .data import check_data_state
 
     check_data_state(ckpt["data"], name, ckpt["config"]["model"])
     return ckpt
+
+
+def check_finite_weights(ckpt: dict, name: str = "checkpoint") -> None:
+    """Refuse (CheckpointError) a checkpoint whose model weights hold NaN or infinite values:
+    a diverged run, whose every score and GUR is NaN. The CLI still evaluates one (it ranks NaN
+    last, which says the same in numbers); the app refuses it at upload with this reason."""
+    bad = {k: v for k, v in ckpt["model"].items() if v.is_floating_point() and not torch.isfinite(v).all()}
+    if bad:
+        first, tensor = next(iter(bad.items()))
+        n_bad = int((~torch.isfinite(tensor)).sum())
+        raise CheckpointError(f"{name}: {len(bad)} of {len(ckpt['model'])} weight tensors hold NaN "
+                              f"or infinite values (e.g. {first}: {n_bad} of {tensor.numel()}); the "
+                              "run diverged, so it has nothing to show")
 
 
 def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu"):

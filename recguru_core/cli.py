@@ -59,25 +59,6 @@ def _parse_overrides(items: list[str]) -> dict[str, str]:
     return parse_key_values(items, "override (e.g. adv_steps=500)")
 
 
-class ProgressFile:
-    """`train --progress FILE`: every step record as one JSON line, appended and flushed, so a
-    reader (the app's training runner) can follow the run from another process and a reload
-    finds it. A line is written with one write() of a short text on an O_APPEND file, so a
-    reader sees whole lines (it ignores a trailing partial one, if any)."""
-
-    def __init__(self, path: str | None):
-        self.file = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
-
-    def write(self, record: dict) -> None:
-        if self.file is not None:
-            self.file.write(json.dumps(record, default=float) + "\n")
-            self.file.flush()
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-
-
 class _CancelledEarly(BaseException):
     """SIGTERM before the training loop began: nothing is saved yet, so stop at once (a
     BaseException, so no `except Exception` on the way reports it as a failure)."""
@@ -123,22 +104,35 @@ def _cmd_train(args) -> int:
             distributed.shutdown()
     except _CancelledEarly:
         if os.environ.get("RANK", "0") == "0":
-            progress = ProgressFile(args.progress)
+            progress = _checked_progress(args)  # a path that failed its check stays untouched
             progress.write({"event": "finished", "status": "cancelled", "out": args.out})
             progress.close()
             print("cancelled before training began; nothing new was saved", file=sys.stderr)
         return 0
 
 
+def _checked_progress(args, *, strict: bool = False):
+    """The --progress log, opened only once its path passed progress_log's checks (strict: a
+    refusal is raised); else, for a stop during start-up, only where that is safe unchecked."""
+    from .progress_log import ProgressFile, check_progress_path, open_if_safe
+
+    if not strict or args.progress is None:
+        return open_if_safe(args.progress, out=args.out)
+    check_progress_path(args.progress, out=args.out, source=args.source)
+    return ProgressFile(args.progress)
+
+
 def _train(args, *, main: bool, stop=None, started=None) -> int:
     import threading
 
     from .checkpoints import load_checkpoint
+    from .progress_log import ProgressFile
     from .runs import build_trainer, trainer_from_checkpoint
     from .training import PHASE_NUMBERS
 
     overrides = _parse_overrides(args.overrides)
-    progress = ProgressFile(args.progress if main else None)
+    # rank 0 alone writes; before anything is loaded, so a bad path costs a second, not a run
+    progress = _checked_progress(args, strict=True) if main else ProgressFile(None)
     if stop is None:
         stop = threading.Event()
         _stop_on_sigterm(stop)
@@ -291,13 +285,14 @@ def _project(path, *, users: int, method: str, quiet: bool) -> None:
 
 
 def _cmd_slim(args) -> int:
-    import os
+    from pathlib import Path
 
     from .checkpoints import compact_checkpoint, load_checkpoint, save_checkpoint
 
-    before = os.path.getsize(args.path)
-    save_checkpoint(args.path, compact_checkpoint(load_checkpoint(args.path)))
-    after = os.path.getsize(args.path)
+    ckpt = load_checkpoint(args.path)  # a missing or foreign file: one line, nothing written
+    before = Path(args.path).stat().st_size
+    save_checkpoint(args.path, compact_checkpoint(ckpt))
+    after = Path(args.path).stat().st_size
     print(f"{args.path}: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB", file=sys.stderr)
     return 0
 
@@ -432,22 +427,10 @@ def _cmd_benchmark(args) -> int:
 
 
 def _benchmark_report(out: str) -> int:
-    """--report: the .md rewritten from every row of the results file, trains nothing. A run
-    that added seeds or overlaps writes tables of its own command only; this shows them all."""
-    from .benchmark import prepare_output, write_text_atomic
-    from .benchmark_report import format_markdown
-    from .errors import RecGuruError
+    """--report: the .md rewritten from every row of the results file, trains nothing."""
+    from .benchmark import rewrite_report
 
-    paths = prepare_output(out)
-    try:
-        payload = json.loads(paths.json.read_text())
-        if not isinstance(payload.get("results"), list):
-            raise ValueError("no 'results' list")
-    except (OSError, ValueError, AttributeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RecGuruError(f"{paths.json}: not a benchmark results file ({reason})") from None
-    markdown = format_markdown(payload)
-    write_text_atomic(paths.md, markdown)
+    paths, markdown = rewrite_report(out)
     print(markdown, end="")
     print(f"tables of every row of {paths.json} written to {paths.md}", file=sys.stderr)
     return 0
@@ -594,6 +577,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except RecGuruError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as exc:  # the allocator, past the memory pre-checks
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if not isinstance(exc, MemoryError) and "allocate" not in text:
+            raise
+        print(f"error: out of memory ({text[:120] or 'MemoryError'}); what was saved before is kept; "
+              "lower batch_size, d_model, max_len or the negatives, or free memory", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

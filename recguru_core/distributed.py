@@ -175,6 +175,26 @@ def check_in_sync(modules: Sequence[torch.nn.Module]) -> None:
                            "the last checkpoint is kept")
 
 
+def check_same_data(fingerprint: str) -> None:
+    """Refuse, on every rank, a launch whose ranks loaded different data (a file that differs
+    between machines, a source spec with a rank-dependent path): their gradients would be
+    averaged and rank 0's data saved as if it were the whole run's. `fingerprint`: this rank's
+    compare.data_fingerprint (16 hex digits), gathered once before the first step."""
+    if world_size() == 1:
+        return
+    mine = torch.tensor([int.from_bytes(bytes.fromhex(fingerprint), "big", signed=True)],
+                        dtype=torch.int64, device=_device())
+    prints = [torch.zeros_like(mine) for _ in range(world_size())]
+    dist.all_gather(prints, mine)
+    texts = [int(t.item()).to_bytes(8, "big", signed=True).hex() for t in prints]
+    odd = [r for r, t in enumerate(texts) if t != texts[0]]
+    if odd:
+        ranks = ", ".join(map(str, odd))
+        raise RecGuruError(f"rank(s) {ranks} loaded other data than rank 0 (data fingerprint "
+                           f"{texts[odd[0]]} vs {texts[0]}); every rank must read the same source "
+                           "files; nothing was trained or saved")
+
+
 def any_flag(flag: bool) -> bool:
     """True on every rank if `flag` is True on any rank (a stop request seen by one rank stops
     all of them at the same step)."""

@@ -57,17 +57,38 @@ def _host_available() -> int:
         return 1 << 62  # unknown platform: do not refuse anything
 
 
+def _address_space_left() -> int | None:
+    """What an address-space limit (`ulimit -v`, RLIMIT_AS) still allows this process to map:
+    the soft limit minus the virtual size already mapped; None when unlimited/unknown."""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        return None
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return None
+    mapped = 0
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                mapped = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(0, soft - mapped)
+
+
 def available_bytes(device: str = "cpu") -> int:
-    """Bytes a new allocation can still get on `device` ('cpu', 'cuda', 'cuda:1', 'mps')."""
+    """Bytes a new allocation can still get on `device` ('cpu', 'cuda', 'cuda:1', 'mps'): for
+    host memory the least of MemAvailable, the cgroup limit and the address-space limit."""
     if str(device).startswith("cuda"):
         import torch
 
         if torch.cuda.is_available():
             free, _total = torch.cuda.mem_get_info(torch.device(device))
             return int(free)
-    available = _host_available()
-    limit = _cgroup_limit()
-    return min(available, limit) if limit is not None else available
+    limits = [_host_available(), _cgroup_limit(), _address_space_left()]
+    return min(x for x in limits if x is not None)
 
 
 # ----------------------------------------------------------------------------- estimates
@@ -112,6 +133,9 @@ def training_bytes(m, cfg, *, longest: int) -> dict[str, int]:
     # sampled softmax: the gathered (1 + K) item vectors per token, kept for backward, and their
     # gradient (a batch of the longest length bucket is nearly all real tokens)
     softmax = tokens * (1 + m.neg_softmax) * d * FLOAT * 2
+    # phase 3's BPR: the same for its (1 + bpr_negatives) scored items per trained position
+    # (phases do not overlap: the larger of the two is the peak)
+    bpr = tokens * (1 + getattr(cfg, "bpr_negatives", 0)) * d * FLOAT * 2
     # per layer kept for backward: ~12 (B, L, d) tensors, the FF's (B, L, d_ff) twice, and the
     # attention weights (B, heads, L, L) twice
     layers = 3 * m.n_layers + 2 * m.cdsrec_layers
@@ -121,7 +145,7 @@ def training_bytes(m, cfg, *, longest: int) -> dict[str, int]:
     # exclusion mask and a bool comparison (evaluation.ranks_full), plus room for a float copy
     evaluation = cfg.eval_batch * (max(m.n_items_a, m.n_items_b) + 2) * (FLOAT * 2 + 2)
     return {"parameters and optimiser state": weights,
-            "activations": softmax + activations,
+            "activations": max(softmax, bpr) + activations,
             "evaluation": evaluation}
 
 
@@ -150,10 +174,23 @@ def check_fits(parts: dict[str, int] | int, what: str, *, device: str = "cpu",
                        f"{format_bytes(have)} available on {device}" + (f"; {hint}" if hint else ""))
 
 
+def check_negatives(m, cfg) -> None:
+    """Negatives are drawn from the other items of the target's domain: more of them than the
+    smaller catalogue has other items is a typo (uniform draws with replacement would repeat
+    items), and refused with the catalogue size."""
+    smaller = min(m.n_items_a, m.n_items_b)
+    for name, value in (("neg_softmax", m.neg_softmax), ("bpr_negatives", getattr(cfg, "bpr_negatives", 0))):
+        if value > smaller - 1:
+            raise RecGuruError(f"{name}={value}: more negatives than the {smaller - 1} other items of "
+                               f"the smaller domain ({smaller} items); use at most {max(1, smaller - 1)}")
+
+
 def check_training_fits(m, cfg, data, device) -> None:
     """Refuse a model/batch size that cannot fit before the Trainer allocates anything."""
+    check_negatives(m, cfg)
     longest = int(max(data.a.lengths.max(initial=1), data.b.lengths.max(initial=1)))
     parts = training_bytes(m, cfg, longest=longest)
     check_fits(parts, f"training with d_model={m.d_model}, batch_size={cfg.batch_size}, "
-               f"neg_softmax={m.neg_softmax}", device=str(device),
-               hint="lower d_model, d_ff, batch_size, max_len or neg_softmax")
+               f"neg_softmax={m.neg_softmax}, bpr_negatives={getattr(cfg, 'bpr_negatives', 0)}",
+               device=str(device), hint="lower d_model, d_ff, batch_size, max_len, neg_softmax "
+               "or bpr_negatives")

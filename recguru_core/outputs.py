@@ -65,10 +65,19 @@ def input_files(source: str) -> list[Path]:
 
 
 def remove_orphaned_temps(out: Path) -> list[Path]:
-    """Temp files `<name>.<random>.tmp` beside `out` are what a save killed mid-write leaves; the
-    next run of the same output removes them (only one run writes one output at a time)."""
+    """Temp files `<name>.recguru-<random>.tmp` beside `out` are what a save killed mid-write
+    leaves (atomic.TEMP_RE); the next run of the same output removes them (only one run writes
+    one output at a time). Nothing else is touched: not `<name>.notes.tmp`, not a link, not a
+    folder, not a temp file of an older version's naming."""
+    import re
+
+    from .atomic import TEMP_RE
+
+    pattern = re.compile(re.escape(out.name) + TEMP_RE)
     removed = []
     for tmp in out.parent.glob(out.name + ".*.tmp"):
+        if not pattern.fullmatch(tmp.name) or tmp.is_symlink() or not tmp.is_file():
+            continue
         try:
             tmp.unlink()
             removed.append(tmp)

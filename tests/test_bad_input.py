@@ -142,7 +142,7 @@ TRAIN_CASES = {
     "negative grad_clip": (["grad_clip=-1"], "grad_clip"),
     "world_size by hand": (["world_size=4"], "world_size"),
     "huge d_model": (["d_model=1000000000"], "needs about"),
-    "huge neg_softmax": (["neg_softmax=100000000"], "needs about"),
+    "huge neg_softmax": (["neg_softmax=100000000"], "other items"),
     "unknown preset": (["--preset", "turbo"], "preset"),
     "bad seed": (["--seed", "abc"], "--seed"),
     "negative seed": (["--seed", "-3"], "--seed"),
@@ -235,7 +235,7 @@ def test_force_replaces_keeps_mode_and_cleans_orphaned_temps(tmp_path, capsys):
     out = tmp_path / "run.pt"
     out.write_bytes(DEMO.read_bytes())
     out.chmod(0o640)
-    orphan = tmp_path / "run.pt.abc123.tmp"
+    orphan = tmp_path / "run.pt.recguru-abc_1234.tmp"  # the atomic writer's naming
     orphan.write_bytes(b"half a checkpoint")
     rc, lines = run_cli(["train", SRC, "--out", out, "--force", "--quiet", *TINY], capsys)
     assert rc == 0, lines
@@ -372,3 +372,266 @@ def test_memory_estimate_counts_the_real_parameters():
                    for p in m.parameters())
         assert parameter_count(cfg) == real
 
+
+
+# ------------------------------------------------------------------------------ round three (issue 19)
+# --progress never appends to a file that is not its own log, --out's clean-up removes only the
+# temp files the atomic writer makes, and the newer commands (benchmark rows, compare, health,
+# slim, memory) end in one line. Each damage case compares the bytes afterwards.
+
+def test_progress_never_appends_to_an_input_a_checkpoint_or_notes(files, tmp_path, capsys):
+    data = f"csv:{files}/ok.csv,{files}/ok.csv,k_core=2"
+    ckpt = tmp_path / "done.pt"
+    ckpt.write_bytes(DEMO.read_bytes())
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    json_not_log = tmp_path / "other.json"
+    json_not_log.write_text('{"results": []}\n')
+    before = {p: p.read_bytes() for p in (files / "ok.csv", ckpt, notes, json_not_log)}
+    cases = [
+        ([data, "--out", tmp_path / "a.pt", "--progress", files / "ok.csv"], "input data file"),
+        ([SRC, "--out", tmp_path / "b.pt", "--progress", ckpt], "not a progress log"),
+        ([SRC, "--out", ckpt, "--force", "--progress", ckpt], "--out checkpoint itself"),
+        ([SRC, "--out", ckpt, "--resume", "--progress", ckpt], "--out checkpoint itself"),
+        ([SRC, "--out", tmp_path / "c.pt", "--progress", notes], "not a progress log"),
+        ([SRC, "--out", tmp_path / "d.pt", "--progress", json_not_log], "not a progress log"),
+    ]
+    for argv, contains in cases:
+        assert_one_error(["train", *argv, "--quiet", *TINY], capsys, contains=contains)
+    assert {p: p.read_bytes() for p in before} == before
+    assert not any((tmp_path / f"{x}.pt").exists() for x in "abcd")
+
+
+def test_progress_and_out_the_same_new_path(tmp_path, capsys):
+    same = tmp_path / "x.pt"
+    assert_one_error(["train", SRC, "--out", same, "--progress", same, *TINY], capsys,
+                     contains="--out checkpoint itself")
+    assert not same.exists()
+
+
+def test_progress_paths_that_cannot_be_opened(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("keep me")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    cases = {"/proc/progress.jsonl": "cannot write", tmp_path: "is a directory",
+             tmp_path / "a_file" / "p.jsonl": "is a file", fifo: "not a regular file",
+             "": "expected a file path"}
+    for path, contains in cases.items():
+        assert_one_error(["train", SRC, "--out", tmp_path / "x.pt", "--progress", path, *TINY],
+                         capsys, contains=contains)
+    assert (tmp_path / "a_file").read_text() == "keep me"
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_progress_folder_is_created_and_an_existing_log_is_continued(tmp_path):
+    from recguru_core.progress_log import check_progress_path, is_progress_log
+
+    deep = tmp_path / "new" / "folder" / "run.jsonl"
+    assert check_progress_path(deep, out=tmp_path / "x.pt", source=SRC) == deep
+    assert deep.parent.is_dir() and not deep.exists()
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"event": "totals", "totals": {}}\n{"phase": "pretrain", "step": 1}\n')
+    check_progress_path(log, out=tmp_path / "x.pt", source=SRC)  # a resumed run appends
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    assert is_progress_log(tmp_path / "empty.jsonl") and is_progress_log(log)
+    (tmp_path / "bin").write_bytes(b"\xff\xfe\x00garbage")
+    assert not is_progress_log(tmp_path / "bin")
+
+
+def test_out_cleanup_removes_only_the_writers_temp_files(tmp_path):
+    from recguru_core.outputs import remove_orphaned_temps
+
+    out = tmp_path / "x.pt"
+    keep = {"x.pt.notes.tmp": b"user notes", "x.pt.abcdefgh.tmp": b"older naming",
+            "x.pt.recguru-short.tmp": b"not 8 chars", "y.pt.recguru-abcd1234.tmp": b"another out"}
+    for name, data in keep.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "x.pt.recguru-dir_1234.tmp").mkdir()
+    (tmp_path / "x.pt.recguru-lnk_1234.tmp").symlink_to(tmp_path / "x.pt.notes.tmp")
+    orphan = tmp_path / "x.pt.recguru-k3j_9q0z.tmp"
+    orphan.write_bytes(b"half a checkpoint")
+    assert remove_orphaned_temps(out) == [orphan]
+    assert {n: (tmp_path / n).read_bytes() for n in keep} == keep
+    assert (tmp_path / "x.pt.recguru-dir_1234.tmp").is_dir()
+    assert (tmp_path / "x.pt.recguru-lnk_1234.tmp").is_symlink()
+
+
+def _results_file(tmp_path, rows, bootstrap=()):
+    import json
+
+    good = {"model": "pop", "domain": "A", "overlap": None, "seed": 0, "seconds": 1.0,
+            "sampled": {"NDCG@10": 0.1}, "full": {"NDCG@10": 0.01}}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({
+        "format": "recguru-benchmark", "version": 1,
+        "settings": {"source": "synthetic", "preset": "quick", "overrides": {}},
+        "results": [good, *rows], "bootstrap": list(bootstrap)}))
+    return path
+
+
+BENCHMARK_ROWS = {
+    "row without model": ({"domain": "A", "seed": 0}, "row 2 has no 'model'"),
+    "seed not an integer": ({"model": "pop", "domain": "A", "seed": "x", "seconds": 1}, "'seed'"),
+    "row is a string": ("pop,A,0", "row 2 is a str"),
+    "domain not A or B": ({"model": "pop", "domain": "C", "seed": 0, "seconds": 1}, "'domain'"),
+    "metric not a number": ({"model": "pop", "domain": "B", "seed": 0, "seconds": 1,
+                             "sampled": {"NDCG@10": "high"}, "full": {}}, "'NDCG@10'"),
+    "overlap out of range": ({"model": "pop", "domain": "B", "overlap": 7, "seed": 0}, "'overlap'"),
+}
+
+
+@pytest.mark.parametrize("name", list(BENCHMARK_ROWS))
+def test_benchmark_results_with_a_corrupt_row(name, tmp_path, capsys):
+    row, contains = BENCHMARK_ROWS[name]
+    path = _results_file(tmp_path, [row])
+    before = path.read_bytes()
+    for argv in (["benchmark", "--out", path, "--report"],
+                 ["benchmark", "synthetic", "--out", path, "--models", "pop"]):
+        assert_one_error(argv, capsys, contains=contains)
+    assert path.read_bytes() == before and not (tmp_path / "r.md").exists()
+
+
+def test_benchmark_bootstrap_rows_are_checked_too(tmp_path, capsys):
+    path = _results_file(tmp_path, [], bootstrap=["nonsense"])
+    assert_one_error(["benchmark", "--out", path, "--report"], capsys, contains="bootstrap row 1")
+
+
+def test_benchmark_seed_count_is_bounded(tmp_path, capsys):
+    assert_one_error(["benchmark", "synthetic", "--out", tmp_path / "r.json", "--seeds", "1000000000"],
+                     capsys, contains="from 1 to")
+    assert not list(tmp_path.iterdir())
+
+
+def _hist_not_record(c):
+    c["history"][3] = "step 3"
+
+
+def _hist_field(c):
+    c["history"][7] = {**c["history"][7], "gur_erank": "high"}
+
+
+def _hist_phase(c):
+    c["history"][0] = {**c["history"][0], "phase": 2}
+
+
+def _metric_entry(c):
+    c["metrics"]["test"] = "0.3"
+
+
+def _metric_value(c):
+    c["metrics"]["valid"]["B"]["NDCG@10"] = [0.3]
+
+
+def _baseline_entry(c):
+    c["baselines"]["POP"]["paired"]["test"]["A"]["NDCG@10"] = "better"
+
+
+ENTRY_CORRUPTIONS = {
+    "history entry not a record": (_hist_not_record, "history entry 3"),
+    "history field not a number": (_hist_field, "gur_erank"),
+    "history phase unknown": (_hist_phase, "phase"),
+    "metrics split not a dict": (_metric_entry, "metrics['test']"),
+    "metric value a list": (_metric_value, "NDCG@10"),
+    "paired interval not numbers": (_baseline_entry, "paired"),
+}
+
+
+@pytest.mark.parametrize("name", list(ENTRY_CORRUPTIONS))
+def test_wrong_type_entries_are_refused_by_compare_and_health(name, tmp_path, capsys):
+    corrupt, contains = ENTRY_CORRUPTIONS[name]
+    ckpt = _demo_copy()
+    corrupt(ckpt)
+    path = tmp_path / "bad.pt"
+    torch.save(ckpt, path)
+    before = path.read_bytes()
+    for argv in (["compare", DEMO, path], ["evaluate", path, "--health"], ["evaluate", path, "--alignment"]):
+        assert_one_error(argv, capsys, contains=contains)
+    assert path.read_bytes() == before
+
+
+def test_slim_on_a_missing_or_foreign_path(tmp_path, capsys):
+    assert_one_error(["slim", tmp_path / "missing.pt"], capsys, contains="no such")
+    table = tmp_path / "table.pt"
+    table.write_text("user_id,item_id\n")
+    assert_one_error(["slim", table], capsys, contains="table.pt")
+    assert table.read_text() == "user_id,item_id\n" and not (tmp_path / "missing.pt").exists()
+
+
+@pytest.mark.parametrize("setting", ["neg_softmax=100000", "bpr_negatives=100000"])
+def test_negatives_beyond_the_catalogue_are_refused(setting, tmp_path, capsys):
+    assert_one_error(["train", SRC, "--out", tmp_path / "x.pt", *TINY, setting], capsys,
+                     contains="other items")
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_memory_estimate_counts_bpr_negatives():
+    from recguru_core.config import TrainConfig
+    from recguru_core.memory import training_bytes
+    from recguru_core.model import ModelConfig
+
+    m = ModelConfig(n_items_a=5000, n_items_b=5000, max_len=50)
+    small = training_bytes(m, TrainConfig(bpr_negatives=10), longest=50)["activations"]
+    large = training_bytes(m, TrainConfig(bpr_negatives=4000), longest=50)["activations"]
+    assert large > 10 * small
+
+
+def test_address_space_limit_is_read_and_refused_in_one_line(tmp_path):
+    """Under `ulimit -v` a size that fits in RAM but not in the address space is refused by the
+    pre-check (one line), not by the allocator (a RuntimeError traceback)."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+
+    out = tmp_path / "x.pt"
+    cmd = [sys.executable, "-m", "recguru_core", "train", SRC, "--out", str(out), "--quiet",
+           *TINY, "d_model=512", "d_ff=65536", "n_heads=1"]  # ~11 GiB: fits RAM, not the limit
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("RECGURU_NO_MEMORY_CHECK", None)
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, preexec_fn=limit, env=env,
+                         cwd=Path(__file__).resolve().parents[1])
+    lines = [x for x in run.stderr.splitlines() if x.strip()]
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "needs about" in lines[0], lines
+    import re
+
+    have = float(re.search(r"more than the ([0-9.]+) GiB available", lines[0]).group(1))
+    assert have < 6, lines[0]  # the address-space limit, not the machine's RAM, refused it
+    assert not out.exists()
+
+
+def test_nan_weights_are_refused_at_upload(tmp_path, monkeypatch):
+    import io
+
+    from recguru_core.errors import CheckpointError
+    from ui import uploads
+
+    monkeypatch.setenv("RECGURU_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    ckpt = _demo_copy()
+    ckpt["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                     for k, v in ckpt["model"].items()}
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    with pytest.raises(CheckpointError, match="diverged.pt: .*NaN or infinite"):
+        uploads.save_uploaded_checkpoint("diverged.pt", buf.getvalue(), session="s1")
+    assert not [p for p in (tmp_path / "checkpoints").rglob("*") if p.is_file()]
+
+
+def test_an_allocator_failure_past_the_precheck_is_one_line(tmp_path, capsys, monkeypatch):
+    from recguru_core import runs
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:119] DefaultCPUAllocator: can't allocate "
+                           "memory: you tried to allocate 68719476736 bytes")
+
+    monkeypatch.setattr(runs, "build_trainer", refuse)
+    log = tmp_path / "p.jsonl"
+    assert_one_error(["train", SRC, "--out", tmp_path / "x.pt", "--progress", log, *TINY], capsys,
+                     contains="out of memory")
+    assert not (tmp_path / "x.pt").exists()
+    assert '"status": "failed"' in log.read_text()  # the app's runner learns why
+    monkeypatch.setattr(runs, "build_trainer", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):  # other errors are not dressed up as memory
+        cli.main(["train", SRC, "--out", str(tmp_path / "y.pt"), *TINY])

@@ -150,6 +150,48 @@ def test_collectives_in_a_two_process_gloo_group(tmp_path):
         assert res["flags"] == [True, False]
 
 
+def _data_check_worker(rank: int, world: int, port: int, out: str) -> None:
+    """Each rank builds a Trainer on its own source: the same on both ranks, then a different
+    one on rank 1. The second must be refused on every rank, before any step."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from recguru_core.errors import RecGuruError
+    from recguru_core.runs import build_trainer
+
+    distributed.init("cpu")
+    tiny = {"d_model": "16", "d_ff": "32", "n_layers": "1", "cdsrec_layers": "1", "max_len": "20"}
+    result = {}
+    for case, seeds in (("same", (1, 1)), ("different", (1, 2))):
+        source = f"{SOURCE},seed={seeds[rank]}"
+        try:
+            build_trainer(source, preset="tiny", overrides=tiny, out=None, seed=0, device="cpu")
+            result[case] = None
+        except RecGuruError as exc:
+            result[case] = str(exc)
+    distributed.shutdown()
+    with open(f"{out}.{rank}", "w") as f:
+        json.dump(result, f)
+
+
+def test_ranks_that_loaded_different_data_are_refused(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    port = free_port()
+    procs = [ctx.Process(target=_data_check_worker, args=(r, 2, port, str(tmp_path / "d")))
+             for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+    assert [p.exitcode for p in procs] == [0, 0]
+    for r in range(2):
+        res = json.loads((tmp_path / f"d.{r}").read_text())
+        assert res["same"] is None, res
+        assert res["different"] and "rank(s) 1 loaded other data than rank 0" in res["different"], res
+
+
 # ----------------------------------------------------------------------------- torchrun end to end
 
 SOURCE = ("synthetic:users=240,items_a=80,items_b=60,clusters=3,mean_len_a=12,mean_len_b=6,"

@@ -122,8 +122,9 @@ def run_status(path: str | Path | None) -> str | None:
 
 
 def check_loadable(ckpt: dict, name: str) -> None:
-    """Rebuild data and model from a checkpoint dict that passed the format checks, so that an
-    upload whose sections are inconsistent is refused before it is stored."""
+    """Rebuild data and model from a checkpoint dict that passed the format checks, and refuse
+    NaN weights, so that a broken upload is refused before it is stored."""
+    from recguru_core.checkpoints import check_finite_weights
     from recguru_core.errors import CheckpointError, RecGuruError
     from recguru_core.inference import LoadedRun
 
@@ -132,9 +133,8 @@ def check_loadable(ckpt: dict, name: str) -> None:
     except RecGuruError as exc:
         raise CheckpointError(f"{name}: {one_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001  (malformed sections surface as anything)
-        raise CheckpointError(
-            f"{name}: inconsistent checkpoint ({type(exc).__name__}: {one_line(exc)})"
-        ) from None
+        raise CheckpointError(f"{name}: inconsistent checkpoint ({type(exc).__name__}: {one_line(exc)})") from None
+    check_finite_weights(ckpt, name)  # a diverged run: nothing to show
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:
