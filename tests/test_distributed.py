@@ -130,20 +130,23 @@ def _collectives_worker(rank: int, world: int, port: int, out: str) -> None:
                    "b": b.grad is None, "c": c.grad.tolist(), "flags": flags}, f)
 
 
-def test_collectives_in_a_two_process_gloo_group(tmp_path):
+def two_ranks(worker, tmp_path, timeout: float = 180) -> list[dict]:
+    """Run worker(rank, 2, port, out) in 2 spawned processes; each writes JSON to out.<rank>."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     port = free_port()
-    procs = [ctx.Process(target=_collectives_worker, args=(r, 2, port, str(tmp_path / "r")))
-             for r in range(2)]
+    procs = [ctx.Process(target=worker, args=(r, 2, port, str(tmp_path / "r"))) for r in range(2)]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(120)
+        p.join(timeout)
     assert [p.exitcode for p in procs] == [0, 0]
-    for r in range(2):
-        res = json.loads((tmp_path / f"r.{r}").read_text())
+    return [json.loads((tmp_path / f"r.{r}").read_text()) for r in range(2)]
+
+
+def test_collectives_in_a_two_process_gloo_group(tmp_path):
+    for res in two_ranks(_collectives_worker, tmp_path):
         assert res["gathered"] == [10, 11, 12] and res["dtype"] == "int64"
         assert res["a"] == [[1.5, 1.5], [1.5, 1.5]] and res["b"] is True
         assert res["c"] == [[0.5, 0.5], [0.5, 0.5]]
@@ -175,19 +178,7 @@ def _data_check_worker(rank: int, world: int, port: int, out: str) -> None:
 
 
 def test_ranks_that_loaded_different_data_are_refused(tmp_path):
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
-    port = free_port()
-    procs = [ctx.Process(target=_data_check_worker, args=(r, 2, port, str(tmp_path / "d")))
-             for r in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(180)
-    assert [p.exitcode for p in procs] == [0, 0]
-    for r in range(2):
-        res = json.loads((tmp_path / f"d.{r}").read_text())
+    for res in two_ranks(_data_check_worker, tmp_path):
         assert res["same"] is None, res
         assert res["different"] and "rank(s) 1 loaded other data than rank 0" in res["different"], res
 
