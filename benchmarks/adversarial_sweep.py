@@ -35,8 +35,6 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 DEFAULT_CONFIGS = [
     "adv_lr=1e-4,critic_lr=1e-4,adv_norm=none,adv_dropout=true,critic_warmup=0",  # paper / old
     "adv_lr=5e-4,critic_lr=1e-4,adv_norm=none,adv_dropout=true,critic_warmup=0",

@@ -17,8 +17,6 @@ from __future__ import annotations
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def report(path: str, trajectory: bool = False) -> dict:
     from recguru_core.analysis import compare_snapshots

@@ -31,10 +31,21 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
 
-from test_browser import CHROMIUM, CHROMIUM_ARGS, PAGES, _free_port, _wait_for_server  # noqa: E402
+
+def _browser_helpers():
+    """tests/test_browser.py's server and Chromium helpers, loaded from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("test_browser", ROOT / "tests" / "test_browser.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_b = _browser_helpers()
+CHROMIUM, CHROMIUM_ARGS, PAGES, _free_port, _wait_for_server = (
+    _b.CHROMIUM, _b.CHROMIUM_ARGS, _b.PAGES, _b._free_port, _b._wait_for_server)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -16,8 +16,6 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def grown(snapshots: dict, n: int, seed: int = 0) -> dict:
     """The snapshots with their rows repeated (plus noise) up to n rows."""

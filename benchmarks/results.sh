@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The runs behind the README's "Results" section, one after another (never two torch jobs side
+# The runs behind docs/results.md, one after another (never two torch jobs side
 # by side on a 2-core machine). Each `benchmark` resumes where it stopped if killed.
 #   bash benchmarks/results.sh [OUT_DIR]        (default results/)
 set -euo pipefail

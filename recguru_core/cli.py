@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .errors import RecGuruError
 
@@ -436,12 +437,17 @@ def _benchmark_report(out: str) -> int:
     return 0
 
 
+# `recguru ...` (the installed console command) or `python -m recguru_core ...`: usage says which
+PROG = "recguru" if Path(sys.argv[0]).name == "recguru" else "python -m recguru_core"
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one `error:` line (naming the command and pointing at
     --help) and exit 2, like every other user error, instead of a usage block."""
 
     def error(self, message: str):
-        self.exit(2, f"error: {self.prog.removeprefix('python -m recguru_core').strip() or 'command'}: "
+        command = self.prog.removeprefix(PROG).strip()
+        self.exit(2, f"error: {command or 'command'}: "
                      f"{message} (see --help)\n")
 
 
@@ -466,7 +472,7 @@ def seed_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m recguru_core",
+    parser = OneLineParser(prog=PROG,
                            description="RecGURU cross-domain user representations")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("stats", help="print the Table-1 statistics of a data source")

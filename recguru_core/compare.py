@@ -1,10 +1,8 @@
 """Comparing runs of the same data: a data fingerprint, and one layout frame for several runs.
 
 Two runs can only be compared number for number when they saw the same users, items and
-sequences (hence the same leave-one-out split). `data_fingerprint` hashes exactly that part of
-a checkpoint's `data` section; the fixed evaluation negatives are left out on purpose, so a run
-with another `negative_sampling` still counts as the same data (its sampled metrics then use
-other candidates; full ranking does not depend on them).
+sequences (hence the same leave-one-out split): `fingerprint.data_fingerprint` says whether
+they did, `check_same_data` refuses the ones that did not.
 
 `comparison_layouts` puts the GURs of several runs in one picture. The runs' 64-d spaces are
 unrelated coordinate systems (each encoder learns its own axes), so a PCA or UMAP fitted on the
@@ -23,61 +21,18 @@ Compare page and `python -m recguru_core compare` show the same numbers from one
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
 from .analysis import compare_snapshots, partner_rows, sample_rows
 from .errors import RecGuruError
+from .fingerprint import data_difference, data_fingerprint
 from .evaluation import METRIC_NAMES
 from .projection import procrustes_align, project_snapshots
 from .snapshots import to_numpy
 
 COMPARISON_METHODS = ("stored", "pca", "umap")
-
-
-def _data_parts(data: dict):
-    """(what, bytes) for every part of a data section that makes it 'the same data', in the
-    order the fingerprint hashes them; `what` names the part for a refusal."""
-    for key in ("A", "B"):
-        part = data[key]
-        yield f"domain {key}'s name differs", f"{key}:{part.get('name', '')}\x1e".encode()
-        for field, what in (("user_raw", "user ids"), ("item_raw", "item ids")):
-            text = "\x1f".join(str(v) for v in part.get(field) or [])
-            yield f"domain {key}'s {what} differ", text.encode() + b"\x1e"
-        chunks = []
-        for field in ("offsets", "items"):
-            values = to_numpy(part.get(field), np.int64)
-            chunks.append(np.ascontiguousarray(values if values is not None else []).tobytes())
-        yield f"domain {key}'s sequences differ", chunks[0] + b"\x1e" + chunks[1] + b"\x1e"
-
-
-def _data_section(data: dict) -> dict:
-    if isinstance(data, dict) and isinstance(data.get("data"), dict):
-        data = data["data"]
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), dict) for k in ("A", "B")):
-        raise RecGuruError("the checkpoint has no data section to compare")
-    return data
-
-
-def data_fingerprint(data: dict) -> str:
-    """A short hex digest of a checkpoint's data (its `data` section, or the whole checkpoint):
-    domain names, raw user and item ids and every user's item sequence, per domain. Equal
-    fingerprints = the same users, items, sequences and so the same split."""
-    digest = hashlib.sha256()
-    for _what, chunk in _data_parts(_data_section(data)):
-        digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
-def data_difference(a: dict, b: dict) -> str | None:
-    """In words, the first part in which two runs' data differ ("domain A's user ids
-    differ"); None when they hold the same data."""
-    for (what, one), (_, other) in zip(_data_parts(_data_section(a)), _data_parts(_data_section(b))):
-        if one != other:
-            return what
-    return None
 
 
 def _keys(snap: dict, rows: np.ndarray | None = None) -> list[tuple[int, str]]:

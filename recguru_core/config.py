@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import RecGuruError
-from .losses import NORMALIZATIONS as ADV_NORMALIZATIONS
 
 C = TypeVar("C")
 
@@ -99,6 +98,8 @@ def config_from_dict(cls: type[C], values: dict, where: str, *,
 # ----------------------------------------------------------------------------- training
 
 CRITICS = ("wgan-gp", "bce")
+# how critic and l2 pull see the joint A+B GUR batch (nn.losses.joint_normalize implements them)
+ADV_NORMALIZATIONS = ("whiten", "zca", "standardize", "none")
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,51 @@ PRESETS: dict[str, dict] = {
                   finetune_epochs=200, patience=10, batch_size=256,
                   min_epoch_steps=8, adv_steps_ratio=0.33),
 }
+# The Train page's form, written once: the page loops over this table (ui/forms.field_widget),
+# defaults come from the preset over the config defaults, and every other setting of TrainConfig
+# and ModelConfig goes in its "advanced: key=value" box (parse_key_values, then the configs'
+# own validation, before the job starts).
+@dataclass(frozen=True)
+class FormField:
+    name: str  # a TrainConfig or ModelConfig field
+    label: str
+    kind: str  # "int", "float" or "choice"
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    help: str = ""
+    choices: tuple = ()
+
+
+FORM_FIELDS: tuple[FormField, ...] = (
+    FormField("pretrain_epochs", "Pre-train epochs", "int", 0, 1000, 1,
+              "Phase 1: epochs of autoencoder pre-training (the schedule may raise it on small data)."),
+    FormField("adv_steps", "Adversarial steps", "int", 0, 100_000, 10,
+              "Phase 2: generator steps against the domain critic (5 critic steps each)."),
+    FormField("finetune_epochs", "Fine-tune epochs", "int", 0, 1000, 1,
+              "Phase 3: the cap on CDSRec fine-tuning epochs; early stopping on validation decides."),
+    FormField("w_adv", "Adversarial weight", "float", 0.0, 100.0, 0.1,
+              "Weight of the critic's signal on the encoder. 0 = the control run: no adversarial "
+              "pressure, everything else the same (Compare it with a run at 1)."),
+    FormField("w_l2", "l2 weight", "float", 0.0, 1000.0, 0.1,
+              "Weight of the pull between an overlapped user's two GURs (eq. 9)."),
+    FormField("gp_weight", "Gradient-penalty weight", "float", 0.0, 1000.0, 0.5,
+              "WGAN-GP's penalty on the critic's gradient norm (10 is WGAN-GP's own default)."),
+    FormField("critic", "Critic", "choice", choices=CRITICS,
+              help="wgan-gp: Wasserstein critic with gradient penalty; bce: the paper's eq. 8."),
+    FormField("adv_lr", "Generator learning rate", "float", 1e-6, 1.0, 1e-4,
+              "Adam learning rate of the encoder, embeddings and decoders in phase 2."),
+    FormField("critic_lr", "Critic learning rate", "float", 1e-6, 1.0, 1e-4,
+              "Adam learning rate of the domain critic."),
+    FormField("ft_lr", "Fine-tune learning rate", "float", 1e-6, 1.0, 1e-4,
+              "Adam learning rate of CDSRec in phase 3."),
+    FormField("batch_size", "Batch size", "int", 8, 65_536, 32,
+              "Sequences per step (the schedule may lower it so small data gets enough steps)."),
+    FormField("d_model", "Embedding size (d)", "int", 8, 1024, 8,
+              "Width of item embeddings, GURs and every layer; must be divisible by n_heads."),
+)
+
+
 # The data source a preset was sized and measured for, where it has one: the Train page
 # pre-fills it when the preset is chosen (any other source still works with any preset).
 PRESET_SOURCES: dict[str, str] = {"tiny": "synthetic:users=1500"}

@@ -179,7 +179,7 @@ def check_same_data(fingerprint: str) -> None:
     """Refuse, on every rank, a launch whose ranks loaded different data (a file that differs
     between machines, a source spec with a rank-dependent path): their gradients would be
     averaged and rank 0's data saved as if it were the whole run's. `fingerprint`: this rank's
-    compare.data_fingerprint (16 hex digits), gathered once before the first step."""
+    fingerprint.data_fingerprint (16 hex digits), gathered once before the first step."""
     if world_size() == 1:
         return
     mine = torch.tensor([int.from_bytes(bytes.fromhex(fingerprint), "big", signed=True)],

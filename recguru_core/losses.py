@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .config import ADV_NORMALIZATIONS as NORMALIZATIONS  # the settings' one list
+
 # ----------------------------------------------------------------------------- sampled softmax
 
 
@@ -167,7 +169,7 @@ def l2_pull(h_a: Tensor, h_b: Tensor) -> Tensor:
 
 # ----------------------------------------------------------------------------- common scale
 
-NORMALIZATIONS = ("whiten", "zca", "standardize", "none")
+from .config import ADV_NORMALIZATIONS as NORMALIZATIONS  # noqa: E402  (the settings' one list)
 
 
 def inverse_sqrt_psd(a: Tensor, iterations: int = 15) -> Tensor:

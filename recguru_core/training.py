@@ -107,7 +107,7 @@ class Trainer(AdversarialPhase):
         self.device = resolve_device(cfg.device)
         check_training_fits(model_cfg, cfg, data, self.device)  # refuse before allocating
         if distributed.world_size() > 1:  # ranks must train on the same data (one all-gather)
-            from .compare import data_fingerprint
+            from .fingerprint import data_fingerprint
 
             distributed.check_same_data(data_fingerprint(data_to_state(data)))
         torch.manual_seed(cfg.seed)

@@ -1,14 +1,7 @@
-import os
-import sys
-
 import pandas as pd
 import pytest
 
-TESTS = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(TESTS))  # the project: recguru_core, ui
-sys.path.insert(1, TESTS)  # shared test modules (test_app, fixtures_formats) for tests/ui/
-
-from recguru_core.raw import RawCrossDomain, RawDomain  # noqa: E402
+from recguru_core.raw import RawCrossDomain, RawDomain
 
 
 @pytest.fixture(scope="module")

@@ -567,7 +567,6 @@ def test_page_renders_never_import_umap(tmp_path, tiny):
     code = f"""
 import os, sys
 os.environ["RECGURU_CHECKPOINT_DIR"] = {str(folder)!r}
-sys.path.insert(0, {str(ROOT)!r})
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({APP!r}, default_timeout={TIMEOUT}).run()
 for page in {PAGES!r}:
@@ -579,7 +578,8 @@ print("ok", flush=True)
 os._exit(0)  # background threads (prefetch) may still be inside torch: skip interpreter teardown
 """
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT,
     )
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
 

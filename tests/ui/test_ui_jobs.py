@@ -26,7 +26,6 @@ def _python(code: str, timeout: float = 300, env: dict | None = None):
 def test_shutdown_cancels_queued_jobs_and_stops_running_ones():
     out, _ = _python(f"""
         import sys, threading, time
-        sys.path.insert(0, {str(ROOT)!r})
         from ui import jobs
         ran = []
         def work(name, *, progress, cancelled):
@@ -54,7 +53,6 @@ def test_shutdown_cancels_queued_jobs_and_stops_running_ones():
 def test_a_job_running_at_exit_does_not_hold_the_process_or_abort_it():
     out, elapsed = _python(f"""
         import sys
-        sys.path.insert(0, {str(ROOT)!r})
         from ui import jobs
         def work(*, progress, cancelled):
             while not cancelled.wait(0.05):
@@ -75,7 +73,6 @@ def test_home_page_exits_cleanly_while_its_prefetch_runs(tmp_path, tiny):
     (folder / "demo.pt").symlink_to(tiny)
     out, elapsed = _python(f"""
         import sys
-        sys.path.insert(0, {str(ROOT)!r})
         from streamlit.testing.v1 import AppTest
         at = AppTest.from_file({str(ROOT / "app.py")!r}, default_timeout=180).run()
         assert not at.exception, [e.message for e in at.exception]
