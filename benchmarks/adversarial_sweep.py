@@ -61,7 +61,7 @@ def parse_config(text: str) -> dict:
 
 def pretrained(source: str, preset: str, seed: int, device: str, base: dict):
     """A trainer that has finished phase 1 (and taken the 'before' snapshot)."""
-    from recguru_core.runs import build_trainer
+    from recguru_core.train.runs import build_trainer
 
     trainer = build_trainer(source, preset=preset, overrides={**base, "adv_steps": 0,
                                                               "finetune_epochs": 0},
@@ -76,7 +76,7 @@ def pretrained(source: str, preset: str, seed: int, device: str, base: dict):
 def continue_with(pre, source: str, preset: str, seed: int, device: str, overrides: dict,
                   finetune: bool):
     """A fresh trainer with `overrides`, carrying `pre`'s phase-1 weights, run to the end."""
-    from recguru_core.runs import build_trainer
+    from recguru_core.train.runs import build_trainer
 
     over = dict(overrides)
     if not finetune:
@@ -94,7 +94,7 @@ def continue_with(pre, source: str, preset: str, seed: int, device: str, overrid
 
 
 def summarise(trainer, times: dict) -> dict:
-    from recguru_core.analysis import compare_snapshots
+    from recguru_core.analysis.alignment import compare_snapshots
 
     snaps = compare_snapshots(trainer.snapshots, seed=0)  # before, during_0.., after
     auc = {name: m["auc"]["value"] for name, m in snaps.items()}

@@ -19,9 +19,9 @@ import sys
 
 
 def report(path: str, trajectory: bool = False) -> dict:
-    from recguru_core.analysis import compare_snapshots
-    from recguru_core.checkpoints import load_checkpoint
-    from recguru_core.snapshots import ordered_snapshots
+    from recguru_core.analysis.alignment import compare_snapshots
+    from recguru_core.train.checkpoints import load_checkpoint
+    from recguru_core.train.snapshots import ordered_snapshots
 
     ckpt = load_checkpoint(path)
     out = {"run": os.path.basename(path)}

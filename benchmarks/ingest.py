@@ -28,10 +28,10 @@ def main():
     parser.add_argument("--csv", default=None, help="directory for the CSV round trip")
     args = parser.parse_args()
 
-    from recguru_core.data import CrossDomainData
-    from recguru_core.preprocess import PreprocessConfig
-    from recguru_core.data import DataConfig
-    from recguru_core.synthetic import SyntheticConfig, generate
+    from recguru_core.data.domains import CrossDomainData
+    from recguru_core.data.preprocess import PreprocessConfig
+    from recguru_core.data.domains import DataConfig
+    from recguru_core.data.synthetic import SyntheticConfig, generate
 
     # With these catalogue sizes the world yields ~24 interactions per user (A and B together).
     users = max(1000, int(args.interactions / 24.0))
@@ -41,7 +41,7 @@ def main():
     print(f"generated {n:,} interactions ({users:,} users) in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
     if args.csv:
-        from recguru_core.sources import load_source
+        from recguru_core.data.sources import load_source
 
         os.makedirs(args.csv, exist_ok=True)
         paths = []

@@ -59,7 +59,7 @@ def cpu_seconds(pid: int) -> float:
 
 def machine_busy_seconds() -> float:
     """CPU seconds all processes spent busy since boot (all cores)."""
-    from recguru_core.threads import cpu_times
+    from recguru_core.common.threads import cpu_times
 
     return cpu_times()[0] / os.sysconf("SC_CLK_TCK")
 
@@ -131,7 +131,7 @@ def summary(log: list[dict]) -> dict[str, dict[str, float]]:
 async def main_async(args) -> dict:
     from playwright.async_api import async_playwright
 
-    from recguru_core.inference import LoadedRun
+    from recguru_core.analysis.inference import LoadedRun
 
     checkpoint_dir = ROOT / "checkpoints"
     users = LoadedRun.load(checkpoint_dir / "demo.pt").users("A")

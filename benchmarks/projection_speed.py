@@ -53,7 +53,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import torch
 
-    from recguru_core import projection
+    from recguru_core.analysis import projection
 
     snapshots = torch.load(args.checkpoint, weights_only=True)["snapshots"]
     landmarks = args.landmarks or projection.LANDMARKS

@@ -7,7 +7,7 @@
 --busy N keeps N other processes spinning on the CPU while measuring (a busy machine).
 --compare-busy runs phase 1 in child processes: idle with all cores' threads, one core busy with
 all cores' threads (the old default), one core busy with --threads auto (the thread policy of
-recguru_core/threads.py), and one core busy with 1 thread, and prints the table.
+recguru_core/common/threads.py), and one core busy with 1 thread, and prints the table.
 
 Prints sequences/s for a phase-1 step (A+B reconstruction), a phase-2 iteration (5 critic + 1
 generator step) and a phase-3 step (BPR, both domains), peak memory, and the fraction of the
@@ -72,7 +72,7 @@ def main():
     if spinners:
         time.sleep(1.0)
     if args.threads not in ("0", ""):
-        from recguru_core.threads import apply_threads
+        from recguru_core.common.threads import apply_threads
 
         apply_threads(args.threads)
     try:
@@ -111,10 +111,10 @@ def compare_busy(args):
 
 def measure(args):
 
-    from recguru_core.batching import epoch_batches
-    from recguru_core.model import ModelConfig
-    from recguru_core.sources import load_source
-    from recguru_core.training import Trainer, TrainConfig
+    from recguru_core.train.batching import epoch_batches
+    from recguru_core.nn.model import ModelConfig
+    from recguru_core.data.sources import load_source
+    from recguru_core.train.trainer import Trainer, TrainConfig
 
     data = load_source(args.source)
     mcfg = ModelConfig(n_items_a=data.a.n_items, n_items_b=data.b.n_items)  # paper defaults
@@ -131,7 +131,7 @@ def measure(args):
     rows_a = epoch_batches(rng, np.arange(data.a.n_users), data.a.lengths, steps, args.batch)
     rows_b = epoch_batches(rng, np.arange(data.b.n_users), data.b.lengths, steps, args.batch)
 
-    from recguru_core.training import noam_lr
+    from recguru_core.train.trainer import noam_lr
 
     def phase1_step(i):
         lr = noam_lr(i + 1, d_model=mcfg.d_model, warmup=tcfg.warmup_steps, factor=tcfg.noam_factor)

@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import RecGuruError
+from .common.errors import RecGuruError
 
 SOURCE_HELP = (
     "data source: synthetic | synthetic:users=5000,overlap=0.5,seed=1 | csv:A,B | "
@@ -32,7 +32,7 @@ SOURCE_HELP = (
 
 
 def _cmd_stats(args) -> int:
-    from .sources import load_source
+    from .data.sources import load_source
 
     data = load_source(args.source)
     stats = data.stats()
@@ -55,7 +55,7 @@ def format_stats_table(stats: dict) -> str:
 
 
 def _parse_overrides(items: list[str]) -> dict[str, str]:
-    from .config import parse_key_values
+    from .common.config import parse_key_values
 
     return parse_key_values(items, "override (e.g. adv_steps=500)")
 
@@ -93,11 +93,11 @@ def _cmd_train(args) -> int:
     stop, started = threading.Event(), threading.Event()
     _stop_on_sigterm(stop, started)
     try:
-        from . import distributed
+        from .train import distributed
 
         try:
             distributed.init(args.device)
-            from .threads import apply_threads
+            from .common.threads import apply_threads
 
             apply_threads(args.threads, ranks=distributed.world_size())
             return _train(args, main=distributed.is_main(), stop=stop, started=started)
@@ -115,7 +115,7 @@ def _cmd_train(args) -> int:
 def _checked_progress(args, *, strict: bool = False):
     """The --progress log, opened only once its path passed progress_log's checks (strict: a
     refusal is raised); else, for a stop during start-up, only where that is safe unchecked."""
-    from .progress_log import ProgressFile, check_progress_path, open_if_safe
+    from .train.progress_log import ProgressFile, check_progress_path, open_if_safe
 
     if not strict or args.progress is None:
         return open_if_safe(args.progress, out=args.out)
@@ -126,10 +126,10 @@ def _checked_progress(args, *, strict: bool = False):
 def _train(args, *, main: bool, stop=None, started=None) -> int:
     import threading
 
-    from .checkpoints import load_checkpoint
-    from .progress_log import ProgressFile
-    from .runs import build_trainer, trainer_from_checkpoint
-    from .training import PHASE_NUMBERS
+    from .train.checkpoints import load_checkpoint
+    from .train.progress_log import ProgressFile
+    from .train.runs import build_trainer, trainer_from_checkpoint
+    from .train.trainer import PHASE_NUMBERS
 
     overrides = _parse_overrides(args.overrides)
     # rank 0 alone writes; before anything is loaded, so a bad path costs a second, not a run
@@ -146,8 +146,8 @@ def _train(args, *, main: bool, stop=None, started=None) -> int:
 
     import torch
 
-    from .outputs import check_train_output, resume_mismatch
-    from .threads import parse_threads
+    from .train.outputs import check_train_output, resume_mismatch
+    from .common.threads import parse_threads
 
     try:
         if args.force and args.resume:
@@ -214,7 +214,7 @@ def _train(args, *, main: bool, stop=None, started=None) -> int:
               "nothing was saved", file=sys.stderr)
         return 0
     if args.project:
-        from . import distributed
+        from .train import distributed
 
         distributed.shutdown()  # projections are rank 0's alone: no collective may be pending
         _project(args.out, users=args.project_users, method="chained-umap", quiet=args.quiet)
@@ -227,7 +227,7 @@ def _drive(trainer, quiet: bool = False, on_record=None) -> None:
     each record to `on_record` (the --progress file)."""
     from tqdm import tqdm
 
-    from .training import PHASE_NUMBERS as index
+    from .train.trainer import PHASE_NUMBERS as index
 
     totals = trainer.phase_totals()
     bar, bar_phase = None, None
@@ -270,16 +270,16 @@ def _drive(trainer, quiet: bool = False, on_record=None) -> None:
 
 
 def _project(path, *, users: int, method: str, quiet: bool) -> None:
-    from .projection import project_snapshots
-    from .checkpoints import load_checkpoint, save_checkpoint
+    from .analysis.projection import project_snapshots
+    from .train.checkpoints import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(path)
     if not quiet:
         print(f"projecting GUR snapshots ({method}, up to {users} users)...", file=sys.stderr)
     ckpt["projections"] = project_snapshots(ckpt["snapshots"], n_users=users, seed=0, method=method)
     # The alignment metrics of the snapshots, so the app shows them without recomputing.
-    from .analysis import compare_snapshots
-    from .compare import ALIGNMENT_N_MAX
+    from .analysis.alignment import compare_snapshots
+    from .analysis.compare import ALIGNMENT_N_MAX
 
     ckpt["alignment"] = compare_snapshots(ckpt["snapshots"], seed=0, n_max=ALIGNMENT_N_MAX)
     save_checkpoint(path, ckpt)
@@ -288,7 +288,7 @@ def _project(path, *, users: int, method: str, quiet: bool) -> None:
 def _cmd_slim(args) -> int:
     from pathlib import Path
 
-    from .checkpoints import compact_checkpoint, load_checkpoint, save_checkpoint
+    from .train.checkpoints import compact_checkpoint, load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(args.path)  # a missing or foreign file: one line, nothing written
     before = Path(args.path).stat().st_size
@@ -306,7 +306,7 @@ def _cmd_project(args) -> int:
 
 def _warn_if_unfinished(path: str, ckpt: dict) -> None:
     """One line on stderr when a checkpoint is not a finished run (its numbers are not final)."""
-    from .checkpoints import status_text
+    from .train.checkpoints import status_text
 
     text = status_text(ckpt)
     if text != "complete":
@@ -316,9 +316,9 @@ def _warn_if_unfinished(path: str, ckpt: dict) -> None:
 
 def _print_alignment(args) -> int:
     """`evaluate --alignment`: analysis.flatten_comparison of every snapshot, the app's sample."""
-    from .analysis import compare_snapshots, flatten_comparison, format_flat_rows
-    from .checkpoints import load_checkpoint
-    from .compare import ALIGNMENT_N_MAX
+    from .analysis.alignment import compare_snapshots, flatten_comparison, format_flat_rows
+    from .train.checkpoints import load_checkpoint
+    from .analysis.compare import ALIGNMENT_N_MAX
 
     ckpt = load_checkpoint(args.path)
     _warn_if_unfinished(args.path, ckpt)
@@ -328,11 +328,11 @@ def _print_alignment(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .inference import LoadedRun
+    from .analysis.inference import LoadedRun
 
     if args.health:
-        from .checkpoints import load_checkpoint
-        from .health import diagnose, format_health
+        from .train.checkpoints import load_checkpoint
+        from .train.health import diagnose, format_health
 
         ckpt = load_checkpoint(args.path)
         _warn_if_unfinished(args.path, ckpt)
@@ -366,7 +366,7 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_recommend(args) -> int:
-    from .inference import LoadedRun
+    from .analysis.inference import LoadedRun
 
     run = LoadedRun.load(args.path)
     _warn_if_unfinished(args.path, run.ckpt)
@@ -384,8 +384,8 @@ def _cmd_recommend(args) -> int:
 def _cmd_compare(args) -> int:
     from pathlib import Path
 
-    from .compare import compare_runs, comparison_text, unique_labels
-    from .inference import LoadedRun
+    from .analysis.compare import compare_runs, comparison_text, unique_labels
+    from .analysis.inference import LoadedRun
 
     if len(args.paths) < 2:  # before loading anything
         raise RecGuruError(f"compare needs at least two checkpoints (got {len(args.paths)})")
@@ -398,9 +398,9 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_benchmark(args) -> int:
-    from .benchmark import parse_overlaps, parse_seeds, prepare_output, run_benchmark, source_with_overlap
-    from .models import parse_model_list
-    from .sources import parse_source
+    from .bench.harness import parse_overlaps, parse_seeds, prepare_output, run_benchmark, source_with_overlap
+    from .bench.registry import parse_model_list
+    from .data.sources import parse_source
 
     if args.report:
         return _benchmark_report(args.out)
@@ -413,10 +413,10 @@ def _cmd_benchmark(args) -> int:
     paths = prepare_output(args.out)
     for overlap in overlaps or [None]:
         parse_source(source_with_overlap(args.source, overlap))  # a bad spec fails before training
-    from .training import resolve_device
+    from .train.trainer import resolve_device
 
     device = resolve_device(args.device)
-    from .threads import apply_threads
+    from .common.threads import apply_threads
 
     apply_threads(args.threads)
     result = run_benchmark(args.source, models, out=args.out, overlaps=overlaps, seeds=len(seeds),
@@ -429,7 +429,7 @@ def _cmd_benchmark(args) -> int:
 
 def _benchmark_report(out: str) -> int:
     """--report: the .md rewritten from every row of the results file, trains nothing."""
-    from .benchmark import rewrite_report
+    from .bench.harness import rewrite_report
 
     paths, markdown = rewrite_report(out)
     print(markdown, end="")

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from recguru_core.raw import RawCrossDomain, RawDomain
+from recguru_core.data.raw import RawCrossDomain, RawDomain
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core.analysis import (
+from recguru_core.analysis.alignment import (
     alignment_metrics,
     compare_snapshots,
     partner_rows,
     sample_rows,
 )
-from recguru_core.projection import place_by_landmarks, procrustes_align, project_snapshots
-from recguru_core.errors import RecGuruError
+from recguru_core.analysis.projection import place_by_landmarks, procrustes_align, project_snapshots
+from recguru_core.common.errors import RecGuruError
 
 
 def blobs(n_per_domain: int = 200, d: int = 16, shift: float = 0.0, seed: int = 0,
@@ -252,7 +252,7 @@ def test_procrustes_undoes_rotation_reflection_scale_and_shift() -> None:
 def test_import_does_not_load_umap_or_numba() -> None:
     code = textwrap.dedent("""
         import sys
-        import recguru_core.analysis, recguru_core.projection
+        import recguru_core.analysis.alignment, recguru_core.analysis.projection
         heavy = [m for m in ("umap", "numba", "pynndescent") if m in sys.modules]
         print(",".join(heavy))
     """)

@@ -85,8 +85,8 @@ def tiny_checkpoint_file(tmp_path_factory) -> Path:
 
 
 def _add_projection(source: Path, target: Path) -> None:
-    from recguru_core.projection import project_snapshots
-    from recguru_core.checkpoints import load_checkpoint, save_checkpoint
+    from recguru_core.analysis.projection import project_snapshots
+    from recguru_core.train.checkpoints import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(source)
     ckpt["projections"] = project_snapshots(ckpt["snapshots"], n_users=400, seed=0, method="pca")
@@ -371,7 +371,7 @@ def test_training_curves_controls(tiny_app):
 
 
 def test_evaluation_shows_baselines(monkeypatch, tmp_path, tiny):
-    from recguru_core.checkpoints import load_checkpoint, save_checkpoint
+    from recguru_core.train.checkpoints import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(tiny)
     ckpt["baselines"] = {"POP": {"test": ckpt["metrics"]["test"], "paired": {
@@ -483,7 +483,7 @@ def test_train_page_shows_finished_job_and_adopts_it(tiny_app):
 
 
 def test_second_training_is_refused_while_one_runs(monkeypatch, tmp_path, tiny):
-    from recguru_core.errors import RecGuruError
+    from recguru_core.common.errors import RecGuruError
     from ui import training
 
     _point_app_at(monkeypatch, tmp_path, tiny)
@@ -510,7 +510,7 @@ def test_second_training_is_refused_while_one_runs(monkeypatch, tmp_path, tiny):
 
 
 def _variant(tiny: Path, tmp_path: Path, name: str, edit) -> Path:
-    from recguru_core.checkpoints import load_checkpoint, save_checkpoint
+    from recguru_core.train.checkpoints import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(tiny)
     edit(ckpt)

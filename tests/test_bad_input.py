@@ -241,7 +241,7 @@ def test_force_replaces_keeps_mode_and_cleans_orphaned_temps(tmp_path, capsys):
     assert rc == 0, lines
     assert not orphan.exists()
     assert out.stat().st_mode & 0o777 == 0o640
-    from recguru_core.checkpoints import load_checkpoint
+    from recguru_core.train.checkpoints import load_checkpoint
 
     assert load_checkpoint(out)["status"] == "complete"
 
@@ -345,8 +345,8 @@ def test_foreign_files_as_checkpoints(tmp_path, capsys):
 def test_disk_full_keeps_the_previous_file(tmp_path, monkeypatch):
     import errno
 
-    from recguru_core import atomic
-    from recguru_core.errors import RecGuruError
+    from recguru_core.common import atomic
+    from recguru_core.common.errors import RecGuruError
 
     target = tmp_path / "f.bin"
     target.write_bytes(b"previous")
@@ -362,8 +362,8 @@ def test_disk_full_keeps_the_previous_file(tmp_path, monkeypatch):
 
 
 def test_memory_estimate_counts_the_real_parameters():
-    from recguru_core.memory import parameter_count
-    from recguru_core.model import Discriminator, ModelConfig, RecGURU
+    from recguru_core.common.memory import parameter_count
+    from recguru_core.nn.model import Discriminator, ModelConfig, RecGURU
 
     for extra in ({}, {"shared_encoder": False}, {"shared_eos_position": False, "disc_layers": 2},
                   {"d_model": 16, "n_heads": 4, "d_ff": 24, "n_layers": 1, "cdsrec_layers": 2}):
@@ -424,7 +424,7 @@ def test_progress_paths_that_cannot_be_opened(tmp_path, capsys):
 
 
 def test_progress_folder_is_created_and_an_existing_log_is_continued(tmp_path):
-    from recguru_core.progress_log import check_progress_path, is_progress_log
+    from recguru_core.train.progress_log import check_progress_path, is_progress_log
 
     deep = tmp_path / "new" / "folder" / "run.jsonl"
     assert check_progress_path(deep, out=tmp_path / "x.pt", source=SRC) == deep
@@ -439,7 +439,7 @@ def test_progress_folder_is_created_and_an_existing_log_is_continued(tmp_path):
 
 
 def test_out_cleanup_removes_only_the_writers_temp_files(tmp_path):
-    from recguru_core.outputs import remove_orphaned_temps
+    from recguru_core.train.outputs import remove_orphaned_temps
 
     out = tmp_path / "x.pt"
     keep = {"x.pt.notes.tmp": b"user notes", "x.pt.abcdefgh.tmp": b"older naming",
@@ -565,9 +565,9 @@ def test_negatives_beyond_the_catalogue_are_refused(setting, tmp_path, capsys):
 
 
 def test_memory_estimate_counts_bpr_negatives():
-    from recguru_core.config import TrainConfig
-    from recguru_core.memory import training_bytes
-    from recguru_core.model import ModelConfig
+    from recguru_core.common.config import TrainConfig
+    from recguru_core.common.memory import training_bytes
+    from recguru_core.nn.model import ModelConfig
 
     m = ModelConfig(n_items_a=5000, n_items_b=5000, max_len=50)
     small = training_bytes(m, TrainConfig(bpr_negatives=10), longest=50)["activations"]
@@ -605,7 +605,7 @@ def test_address_space_limit_is_read_and_refused_in_one_line(tmp_path):
 def test_nan_weights_are_refused_at_upload(tmp_path, monkeypatch):
     import io
 
-    from recguru_core.errors import CheckpointError
+    from recguru_core.common.errors import CheckpointError
     from ui import uploads
 
     monkeypatch.setenv("RECGURU_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
@@ -620,7 +620,7 @@ def test_nan_weights_are_refused_at_upload(tmp_path, monkeypatch):
 
 
 def test_an_allocator_failure_past_the_precheck_is_one_line(tmp_path, capsys, monkeypatch):
-    from recguru_core import runs
+    from recguru_core.train import runs
 
     def refuse(*args, **kwargs):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:119] DefaultCPUAllocator: can't allocate "

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core import baselines as B
-from recguru_core import bert4rec as BR
-from recguru_core import sasrec as S
-from recguru_core.models import build_model
-from recguru_core.recommender import Recommender, evaluate_model
-from recguru_core.sources import load_source
+from recguru_core.bench import baselines as B
+from recguru_core.bench import bert4rec as BR
+from recguru_core.bench import sasrec as S
+from recguru_core.bench.registry import build_model
+from recguru_core.bench.recommender import Recommender, evaluate_model
+from recguru_core.data.sources import load_source
 
 # A small world with a strong planted signal: 4 taste clusters and mostly Markov steps (the
 # next item is a latent neighbour of the previous one). max_len=30 exercises truncation.

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core import benchmark as bm
-from recguru_core import benchmark_report as report
-from recguru_core.checkpoints import FORMAT as CKPT_FORMAT
-from recguru_core.checkpoints import load_checkpoint, save_checkpoint
+from recguru_core.bench import harness as bm
+from recguru_core.bench import report as report
+from recguru_core.train.checkpoints import FORMAT as CKPT_FORMAT
+from recguru_core.train.checkpoints import load_checkpoint, save_checkpoint
 from recguru_core.cli import main
-from recguru_core.errors import RecGuruError
-from recguru_core.evaluation import METRIC_NAMES
+from recguru_core.common.errors import RecGuruError
+from recguru_core.metrics.ranking import METRIC_NAMES
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -37,7 +37,7 @@ class FakeModel:
             if progress is not None:
                 progress(step + 1, 3, f"step {step}")
         if self.out is not None:
-            from recguru_core.data import data_to_state
+            from recguru_core.data.domains import data_to_state
 
             items = {"n_items_a": data.a.n_items, "n_items_b": data.b.n_items}
             save_checkpoint(self.out, {"format": CKPT_FORMAT, "version": 1, "model": {},
@@ -84,7 +84,7 @@ def test_run_writes_schema_tables_sidecars_and_checkpoint_baselines(tmp_path):
     assert payload["settings"] == {"source": SOURCE, "preset": "quick", "overrides": {}}
     # sidecar ranks reproduce the row metrics
     ranks = bm.load_ranks(tmp_path / "results.d" / "ranks" / "pop_onatural_s1.npz")
-    from recguru_core.evaluation import metrics_from_ranks
+    from recguru_core.metrics.ranking import metrics_from_ranks
     row = next(r for r in rows if (r["model"], r["seed"], r["domain"]) == ("pop", 1, "B"))
     assert metrics_from_ranks(ranks["full"]["B"]) == pytest.approx(row["full"])
     # bootstrap entries for both families, both domains, every metric
@@ -137,7 +137,7 @@ def test_overlap_ablation_appends_overlap_and_writes_table3(tmp_path):
     seen = []
 
     def loader(spec):
-        from recguru_core.sources import load_source
+        from recguru_core.data.sources import load_source
         seen.append(spec)
         return load_source(spec)
 
@@ -193,7 +193,7 @@ def test_bootstrap_interval_sign(better):
     ranks = _ranks({"recguru": 1 if better else 30, "pop": 10, "recguru_noadv": 60})
     models = ["pop", "recguru_noadv", "recguru"]
     rows = []
-    from recguru_core.evaluation import metrics_from_ranks
+    from recguru_core.metrics.ranking import metrics_from_ranks
     for m in models:
         for d in ("A", "B"):
             met = metrics_from_ranks(ranks[m]["sampled"][d])
@@ -255,7 +255,7 @@ def test_cli_refuses_other_settings(tmp_path, capsys):
 
 
 def test_cli_end_to_end_with_pop(tmp_path, capsys):
-    pytest.importorskip("recguru_core.baselines")
+    pytest.importorskip("recguru_core.bench.baselines")
     out = tmp_path / "res.json"
     code = main(["benchmark", SOURCE, "--models", "pop", "--device", "cpu", "--quiet",
                  "--out", str(out)])

@@ -389,7 +389,7 @@ def test_non_checkpoint_on_the_checkpoint_uploader_is_one_error_line(browser, se
 def test_two_sessions_explain_different_users_at_once(browser, server, checkpoint_dir):
     """Two browser sessions ask for explanations of two different users at the same moment:
     both finish (no model lock: attention weights come back from the layer when asked)."""
-    from recguru_core.inference import LoadedRun
+    from recguru_core.analysis.inference import LoadedRun
 
     users = LoadedRun.load(checkpoint_dir / "demo.pt").users("A")
     picks = [str(users[len(users) // 3]), str(users[2 * len(users) // 3])]
@@ -417,7 +417,7 @@ def test_shared_link_opens_the_same_view_in_a_fresh_browser(browser, server, che
     name) opened in a new browser context shows that user, and the share box holds the link."""
     from urllib.parse import urlencode
 
-    from recguru_core.inference import LoadedRun
+    from recguru_core.analysis.inference import LoadedRun
 
     run = LoadedRun.load(checkpoint_dir / "demo.pt")
     both = sorted(set(run.users("A")) & set(run.users("B")))

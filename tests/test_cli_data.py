@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from recguru_core.errors import DataError
-from recguru_core.sources import parse_source
+from recguru_core.common.errors import DataError
+from recguru_core.data.sources import parse_source
 
 
 def cli(*args):

@@ -72,8 +72,8 @@ def _frame(at, column: str):
 
 
 def test_data_fingerprint_same_data_same_print(tiny, tiny_control, tmp_path):
-    from recguru_core.checkpoints import load_checkpoint
-    from recguru_core.compare import data_fingerprint
+    from recguru_core.train.checkpoints import load_checkpoint
+    from recguru_core.analysis.compare import data_fingerprint
 
     a, b = load_checkpoint(tiny), load_checkpoint(tiny_control)
     assert data_fingerprint(a) == data_fingerprint(b) == data_fingerprint(a["data"])
@@ -96,8 +96,8 @@ def test_data_fingerprint_same_data_same_print(tiny, tiny_control, tmp_path):
 
 @pytest.mark.parametrize("method", ["pca", "stored"])
 def test_comparison_layouts_share_users_and_frame(tiny, tiny_control, method):
-    from recguru_core.checkpoints import load_checkpoint
-    from recguru_core.compare import comparison_layouts
+    from recguru_core.train.checkpoints import load_checkpoint
+    from recguru_core.analysis.compare import comparison_layouts
 
     a, b = load_checkpoint(tiny), load_checkpoint(tiny_control)
     snaps, projs = [a["snapshots"], b["snapshots"]], [a["projections"], b["projections"]]
@@ -115,9 +115,9 @@ def test_comparison_layouts_share_users_and_frame(tiny, tiny_control, method):
 
 
 def test_comparison_layouts_refuse_a_single_run(tiny):
-    from recguru_core.checkpoints import load_checkpoint
-    from recguru_core.compare import comparison_layouts
-    from recguru_core.errors import RecGuruError
+    from recguru_core.train.checkpoints import load_checkpoint
+    from recguru_core.analysis.compare import comparison_layouts
+    from recguru_core.common.errors import RecGuruError
 
     with pytest.raises(RecGuruError, match="at least two"):
         comparison_layouts([load_checkpoint(tiny)["snapshots"]])
@@ -127,7 +127,7 @@ def test_comparison_layouts_refuse_a_single_run(tiny):
 
 
 def test_compare_page_on_two_tiny_runs(compare_app, tiny, tiny_control):
-    from recguru_core.checkpoints import load_checkpoint
+    from recguru_core.train.checkpoints import load_checkpoint
 
     at = _open(PAGE)
     assert not at.error, _texts(at.error)
@@ -234,7 +234,7 @@ def _compare(capsys, *argv) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def pair():
-    from recguru_core.checkpoints import load_checkpoint
+    from recguru_core.train.checkpoints import load_checkpoint
 
     return load_checkpoint(DEMO_PT), load_checkpoint(CONTROL_PT)
 
@@ -387,8 +387,8 @@ def test_cli_compare_refusals_are_one_line(name, tmp_path, capsys):
 
 @shipped
 def test_data_difference_names_the_part(pair):
-    from recguru_core.compare import check_same_data, data_difference, data_fingerprint
-    from recguru_core.errors import RecGuruError
+    from recguru_core.analysis.compare import check_same_data, data_difference, data_fingerprint
+    from recguru_core.common.errors import RecGuruError
 
     demo, control = pair
     assert data_difference(demo, control) is None

@@ -7,12 +7,12 @@ import functools
 import pytest
 import torch
 
-from recguru_core.checkpoints import FORMAT, validate_checkpoint
-from recguru_core.config import TrainConfig, config_from_dict, convert, parse_key_values
-from recguru_core.data import DataConfig
-from recguru_core.errors import CheckpointError, DataError, RecGuruError
-from recguru_core.model import ModelConfig
-from recguru_core.preprocess import PreprocessConfig
+from recguru_core.train.checkpoints import FORMAT, validate_checkpoint
+from recguru_core.common.config import TrainConfig, config_from_dict, convert, parse_key_values
+from recguru_core.data.domains import DataConfig
+from recguru_core.common.errors import CheckpointError, DataError, RecGuruError
+from recguru_core.nn.model import ModelConfig
+from recguru_core.data.preprocess import PreprocessConfig
 
 
 def test_parse_key_values_from_text_and_lists():
@@ -53,8 +53,8 @@ def test_missing_required_fields_are_named():
 
 @functools.lru_cache(maxsize=1)
 def _data_state():
-    from recguru_core.data import data_to_state
-    from recguru_core.sources import load_source
+    from recguru_core.data.domains import data_to_state
+    from recguru_core.data.sources import load_source
 
     data = load_source("synthetic:users=120,k_core=2,negatives=20")
     return data_to_state(data), {"n_items_a": data.a.n_items, "n_items_b": data.b.n_items}

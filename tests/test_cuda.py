@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core.training import score_rows
+from recguru_core.train.trainer import score_rows
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -13,9 +13,9 @@ pytestmark = [pytest.mark.cuda,
 def test_cuda_training_and_cpu_gpu_agreement(tmp_path):
     from test_training import TINY, TINY_SOURCE  # noqa: E402  (tests/ is on pytest's pythonpath)
 
-    from recguru_core.checkpoints import load_checkpoint
-    from recguru_core.inference import LoadedRun
-    from recguru_core.runs import build_trainer
+    from recguru_core.train.checkpoints import load_checkpoint
+    from recguru_core.analysis.inference import LoadedRun
+    from recguru_core.train.runs import build_trainer
 
     out = tmp_path / "cuda.pt"
     trainer = build_trainer(TINY_SOURCE + ",negatives=20", overrides={**TINY, "device": "cuda"},

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from recguru_core.data import CrossDomainData, DataConfig, left_padded, sample_negatives
-from recguru_core.errors import DataError
-from recguru_core.preprocess import PreprocessConfig
+from recguru_core.data.domains import CrossDomainData, DataConfig, left_padded, sample_negatives
+from recguru_core.common.errors import DataError
+from recguru_core.data.preprocess import PreprocessConfig
 
 LOOSE = PreprocessConfig(k_core=1, min_user_len=3)
 
@@ -104,7 +104,7 @@ def test_stats(make_raw):
 def _negatives_column_loop(offsets, items, n_items, n, weights, seed):
     """The previous sampler (one draw column at a time), kept as the reference the vectorised
     rounds of `sample_negatives` must reproduce bit for bit (same stream, same chunks)."""
-    from recguru_core.data import _alias_table
+    from recguru_core.data.domains import _alias_table
 
     n_users, lengths = len(offsets) - 1, np.diff(offsets)
     p = np.ones(n_items) if weights is None else np.asarray(weights, dtype=np.float64)

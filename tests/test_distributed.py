@@ -1,4 +1,4 @@
-"""Multi-process training (recguru_core/distributed.py): the sharding plan, the collectives in
+"""Multi-process training (recguru_core/train/distributed.py): the sharding plan, the collectives in
 a real 2-process gloo group, and (slow) `torchrun --nproc_per_node=2 -m recguru_core train` end
 to end: quality as one process, world_size recorded, resume under torchrun."""
 import json
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core import distributed
-from recguru_core.batching import epoch_batches
+from recguru_core.train import distributed
+from recguru_core.train.batching import epoch_batches
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -159,8 +159,8 @@ def _data_check_worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    from recguru_core.errors import RecGuruError
-    from recguru_core.runs import build_trainer
+    from recguru_core.common.errors import RecGuruError
+    from recguru_core.train.runs import build_trainer
 
     distributed.init("cpu")
     tiny = {"d_model": "16", "d_ff": "32", "n_layers": "1", "cdsrec_layers": "1", "max_len": "20"}
@@ -191,7 +191,7 @@ OVERRIDES = ["pretrain_epochs=3", "adv_steps=4", "adv_chunk=2", "finetune_epochs
              "d_model=16", "d_ff=32", "n_layers=1", "cdsrec_layers=1", "max_len=20", "short_len=10",
              "neg_softmax=5", "snapshot_users=50", "warmup_steps=10", "disc_hidden=16",
              "critic_warmup=20"]
-# POP on this set (recguru_core.baselines.Pop, test split): NDCG@10 A 0.224, B 0.236
+# POP on this set (recguru_core.bench.baselines.Pop, test split): NDCG@10 A 0.224, B 0.236
 
 
 def train(out, *extra, nproc=1):
@@ -256,8 +256,8 @@ def test_one_process_checkpoint_resumes_on_two(tmp_path):
 
 
 def test_world_size_is_not_an_override():
-    from recguru_core.errors import RecGuruError
-    from recguru_core.runs import build_trainer
+    from recguru_core.common.errors import RecGuruError
+    from recguru_core.train.runs import build_trainer
 
     with pytest.raises(RecGuruError, match="set by the launch"):
         build_trainer("synthetic:users=100", overrides={"world_size": "2"})

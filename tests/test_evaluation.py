@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core.evaluation import (
+from recguru_core.metrics.ranking import (
     full_exclusion_mask,
     metrics_from_ranks,
     ranks_from_candidate_scores,
@@ -73,7 +73,7 @@ def test_domain_ranks_score_by_length_but_return_row_order():
 
     import torch
 
-    from recguru_core.evaluation import domain_ranks
+    from recguru_core.metrics.ranking import domain_ranks
 
     rng = np.random.default_rng(0)
     n = 37

@@ -1,11 +1,11 @@
-"""Metrics by user group with bootstrap intervals (recguru_core/groups.py), evaluate --groups."""
+"""Metrics by user group with bootstrap intervals (recguru_core/analysis/groups.py), evaluate --groups."""
 from __future__ import annotations
 
 import json
 
 import numpy as np
 
-from recguru_core.evaluation import paired_bootstrap
+from recguru_core.metrics.ranking import paired_bootstrap
 
 
 def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_users():
@@ -20,7 +20,7 @@ def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_users():
 
 def test_group_table_partitions_users_and_matches_the_overall_metrics(tiny, capsys):
     from recguru_core import cli
-    from recguru_core.inference import LoadedRun
+    from recguru_core.analysis.inference import LoadedRun
 
     run = LoadedRun.load(tiny)
     rows = run.evaluate_groups(n_boot=200)

@@ -1,4 +1,4 @@
-"""GAN-health statistics and verdicts (recguru_core/health.py) and `evaluate --health`."""
+"""GAN-health statistics and verdicts (recguru_core/train/health.py) and `evaluate --health`."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core import health
+from recguru_core.train import health
 
 
 def _history(w, **series):
@@ -67,7 +67,7 @@ def test_accuracy_collapse_penalty_and_reconstruction_verdicts():
 
 def test_trainer_records_the_statistics_and_the_cli_reports_them(tiny, capsys):
     from recguru_core import cli
-    from recguru_core.checkpoints import load_checkpoint
+    from recguru_core.train.checkpoints import load_checkpoint
 
     steps = [r for r in load_checkpoint(tiny)["history"]
              if r.get("phase") == "adversarial" and "event" not in r]

@@ -8,8 +8,8 @@ that stopped aligning.
 """
 import pytest
 
-from recguru_core.analysis import alignment_metrics
-from recguru_core.runs import build_trainer
+from recguru_core.analysis.alignment import alignment_metrics
+from recguru_core.train.runs import build_trainer
 
 pytestmark = pytest.mark.slow
 

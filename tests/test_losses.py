@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from recguru_core import losses
+from recguru_core.nn import losses
 
-from recguru_core.losses import (
+from recguru_core.nn.losses import (
     bpr_loss,
     critic_loss_bce,
     critic_loss_wgan,
@@ -17,7 +17,7 @@ from recguru_core.losses import (
     sampled_softmax_loss,
     wasserstein_estimate,
 )
-from recguru_core.model import Discriminator
+from recguru_core.nn.model import Discriminator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recguru_core.errors import RecGuruError
-from recguru_core.layers import causal_padding_mask, positions_from_right
-from recguru_core.model import Discriminator, ModelConfig, RecGURU, shift_right
+from recguru_core.common.errors import RecGuruError
+from recguru_core.nn.layers import causal_padding_mask, positions_from_right
+from recguru_core.nn.model import Discriminator, ModelConfig, RecGURU, shift_right
 
 V_A, V_B = 40, 25
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from recguru_core.errors import DataError
-from recguru_core.preprocess import PreprocessConfig, k_core, preprocess
+from recguru_core.common.errors import DataError
+from recguru_core.data.preprocess import PreprocessConfig, k_core, preprocess
 
 
 def test_k_core_iterates_to_fixed_point():
@@ -64,7 +64,7 @@ def test_min_user_len_below_three_is_refused(n):
 
 
 def test_min_user_len_below_three_from_a_source_is_one_line():
-    from recguru_core.sources import load_source
+    from recguru_core.data.sources import load_source
 
     with pytest.raises(DataError, match="min_user_len=2: must be >= 3"):
         load_source("synthetic:users=50,min_user_len=2")

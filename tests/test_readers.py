@@ -31,9 +31,9 @@ from fixtures_formats import (
     write_recbole,
 )
 
-from recguru_core.errors import DataError
-from recguru_core.raw import INTERACTION_COLUMNS, RawCrossDomain, RawDomain
-from recguru_core.readers import (
+from recguru_core.common.errors import DataError
+from recguru_core.data.raw import INTERACTION_COLUMNS, RawCrossDomain, RawDomain
+from recguru_core.data.readers import (
     ACTION_THRILLS_GENRES,
     MOVIELENS_DOMAIN_A,
     MOVIELENS_DOMAIN_B,
@@ -627,7 +627,7 @@ def test_amazon_clean_files_take_the_fast_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Big dumps must not go through the per-line python parser when nothing is wrong."""
-    import recguru_core.readers.amazon as readers
+    import recguru_core.data.readers.amazon as readers
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("slow JSON path used on a clean file")

@@ -1,8 +1,8 @@
-"""Schedules that follow the data (recguru_core/schedule.py) and the notes a run gives."""
+"""Schedules that follow the data (recguru_core/train/schedule.py) and the notes a run gives."""
 from __future__ import annotations
 
-from recguru_core import schedule
-from recguru_core.config import PRESETS, TrainConfig
+from recguru_core.train import schedule
+from recguru_core.common.config import PRESETS, TrainConfig
 
 
 def _quick(**over):
@@ -38,7 +38,7 @@ def test_rules_are_off_at_zero_and_never_touch_disabled_phases():
 
 
 def test_the_trainer_uses_the_resolved_schedule_and_records_its_notes():
-    from recguru_core.runs import build_trainer
+    from recguru_core.train.runs import build_trainer
 
     trainer = build_trainer("synthetic:users=800", preset="tiny",
                             overrides={"min_epoch_steps": 8, "pretrain_epochs": 1, "adv_steps": 0,
@@ -49,8 +49,8 @@ def test_the_trainer_uses_the_resolved_schedule_and_records_its_notes():
 
 
 def test_the_checkpoint_keeps_what_was_asked_and_says_what_ran(tmp_path):
-    from recguru_core.checkpoints import load_checkpoint
-    from recguru_core.runs import build_trainer, trainer_from_checkpoint
+    from recguru_core.train.checkpoints import load_checkpoint
+    from recguru_core.train.runs import build_trainer, trainer_from_checkpoint
 
     out = tmp_path / "run.pt"
     trainer = build_trainer("synthetic:users=800", preset="tiny", out=out, seed=0, device="cpu",

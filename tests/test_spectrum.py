@@ -1,4 +1,4 @@
-"""Collapse measures (recguru_core/spectrum.py), their place in the alignment metrics, and the
+"""Collapse measures (recguru_core/metrics/spectrum.py), their place in the alignment metrics, and the
 health verdict that reads them."""
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core import health, spectrum
-from recguru_core.analysis import alignment_metrics
+from recguru_core.train import health
+
+from recguru_core.metrics import spectrum
+from recguru_core.analysis.alignment import alignment_metrics
 
 
 def _clouds(n=1500, d=64, seed=0):
@@ -98,7 +100,7 @@ def test_health_judges_older_runs_from_their_snapshots():
 
 
 def test_the_rank_keeping_losses_agree_with_the_measures_and_have_gradients():
-    from recguru_core import losses
+    from recguru_core.nn import losses
 
     iso, rank3 = _clouds(n=300, d=16)
     for cloud in (iso, rank3):

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recguru_core.errors import DataError
-from recguru_core.raw import INTERACTION_COLUMNS, RawCrossDomain, RawDomain
-from recguru_core.synthetic import SyntheticConfig, generate
+from recguru_core.common.errors import DataError
+from recguru_core.data.raw import INTERACTION_COLUMNS, RawCrossDomain, RawDomain
+from recguru_core.data.synthetic import SyntheticConfig, generate
 
 
 @pytest.fixture(scope="module")

@@ -50,9 +50,9 @@ def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 
 def test_tiny_preset_holds_model_and_train_overrides_and_a_source():
-    from recguru_core.config import PRESET_NOTES, PRESET_SOURCES, PRESETS
-    from recguru_core.runs import split_overrides
-    from recguru_core.sources import parse_source
+    from recguru_core.common.config import PRESET_NOTES, PRESET_SOURCES, PRESETS
+    from recguru_core.train.runs import split_overrides
+    from recguru_core.data.sources import parse_source
 
     model, train = split_overrides("tiny", {"d_model": "48", "adv_steps": "10"})
     assert model["d_model"] == 48 and model["n_layers"] == 1  # override over preset, preset kept
@@ -65,8 +65,8 @@ def test_tiny_preset_holds_model_and_train_overrides_and_a_source():
 
 
 def test_tiny_preset_builds_a_small_model_with_the_seed_given():
-    from recguru_core.config import PRESET_SOURCES
-    from recguru_core.runs import build_trainer
+    from recguru_core.common.config import PRESET_SOURCES
+    from recguru_core.train.runs import build_trainer
 
     trainer = build_trainer(PRESET_SOURCES["tiny"], preset="tiny", device="cpu", seed=3)
     assert trainer.model_cfg.d_model == 32 and trainer.model_cfg.n_layers == 1
@@ -159,7 +159,7 @@ def _records(progress: Path) -> list[dict]:
 
 
 def test_sigterm_stops_the_cli_at_the_next_step_keeping_the_last_unit(tmp_path):
-    from recguru_core.checkpoints import load_checkpoint
+    from recguru_core.train.checkpoints import load_checkpoint
 
     # many short epochs: the first unit is saved early, and a stop must not wait for a unit
     proc, out, progress = _start_cli_training(tmp_path, "pretrain_epochs=400")

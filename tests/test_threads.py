@@ -1,10 +1,10 @@
-"""The CPU thread-count policy (recguru_core/threads.py)."""
+"""The CPU thread-count policy (recguru_core/common/threads.py)."""
 from __future__ import annotations
 
 import pytest
 
-from recguru_core import threads
-from recguru_core.errors import RecGuruError
+from recguru_core.common import threads
+from recguru_core.common.errors import RecGuruError
 
 
 def test_explicit_counts_win_and_bad_ones_are_refused(monkeypatch):

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core.checkpoints import (
+from recguru_core.train.checkpoints import (
     load_checkpoint,
     model_from_checkpoint,
     save_checkpoint,
 )
-from recguru_core.errors import CheckpointError, RecGuruError
-from recguru_core.runs import build_trainer, split_overrides, trainer_from_checkpoint
-from recguru_core.training import noam_lr, score_rows
+from recguru_core.common.errors import CheckpointError, RecGuruError
+from recguru_core.train.runs import build_trainer, split_overrides, trainer_from_checkpoint
+from recguru_core.train.trainer import noam_lr, score_rows
 
 TINY_SOURCE = "synthetic:users=240,items_a=80,items_b=60,clusters=3,mean_len_a=12,mean_len_b=6,max_len=30"
 TINY = dict(pretrain_epochs=2, adv_steps=4, adv_chunk=2, finetune_epochs=2, batch_size=32,
@@ -250,7 +250,7 @@ def test_nan_loss_stops_training_naming_the_loss_and_keeps_the_last_checkpoint(t
 
 def test_nan_weights_do_not_score_perfectly(trained):
     path, _, _ = trained
-    from recguru_core.inference import LoadedRun
+    from recguru_core.analysis.inference import LoadedRun
 
     run = LoadedRun.load(path)
     with torch.no_grad():
@@ -303,9 +303,9 @@ def test_phase3_leaves_shared_eos_and_positions_alone():
 
 @pytest.mark.parametrize("variant", ["seqrec", "autorec", "recguru_noadv", "recguru"])
 def test_family_variants_fit_and_score(variant, tmp_path):
-    from recguru_core.models import build_model
-    from recguru_core.recommender import Recommender, evaluate_model
-    from recguru_core.sources import load_source
+    from recguru_core.bench.registry import build_model
+    from recguru_core.bench.recommender import Recommender, evaluate_model
+    from recguru_core.data.sources import load_source
 
     data = load_source(TINY_SOURCE + ",negatives=20")
     model = build_model(variant, overrides={**TINY, "critic_warmup": 5}, out=str(tmp_path / "m.pt"))

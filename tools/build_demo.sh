@@ -15,7 +15,7 @@ cp "$work/results.d/recguru_onatural_s0.pt" "$work/demo.pt"
 cp "$work/results.d/recguru_noadv_onatural_s0.pt" "$work/control_no_adv.pt"
 python - "$work/control_no_adv.pt" <<'PY'
 import sys
-from recguru_core.checkpoints import load_checkpoint, save_checkpoint
+from recguru_core.train.checkpoints import load_checkpoint, save_checkpoint
 ckpt = load_checkpoint(sys.argv[1])
 ckpt["snapshots"]["during"] = []  # what is recorded, not how it trained
 save_checkpoint(sys.argv[1], ckpt)

@@ -66,19 +66,19 @@ def spinner(message: str):
 
 
 def user_error(message: str) -> Exception:
-    from recguru_core.errors import RecGuruError
+    from recguru_core.common.errors import RecGuruError
 
     return RecGuruError(message)
 
 
 def checkpoint_error(message: str) -> Exception:
-    from recguru_core.errors import CheckpointError
+    from recguru_core.common.errors import CheckpointError
 
     return CheckpointError(message)
 
 
 def data_error(message: str) -> Exception:
-    from recguru_core.errors import DataError
+    from recguru_core.common.errors import DataError
 
     return DataError(message)
 
@@ -91,7 +91,7 @@ def _load(ref: RunRef):
     import sys
     import time
 
-    from recguru_core.inference import LoadedRun
+    from recguru_core.analysis.inference import LoadedRun
 
     started = time.perf_counter()
     run = LoadedRun.load(ref.path)
@@ -103,7 +103,7 @@ def _load(ref: RunRef):
 
 
 def load_run(path: str | Path | RunRef):
-    """The loaded run (recguru_core.inference.LoadedRun) of a checkpoint file, cached per
+    """The loaded run (recguru_core.analysis.inference.LoadedRun) of a checkpoint file, cached per
     RunRef. Raises a one-line error for a missing or unreadable file."""
     ref = path if isinstance(path, RunRef) else run_ref(path)
     if not Path(ref.path).is_file():
@@ -124,9 +124,9 @@ def run_status(path: str | Path | None) -> str | None:
 def check_loadable(ckpt: dict, name: str) -> None:
     """Rebuild data and model from a checkpoint dict that passed the format checks, and refuse
     NaN weights, so that a broken upload is refused before it is stored."""
-    from recguru_core.checkpoints import check_finite_weights
-    from recguru_core.errors import CheckpointError, RecGuruError
-    from recguru_core.inference import LoadedRun
+    from recguru_core.train.checkpoints import check_finite_weights
+    from recguru_core.common.errors import CheckpointError, RecGuruError
+    from recguru_core.analysis.inference import LoadedRun
 
     try:
         LoadedRun(ckpt, name)
@@ -138,29 +138,29 @@ def check_loadable(ckpt: dict, name: str) -> None:
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (recguru_core.atomic: temp file beside it, fsync,
+    """Write `data` to `path` atomically (recguru_core.common.atomic: temp file beside it, fsync,
     rename), for the UI modules that must not import the core."""
-    from recguru_core.atomic import atomic_write as write
+    from recguru_core.common.atomic import atomic_write as write
 
     write(path, lambda f: f.write(data))
 
 
 def read_checkpoint_file(path: str | Path) -> dict:
-    """torch.load(weights_only=True) + the format checks of recguru_core.checkpoints."""
-    from recguru_core.checkpoints import load_checkpoint
+    """torch.load(weights_only=True) + the format checks of recguru_core.train.checkpoints."""
+    from recguru_core.train.checkpoints import load_checkpoint
 
     return load_checkpoint(path)
 
 
 def snapshot_names(run) -> list[str]:
-    from recguru_core.snapshots import snapshot_names as names
+    from recguru_core.train.snapshots import snapshot_names as names
 
     return names(run.snapshots())
 
 
 def snapshot_steps(run) -> dict[str, int]:
     """{snapshot name: global step it was recorded at}, in training order."""
-    from recguru_core.snapshots import ordered_snapshots
+    from recguru_core.train.snapshots import ordered_snapshots
 
     return {name: int(snap.get("step", -1)) for name, snap in ordered_snapshots(run.snapshots())}
 
@@ -171,7 +171,7 @@ def snapshot_steps(run) -> dict[str, int]:
 def source_paths(spec: str) -> list[str]:
     """Every file or folder a source spec would read: its paths and its file options
     (meta_a=, item_b=, …). Raises the core's one-line DataError for a malformed spec."""
-    from recguru_core.sources import FILE_KEYS, parse_source
+    from recguru_core.data.sources import FILE_KEYS, parse_source
 
     parsed = parse_source(spec)
     return list(parsed.paths) + [parsed.options[k] for k in FILE_KEYS.get(parsed.kind, ())
@@ -184,7 +184,7 @@ def _source_mtimes(paths: list[str]) -> tuple:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _source_stats(spec: str, mtimes: tuple) -> dict:
-    from recguru_core.sources import load_source
+    from recguru_core.data.sources import load_source
 
     # The app reads files on behalf of its users: errors never quote the file's content.
     return load_source(spec, quote_content=False).stats()
@@ -210,7 +210,7 @@ def check_source(spec: str) -> dict:
 
 @st.cache_data(show_spinner="Generating the synthetic default…")
 def default_data_stats() -> dict:
-    from recguru_core.sources import load_source
+    from recguru_core.data.sources import load_source
 
     return load_source("synthetic").stats()
 
@@ -225,7 +225,7 @@ PRESET_FIELDS = ("pretrain_epochs", "adv_steps", "finetune_epochs", "gp_weight",
 def preset_values(preset: str) -> dict:
     """Default values of the Train page's hyper-parameters under a preset (config.PRESETS over
     the TrainConfig defaults): the page has no literals of its own."""
-    from recguru_core.config import PRESETS, TrainConfig
+    from recguru_core.common.config import PRESETS, TrainConfig
 
     if preset not in PRESETS:
         raise user_error(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
@@ -238,7 +238,7 @@ def preset_values(preset: str) -> dict:
 def training_choices(default: str | None = None) -> dict:
     """{"presets": {name: note}, "default": preset, "critics": [...], "devices": [...]} for the
     Train page (`default` when it is a preset, else the first)."""
-    from recguru_core.config import CRITICS, PRESET_NOTES, PRESETS
+    from recguru_core.common.config import CRITICS, PRESET_NOTES, PRESETS
 
     return {"presets": {name: PRESET_NOTES.get(name, "") for name in PRESETS},
             "default": default if default in PRESETS else next(iter(PRESETS)),
@@ -249,9 +249,9 @@ def synthetic_world(preset: str | None = None) -> dict | None:
     """{"users", "overlap", "seed"} of a synthetic world for the Train page's fields: the one
     config.PRESET_SOURCES names for `preset` (None when it names no synthetic one), or with no
     preset the generator's defaults."""
-    from recguru_core.config import PRESET_SOURCES
-    from recguru_core.sources import parse_source
-    from recguru_core.synthetic import SyntheticConfig
+    from recguru_core.common.config import PRESET_SOURCES
+    from recguru_core.data.sources import parse_source
+    from recguru_core.data.synthetic import SyntheticConfig
 
     spec = "synthetic" if preset is None else PRESET_SOURCES.get(preset)
     if not spec or parse_source(spec).kind != "synthetic":
@@ -297,7 +297,7 @@ def history_csv(path: str) -> bytes:
 
 
 def _projection_to_plain(result: dict) -> dict:
-    from recguru_core.snapshots import to_numpy
+    from recguru_core.train.snapshots import to_numpy
 
     out = {}
     for key, value in (result or {}).items():
@@ -313,7 +313,7 @@ def _projection_to_plain(result: dict) -> dict:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _projection(ref: RunRef, method: str, n_users: int, seed: int,
                 _progress: Callable | None = None) -> dict:
-    from recguru_core.projection import project_snapshots
+    from recguru_core.analysis.projection import project_snapshots
 
     result = project_snapshots(load_run(ref).snapshots(), n_users=int(n_users), seed=int(seed),
                                method=method, progress=_progress)
@@ -370,8 +370,8 @@ def forget_projection(path: str) -> None:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _alignment_view(ref: RunRef, origin: str, method: str, seed: int, n_rows: int,
                     _projection: dict) -> AlignmentView:
-    from recguru_core.analysis import partner_rows
-    from recguru_core.snapshots import plain_snapshots
+    from recguru_core.analysis.alignment import partner_rows
+    from recguru_core.train.snapshots import plain_snapshots
 
     run = load_run(ref)
     view = alignment_view(plain_snapshots(run.snapshots()), _projection,
@@ -416,13 +416,13 @@ def alignment_chart(path: str, view: AlignmentView, left: str, right: str, color
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _health(ref: RunRef) -> list[dict]:
-    from recguru_core.health import diagnose
+    from recguru_core.train.health import diagnose
 
     return diagnose(load_run(ref).history(), load_run(ref).snapshots())
 
 
 def health_rows(path: str) -> list[dict]:
-    """The adversarial phase's health verdicts (recguru_core.health) from the step records."""
+    """The adversarial phase's health verdicts (recguru_core.train.health) from the step records."""
     return _health(run_ref(path))
 
 
@@ -442,7 +442,7 @@ def start_group_evaluation(path: str, n_boot: int = 1000) -> jobs.Job:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _alignment_metrics(ref: RunRef, n_max: int) -> dict:
-    from recguru_core.analysis import compare_snapshots
+    from recguru_core.analysis.alignment import compare_snapshots
 
     return compare_snapshots(load_run(ref).snapshots() or {}, seed=0, n_max=n_max)
 
@@ -463,15 +463,15 @@ def start_alignment_metrics(path: str, n_max: int = ALIGNMENT_N_MAX) -> jobs.Job
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _fingerprint(ref: RunRef) -> str:
-    from recguru_core.compare import data_fingerprint
+    from recguru_core.analysis.compare import data_fingerprint
 
     return data_fingerprint(load_run(ref).ckpt)
 
 
 def comparison_tables(paths: Sequence[str], labels: Sequence[str], **kw) -> dict:
-    """recguru_core.compare.comparison_tables of these runs, the rows the CLI's `compare`
+    """recguru_core.analysis.compare.comparison_tables of these runs, the rows the CLI's `compare`
     prints (kw: alignments, metric_keys); a one-line error names a run of other data."""
-    from recguru_core.compare import comparison_tables
+    from recguru_core.analysis.compare import comparison_tables
 
     runs = [load_run(p) for p in paths]
     return comparison_tables(labels, [r.ckpt for r in runs], [r.metrics() for r in runs],
@@ -480,7 +480,7 @@ def comparison_tables(paths: Sequence[str], labels: Sequence[str], **kw) -> dict
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _comparison_layouts(refs: tuple, method: str, n_users: int, seed: int) -> dict:
-    from recguru_core.compare import comparison_layouts
+    from recguru_core.analysis.compare import comparison_layouts
 
     runs = [load_run(ref) for ref in refs]
     return comparison_layouts([r.snapshots() for r in runs], [r.projections() for r in runs],

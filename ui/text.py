@@ -23,7 +23,7 @@ def is_user_error(exc: BaseException) -> bool:
     (recognised by module, so this module needs no import of recguru_core) and ViewError."""
     if isinstance(exc, ViewError):
         return True
-    return any(c.__module__ == "recguru_core.errors" for c in type(exc).__mro__)
+    return any(c.__module__ == "recguru_core.common.errors" for c in type(exc).__mro__)
 
 
 def describe_error(exc: BaseException) -> str:

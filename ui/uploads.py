@@ -131,7 +131,7 @@ def handle_checkpoint_upload(file) -> None:
 
 def save_uploaded_checkpoint(name: str, data: bytes, *, session: str | None = None) -> Path:
     """Validate an uploaded .pt with the core's full checkpoint validation
-    (recguru_core.checkpoints.load_checkpoint: torch.load(weights_only=True), so a pickled
+    (recguru_core.train.checkpoints.load_checkpoint: torch.load(weights_only=True), so a pickled
     object is refused and never executed, then every section's check) and a rebuild of data
     and model; only then place it atomically under checkpoints/uploads/<session>/. Raises a
     one-line user error."""

@@ -79,8 +79,8 @@ def test_reader_errors_never_quote_the_file(roots):
 
 
 def test_the_cli_still_quotes_the_bad_value(roots):
-    from recguru_core.errors import DataError
-    from recguru_core.sources import load_source
+    from recguru_core.common.errors import DataError
+    from recguru_core.data.sources import load_source
 
     path = roots / "b.csv"
     path.write_text("user_id,item_id,timestamp\nu1,i1,BADVALUE\n")

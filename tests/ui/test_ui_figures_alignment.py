@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from recguru_core.analysis import partner_rows
+from recguru_core.analysis.alignment import partner_rows
 from ui.figures import alignment as alignment_fig
 from ui.figures import style
 

@@ -1,5 +1,5 @@
 """ui/figures/compare.py and the overlaid curves: plain data in, frames and figures out. The
-tables' rows come from recguru_core.compare (as the store hands them to the page)."""
+tables' rows come from recguru_core.analysis.compare (as the store hands them to the page)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from recguru_core.compare import alignment_rows, metric_rows
+from recguru_core.analysis.compare import alignment_rows, metric_rows
 from ui.figures import compare
 from ui.figures.curves import overlay_curves_figure
 from ui.figures.style import METRIC_KEYS

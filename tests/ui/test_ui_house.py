@@ -4,7 +4,6 @@ modules. Every rule walks the packages recursively, so a new subpackage cannot e
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
@@ -12,39 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from helpers.imports import imports as _imports
+from helpers.imports import modules as _modules
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("recguru_core", "ui")
 MAX_MODULE_LINES = 600
-
-
-def _modules(package: str) -> dict[str, Path]:
-    """Dotted module name -> file, for every .py under the package (recursively)."""
-    out = {}
-    for path in sorted((ROOT / package).rglob("*.py")):
-        parts = list(path.relative_to(ROOT).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        out[".".join(parts)] = path
-    return out
-
-
-def _imports(path: Path, module: str) -> set[str]:
-    """Absolute names of everything `path` imports, at any depth (function-local included)."""
-    is_package = path.name == "__init__.py"
-    here = module.split(".") if is_package else module.split(".")[:-1]
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = here[: len(here) - (node.level - 1)]
-                prefix = ".".join(base + ([node.module] if node.module else []))
-            else:
-                prefix = node.module or ""
-            names.add(prefix)
-            names |= {f"{prefix}.{a.name}" for a in node.names}  # `from . import store`
-    return names
 
 
 def _all_modules() -> dict[str, Path]:
@@ -149,12 +121,12 @@ def test_no_module_is_a_monolith():
 def test_the_ui_twins_of_core_constants_and_rules_agree() -> None:
     """ui/ keeps a few copies of core values because only ui/store.py may import the core, and
     the store imports it lazily (no torch at import): each copy must match its original."""
-    from recguru_core import compare
+    from recguru_core.analysis import compare
     from ui import state
     from ui.panels.compare import short_labels
 
     assert state.ALIGNMENT_N_MAX == compare.ALIGNMENT_N_MAX
-    from recguru_core import health
+    from recguru_core.train import health
     from ui.panels import alignment as panel
 
     assert (panel.RANK_RATIO_BAD, panel.RANK_RATIO_WARN, panel.TOP3_RISE_BAD, panel.TOP3_RISE_WARN) == \

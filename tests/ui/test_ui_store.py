@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_check_source_reports_bad_csv_in_one_line(tmp_path, monkeypatch):
-    from recguru_core.errors import RecGuruError
+    from recguru_core.common.errors import RecGuruError
 
     monkeypatch.setenv("RECGURU_DATA_ROOTS", str(tmp_path))
     bad = tmp_path / "Books.csv"
@@ -49,7 +49,7 @@ def test_two_explanations_at_once_need_no_lock(tiny, tmp_path):
     after the other: attention weights come back from the layer, no module hook, no lock."""
     import shutil
 
-    from recguru_core.inference import LoadedRun
+    from recguru_core.analysis.inference import LoadedRun
     from ui import jobs
 
     path = tmp_path / "own-copy.pt"  # a checkpoint no earlier test has cached anything for

@@ -58,7 +58,7 @@ def test_killed_training_process_is_reported_and_resumable(tmp_path, monkeypatch
     from streamlit.testing.v1 import AppTest
     from test_app import APP, TINY_OVERRIDES, TINY_SOURCE, _point_app_at
 
-    from recguru_core.checkpoints import load_checkpoint
+    from recguru_core.train.checkpoints import load_checkpoint
 
     _point_app_at(monkeypatch, tmp_path, tiny)
     slow = {**TINY_OVERRIDES, "pretrain_epochs": 40}

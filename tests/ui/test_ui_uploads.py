@@ -25,7 +25,7 @@ def folders(tmp_path, monkeypatch):
 
 
 def test_uploaded_checkpoint_is_validated_before_it_is_stored(folders):
-    from recguru_core.errors import CheckpointError
+    from recguru_core.common.errors import CheckpointError
 
     with pytest.raises(CheckpointError, match="garbage.pt: not a loadable RecGURU checkpoint"):
         uploads.save_uploaded_checkpoint("garbage.pt", b"\x00\x01 not a zip", session="s1")
@@ -43,7 +43,7 @@ def test_uploaded_checkpoint_is_validated_before_it_is_stored(folders):
 
 
 def test_hostile_checkpoints_are_refused_and_payloads_never_run(folders):
-    from recguru_core.errors import CheckpointError
+    from recguru_core.common.errors import CheckpointError
 
     marker = folders / "PWNED"
     for name, data in hostile_checkpoints(folders).items():
@@ -77,7 +77,7 @@ def test_valid_upload_is_stored_once_per_session(folders, tmp_path_factory):
 
 
 def test_upload_size_and_count_limits(folders, monkeypatch):
-    from recguru_core.errors import CheckpointError, DataError
+    from recguru_core.common.errors import CheckpointError, DataError
 
     monkeypatch.setenv("RECGURU_UPLOAD_MAX_MB", "0.001")  # ~1 kB
     with pytest.raises(CheckpointError, match="over the upload limit"):
@@ -124,7 +124,7 @@ def test_save_uploaded_tables_keeps_names_for_domains(folders):
     assert kind == "csv" and Path(a).name == "Books.csv" and Path(b).name == "Movies-new.csv"
     assert Path(a).parent.parent == state.data_upload_dir() / "s1" / "t1"
     assert Path(a).is_file() and Path(b).is_file()
-    from recguru_core.errors import DataError
+    from recguru_core.common.errors import DataError
 
     with pytest.raises(DataError, match="empty"):
         uploads.save_uploaded_tables(("a.csv", b""), ("b.csv", b"x"), session="s1")

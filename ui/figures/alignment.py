@@ -68,7 +68,7 @@ class AlignmentView:
 
 def alignment_view(snapshots: dict, projection: dict, names: dict | None = None) -> AlignmentView:
     """Combine a projection result (rows into the snapshots) with the snapshot metadata.
-    `snapshots` holds plain arrays (recguru_core.snapshots.plain_snapshots)."""
+    `snapshots` holds plain arrays (recguru_core.train.snapshots.plain_snapshots)."""
     present = [s for s in (snapshots.get("before"), *(snapshots.get("during") or []),
                            snapshots.get("after")) if s is not None]
     if not present:

@@ -1,5 +1,5 @@
 """Compare runs: the comparison's rows as tables, the shared layout's points (pure; the rows
-come from recguru_core.compare through the store, the same rows the CLI's `compare` prints;
+come from recguru_core.analysis.compare through the store, the same rows the CLI's `compare` prints;
 the overlaid curves are in curves.py)."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _number(value: float | None) -> float:
 
 def difference_frame(rows: Sequence[dict], labels: Sequence[str], *,
                      names: dict | None = None) -> pd.DataFrame:
-    """The metric rows (recguru_core.compare.metric_rows) as a table in percent points: one
+    """The metric rows (recguru_core.analysis.compare.metric_rows) as a table in percent points: one
     row per (ranking, domain, metric), every run's test value and each later run minus the
     first ("B − A"); a value a run lacks is NaN."""
     labels = list(labels)
@@ -54,7 +54,7 @@ def style_differences(frame: pd.DataFrame):
 
 
 def alignment_frame(rows: Sequence[dict], labels: Sequence[str]) -> pd.DataFrame:
-    """The alignment rows (recguru_core.compare.alignment_rows) as a table indexed by metric:
+    """The alignment rows (recguru_core.analysis.compare.alignment_rows) as a table indexed by metric:
     each run's value and its shuffled-label null, each later run minus the first, and how to
     read the metric."""
     labels = list(labels)

@@ -311,7 +311,7 @@ def neighbours_table(neighbours: Sequence[dict]) -> pd.DataFrame:
 
 
 def groups_frame(rows: Sequence[dict]) -> pd.DataFrame:
-    """recguru_core.groups rows -> one row per (domain, group) with the user count and a
+    """recguru_core.analysis.groups rows -> one row per (domain, group) with the user count and a
     'value (low–high)' cell per ranking × metric, in percent."""
     if not rows:
         return pd.DataFrame()
@@ -328,7 +328,7 @@ def groups_frame(rows: Sequence[dict]) -> pd.DataFrame:
 
 
 def health_frame(rows: Sequence[dict]) -> pd.DataFrame:
-    """recguru_core.health.diagnose rows as a table with a status mark."""
+    """recguru_core.train.health.diagnose rows as a table with a status mark."""
     mark = {"ok": "✅ ok", "warn": "⚠️ warn", "bad": "❌ bad", "n/a": "– n/a"}
     return pd.DataFrame([{"status": mark.get(r["status"], r["status"]), "check": r["check"],
                           "value": r["value"], "verdict": r["verdict"], "what to try": r["advice"]}

@@ -21,7 +21,7 @@ from ..page import when_ready
 from ..state import K_SELECTION, goto_recommendations
 from ..text import fmt_number, md
 
-# twins of recguru_core.health's rank-check thresholds (ui never imports the core at import
+# twins of recguru_core.train.health's rank-check thresholds (ui never imports the core at import
 # time; tests/ui/test_ui_house.py keeps them equal)
 RANK_RATIO_BAD, RANK_RATIO_WARN = 0.8, 0.9
 TOP3_RISE_BAD, TOP3_RISE_WARN = 0.10, 0.05
@@ -195,7 +195,7 @@ METRIC_CARDS = (
 
 def collapse_reading(comparison: dict, name: str) -> tuple[str, str] | None:
     """(level, sentence) for snapshot `name` against 'before', from the measured spectrum, with
-    the thresholds of recguru_core.health's rank check: "bad" (effective rank below 0.8x or
+    the thresholds of recguru_core.train.health's rank check: "bad" (effective rank below 0.8x or
     top-3 share up by more than 0.1: collapsed), "warn" (below 0.9x or up by more than 0.05),
     "ok". None for 'before' or when the spectrum was not measured."""
     now = (comparison.get(name) or {}).get("spectrum") or {}

@@ -1,6 +1,6 @@
 """Compare-runs widgets: the run picker, the data check, and the four side-by-side views.
 
-The tables' numbers come from recguru_core.compare (through the store), the same rows the
+The tables' numbers come from recguru_core.analysis.compare (through the store), the same rows the
 CLI's `compare` prints; this module only draws them."""
 
 from __future__ import annotations
