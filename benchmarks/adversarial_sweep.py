@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
-import sys
 import time
 
 DEFAULT_CONFIGS = [

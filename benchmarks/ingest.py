@@ -28,9 +28,8 @@ def main():
     parser.add_argument("--csv", default=None, help="directory for the CSV round trip")
     args = parser.parse_args()
 
-    from recguru_core.data.domains import CrossDomainData
+    from recguru_core.data.domains import CrossDomainData, DataConfig
     from recguru_core.data.preprocess import PreprocessConfig
-    from recguru_core.data.domains import DataConfig
     from recguru_core.data.synthetic import SyntheticConfig, generate
 
     # With these catalogue sizes the world yields ~24 interactions per user (A and B together).

@@ -12,8 +12,6 @@ Run on an otherwise idle machine: seeded UMAP is single-threaded.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 

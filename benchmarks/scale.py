@@ -39,11 +39,11 @@ def one_size(args) -> dict:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     from recguru_core.common.config import TrainConfig
     from recguru_core.data.domains import CrossDomainData, DataConfig
+    from recguru_core.data.preprocess import PreprocessConfig
+    from recguru_core.data.synthetic import SyntheticConfig, generate
     from recguru_core.metrics.ranking import domain_ranks, metrics_from_ranks
     from recguru_core.nn.model import ModelConfig
-    from recguru_core.data.preprocess import PreprocessConfig
     from recguru_core.train.scoring import score_rows
-    from recguru_core.data.synthetic import SyntheticConfig, generate
     from recguru_core.train.trainer import Trainer
 
     out = {"users": args.one, "items_per_domain": args.items_per_domain, "device": args.device,

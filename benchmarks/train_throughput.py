@@ -111,10 +111,10 @@ def compare_busy(args):
 
 def measure(args):
 
-    from recguru_core.train.batching import epoch_batches
-    from recguru_core.nn.model import ModelConfig
     from recguru_core.data.sources import load_source
-    from recguru_core.train.trainer import Trainer, TrainConfig
+    from recguru_core.nn.model import ModelConfig
+    from recguru_core.train.batching import epoch_batches
+    from recguru_core.train.trainer import TrainConfig, Trainer
 
     data = load_source(args.source)
     mcfg = ModelConfig(n_items_a=data.a.n_items, n_items_b=data.b.n_items)  # paper defaults

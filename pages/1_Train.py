@@ -92,48 +92,22 @@ with params_col:
         key=forms.kept("train.preset", choices["default"]),
         captions=list(choices["presets"].values()),
         on_change=_prefill_world,
-        help="tiny: a smaller world and model, for a first look at every page in about a "
-        "minute. quick: the paper's model on the default world. paper: the paper's schedule.",
     )
+    # one widget per row of the core's field table (config.FORM_FIELDS), defaults from the preset
     defaults = store.preset_values(preset)
-    c1, c2, c3 = st.columns(3)
-    pretrain = c1.number_input(
-        "Pre-train epochs",
-        0,
-        1000,
-        key=forms.kept(f"train.pretrain.{preset}", int(defaults["pretrain_epochs"])),
-    )
-    adv_steps = c2.number_input(
-        "Adversarial steps",
-        0,
-        100_000,
-        key=forms.kept(f"train.adv.{preset}", int(defaults["adv_steps"])),
-    )
-    finetune = c3.number_input(
-        "Fine-tune epochs",
-        0,
-        1000,
-        key=forms.kept(f"train.ft.{preset}", int(defaults["finetune_epochs"])),
-    )
-    c1, c2, c3 = st.columns(3)
-    gp_weight = c1.number_input(
-        "Gradient-penalty weight",
-        0.0,
-        1000.0,
-        step=0.5,
-        key=forms.kept(f"train.gp.{preset}", float(defaults["gp_weight"])),
-    )
-    w_l2 = c2.number_input(
-        "l2 weight",
-        0.0,
-        1000.0,
-        step=0.1,
-        key=forms.kept(f"train.l2.{preset}", float(defaults["w_l2"])),
-    )
-    critic = c3.selectbox(
-        "Critic",
-        choices["critics"],
-        key=forms.kept(f"train.critic.{preset}", defaults["critic"]),
+    fields = {}
+    table = store.form_fields()
+    for first in range(0, len(table), 3):
+        for column, field in zip(st.columns(3), table[first:first + 3]):
+            fields[field.name] = forms.field_widget(
+                column, field, defaults[field.name], f"train.{field.name}.{preset}"
+            )
+    advanced = st.text_input(
+        "Advanced: any other setting as key=value",
+        key=forms.kept(f"train.advanced.{preset}", ""),
+        placeholder="e.g. w_decor=0.2 n_layers=2 bpr_negatives=20",
+        help="Every setting of `recguru train` (the CLI's overrides), separated by spaces or "
+        "commas; checked before the job starts. Wins over the fields above.",
     )
     c1, c2 = st.columns(2)
     seed = c1.number_input("Training seed", 0, 1_000_000, key=forms.kept("train.seed", 0))
@@ -157,15 +131,10 @@ start = st.button(
     disabled=busy or not spec,
     key="train.start",
 )
+overrides = None
 if start and page.attempt(store.check_source, spec) is not None:
-    overrides = {
-        "pretrain_epochs": pretrain,
-        "adv_steps": adv_steps,
-        "finetune_epochs": finetune,
-        "gp_weight": gp_weight,
-        "w_l2": w_l2,
-        "critic": critic,
-    }
+    overrides = page.attempt(store.check_train_settings, preset, fields, advanced)
+if overrides is not None:
     if (
         page.attempt(
             training.start_training,

@@ -146,8 +146,8 @@ def _train(args, *, main: bool, stop=None, started=None) -> int:
 
     import torch
 
-    from .train.outputs import check_train_output, resume_mismatch
     from .common.threads import parse_threads
+    from .train.outputs import check_train_output, resume_mismatch
 
     try:
         if args.force and args.resume:
@@ -317,8 +317,8 @@ def _warn_if_unfinished(path: str, ckpt: dict) -> None:
 def _print_alignment(args) -> int:
     """`evaluate --alignment`: analysis.flatten_comparison of every snapshot, the app's sample."""
     from .analysis.alignment import compare_snapshots, flatten_comparison, format_flat_rows
-    from .train.checkpoints import load_checkpoint
     from .analysis.compare import ALIGNMENT_N_MAX
+    from .train.checkpoints import load_checkpoint
 
     ckpt = load_checkpoint(args.path)
     _warn_if_unfinished(args.path, ckpt)

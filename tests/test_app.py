@@ -462,7 +462,37 @@ def test_train_synthetic_check_and_preset_switch(tiny_app):
     assert at.dataframe, "statistics of the synthetic data shown"
     at.radio(key="train.preset").set_value("paper").run()
     _ok(at, "paper preset")
-    assert at.number_input(key="train.adv.paper").value > at.number_input(key="train.adv.paper").min
+    assert at.number_input(key="train.adv_steps.paper").value > at.number_input(key="train.adv_steps.paper").min
+
+
+def test_train_form_reaches_every_setting(tiny_app, monkeypatch):
+    """The form is the core's field table (w_adv included) plus an advanced key=value box,
+    parsed and validated by the core before a job starts; a bad key is one st.error line."""
+    from recguru_core.common.config import FORM_FIELDS
+    from ui import training
+
+    started = []
+    monkeypatch.setattr(training, "current_job", lambda: None)
+    monkeypatch.setattr(training, "start_training",
+                        lambda spec, **kw: started.append(kw) or "started")
+    at = _open("pages/1_Train.py")
+    keys = {w.key for w in at.number_input} | {w.key for w in at.selectbox}
+    assert {f"train.{f.name}.tiny" for f in FORM_FIELDS} <= keys
+    assert at.number_input(key="train.w_adv.tiny").value == 1.0
+    at.text_input(key="train.advanced.tiny").set_value("w_decr=0.2").run()
+    at.button(key="train.start").click().run()
+    plain = lambda: at.error[0].value.replace("\\", "")  # noqa: E731  (md-escaped underscores)
+    assert len(at.error) == 1 and "w_decr" in plain() and not started, _texts(at.error)
+    at.text_input(key="train.advanced.tiny").set_value("n_layers=-2").run()
+    at.button(key="train.start").click().run()
+    assert len(at.error) == 1 and "n_layers" in plain() and not started, _texts(at.error)
+    at.number_input(key="train.w_adv.tiny").set_value(0.0).run()
+    at.text_input(key="train.advanced.tiny").set_value("w_decor=0.2, bpr_negatives=20").run()
+    at.button(key="train.start").click().run()
+    assert not at.error, _texts(at.error)
+    overrides = started[-1]["overrides"]
+    assert overrides["w_adv"] == 0.0 and overrides["w_decor"] == "0.2"
+    assert overrides["bpr_negatives"] == "20" and overrides["d_model"] == 32  # tiny's own d
 
 
 def test_train_page_shows_finished_job_and_adopts_it(tiny_app):

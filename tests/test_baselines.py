@@ -10,8 +10,8 @@ import torch
 from recguru_core.bench import baselines as B
 from recguru_core.bench import bert4rec as BR
 from recguru_core.bench import sasrec as S
-from recguru_core.bench.registry import build_model
 from recguru_core.bench.recommender import Recommender, evaluate_model
+from recguru_core.bench.registry import build_model
 from recguru_core.data.sources import load_source
 
 # A small world with a strong planted signal: 4 taste clusters and mostly Markov steps (the

@@ -8,11 +8,11 @@ import torch
 
 from recguru_core.bench import harness as bm
 from recguru_core.bench import report as report
-from recguru_core.train.checkpoints import FORMAT as CKPT_FORMAT
-from recguru_core.train.checkpoints import load_checkpoint, save_checkpoint
 from recguru_core.cli import main
 from recguru_core.common.errors import RecGuruError
 from recguru_core.metrics.ranking import METRIC_NAMES
+from recguru_core.train.checkpoints import FORMAT as CKPT_FORMAT
+from recguru_core.train.checkpoints import load_checkpoint, save_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -72,8 +72,8 @@ def _frame(at, column: str):
 
 
 def test_data_fingerprint_same_data_same_print(tiny, tiny_control, tmp_path):
-    from recguru_core.train.checkpoints import load_checkpoint
     from recguru_core.analysis.compare import data_fingerprint
+    from recguru_core.train.checkpoints import load_checkpoint
 
     a, b = load_checkpoint(tiny), load_checkpoint(tiny_control)
     assert data_fingerprint(a) == data_fingerprint(b) == data_fingerprint(a["data"])
@@ -96,8 +96,8 @@ def test_data_fingerprint_same_data_same_print(tiny, tiny_control, tmp_path):
 
 @pytest.mark.parametrize("method", ["pca", "stored"])
 def test_comparison_layouts_share_users_and_frame(tiny, tiny_control, method):
-    from recguru_core.train.checkpoints import load_checkpoint
     from recguru_core.analysis.compare import comparison_layouts
+    from recguru_core.train.checkpoints import load_checkpoint
 
     a, b = load_checkpoint(tiny), load_checkpoint(tiny_control)
     snaps, projs = [a["snapshots"], b["snapshots"]], [a["projections"], b["projections"]]
@@ -115,9 +115,9 @@ def test_comparison_layouts_share_users_and_frame(tiny, tiny_control, method):
 
 
 def test_comparison_layouts_refuse_a_single_run(tiny):
-    from recguru_core.train.checkpoints import load_checkpoint
     from recguru_core.analysis.compare import comparison_layouts
     from recguru_core.common.errors import RecGuruError
+    from recguru_core.train.checkpoints import load_checkpoint
 
     with pytest.raises(RecGuruError, match="at least two"):
         comparison_layouts([load_checkpoint(tiny)["snapshots"]])

@@ -7,12 +7,12 @@ import functools
 import pytest
 import torch
 
-from recguru_core.train.checkpoints import FORMAT, validate_checkpoint
 from recguru_core.common.config import TrainConfig, config_from_dict, convert, parse_key_values
-from recguru_core.data.domains import DataConfig
 from recguru_core.common.errors import CheckpointError, DataError, RecGuruError
-from recguru_core.nn.model import ModelConfig
+from recguru_core.data.domains import DataConfig
 from recguru_core.data.preprocess import PreprocessConfig
+from recguru_core.nn.model import ModelConfig
+from recguru_core.train.checkpoints import FORMAT, validate_checkpoint
 
 
 def test_parse_key_values_from_text_and_lists():

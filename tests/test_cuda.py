@@ -13,8 +13,8 @@ pytestmark = [pytest.mark.cuda,
 def test_cuda_training_and_cpu_gpu_agreement(tmp_path):
     from test_training import TINY, TINY_SOURCE  # noqa: E402  (tests/ is on pytest's pythonpath)
 
-    from recguru_core.train.checkpoints import load_checkpoint
     from recguru_core.analysis.inference import LoadedRun
+    from recguru_core.train.checkpoints import load_checkpoint
     from recguru_core.train.runs import build_trainer
 
     out = tmp_path / "cuda.pt"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from recguru_core.data.domains import CrossDomainData, DataConfig, left_padded, sample_negatives
 from recguru_core.common.errors import DataError
+from recguru_core.data.domains import CrossDomainData, DataConfig, left_padded, sample_negatives
 from recguru_core.data.preprocess import PreprocessConfig
 
 LOOSE = PreprocessConfig(k_core=1, min_user_len=3)

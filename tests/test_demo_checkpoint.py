@@ -3,9 +3,9 @@ from pathlib import Path
 
 import torch
 
-from recguru_core.train.checkpoints import model_from_checkpoint
 from recguru_core.data.domains import data_from_state
 from recguru_core.data.sources import load_source
+from recguru_core.train.checkpoints import model_from_checkpoint
 
 DEMO = Path(__file__).resolve().parents[1] / "checkpoints" / "demo.pt"
 

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from recguru_core.nn import losses
-
 from recguru_core.nn.losses import (
     bpr_loss,
     critic_loss_bce,

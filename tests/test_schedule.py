@@ -1,8 +1,8 @@
 """Schedules that follow the data (recguru_core/train/schedule.py) and the notes a run gives."""
 from __future__ import annotations
 
-from recguru_core.train import schedule
 from recguru_core.common.config import PRESETS, TrainConfig
+from recguru_core.train import schedule
 
 
 def _quick(**over):
@@ -56,7 +56,7 @@ def test_the_checkpoint_keeps_what_was_asked_and_says_what_ran(tmp_path):
     trainer = build_trainer("synthetic:users=800", preset="tiny", out=out, seed=0, device="cpu",
                             overrides={"min_epoch_steps": 8, "pretrain_epochs": 1, "adv_steps": 0,
                                        "finetune_epochs": 0})
-    for rec in trainer.run():
+    for _rec in trainer.run():
         pass
     ckpt = load_checkpoint(out)
     assert ckpt["config"]["train"]["batch_size"] == 128  # asked

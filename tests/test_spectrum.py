@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from recguru_core.train import health
-
-from recguru_core.metrics import spectrum
 from recguru_core.analysis.alignment import alignment_metrics
+from recguru_core.metrics import spectrum
+from recguru_core.train import health
 
 
 def _clouds(n=1500, d=64, seed=0):

@@ -51,8 +51,8 @@ def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 def test_tiny_preset_holds_model_and_train_overrides_and_a_source():
     from recguru_core.common.config import PRESET_NOTES, PRESET_SOURCES, PRESETS
-    from recguru_core.train.runs import split_overrides
     from recguru_core.data.sources import parse_source
+    from recguru_core.train.runs import split_overrides
 
     model, train = split_overrides("tiny", {"d_model": "48", "adv_steps": "10"})
     assert model["d_model"] == 48 and model["n_layers"] == 1  # override over preset, preset kept
@@ -82,21 +82,21 @@ def test_train_page_defaults_to_tiny_and_keeps_the_form_across_pages(tiny_app):
     assert at.radio(key="train.preset").value == "tiny"
     assert at.number_input(key="train.users").value == 1500  # the tiny preset's own world
     at.number_input(key="train.users").set_value(2500).run()
-    at.number_input(key="train.adv.tiny").set_value(33).run()
+    at.number_input(key="train.adv_steps.tiny").set_value(33).run()
     at.slider(key="train.overlap").set_value(0.3).run()
     at.switch_page("pages/2_Alignment.py").run()
     _ok(at, "alignment")
     at.switch_page("pages/1_Train.py").run()
     _ok(at, "back on Train")
     assert at.number_input(key="train.users").value == 2500
-    assert at.number_input(key="train.adv.tiny").value == 33
+    assert at.number_input(key="train.adv_steps.tiny").value == 33
     assert at.slider(key="train.overlap").value == pytest.approx(0.3)
     at.radio(key="train.preset").set_value("quick").run()
     _ok(at, "quick")
     assert at.number_input(key="train.users").value == 2500  # quick has no world of its own
     at.radio(key="train.preset").set_value("tiny").run()
     assert at.number_input(key="train.users").value == 1500  # choosing tiny fills its world in
-    assert at.number_input(key="train.adv.tiny").value == 33  # …and keeps its own settings
+    assert at.number_input(key="train.adv_steps.tiny").value == 33  # …and keeps its own settings
 
 
 def _wait_for_records(job, timeout: float = 240) -> None:

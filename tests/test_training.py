@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from recguru_core.common.errors import CheckpointError, RecGuruError
 from recguru_core.train.checkpoints import (
     load_checkpoint,
     model_from_checkpoint,
     save_checkpoint,
 )
-from recguru_core.common.errors import CheckpointError, RecGuruError
 from recguru_core.train.runs import build_trainer, split_overrides, trainer_from_checkpoint
 from recguru_core.train.trainer import noam_lr, score_rows
 
@@ -95,7 +95,7 @@ def test_atomic_save_leaves_old_file_on_failure(tmp_path):
         def __reduce__(self):
             raise RuntimeError("boom")
 
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="boom"):
         save_checkpoint(path, {"a": Boom()})
     assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(2))
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temp file left
@@ -303,8 +303,8 @@ def test_phase3_leaves_shared_eos_and_positions_alone():
 
 @pytest.mark.parametrize("variant", ["seqrec", "autorec", "recguru_noadv", "recguru"])
 def test_family_variants_fit_and_score(variant, tmp_path):
-    from recguru_core.bench.registry import build_model
     from recguru_core.bench.recommender import Recommender, evaluate_model
+    from recguru_core.bench.registry import build_model
     from recguru_core.data.sources import load_source
 
     data = load_source(TINY_SOURCE + ",negatives=20")

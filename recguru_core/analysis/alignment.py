@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from ..common.errors import RecGuruError
-from ..train.snapshots import ordered_snapshots, to_numpy
 from ..metrics.spectrum import mmd_test, spectrum, uniformity
+from ..train.snapshots import ordered_snapshots, to_numpy
 
 Progress = Callable[[float, str], None]
 

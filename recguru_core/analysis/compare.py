@@ -25,12 +25,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .alignment import compare_snapshots, partner_rows, sample_rows
 from ..common.errors import RecGuruError
 from ..data.fingerprint import data_difference, data_fingerprint
 from ..metrics.ranking import METRIC_NAMES
-from .projection import procrustes_align, project_snapshots
 from ..train.snapshots import to_numpy
+from .alignment import compare_snapshots, partner_rows, sample_rows
+from .projection import procrustes_align, project_snapshots
 
 COMPARISON_METHODS = ("stored", "pca", "umap")
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..train.checkpoints import load_checkpoint, model_from_checkpoint, status_text
-from ..data.domains import CrossDomainData, data_from_state, left_padded
 from ..common.errors import RecGuruError
+from ..data.domains import CrossDomainData, data_from_state, left_padded
 from ..train.batching import Batcher
+from ..train.checkpoints import load_checkpoint, model_from_checkpoint, status_text
 from ..train.scoring import evaluate, score_rows, user_memory
 
 DOMAIN_KEYS = ("A", "B")
@@ -49,7 +49,7 @@ class LoadedRun:
         self.batcher = Batcher(self.data, self.model.config, self.device)
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "LoadedRun":
+    def load(cls, path: str | Path, device: str = "cpu") -> LoadedRun:
         return cls(load_checkpoint(path), path, device)
 
     # --- what the checkpoint carries -----------------------------------------------------------
@@ -292,8 +292,8 @@ class LoadedRun:
     def evaluate_groups(self, split: str = "test", *, n_boot: int = 1000) -> list[dict]:
         """Sampled and full-ranking metrics per domain and user group with bootstrap 95 %
         intervals (groups.group_table)."""
-        from .groups import group_table
         from ..train.scoring import user_ranks
+        from .groups import group_table
 
         ranks = {"sampled": user_ranks(self.model, self.batcher, split),
                  "full": user_ranks(self.model, self.batcher, split, full_ranking=True)}

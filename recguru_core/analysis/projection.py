@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .alignment import _check_vectors, _require_snapshots, partner_rows, sample_rows
 from ..common.errors import RecGuruError
 from ..train.snapshots import to_numpy
+from .alignment import _check_vectors, _require_snapshots, partner_rows, sample_rows
 
 Progress = Callable[[float, str], None]
 

@@ -18,15 +18,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..train.checkpoints import checkpoint_writer
-from ..data.domains import CrossDomainData
-from .recommender import FitProgress
-from ..train.runs import split_overrides
 from ..common.config import TrainConfig
+from ..data.domains import CrossDomainData
 from ..nn.model import ModelConfig
+from ..train.checkpoints import checkpoint_writer
+from ..train.runs import split_overrides
 from ..train.scoring import score_rows
 from ..train.trainer import PHASE_NUMBERS, Trainer
-
+from .recommender import FitProgress
 
 
 class _TrainerModel:

@@ -45,20 +45,28 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from ..common.atomic import atomic_write
-from ..train.checkpoints import load_checkpoint, save_checkpoint
 from ..common.errors import RecGuruError
-from .report import (DOMAIN_KEYS, FAMILIES, RECGURU, _display, _Index, compute_bootstrap,
-                               format_markdown, overlap_label)
 from ..metrics.ranking import METRIC_NAMES, metric_contributions, paired_bootstrap
-from .registry import MODEL_NAMES, build_model
+from ..train.checkpoints import load_checkpoint, save_checkpoint
 from .recommender import model_ranks
+from .registry import MODEL_NAMES, build_model
+from .report import (
+    DOMAIN_KEYS,
+    FAMILIES,
+    RECGURU,
+    _display,
+    _Index,
+    compute_bootstrap,
+    format_markdown,
+    overlap_label,
+)
 
 FORMAT = "recguru-benchmark"
 MAX_SEEDS = 1000  # each seed is a full fit of every model: more is a typo, not a plan

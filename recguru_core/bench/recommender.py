@@ -19,7 +19,8 @@ registry of names (`models.py`) builds them. This module depends on none of them
 """
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch

@@ -3,8 +3,8 @@
 implements the contract of recommender.py."""
 from __future__ import annotations
 
-from . import baselines, bert4rec, family, sasrec
 from ..common.errors import RecGuruError
+from . import baselines, bert4rec, family, sasrec
 from .recommender import Recommender
 
 # name -> (class, display name). Order = table order (baselines first, RecGURU last).

@@ -11,11 +11,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .baselines import (EMBED_DIM, DotProductModel, TrainInteractions, adam,
-                        domain_generators, domain_reporter, encode_by_length, fit_domain,
-                        length_bucketed)
 from ..data.domains import CrossDomainData, DomainData, left_padded
 from ..nn.layers import PAD, EncoderBlock, causal_padding_mask, positions_from_right
+from .baselines import (
+    EMBED_DIM,
+    DotProductModel,
+    TrainInteractions,
+    adam,
+    domain_generators,
+    domain_reporter,
+    encode_by_length,
+    fit_domain,
+    length_bucketed,
+)
 from .recommender import FitProgress
 
 

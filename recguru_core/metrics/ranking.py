@@ -12,7 +12,7 @@ caller can refuse such a result loudly (`nan_users` in `domain_ranks`).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

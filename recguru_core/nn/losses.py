@@ -169,7 +169,6 @@ def l2_pull(h_a: Tensor, h_b: Tensor) -> Tensor:
 
 # ----------------------------------------------------------------------------- common scale
 
-from ..common.config import ADV_NORMALIZATIONS as NORMALIZATIONS  # noqa: E402  (the settings' one list)
 
 
 def inverse_sqrt_psd(a: Tensor, iterations: int = 15) -> Tensor:

@@ -21,10 +21,10 @@ import time
 import numpy as np
 import torch
 
-from . import distributed, health
-from ..nn import losses
-from .batching import host_floats
 from ..metrics.spectrum import spectrum_torch
+from ..nn import losses
+from . import distributed, health
+from .batching import host_floats
 from .scoring import gur_mode
 
 PAIRS = 2  # Trainer._sample's third population: overlapped users, as indices into data.overlap_a/b

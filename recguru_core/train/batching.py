@@ -8,9 +8,9 @@ import math
 import numpy as np
 import torch
 
-from . import distributed
 from ..data.domains import CrossDomainData, left_padded
 from ..nn.model import ModelConfig, RecGURU
+from . import distributed
 
 
 def epoch_batches(rng: np.random.Generator, rows: np.ndarray, lengths: np.ndarray, n_steps: int,

@@ -10,11 +10,11 @@ import dataclasses
 import threading
 from pathlib import Path
 
-from . import distributed
-from .checkpoints import checkpoint_writer
 from ..common.config import PRESETS, TrainConfig, convert
 from ..common.errors import RecGuruError
 from ..nn.model import ModelConfig
+from . import distributed
+from .checkpoints import checkpoint_writer
 from .trainer import Trainer
 
 MODEL_KEYS = {f.name: f for f in dataclasses.fields(ModelConfig)}
@@ -41,6 +41,19 @@ def split_overrides(preset: str, overrides: dict | None) -> tuple[dict, dict]:
             valid = sorted((set(MODEL_KEYS) - DERIVED) | set(TRAIN_KEYS))
             raise RecGuruError(f"unknown override {key!r}; valid: {', '.join(valid)}")
     return model_over, train_over
+
+
+def check_overrides(preset: str, overrides: dict | None) -> dict:
+    """Every check a run's settings get before data is loaded (unknown key, wrong type, a value
+    out of range, a model shape that cannot be built), as one RecGuruError line; returns the
+    overrides. The Train page calls it before starting a job."""
+    model_over, train_over = split_overrides(preset, overrides)
+    if "world_size" in {k.replace("-", "_") for k in (overrides or {})}:
+        raise RecGuruError("world_size is set by the launch: run under torchrun "
+                           "--nproc_per_node=N instead of overriding it")
+    ModelConfig(n_items_a=2, n_items_b=2, **model_over)  # __post_init__ validates
+    TrainConfig(**train_over)
+    return dict(overrides or {})
 
 
 def build_trainer(source: str, *, preset: str = "quick", overrides: dict | None = None,

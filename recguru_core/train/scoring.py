@@ -11,10 +11,10 @@ import contextlib
 import numpy as np
 import torch
 
-from . import distributed
-from .batching import Batcher
 from ..metrics.ranking import domain_ranks, metrics_from_ranks
 from ..nn.model import RecGURU
+from . import distributed
+from .batching import Batcher
 
 
 @contextlib.contextmanager

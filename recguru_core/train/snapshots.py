@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .batching import Batcher
 from ..data.domains import CrossDomainData
 from ..nn.model import RecGURU
+from .batching import Batcher
 
 SNAPSHOT_FIELDS = ("gur", "domain", "user", "overlap", "cluster", "length", "step")
 

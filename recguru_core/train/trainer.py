@@ -35,21 +35,21 @@ import copy
 import math
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
-from . import distributed, schedule
-from ..nn import losses
-from .batching import Batcher, epoch_batches, host_floats
 from ..common.config import TrainConfig
-from ..data.domains import CrossDomainData, data_from_state, data_to_state
 from ..common.errors import RecGuruError
-from .adversarial import AdversarialPhase
 from ..common.memory import check_training_fits
+from ..data.domains import CrossDomainData, data_from_state, data_to_state
+from ..nn import losses
 from ..nn.model import Discriminator, ModelConfig, RecGURU
+from . import distributed, schedule
+from .adversarial import AdversarialPhase
+from .batching import Batcher, epoch_batches, host_floats
 from .scoring import evaluate, gur_mode, score_rows, user_memory
 from .snapshots import gur_snapshot, snapshot_sample
 
@@ -508,7 +508,7 @@ class Trainer(AdversarialPhase):
     @classmethod
     def from_state(cls, state: dict, *, device: str | None = None,
                    save: Callable[[dict], None] | None = None,
-                   stop: threading.Event | None = None) -> "Trainer":
+                   stop: threading.Event | None = None) -> Trainer:
         """A Trainer rebuilt from a state_dict (e.g. a checkpoint) and positioned where it left off."""
         train = {**state["config"]["train"], **({"device": device} if device else {}),
                  "world_size": distributed.world_size()}  # the launch's size (resume may change it)

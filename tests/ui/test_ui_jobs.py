@@ -24,7 +24,7 @@ def _python(code: str, timeout: float = 300, env: dict | None = None):
 
 
 def test_shutdown_cancels_queued_jobs_and_stops_running_ones():
-    out, _ = _python(f"""
+    out, _ = _python("""
         import sys, threading, time
         from ui import jobs
         ran = []
@@ -51,7 +51,7 @@ def test_shutdown_cancels_queued_jobs_and_stops_running_ones():
 
 
 def test_a_job_running_at_exit_does_not_hold_the_process_or_abort_it():
-    out, elapsed = _python(f"""
+    out, elapsed = _python("""
         import sys
         from ui import jobs
         def work(*, progress, cancelled):

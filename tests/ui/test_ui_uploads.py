@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hostile_files import hostile_checkpoints
+
 from ui import state, uploads
 
 ROOT = Path(__file__).resolve().parents[2]

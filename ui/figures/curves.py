@@ -201,7 +201,7 @@ def curves_dashboard(
     scatter = go.Scattergl if len(frame) > 3000 else go.Scatter
     x_range = [spans[0][1], spans[-1][2]] if spans else None
     shapes, labels = [], []
-    for i, (title, cols, y_title, is_eval) in enumerate(panels):
+    for i, (_title, cols, y_title, is_eval) in enumerate(panels):
         row, col = i // 2 + 1, i % 2 + 1
         legend = f"legend{i + 1}" if i else "legend"
         axis = str(i + 1) if i else ""

@@ -99,7 +99,7 @@ def paired_frame(baselines: dict | None, split: str = "test", names: dict | None
             continue
         row = {"Model": str(model)}
         for d in DOMAINS:
-            for metric, triple in sorted(((paired.get(d) or {}).items())):
+            for metric, triple in sorted((paired.get(d) or {}).items()):
                 mean, low, high = (100 * float(v) for v in triple)
                 mark = " ▲" if low > 0 else " ▼" if high < 0 else ""
                 row[f"{domain_label(d, names)} · {metric}"] = f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]{mark}"

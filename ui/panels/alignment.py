@@ -14,8 +14,8 @@ from ..figures.alignment import (
     selected_positions,
     snapshot_short_title,
 )
-from ..figures.style import domain_label
 from ..figures.spectrum import scree_figure
+from ..figures.style import domain_label
 from ..figures.tables import metrics_comparison_frame, selection_frame
 from ..page import when_ready
 from ..state import K_SELECTION, goto_recommendations
