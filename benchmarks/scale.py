@@ -43,6 +43,7 @@ def one_size(args) -> dict:
     from recguru_core.data.synthetic import SyntheticConfig, generate
     from recguru_core.metrics.ranking import domain_ranks, metrics_from_ranks
     from recguru_core.nn.model import ModelConfig
+    from recguru_core.train.batching import epoch_batches
     from recguru_core.train.scoring import score_rows
     from recguru_core.train.trainer import Trainer
 
@@ -73,20 +74,20 @@ def one_size(args) -> dict:
         if cuda:
             torch.cuda.synchronize()
 
-    # phase 1: one warm-up step, then timed steps (the generator yields one record per step)
-    trainer.phase, trainer.unit = 1, 0
-    steps = trainer._pretrain_unit(np.random.default_rng(0))
-    next(steps)
+    # phase 1: one warm-up step, then timed steps (the Trainer's own pretrain_step)
+    rng = np.random.default_rng(0)
+    n_steps = min(trainer.steps_per_epoch, args.steps + 1)
+    plan = [epoch_batches(rng, np.arange(dom.n_users), dom.lengths, n_steps, args.batch)
+            for dom in (data.a, data.b)]
+    trainer.model.train()
+    trainer.pretrain_step(plan[0][0], plan[1][0])
     sync()
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     done = 0
-    for _ in range(args.steps):
-        try:
-            next(steps)
-        except StopIteration:
-            break
+    for i in range(1, n_steps):
+        trainer.pretrain_step(plan[0][i], plan[1][i])
         done += 1
     sync()
     seconds = time.perf_counter() - t0

@@ -131,23 +131,8 @@ def measure(args):
     rows_a = epoch_batches(rng, np.arange(data.a.n_users), data.a.lengths, steps, args.batch)
     rows_b = epoch_batches(rng, np.arange(data.b.n_users), data.b.lengths, steps, args.batch)
 
-    from recguru_core.train.trainer import noam_lr
-
-    def phase1_step(i):
-        lr = noam_lr(i + 1, d_model=mcfg.d_model, warmup=tcfg.warmup_steps, factor=tcfg.noam_factor)
-        for group in trainer.opt_pre.param_groups:
-            group["lr"] = lr  # as the trainer does (the optimiser's placeholder lr is 1.0)
-        with trainer._autocast():
-            loss = 0
-            tokens = 0
-            for domain, rows in ((0, rows_a[i % steps]), (1, rows_b[i % steps])):
-                seq = trainer.batcher.encoder_input(domain, rows)
-                tokens += seq.numel()
-                loss = loss + trainer.model.reconstruction_loss(domain, seq, trainer.model.encode(domain, seq))
-        trainer.opt_pre.zero_grad()
-        loss.backward()
-        trainer.opt_pre.step()
-        return tokens
+    def phase1_step(i):  # the Trainer's own step: lr schedule, checks, all-reduce, clipping
+        return trainer.pretrain_step(rows_a[i % steps], rows_b[i % steps])["tokens"]
 
     def timed(fn, n):
         fn(0)
@@ -182,8 +167,8 @@ def measure(args):
     phase2_seqs = (2 * tcfg.critic_iters + 4) * args.batch
     phase2 = phase2_seqs * max(2, args.steps // 2) / t2
 
-    ft_rows = [trainer._ft_rows(d) for d in (0, 1)]
-    trainer._gur_cache = [trainer.batcher.all_gurs(trainer.model, d) for d in (0, 1)]
+    ft_rows = [trainer.finetune_rows(d) for d in (0, 1)]
+    cache = trainer.gur_table()
 
     ft_steps = trainer.ft_steps_per_epoch
     ft_batches = [epoch_batches(rng, ft_rows[d], data.domain(d).lengths, ft_steps, args.batch)
@@ -192,10 +177,7 @@ def measure(args):
     def phase3_step(i):
         for d in (0, 1):
             rows = ft_batches[d][i % ft_steps]  # the trainer's length-bucketed batches
-            loss = trainer._bpr_loss(d, rows, rng, trainer._gur_cache)
-            trainer.opt_ft[d].zero_grad()
-            loss.backward()
-            trainer.opt_ft[d].step()
+            trainer.finetune_step(d, rows, cache)
 
     t3, _ = timed(phase3_step, args.steps)
     phase3 = 2 * args.batch * args.steps / t3

@@ -106,6 +106,7 @@ class Trainer(AdversarialPhase):
             raise RecGuruError(f"train config world_size={cfg.world_size}, but this launch has "
                                f"{distributed.world_size()} process(es)")
         self.device = resolve_device(cfg.device)
+        self._own_rng = np.random.default_rng(cfg.seed)  # run() reseeds it per unit
         check_training_fits(model_cfg, cfg, data, self.device)  # refuse before allocating
         if distributed.world_size() > 1:  # ranks must train on the same data (one all-gather)
             from ..data.fingerprint import data_fingerprint
@@ -174,12 +175,13 @@ class Trainer(AdversarialPhase):
         n = max(self.data.a.n_users, self.data.b.n_users)
         return distributed.local_steps(max(1, math.ceil(n / self.cfg.batch_size)))
 
-    def _ft_rows(self, domain: int) -> np.ndarray:
+    def finetune_rows(self, domain: int) -> np.ndarray:
+        """The rows of a domain phase 3 trains on (users with enough history)."""
         return schedule.finetune_rows(self.data.domain(domain).lengths)
 
     @property
     def ft_steps_per_epoch(self) -> int:
-        n = max(len(self._ft_rows(0)), len(self._ft_rows(1)), 1)
+        n = max(len(self.finetune_rows(0)), len(self.finetune_rows(1)), 1)
         return distributed.local_steps(max(1, math.ceil(n / self.cfg.batch_size)))
 
     def phase_totals(self) -> dict[int, int]:
@@ -273,26 +275,35 @@ class Trainer(AdversarialPhase):
         rows_b = epoch_batches(rng, np.arange(self.data.b.n_users), self.data.b.lengths, steps, B)
         for i in range(steps):
             t0 = time.perf_counter()
-            lr = noam_lr(self.global_step + 1, d_model=self.model_cfg.d_model,
-                         warmup=self.cfg.warmup_steps, factor=self.cfg.noam_factor)
-            for group in self.opt_pre.param_groups:
-                group["lr"] = lr
-            with self._autocast():
-                rec, gurs = [], []
-                for domain, rows in ((0, rows_a[i]), (1, rows_b[i])):
-                    seq = self.batcher.encoder_input(domain, rows)
-                    gurs.append(self.model.encode(domain, seq))
-                    rec.append(self.model.reconstruction_loss(domain, seq, gurs[-1]))
-                # optional: keep the autoencoder's GUR from living in a few directions
-                decor = losses.decorrelation(torch.cat(gurs)) if self.cfg.pre_decor > 0 else None
-            rec_a, rec_b = host_floats(*rec)  # the step's one host sync
-            self._check_finite(rec_A=rec_a, rec_B=rec_b)
-            self.opt_pre.zero_grad(set_to_none=True)
-            (rec[0] + rec[1] + (0.0 if decor is None else self.cfg.pre_decor * decor)).backward()
-            self._step(self.opt_pre)
-            self.global_step += 1
-            yield self._record({"phase_step": self.unit * steps + i + 1, "rec_A": rec_a,
-                                "rec_B": rec_b, "lr": lr}, time.perf_counter() - t0)
+            stats = self.pretrain_step(rows_a[i], rows_b[i])
+            yield self._record({"phase_step": self.unit * steps + i + 1, "rec_A": stats["rec_A"],
+                                "rec_B": stats["rec_B"], "lr": stats["lr"]}, time.perf_counter() - t0)
+
+    def pretrain_step(self, rows_a: np.ndarray, rows_b: np.ndarray) -> dict:
+        """One phase-1 step on a batch of A rows and one of B rows, exactly as the run takes it
+        (Noam learning rate, optional decorrelation, finiteness check, gradient all-reduce and
+        clipping): {"rec_A", "rec_B", "lr", "tokens"}. Public so benchmarks time the real step."""
+        lr = noam_lr(self.global_step + 1, d_model=self.model_cfg.d_model,
+                     warmup=self.cfg.warmup_steps, factor=self.cfg.noam_factor)
+        for group in self.opt_pre.param_groups:
+            group["lr"] = lr
+        tokens = 0
+        with self._autocast():
+            rec, gurs = [], []
+            for domain, rows in ((0, rows_a), (1, rows_b)):
+                seq = self.batcher.encoder_input(domain, rows)  # (B, L)
+                tokens += seq.numel()
+                gurs.append(self.model.encode(domain, seq))  # (B, d)
+                rec.append(self.model.reconstruction_loss(domain, seq, gurs[-1]))
+            # optional: keep the autoencoder's GUR from living in a few directions
+            decor = losses.decorrelation(torch.cat(gurs)) if self.cfg.pre_decor > 0 else None
+        rec_a, rec_b = host_floats(*rec)  # the step's one host sync
+        self._check_finite(rec_A=rec_a, rec_B=rec_b)
+        self.opt_pre.zero_grad(set_to_none=True)
+        (rec[0] + rec[1] + (0.0 if decor is None else self.cfg.pre_decor * decor)).backward()
+        self._step(self.opt_pre)
+        self.global_step += 1
+        return {"rec_A": rec_a, "rec_B": rec_b, "lr": lr, "tokens": tokens}
 
     # -- phase 2 --------------------------------------------------------------------------------
     def _sample(self, rng, which: int) -> np.ndarray:
@@ -334,7 +345,7 @@ class Trainer(AdversarialPhase):
     def _finetune_unit(self, rng):
         self.model.train()  # the frozen encoder is read through gur_mode: no dropout noise in h
         steps = self.ft_steps_per_epoch
-        order = [self._ft_rows(d) for d in (0, 1)]
+        order = [self.finetune_rows(d) for d in (0, 1)]
         # Other-domain GURs (eq. 2) of the whole epoch, computed once: the encoder is frozen in
         # phase 3; only the item tables drift a little within an epoch.
         cache = self.gur_table()
@@ -347,16 +358,21 @@ class Trainer(AdversarialPhase):
             for domain, key in ((0, "A"), (1, "B")):
                 if batches[domain] is None or self.ft_state["done"][domain]:
                     continue
-                rows = batches[domain][i]
-                loss = self._bpr_loss(domain, rows, self._own_rng, cache)
-                self._check_finite(**{f"bpr_{key}": loss})
-                self.opt_ft[domain].zero_grad(set_to_none=True)
-                loss.backward()
-                self._step(self.opt_ft[domain])
-                rec[f"bpr_{key}"] = loss.item()
+                rec[f"bpr_{key}"] = self.finetune_step(domain, batches[domain][i], cache)
             self.global_step += 1
             yield self._record(rec, time.perf_counter() - t0)
         self._gur_cache = None  # the item tables moved: the next evaluation re-encodes
+
+    def finetune_step(self, domain: int, rows: np.ndarray, cache: list | None) -> float:
+        """One phase-3 BPR step of one domain's CDSRec on `rows` (rows of `finetune_rows`),
+        with the run's checks, all-reduce and clipping; `cache` is `gur_table()`. Returns the
+        loss. Public so benchmarks time the real step."""
+        loss = self._bpr_loss(domain, rows, self._own_rng, cache)
+        self._check_finite(**{f"bpr_{'AB'[domain]}": loss})
+        self.opt_ft[domain].zero_grad(set_to_none=True)
+        loss.backward()
+        self._step(self.opt_ft[domain])
+        return loss.item()
 
     def _bpr_loss(self, domain: int, rows: np.ndarray, rng, cache) -> torch.Tensor:
         gur_input, hist, target, train_on = self.batcher.finetune_batch(domain, rows, rng)
