@@ -5,13 +5,15 @@
 #   at batch 1024); the paper-scale benchmark on cuda at 100 k and 1 M users (1 M items per
 #   domain); 2-process DDP on a tiny synthetic set when the machine has >= 2 GPUs.
 export PYTHONUNBUFFERED=1
+# the device machine gets the working tree, not an install: the project root on the path
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 set -o pipefail
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" | tee -a "$OUT/gpu.txt"
-timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_model.py \
-    tests/test_losses.py 2>&1 | tail -4 | tee "$OUT/tests.txt"
+timeout 90 python3 -m pytest -q -p no:cacheprovider tests/e2e/test_cuda.py tests/core/test_model.py \
+    tests/core/test_losses.py 2>&1 | tail -4 | tee "$OUT/tests.txt"
 for batch in 256 1024; do
     timeout 60 python3 benchmarks/train_throughput.py --device cuda --batch $batch --steps 20 \
         2>&1 | tee "$OUT/throughput_$batch.txt" | tail -2

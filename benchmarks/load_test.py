@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _browser_helpers():
-    """tests/test_browser.py's server and Chromium helpers, loaded from its file."""
+    """tests/e2e/test_browser.py's server and Chromium helpers, loaded from its file."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("test_browser", ROOT / "tests" / "test_browser.py")
+    spec = importlib.util.spec_from_file_location("test_browser", ROOT / "tests" / "e2e" / "test_browser.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,5 +1,8 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
+from helpers.app import DEMO, point_app_at
 
 from recguru_core.data.raw import RawCrossDomain, RawDomain
 
@@ -38,6 +41,24 @@ def make_raw():
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     """A tiny run trained once per session through the app's training runner (test_app.py)."""
-    from test_app import tiny_checkpoint_file
+    from helpers.app import tiny_checkpoint_file
 
     return tiny_checkpoint_file(tmp_path_factory)
+
+
+@pytest.fixture(params=["demo", "tiny"])
+def app_checkpoint(request, monkeypatch, tmp_path) -> Path:
+    if request.param == "demo":
+        if not DEMO.is_file():
+            pytest.skip("checkpoints/demo.pt is not there yet")
+        source = DEMO
+    else:
+        source = request.getfixturevalue("tiny")
+    point_app_at(monkeypatch, tmp_path, source)
+    return source
+
+
+@pytest.fixture
+def tiny_app(monkeypatch, tmp_path, tiny) -> Path:
+    point_app_at(monkeypatch, tmp_path, tiny)
+    return tiny

@@ -106,7 +106,7 @@ def sample_negatives(offsets: np.ndarray, items: np.ndarray, n_items: int, n: in
     every 64-user chunk zeroed 64 MiB. Now a round is decided with a few array ops (a row-wise
     sort finds each row's first occurrences) on a bitmap of a few users (<= 2 MiB, cleared
     only where it was set). The random stream, the chunks and the result are the column
-    loop's, bit for bit (tests/test_data.py keeps that loop as the reference). What remains
+    loop's, bit for bit (tests/core/test_data.py keeps that loop as the reference). What remains
     is mostly drawing: ~pool random integers and uniforms per user."""
     n_users = len(offsets) - 1
     lengths = np.diff(offsets)

@@ -55,12 +55,12 @@ def test_killed_training_process_is_reported_and_resumable(tmp_path, monkeypatch
     import signal
     import time
 
+    from helpers.app import APP, TINY_OVERRIDES, TINY_SOURCE, point_app_at
     from streamlit.testing.v1 import AppTest
-    from test_app import APP, TINY_OVERRIDES, TINY_SOURCE, _point_app_at
 
     from recguru_core.train.checkpoints import load_checkpoint
 
-    _point_app_at(monkeypatch, tmp_path, tiny)
+    point_app_at(monkeypatch, tmp_path, tiny)
     slow = {**TINY_OVERRIDES, "pretrain_epochs": 40}
     job = training.start_training(TINY_SOURCE, preset="quick", overrides=slow, owner="me",
                                   threads=1)
@@ -94,9 +94,9 @@ def test_killed_training_process_is_reported_and_resumable(tmp_path, monkeypatch
 def test_cancel_stops_the_subprocess_cleanly(tmp_path, monkeypatch, tiny):
     import time
 
-    from test_app import TINY_OVERRIDES, TINY_SOURCE, _point_app_at
+    from helpers.app import TINY_OVERRIDES, TINY_SOURCE, point_app_at
 
-    _point_app_at(monkeypatch, tmp_path, tiny)
+    point_app_at(monkeypatch, tmp_path, tiny)
     job = training.start_training(TINY_SOURCE, preset="quick",
                                   overrides={**TINY_OVERRIDES, "pretrain_epochs": 40}, owner="me",
                                   threads=1)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hostile_files import hostile_checkpoints
+from helpers.hostile import hostile_checkpoints
 
 from ui import state, uploads
 
@@ -56,7 +56,7 @@ def test_hostile_checkpoints_are_refused_and_payloads_never_run(folders):
 
 
 def test_valid_upload_is_stored_once_per_session(folders, tmp_path_factory):
-    from test_app import tiny_checkpoint_file
+    from helpers.app import tiny_checkpoint_file
 
     data = tiny_checkpoint_file(tmp_path_factory).read_bytes()
     first = uploads.save_uploaded_checkpoint("my run,1.pt", data, session="sessionone")

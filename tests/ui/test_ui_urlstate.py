@@ -1,5 +1,5 @@
 """ui/urlstate.py: the parameter table and its parsers (the URL round trip is in
-tests/test_app_urlstate.py)."""
+tests/app/test_app_urlstate.py)."""
 
 from __future__ import annotations
 

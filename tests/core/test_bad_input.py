@@ -12,36 +12,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from helpers.cli import assert_one_error, run_cli, snapshot
 
 from recguru_core import cli
 
-DEMO = Path(__file__).resolve().parents[1] / "checkpoints" / "demo.pt"
+DEMO = Path(__file__).resolve().parents[2] / "checkpoints" / "demo.pt"
 TINY = ("pretrain_epochs=1 adv_steps=2 adv_chunk=1 finetune_epochs=1 batch_size=64 d_model=16 "
         "d_ff=32 n_layers=1 cdsrec_layers=1 max_len=20 short_len=20 snapshots_during=1 "
         "critic_warmup=0").split()
 SRC = "synthetic:users=300,k_core=2"
-
-
-def run_cli(argv, capsys) -> tuple[int, list[str]]:
-    try:
-        rc = cli.main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse exits; anything else propagates and fails the test
-        rc = exc.code
-    err = capsys.readouterr().err
-    return rc, [line for line in err.splitlines() if line.strip()]
-
-
-def assert_one_error(argv, capsys, *, contains: str = "") -> str:
-    rc, lines = run_cli(argv, capsys)
-    assert rc == 2, (rc, lines)
-    assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    assert "Traceback" not in lines[0]
-    assert contains.lower() in lines[0].lower(), lines[0]
-    return lines[0]
-
-
-def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    return {str(p): (p.read_bytes(), p.stat().st_mode) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 # ------------------------------------------------------------------------------ data files
@@ -591,7 +570,7 @@ def test_address_space_limit_is_read_and_refused_in_one_line(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("RECGURU_NO_MEMORY_CHECK", None)
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, preexec_fn=limit, env=env,
-                         cwd=Path(__file__).resolve().parents[1])
+                         cwd=Path(__file__).resolve().parents[2])
     lines = [x for x in run.stderr.splitlines() if x.strip()]
     assert run.returncode == 2, run.stderr[-2000:]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "needs about" in lines[0], lines

@@ -14,7 +14,7 @@ import torch
 from recguru_core.train import distributed
 from recguru_core.train.batching import epoch_batches
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def fake_world(monkeypatch, world, rank):

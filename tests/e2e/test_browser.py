@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -120,7 +120,7 @@ def checkpoint_dir(tmp_path_factory) -> Path:
         return Path(os.environ["RECGURU_CHECKPOINT_DIR"])
     if (ROOT / "checkpoints" / "demo.pt").is_file():
         return ROOT / "checkpoints"
-    from test_app import tiny_checkpoint_file  # the same tiny run as the AppTest suite
+    from helpers.app import tiny_checkpoint_file  # the same tiny run as the AppTest suite
 
     folder = tmp_path_factory.mktemp("browser-checkpoints")
     shutil.copy(tiny_checkpoint_file(tmp_path_factory), folder / "demo.pt")
@@ -302,7 +302,7 @@ def test_every_page_renders(browser, server):
             print(f"  {name:<28} {seconds:6.2f} {done} {first} {charts}   {via}")
 
 
-def _open(browser, url: str):
+def open_page(browser, url: str):
     context = browser.new_context(viewport={"width": 1440, "height": 1100})
     page = context.new_page()
     page.goto(url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000)
@@ -314,7 +314,7 @@ def _open(browser, url: str):
 def test_alignment_lasso_selection_opens_recommendations(browser, server):
     """The plotly selection round trip AppTest cannot do: lasso in the left panel, the users
     are listed, the button opens their recommendations."""
-    context, page = _open(browser, f"{server}/Alignment")
+    context, page = open_page(browser, f"{server}/Alignment")
     try:
         page.wait_for_selector(".js-plotly-plot", timeout=30_000)
         area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
@@ -345,7 +345,7 @@ def test_bad_uploaded_csvs_show_an_error(browser, server, tmp_path):
     bad.write_text("foo,bar\n1,2\n")
     other = tmp_path / "Movies.csv"
     other.write_text("foo,bar\n1,2\n")
-    context, page = _open(browser, f"{server}/Train")
+    context, page = open_page(browser, f"{server}/Train")
     try:
         page.get_by_text("Two uploaded CSVs").click()
         wait_for_run(page)
@@ -367,7 +367,7 @@ def test_non_checkpoint_on_the_checkpoint_uploader_is_one_error_line(browser, se
     import os
 
     files = {"ratings.csv": b"user_id,item_id,timestamp\nu,i,1\n", "random.pt": os.urandom(2048)}
-    context, page = _open(browser, server)
+    context, page = open_page(browser, server)
     try:
         for name, data in files.items():
             path = tmp_path / name
@@ -393,7 +393,7 @@ def test_two_sessions_explain_different_users_at_once(browser, server, checkpoin
 
     users = LoadedRun.load(checkpoint_dir / "demo.pt").users("A")
     picks = [str(users[len(users) // 3]), str(users[2 * len(users) // 3])]
-    sessions = [_open(browser, f"{server}/Recommendations") for _ in picks]
+    sessions = [open_page(browser, f"{server}/Recommendations") for _ in picks]
     try:
         for (_, page), user in zip(sessions, picks):
             box = page.get_by_label("User id", exact=True)
@@ -424,7 +424,7 @@ def test_shared_link_opens_the_same_view_in_a_fresh_browser(browser, server, che
     user = str(both[len(both) // 2])
     query = urlencode({"ckpt": "demo", "user": user, "domain": "B", "k": "7"})
     started = time.monotonic()
-    context, page = _open(browser, f"{server}/Recommendations?{query}")
+    context, page = open_page(browser, f"{server}/Recommendations?{query}")
     try:
         print(f"\nshared link rendered in {time.monotonic() - started:.2f} s")
         assert page.locator('[data-testid="stException"]').count() == 0

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_app import (
+from helpers.app import (
     ROOT,
     TINY_OVERRIDES,
     TINY_SOURCE,
-    _add_projection,
-    _ok,
-    _open,
-    _point_app_at,
-    _texts,
-    _variant,
+    add_projection,
+    checkpoint_variant,
+    open_page,
+    page_ok,
+    point_app_at,
+    visible_text,
 )
 
 PAGE = "pages/6_Compare.py"
@@ -44,13 +44,13 @@ def tiny_control(tmp_path_factory) -> Path:
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
                          check=False)
     assert out.returncode == 0, out.stderr[-2000:]
-    _add_projection(raw, target)
+    add_projection(raw, target)
     return target
 
 
 @pytest.fixture
 def compare_app(monkeypatch, tmp_path, tiny, tiny_control) -> Path:
-    folder = _point_app_at(monkeypatch, tmp_path, tiny)
+    folder = point_app_at(monkeypatch, tmp_path, tiny)
     (folder / "control_no_adv.pt").symlink_to(tiny_control)
     return folder
 
@@ -90,7 +90,7 @@ def test_data_fingerprint_same_data_same_print(tiny, tiny_control, tmp_path):
         ckpt["data"]["A"]["negatives"] = ckpt["data"]["A"]["negatives"].flip(0)
 
     for edit, same in ((renamed_user, False), (other_item, False), (other_negatives, True)):
-        changed = load_checkpoint(_variant(tiny, tmp_path, edit.__name__, edit))
+        changed = load_checkpoint(checkpoint_variant(tiny, tmp_path, edit.__name__, edit))
         assert (data_fingerprint(changed) == data_fingerprint(a)) is same, edit.__name__
 
 
@@ -129,8 +129,8 @@ def test_comparison_layouts_refuse_a_single_run(tiny):
 def test_compare_page_on_two_tiny_runs(compare_app, tiny, tiny_control):
     from recguru_core.train.checkpoints import load_checkpoint
 
-    at = _open(PAGE)
-    assert not at.error, _texts(at.error)
+    at = open_page(PAGE)
+    assert not at.error, visible_text(at.error)
     picked = at.multiselect(key="compare.runs").value
     assert [Path(p).name for p in picked] == ["demo.pt", "control_no_adv.pt"]  # demo vs control
 
@@ -150,50 +150,50 @@ def test_compare_page_on_two_tiny_runs(compare_app, tiny, tiny_control):
 
     # alignment side by side (computed in the background for the tiny runs)
     _wait_for(at, lambda a: _frame(a, "control_no_adv null") is not None, "the alignment table")
-    _ok(at, "alignment")
+    page_ok(at, "alignment")
     align = _frame(at, "control_no_adv null")
     assert {"demo", "control_no_adv", "control_no_adv − demo"} <= set(align.columns)
     # the shared layout and the overlaid curves
     _wait_for(at, lambda a: len(a.get("plotly_chart")) >= 2, "the layout and curve charts")
-    assert not at.error, _texts(at.error)
+    assert not at.error, visible_text(at.error)
     for layout in ("pca", "stored"):
         at.segmented_control(key="compare.layout").set_value(layout).run()
         _wait_for(at, lambda a: len(a.get("plotly_chart")) >= 2, f"the {layout} layout")
-        _ok(at, layout)
+        page_ok(at, layout)
     for mode in ("overlap", "cluster", "domain"):
         at.segmented_control(key="compare.color").set_value(mode).run()
-        _ok(at, f"colour by {mode}")
+        page_ok(at, f"colour by {mode}")
     at.number_input(key="compare.seed").set_value(1).run()
     _wait_for(at, lambda a: len(a.get("plotly_chart")) >= 2, "the layout with seed 1")
     at.slider(key="compare.smoothing").set_value(0.0).run()
-    _ok(at, "smoothing")
-    assert not at.error, _texts(at.error)
+    page_ok(at, "smoothing")
+    assert not at.error, visible_text(at.error)
 
 
 def test_compare_page_refuses_runs_of_other_data(monkeypatch, tmp_path, tiny):
     def renamed_user(ckpt):
         ckpt["data"]["A"]["user_raw"][0] = "a-stranger"
 
-    folder = _point_app_at(monkeypatch, tmp_path, tiny)
-    other = _variant(tiny, tmp_path, "other-data", renamed_user)
+    folder = point_app_at(monkeypatch, tmp_path, tiny)
+    other = checkpoint_variant(tiny, tmp_path, "other-data", renamed_user)
     (folder / "control_no_adv.pt").symlink_to(other)
-    at = _open(PAGE)
-    assert len(at.error) == 1, _texts(at.error)
-    assert "other data than demo" in _texts(at.error)
+    at = open_page(PAGE)
+    assert len(at.error) == 1, visible_text(at.error)
+    assert "other data than demo" in visible_text(at.error)
     assert not at.get("plotly_chart") and _frame(at, "Ranking") is None
 
 
 def test_compare_page_with_one_run_asks_for_another(monkeypatch, tmp_path, tiny):
-    _point_app_at(monkeypatch, tmp_path, tiny)
-    at = _open(PAGE)
+    point_app_at(monkeypatch, tmp_path, tiny)
+    at = open_page(PAGE)
     assert not at.error
-    assert "at least two runs" in _texts(at.info)
+    assert "at least two runs" in visible_text(at.info)
 
 
 def test_control_run_is_listed_but_never_the_default(compare_app):
     from ui import state
 
-    at = _open("app.py")
+    at = open_page("app.py")
     box = at.selectbox(key="home.checkpoint")
     assert box.options[:2] == ["Demo run (shipped)", "Control run: no adversarial term (shipped)"]
     assert Path(at.session_state[state.K_CHECKPOINT]).name == "demo.pt"
@@ -378,7 +378,7 @@ REFUSALS = {
 @shipped
 @pytest.mark.parametrize("name", list(REFUSALS))
 def test_cli_compare_refusals_are_one_line(name, tmp_path, capsys):
-    from test_bad_input import assert_one_error
+    from helpers.cli import assert_one_error
 
     make, contains = REFUSALS[name]
     assert_one_error(["compare", *make(tmp_path)], capsys, contains=contains)

@@ -257,7 +257,7 @@ def test_import_does_not_load_umap_or_numba() -> None:
         print(",".join(heavy))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+                         check=True, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
     assert out.stdout.strip() == ""
 
 

@@ -9,175 +9,65 @@ repository.
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "checkpoints" / "demo.pt"
-APP = str(ROOT / "app.py")
-PAGES = [
-    "pages/1_Train.py",
-    "pages/2_Alignment.py",
-    "pages/3_Training_curves.py",
-    "pages/4_Recommendations.py",
-    "pages/5_Evaluation.py",
-    "pages/6_Compare.py",
-]
-TIMEOUT = 180
-
-TINY_SOURCE = "synthetic:users=300,k_core=2"
-TINY_OVERRIDES = dict(
-    pretrain_epochs=1,
-    adv_steps=4,
-    adv_chunk=2,
-    finetune_epochs=1,
-    batch_size=64,
-    d_model=16,
-    d_ff=32,
-    n_layers=1,
-    cdsrec_layers=1,
-    max_len=20,
-    short_len=20,
-    snapshots_during=1,
-    device="cpu",
+from helpers.app import (  # noqa: F401
+    APP,
+    DEMO,
+    PAGES,
+    ROOT,
+    TIMEOUT,
+    TINY_OVERRIDES,
+    TINY_SOURCE,
+    TRAIN_WAIT_S,
+    add_projection,
+    checkpoint_variant,
+    fresh_app,
+    open_page,
+    page_ok,
+    point_app_at,
+    tiny_checkpoint_file,
+    visible_text,
 )
-TRAIN_WAIT_S = 600
-
-
-def tiny_checkpoint_file(tmp_path_factory) -> Path:
-    """Train the tiny run once per pytest session with the app's background runner, then add
-    a PCA layout as the shipped demo carries its aligned-UMAP layout. Returns that file; the
-    raw trained file (no layout) sits next to it as tiny-raw.pt."""
-    folder = tmp_path_factory.getbasetemp() / "tiny-run"
-    target = folder / "tiny.pt"
-    if target.is_file():
-        return target
-    from ui import training
-
-    folder.mkdir(parents=True, exist_ok=True)
-    previous = os.environ.get("RECGURU_CHECKPOINT_DIR")
-    os.environ["RECGURU_CHECKPOINT_DIR"] = str(folder / "trained")
-    try:
-        job = training.start_training(
-            TINY_SOURCE,
-            preset="quick",
-            overrides=TINY_OVERRIDES,
-            seed=0,
-            device="cpu",
-            owner="pytest",
-        )
-        job.join(TRAIN_WAIT_S)
-        assert not job.active, "tiny training did not finish in time"
-        assert job.state == "done", f"tiny training ended {job.state}: {job.error}"
-    finally:
-        if previous is None:
-            os.environ.pop("RECGURU_CHECKPOINT_DIR", None)
-        else:
-            os.environ["RECGURU_CHECKPOINT_DIR"] = previous
-    raw = folder / "tiny-raw.pt"
-    job.out.replace(raw)
-    _add_projection(raw, target)
-    return target
-
-
-def _add_projection(source: Path, target: Path) -> None:
-    from recguru_core.analysis.projection import project_snapshots
-    from recguru_core.train.checkpoints import load_checkpoint, save_checkpoint
-
-    ckpt = load_checkpoint(source)
-    ckpt["projections"] = project_snapshots(ckpt["snapshots"], n_users=400, seed=0, method="pca")
-    save_checkpoint(target, ckpt)
-
-
-def _point_app_at(monkeypatch, tmp_path: Path, checkpoint: Path | None) -> Path:
-    folder = tmp_path / "checkpoints"
-    folder.mkdir()
-    if checkpoint is not None:
-        (folder / "demo.pt").symlink_to(checkpoint)
-    monkeypatch.setenv("RECGURU_CHECKPOINT_DIR", str(folder))
-    monkeypatch.setenv("RECGURU_RUNS_DIR", str(tmp_path / "runs"))
-    return folder
-
-
-@pytest.fixture(params=["demo", "tiny"])
-def app_checkpoint(request, monkeypatch, tmp_path) -> Path:
-    if request.param == "demo":
-        if not DEMO.is_file():
-            pytest.skip("checkpoints/demo.pt is not there yet")
-        source = DEMO
-    else:
-        source = request.getfixturevalue("tiny")
-    _point_app_at(monkeypatch, tmp_path, source)
-    return source
-
-
-@pytest.fixture
-def tiny_app(monkeypatch, tmp_path, tiny) -> Path:
-    _point_app_at(monkeypatch, tmp_path, tiny)
-    return tiny
-
-
-def _fresh() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=TIMEOUT)
-
-
-def _ok(at: AppTest, where: str) -> None:
-    assert not at.exception, f"{where}: {[e.message for e in at.exception]}"
-
-
-def _open(page: str) -> AppTest:
-    at = _fresh().run()
-    _ok(at, "app.py")
-    if page != "app.py":
-        at.switch_page(page).run()
-        _ok(at, page)
-    return at
-
-
-def _texts(elements) -> str:
-    """The text as a reader sees it: markdown backslash escapes (ui.text.md) removed."""
-    return re.sub(r"\\(.)", r"\1", " ".join(str(e.value) for e in elements))
-
+from streamlit.testing.v1 import AppTest
 
 # --------------------------------------------------------------------------- every page
 
 
 def test_every_page_runs(app_checkpoint):
-    at = _fresh().run()
-    _ok(at, "app.py")
-    assert not at.error, _texts(at.error)
+    at = fresh_app().run()
+    page_ok(at, "app.py")
+    assert not at.error, visible_text(at.error)
     assert len(at.dataframe) >= 1  # Table-1 statistics
     assert at.metric, "headline metrics missing"
     for page in PAGES:
         at.switch_page(page).run()
-        _ok(at, page)
-        assert not at.error, f"{page}: {_texts(at.error)}"
+        page_ok(at, page)
+        assert not at.error, f"{page}: {visible_text(at.error)}"
 
 
 def test_home_without_any_checkpoint(monkeypatch, tmp_path):
-    _point_app_at(monkeypatch, tmp_path, None)
-    at = _fresh().run()
-    _ok(at, "app.py")
-    assert "No checkpoint yet" in _texts(at.info)
+    point_app_at(monkeypatch, tmp_path, None)
+    at = fresh_app().run()
+    page_ok(at, "app.py")
+    assert "No checkpoint yet" in visible_text(at.info)
     assert len(at.dataframe) == 1  # the synthetic default's Table-1 statistics
     for page in PAGES:
         at.switch_page(page).run()
-        _ok(at, page)
-        assert not at.error, f"{page}: {_texts(at.error)}"
+        page_ok(at, page)
+        assert not at.error, f"{page}: {visible_text(at.error)}"
 
 
 def test_home_pick_checkpoint_per_session(tiny_app, tmp_path):
     folder = Path(os.environ["RECGURU_CHECKPOINT_DIR"])
     (folder / "other-run.pt").symlink_to(tiny_app)
-    first, second = _fresh().run(), _fresh().run()
+    first, second = fresh_app().run(), fresh_app().run()
     box = first.selectbox(key="home.checkpoint")
     assert len(box.options) == 2
     box.select(str(folder / "other-run.pt")).run()
-    _ok(first, "app.py")
+    page_ok(first, "app.py")
     from ui import state
 
     assert first.session_state[state.K_CHECKPOINT] == str(folder / "other-run.pt")
@@ -188,30 +78,30 @@ def test_home_pick_checkpoint_per_session(tiny_app, tmp_path):
 def test_missing_selected_checkpoint_falls_back(tiny_app):
     from ui import state
 
-    at = _fresh()
+    at = fresh_app()
     at.session_state[state.K_CHECKPOINT] = "/nonexistent/run.pt"
     at.run()
-    _ok(at, "app.py")
+    page_ok(at, "app.py")
     assert at.session_state[state.K_CHECKPOINT].endswith("demo.pt")
 
 
 def test_broken_checkpoint_shows_error(monkeypatch, tmp_path):
-    folder = _point_app_at(monkeypatch, tmp_path, None)
+    folder = point_app_at(monkeypatch, tmp_path, None)
     (folder / "demo.pt").write_bytes(b"definitely not a torch file")
-    at = _fresh().run()
-    _ok(at, "app.py")
-    assert "not a loadable RecGURU checkpoint" in _texts(at.error)
+    at = fresh_app().run()
+    page_ok(at, "app.py")
+    assert "not a loadable RecGURU checkpoint" in visible_text(at.error)
     for page in PAGES:
         at.switch_page(page).run()
-        _ok(at, page)
+        page_ok(at, page)
 
 
 # --------------------------------------------------------------------------- recommendations
 
 
 def test_recommendations_pick_user_and_domain(tiny_app):
-    at = _open("pages/4_Recommendations.py")
-    assert not at.error, _texts(at.error)
+    at = open_page("pages/4_Recommendations.py")
+    assert not at.error, visible_text(at.error)
     user = at.text_input(key="rec.user").value
     assert user, "a default user is filled in"
     assert at.dataframe, "histories shown"
@@ -223,20 +113,20 @@ def test_recommendations_pick_user_and_domain(tiny_app):
     job.wait(max(0.0, deadline - time.monotonic()))
     assert job.state == "done", job.error
     at.run()
-    _ok(at, "explanation drawn")
+    page_ok(at, "explanation drawn")
     assert [t.label for t in at.tabs][:2] == ["Influence (faithful)", "Attention (indicative)"]
     at.text_input(key="rec.user").input("definitely-not-a-user").run()
-    _ok(at, "unknown user")
-    assert "in neither domain" in _texts(at.error)
+    page_ok(at, "unknown user")
+    assert "in neither domain" in visible_text(at.error)
     at.text_input(key="rec.user").input(user).run()
     at.button(key="rec.random").click().run()
-    _ok(at, "random user")
+    page_ok(at, "random user")
     assert at.text_input(key="rec.user").value
     at.segmented_control(key="rec.domain").set_value("B").run()
-    _ok(at, "domain B")
-    assert not at.error or "no history" in _texts(at.warning)
+    page_ok(at, "domain B")
+    assert not at.error or "no history" in visible_text(at.warning)
     at.number_input(key="rec.k").set_value(5).run()
-    _ok(at, "k=5")
+    page_ok(at, "k=5")
 
 
 def test_recommendations_user_in_one_domain_only(tiny_app):
@@ -244,36 +134,36 @@ def test_recommendations_user_in_one_domain_only(tiny_app):
 
     run = store.load_run(tiny_app)
     only_a = sorted(set(run.users("A")) - set(run.users("B")))
-    at = _fresh()
+    at = fresh_app()
     at.session_state[state.K_GOTO_USER] = {"user": only_a[0], "domain": "B"}
     at.run()
     at.switch_page("pages/4_Recommendations.py").run()
-    _ok(at, "one-domain user")
-    assert "no history in" in _texts(at.warning)
+    page_ok(at, "one-domain user")
+    assert "no history in" in visible_text(at.warning)
     at.segmented_control(key="rec.domain").set_value("A").run()
-    _ok(at, "switch to A")
-    assert not at.error, _texts(at.error)
+    page_ok(at, "switch to A")
+    assert not at.error, visible_text(at.error)
 
 
 # --------------------------------------------------------------------------- alignment
 
 
 def test_alignment_colour_modes_links_and_snapshots(tiny_app):
-    at = _open("pages/2_Alignment.py")
-    assert not at.error, _texts(at.error)
+    at = open_page("pages/2_Alignment.py")
+    assert not at.error, visible_text(at.error)
     for mode in ("overlap", "cluster", "domain"):
         at.segmented_control(key="align.color").set_value(mode).run()
-        _ok(at, f"colour by {mode}")
+        page_ok(at, f"colour by {mode}")
     at.toggle(key="align.links").set_value(True).run()
-    _ok(at, "links")
+    page_ok(at, "links")
     picker = at.segmented_control(key="align.right")
     assert picker.value == "after"
     picker.set_value("during_0").run()
-    _ok(at, "intermediate snapshot")
+    page_ok(at, "intermediate snapshot")
 
 
 def test_alignment_shows_the_collapse_cards_and_scree(tiny_app):
-    at = _open("pages/2_Alignment.py")
+    at = open_page("pages/2_Alignment.py")
     deadline = time.monotonic() + 120
     while "Effective rank" not in [m.label for m in at.metric]:
         assert time.monotonic() < deadline, "the alignment cards never appeared"
@@ -283,7 +173,7 @@ def test_alignment_shows_the_collapse_cards_and_scree(tiny_app):
     assert {"Effective rank", "Top-3 variance share", "Uniformity", "MMD² between A and B",
             "Domain-classifier AUC"} <= set(labels)
     assert any("eff. rank" in str(c.proto.spec) for c in at.get("plotly_chart")), "no scree plot"
-    texts = _texts(at.caption) + _texts(at.warning)
+    texts = visible_text(at.caption) + visible_text(at.warning)
     assert "effective rank" in texts and ("Collapsed, not aligned" in texts or "dimensions" in texts)
 
 
@@ -301,7 +191,7 @@ def test_collapse_reading_says_collapsed_when_the_rank_fell():
 def test_alignment_selection_links_to_recommendations(tiny_app):
     from ui import state, store
 
-    at = _open("pages/2_Alignment.py")
+    at = open_page("pages/2_Alignment.py")
     # A plotly box selection cannot be made in AppTest; feed the same session state the page
     # writes when one arrives, then follow the link.
     run = store.load_run(tiny_app)
@@ -312,10 +202,10 @@ def test_alignment_selection_links_to_recommendations(tiny_app):
         "users": [{"user": user, "domain": "B"}],
     }
     at.switch_page("pages/4_Recommendations.py").run()
-    _ok(at, "recommendations with a selection")
+    page_ok(at, "recommendations with a selection")
     picker = at.selectbox(key="rec.from_selection")
     picker.select(0).run()
-    _ok(at, "pick from selection")
+    page_ok(at, "pick from selection")
     assert at.text_input(key="rec.user").value == user
     assert at.segmented_control(key="rec.domain").value == "B"
 
@@ -323,7 +213,7 @@ def test_alignment_selection_links_to_recommendations(tiny_app):
 def test_alignment_goto_button_switches_page(tiny_app):
     from ui import state, store
 
-    at = _open("pages/2_Alignment.py")
+    at = open_page("pages/2_Alignment.py")
     path = at.session_state[state.K_CHECKPOINT]
     run = store.load_run(path)
     view = store.alignment_data(path, run, *store.projection_for(path, run))
@@ -337,37 +227,37 @@ def test_alignment_goto_button_switches_page(tiny_app):
         ],
     }
     at.run()
-    _ok(at, "alignment with a selection")
+    page_ok(at, "alignment with a selection")
     assert any("points selected" in str(m.value) for m in at.markdown)
     at.button(key="align.goto").click().run()
-    _ok(at, "goto recommendations")
+    page_ok(at, "goto recommendations")
     assert at.text_input(key="rec.user").value == str(view.meta.at[0, "user"])
 
 
 def test_alignment_without_projection_offers_compute(monkeypatch, tmp_path, tiny):
-    _point_app_at(monkeypatch, tmp_path, tiny.with_name("tiny-raw.pt"))
-    at = _open("pages/2_Alignment.py")
-    assert "no precomputed layout" in _texts(at.info)
+    point_app_at(monkeypatch, tmp_path, tiny.with_name("tiny-raw.pt"))
+    at = open_page("pages/2_Alignment.py")
+    assert "no precomputed layout" in visible_text(at.info)
     at.selectbox(key="align.method").select("pca").run()
     at.button(key="align.compute").click().run()
-    _ok(at, "compute projection")
-    assert not at.error, _texts(at.error)
-    assert "no precomputed layout" not in _texts(at.info)
+    page_ok(at, "compute projection")
+    assert not at.error, visible_text(at.error)
+    assert "no precomputed layout" not in visible_text(at.info)
     at.run()  # the computed layout stays (cache hit) on the next run
-    _ok(at, "rerun after compute")
-    assert "no precomputed layout" not in _texts(at.info)
+    page_ok(at, "rerun after compute")
+    assert "no precomputed layout" not in visible_text(at.info)
 
 
 # --------------------------------------------------------------------------- curves, evaluation
 
 
 def test_training_curves_controls(tiny_app):
-    at = _open("pages/3_Training_curves.py")
-    assert not at.error, _texts(at.error)
+    at = open_page("pages/3_Training_curves.py")
+    assert not at.error, visible_text(at.error)
     at.slider(key="curves.smoothing").set_value(0.0).run()
-    _ok(at, "no smoothing")
+    page_ok(at, "no smoothing")
     at.toggle(key="curves.log").set_value(True).run()
-    _ok(at, "log scale")
+    page_ok(at, "log scale")
 
 
 def test_evaluation_shows_baselines(monkeypatch, tmp_path, tiny):
@@ -378,9 +268,9 @@ def test_evaluation_shows_baselines(monkeypatch, tmp_path, tiny):
         "test": {"A": {"NDCG@10": [0.021, 0.009, 0.033]}, "B": {"NDCG@10": [-0.01, -0.03, 0.01]}}}}}
     with_baselines = tmp_path / "with-baselines.pt"
     save_checkpoint(with_baselines, ckpt)
-    _point_app_at(monkeypatch, tmp_path, with_baselines)
-    at = _open("pages/5_Evaluation.py")
-    assert not at.error, _texts(at.error)
+    point_app_at(monkeypatch, tmp_path, with_baselines)
+    at = open_page("pages/5_Evaluation.py")
+    assert not at.error, visible_text(at.error)
     assert "POP" in str(at.dataframe[0].value.columns.tolist())
     paired = next(d.value for d in at.dataframe if "Model" == d.value.index.name)
     assert paired.loc["POP"].iloc[0] == "+2.10 [+0.90, +3.30] ▲"
@@ -395,22 +285,22 @@ def test_train_bad_server_side_csv_shows_error(tiny_app, tmp_path, monkeypatch):
     bad_a, bad_b = tmp_path / "Books.csv", tmp_path / "Movies.csv"
     bad_a.write_text("foo,bar\n1,2\n")
     bad_b.write_text("foo,bar\n1,2\n")
-    at = _open("pages/1_Train.py")
+    at = open_page("pages/1_Train.py")
     at.radio(key="train.kind").set_value("Server-side source").run()
     at.text_input(key="train.spec").input(f"csv:{bad_a},{bad_b}").run()
     at.button(key="train.check").click().run()
-    _ok(at, "bad csv")
-    assert "missing column" in _texts(at.error)
-    assert "foo" not in _texts(at.error), "the file's header is not echoed"
+    page_ok(at, "bad csv")
+    assert "missing column" in visible_text(at.error)
+    assert "foo" not in visible_text(at.error), "the file's header is not echoed"
     missing = tmp_path / "nonexistent"
     at.text_input(key="train.spec").input(f"csv:{missing}/a.csv,{missing}/b.csv").run()
     at.button(key="train.check").click().run()
-    _ok(at, "missing files")
-    assert "file not found" in _texts(at.error)
+    page_ok(at, "missing files")
+    assert "file not found" in visible_text(at.error)
     at.text_input(key="train.spec").input("bogus:thing").run()
     at.button(key="train.start").click().run()
-    _ok(at, "bad spec start")
-    assert "unknown source" in _texts(at.error)
+    page_ok(at, "bad spec start")
+    assert "unknown source" in visible_text(at.error)
 
 
 @pytest.mark.parametrize(
@@ -421,14 +311,14 @@ def test_train_bad_server_side_csv_shows_error(tiny_app, tmp_path, monkeypatch):
 def test_train_server_side_source_outside_data_roots_is_refused(tiny_app, tmp_path, monkeypatch,
                                                                 spec):
     monkeypatch.setenv("RECGURU_DATA_ROOTS", str(tmp_path))
-    at = _open("pages/1_Train.py")
+    at = open_page("pages/1_Train.py")
     at.radio(key="train.kind").set_value("Server-side source").run()
     at.text_input(key="train.spec").input(spec.format(root=tmp_path)).run()
     for button in ("train.check", "train.start"):
         at.button(key=button).click().run()
-        _ok(at, f"{spec} {button}")
-        assert len(at.error) == 1 and "outside the allowed data folders" in _texts(at.error)
-        assert str(tmp_path) in _texts(at.error) and "root:" not in _texts(at.error)
+        page_ok(at, f"{spec} {button}")
+        assert len(at.error) == 1 and "outside the allowed data folders" in visible_text(at.error)
+        assert str(tmp_path) in visible_text(at.error) and "root:" not in visible_text(at.error)
     from ui import training
 
     assert training.current_job() is None or training.current_job().source != spec
@@ -441,10 +331,10 @@ def test_train_server_side_source_off_on_a_public_address(tiny_app, monkeypatch)
     before = config.get_option("server.address")
     config.set_option("server.address", "0.0.0.0")
     try:
-        at = _open("pages/1_Train.py")
+        at = open_page("pages/1_Train.py")
         at.radio(key="train.kind").set_value("Server-side source").run()
-        _ok(at, "public address")
-        assert "Server-side sources are off" in _texts(at.info)
+        page_ok(at, "public address")
+        assert "Server-side sources are off" in visible_text(at.info)
         assert not [t for t in at.text_input if t.key == "train.spec"]
         monkeypatch.setenv("RECGURU_ALLOW_SERVER_SOURCES", "1")
         at.run()
@@ -454,14 +344,14 @@ def test_train_server_side_source_off_on_a_public_address(tiny_app, monkeypatch)
 
 
 def test_train_synthetic_check_and_preset_switch(tiny_app):
-    at = _open("pages/1_Train.py")
+    at = open_page("pages/1_Train.py")
     at.number_input(key="train.users").set_value(1000).run()
     at.button(key="train.check").click().run()
-    _ok(at, "check synthetic")
-    assert not at.error, _texts(at.error)
+    page_ok(at, "check synthetic")
+    assert not at.error, visible_text(at.error)
     assert at.dataframe, "statistics of the synthetic data shown"
     at.radio(key="train.preset").set_value("paper").run()
-    _ok(at, "paper preset")
+    page_ok(at, "paper preset")
     assert at.number_input(key="train.adv_steps.paper").value > at.number_input(key="train.adv_steps.paper").min
 
 
@@ -475,21 +365,21 @@ def test_train_form_reaches_every_setting(tiny_app, monkeypatch):
     monkeypatch.setattr(training, "current_job", lambda: None)
     monkeypatch.setattr(training, "start_training",
                         lambda spec, **kw: started.append(kw) or "started")
-    at = _open("pages/1_Train.py")
+    at = open_page("pages/1_Train.py")
     keys = {w.key for w in at.number_input} | {w.key for w in at.selectbox}
     assert {f"train.{f.name}.tiny" for f in FORM_FIELDS} <= keys
     assert at.number_input(key="train.w_adv.tiny").value == 1.0
     at.text_input(key="train.advanced.tiny").set_value("w_decr=0.2").run()
     at.button(key="train.start").click().run()
     plain = lambda: at.error[0].value.replace("\\", "")  # noqa: E731  (md-escaped underscores)
-    assert len(at.error) == 1 and "w_decr" in plain() and not started, _texts(at.error)
+    assert len(at.error) == 1 and "w_decr" in plain() and not started, visible_text(at.error)
     at.text_input(key="train.advanced.tiny").set_value("n_layers=-2").run()
     at.button(key="train.start").click().run()
-    assert len(at.error) == 1 and "n_layers" in plain() and not started, _texts(at.error)
+    assert len(at.error) == 1 and "n_layers" in plain() and not started, visible_text(at.error)
     at.number_input(key="train.w_adv.tiny").set_value(0.0).run()
     at.text_input(key="train.advanced.tiny").set_value("w_decor=0.2, bpr_negatives=20").run()
     at.button(key="train.start").click().run()
-    assert not at.error, _texts(at.error)
+    assert not at.error, visible_text(at.error)
     overrides = started[-1]["overrides"]
     assert overrides["w_adv"] == 0.0 and overrides["w_decor"] == "0.2"
     assert overrides["bpr_negatives"] == "20" and overrides["d_model"] == 32  # tiny's own d
@@ -504,11 +394,11 @@ def test_train_page_shows_finished_job_and_adopts_it(tiny_app):
                                       seed=0, device="cpu", owner="pytest")
         job.join(TRAIN_WAIT_S)
     assert job is not None and job.state == "done", job.error  # the tiny fixture's run
-    at = _open("pages/1_Train.py")
+    at = open_page("pages/1_Train.py")
     assert any("Finished" in str(s.value) for s in at.success)
     if job.out.is_file():
         at.button(key="train.use").click().run()
-        _ok(at, "use finished")
+        page_ok(at, "use finished")
         assert at.session_state[state.K_CHECKPOINT] == str(job.out)
 
 
@@ -516,14 +406,14 @@ def test_second_training_is_refused_while_one_runs(monkeypatch, tmp_path, tiny):
     from recguru_core.common.errors import RecGuruError
     from ui import training
 
-    _point_app_at(monkeypatch, tmp_path, tiny)
+    point_app_at(monkeypatch, tmp_path, tiny)
     slow = {**TINY_OVERRIDES, "pretrain_epochs": 50}
     job = training.start_training(TINY_SOURCE, preset="quick", overrides=slow, owner="a")
     try:
         with pytest.raises(RecGuruError, match="already running"):
             training.start_training(TINY_SOURCE, preset="quick", overrides=slow, owner="b")
-        at = _open("pages/1_Train.py")
-        assert "already running" in _texts(at.info)
+        at = open_page("pages/1_Train.py")
+        assert "already running" in visible_text(at.info)
         deadline = time.monotonic() + 120
         while not job.records() and job.active and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -537,16 +427,6 @@ def test_second_training_is_refused_while_one_runs(monkeypatch, tmp_path, tiny):
 
 
 # --------------------------------------------------------------------------- partial checkpoints
-
-
-def _variant(tiny: Path, tmp_path: Path, name: str, edit) -> Path:
-    from recguru_core.train.checkpoints import load_checkpoint, save_checkpoint
-
-    ckpt = load_checkpoint(tiny)
-    edit(ckpt)
-    out = tmp_path / f"{name}.pt"
-    save_checkpoint(out, ckpt)
-    return out
 
 
 def _strip_everything(ckpt: dict) -> None:
@@ -566,24 +446,24 @@ def _only_before(ckpt: dict) -> None:
 
 @pytest.mark.parametrize("edit", [_strip_everything, _only_before], ids=["bare", "after-phase-1"])
 def test_partial_checkpoints_get_messages_not_tracebacks(monkeypatch, tmp_path, tiny, edit):
-    _point_app_at(monkeypatch, tmp_path, _variant(tiny, tmp_path, edit.__name__, edit))
-    at = _fresh().run()
-    _ok(at, "app.py")
-    assert "no test metrics yet" in _texts(at.info)
+    point_app_at(monkeypatch, tmp_path, checkpoint_variant(tiny, tmp_path, edit.__name__, edit))
+    at = fresh_app().run()
+    page_ok(at, "app.py")
+    assert "no test metrics yet" in visible_text(at.info)
     for page in PAGES:
         at.switch_page(page).run()
-        _ok(at, page)
-        assert not at.error, f"{page}: {_texts(at.error)}"
+        page_ok(at, page)
+        assert not at.error, f"{page}: {visible_text(at.error)}"
     at.switch_page("pages/2_Alignment.py").run()
     if edit is _strip_everything:
-        assert "no GUR snapshots" in _texts(at.info)
+        assert "no GUR snapshots" in visible_text(at.info)
     else:
         assert at.get("plotly_chart"), "the single 'before' panel is drawn"
     at.switch_page("pages/3_Training_curves.py").run()
     if edit is _strip_everything:
-        assert "no training history" in _texts(at.info)
+        assert "no training history" in visible_text(at.info)
     at.switch_page("pages/5_Evaluation.py").run()
-    assert "no test metrics yet" in _texts(at.info)
+    assert "no test metrics yet" in visible_text(at.info)
 
 
 def test_page_renders_never_import_umap(tmp_path, tiny):
@@ -618,27 +498,27 @@ os._exit(0)  # background threads (prefetch) may still be inside torch: skip int
 
 
 def test_home_upload_of_hostile_files_gives_one_error_line(tiny_app, tmp_path):
-    from hostile_files import hostile_checkpoints
+    from helpers.hostile import hostile_checkpoints
 
     files = {"notes.csv": b"user_id,item_id,timestamp\n", **hostile_checkpoints(tmp_path)}
-    at = _fresh().run()
+    at = fresh_app().run()
     for name, data in files.items():
         at.get("file_uploader")[0].upload(name, data).run()
-        _ok(at, f"upload {name}")
-        assert len(at.error) == 1, (name, _texts(at.error))
-        assert name in _texts(at.error) and "Unexpected error" not in _texts(at.error)
+        page_ok(at, f"upload {name}")
+        assert len(at.error) == 1, (name, visible_text(at.error))
+        assert name in visible_text(at.error) and "Unexpected error" not in visible_text(at.error)
         assert at.session_state[state_key()].endswith("demo.pt"), "the selection is kept"
     assert not (tmp_path / "PWNED").exists(), "a pickled payload ran"
     at.switch_page("pages/5_Evaluation.py").run()
-    _ok(at, "the app keeps working")
-    assert not at.error, _texts(at.error)
+    page_ok(at, "the app keeps working")
+    assert not at.error, visible_text(at.error)
 
 
 def test_home_upload_of_a_valid_checkpoint_selects_it(tiny_app):
-    at = _fresh().run()
+    at = fresh_app().run()
     at.get("file_uploader")[0].upload("mine.pt", tiny_app.read_bytes()).run()
-    _ok(at, "valid upload")
-    assert not at.error, _texts(at.error)
+    page_ok(at, "valid upload")
+    assert not at.error, visible_text(at.error)
     selected = Path(at.session_state[state_key()])
     assert selected.name == "mine.pt" and selected.parent.parent.name == "uploads"
 
@@ -663,7 +543,7 @@ def _evil_checkpoint(tiny: Path, tmp_path: Path) -> Path:
             dom["genres"] = [f"{EVIL} {g}" for g in dom["genres"]]
         ckpt["data"]["source"] = f"synthetic:users=300 {EVIL}"
 
-    return _variant(tiny, tmp_path, "evil", plant)
+    return checkpoint_variant(tiny, tmp_path, "evil", plant)
 
 
 def _markdown_texts(at: AppTest) -> list[str]:
@@ -681,11 +561,11 @@ def _plotly_specs(at: AppTest) -> str:
 
 
 def test_markdown_and_html_from_data_is_escaped(monkeypatch, tmp_path, tiny):
-    _point_app_at(monkeypatch, tmp_path, _evil_checkpoint(tiny, tmp_path))
+    point_app_at(monkeypatch, tmp_path, _evil_checkpoint(tiny, tmp_path))
     from ui import state, store
 
-    at = _fresh().run()
-    _ok(at, "app.py")
+    at = fresh_app().run()
+    page_ok(at, "app.py")
     seen = []
     for page in ["app.py", "pages/4_Recommendations.py", "pages/5_Evaluation.py",
                  "pages/2_Alignment.py"]:
@@ -695,8 +575,8 @@ def test_markdown_and_html_from_data_is_escaped(monkeypatch, tmp_path, tiny):
             job = store.start_explanation(path, user, "A", state.DEFAULT_K)
             job.wait(120)
         at.switch_page(page).run()
-        _ok(at, page)
-        assert not at.error, f"{page}: {_texts(at.error)}"
+        page_ok(at, page)
+        assert not at.error, f"{page}: {visible_text(at.error)}"
         texts = _markdown_texts(at)
         for raw in ("**bold**", "[x](javascript", "<script>", "$x$", " :material/home:"):
             bad = [t for t in texts if raw in t]
@@ -709,9 +589,9 @@ def test_markdown_and_html_from_data_is_escaped(monkeypatch, tmp_path, tiny):
     assert seen, "the planted text is shown (escaped) somewhere"
     at.switch_page("pages/4_Recommendations.py").run()
     at.text_input(key="rec.user").input(EVIL).run()  # what a user types is escaped too
-    _ok(at, "typed user id")
+    page_ok(at, "typed user id")
     raw = " ".join(str(e.value) for e in at.error)
-    assert "in neither domain" in _texts(at.error) and "**bold**" not in raw
+    assert "in neither domain" in visible_text(at.error) and "**bold**" not in raw
 
 
 # --------------------------------------------------------------------------- hostile input
@@ -741,21 +621,21 @@ def small_domain(tmp_path_factory) -> Path:
 def test_recommendations_k_is_clamped_to_the_unseen_items(monkeypatch, tmp_path, small_domain):
     from ui import state, store
 
-    _point_app_at(monkeypatch, tmp_path, small_domain)
+    point_app_at(monkeypatch, tmp_path, small_domain)
     run = store.load_run(small_domain)
     users = run.users("B")
     unseen = {u: store.unseen_items(run, u, "B") for u in users}
     user = min(unseen, key=unseen.get)
     assert unseen[user] < 25
-    at = _fresh()
+    at = fresh_app()
     at.session_state[state.K_GOTO_USER] = {"user": user, "domain": "B"}
     at.run()
     at.switch_page("pages/4_Recommendations.py").run()
     for k in (25, 100):
         at.number_input(key="rec.k").set_value(k).run()
-        _ok(at, f"k={k}")
-        assert not at.error, _texts(at.error)
-        assert f"Only {unseen[user]} items" in _texts(at.info) and f"not {k}" in _texts(at.info)
+        page_ok(at, f"k={k}")
+        assert not at.error, visible_text(at.error)
+        assert f"Only {unseen[user]} items" in visible_text(at.info) and f"not {k}" in visible_text(at.info)
         assert f"Top {unseen[user]} in" in " ".join(str(s.value) for s in at.subheader)
 
 
@@ -781,31 +661,31 @@ def test_hostile_source_specs_give_one_line_never_unexpected(tiny_app, tmp_path,
     (root / "header.csv").write_text("user_id,item_id,timestamp\n")
     (root / "mac.csv").write_bytes(b"user_id,item_id,timestamp\ru,i,1\ru,j,2\r")  # bare \r
     monkeypatch.setenv("RECGURU_DATA_ROOTS", str(root))
-    at = _open("pages/1_Train.py")
+    at = open_page("pages/1_Train.py")
     at.radio(key="train.kind").set_value("Server-side source").run()
     for spec in HOSTILE_SPECS:
         at.text_input(key="train.spec").input(spec.format(root=root)).run()
         at.button(key="train.check").click().run()
-        _ok(at, spec)
-        assert len(at.error) == 1, (spec, _texts(at.error))
-        assert "Unexpected error" not in _texts(at.error), (spec, _texts(at.error))
+        page_ok(at, spec)
+        assert len(at.error) == 1, (spec, visible_text(at.error))
+        assert "Unexpected error" not in visible_text(at.error), (spec, visible_text(at.error))
 
 
 def test_uploaded_tables_errors_name_the_upload_not_the_server_folder(tiny_app):
-    at = _open("pages/1_Train.py")
+    at = open_page("pages/1_Train.py")
     at.radio(key="train.kind").set_value("Two uploaded CSVs").run()
     a, b = at.get("file_uploader")
     a.upload("Books.csv", b"user_id,item_id,timestamp\n")
     b.upload("Movies.csv", b"user_id,item_id,timestamp\nu,i,1\n")
     at.run()
     at.button(key="train.check").click().run()
-    _ok(at, "uploaded tables")
-    assert "uploaded Books.csv: no interactions" in _texts(at.error), _texts(at.error)
-    assert "runs" not in _texts(at.error)
+    page_ok(at, "uploaded tables")
+    assert "uploaded Books.csv: no interactions" in visible_text(at.error), visible_text(at.error)
+    assert "runs" not in visible_text(at.error)
 
 
 def test_training_curves_show_the_adversarial_health_verdicts(tiny_app):
-    at = _open("pages/3_Training_curves.py")
+    at = open_page("pages/3_Training_curves.py")
     health = [d.value for d in at.dataframe if "verdict" in d.value.columns]
     assert health, "no health table"
     assert "Wasserstein trend" in health[0]["check"].tolist()
@@ -813,14 +693,14 @@ def test_training_curves_show_the_adversarial_health_verdicts(tiny_app):
 
 
 def test_evaluation_splits_metrics_by_user_group(tiny_app):
-    at = _open("pages/5_Evaluation.py")
+    at = open_page("pages/5_Evaluation.py")
     at.toggle(key="eval.groups").set_value(True).run()
     deadline = time.monotonic() + 120
     while not any("users" in d.value.columns for d in at.dataframe):
         assert time.monotonic() < deadline, "the group table never appeared"
         time.sleep(1)
         at.run()
-    _ok(at, "groups")
+    page_ok(at, "groups")
     table = next(d.value for d in at.dataframe if "users" in d.value.columns)
     assert {"overlapped", "not overlapped", "all users"} <= set(table["group"])
     assert any(c.startswith("full ") for c in table.columns)

@@ -124,7 +124,7 @@ def test_evaluate_alignment_prints_collapse_beside_auc(capsys):
 
     from recguru_core import cli
 
-    demo = Path(__file__).resolve().parents[1] / "checkpoints" / "control_no_adv.pt"
+    demo = Path(__file__).resolve().parents[2] / "checkpoints" / "control_no_adv.pt"
     assert cli.main(["evaluate", str(demo), "--alignment", "--json"]) == 0
     import json
     rows = json.loads(capsys.readouterr().out)

@@ -6,16 +6,15 @@ curves and the Alignment metric cards following the snapshot."""
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
-from test_app import (  # noqa: F401  (tiny_app: a fixture)
+from helpers.app import (  # noqa: F401  (tiny_app: a fixture)
     APP,
     DEMO,
     TIMEOUT,
-    _ok,
-    _point_app_at,
-    _texts,
-    tiny_app,
+    page_ok,
+    point_app_at,
+    visible_text,
 )
+from streamlit.testing.v1 import AppTest
 
 ALIGNMENT = "pages/2_Alignment.py"
 CURVES = "pages/3_Training_curves.py"
@@ -28,7 +27,7 @@ def _open_with(page: str, params: dict) -> AppTest:
     at.switch_page(page)
     at.query_params.update(params)
     at.run()
-    _ok(at, f"{page}?{params}")
+    page_ok(at, f"{page}?{params}")
     return at
 
 
@@ -40,7 +39,7 @@ def _metrics_ready(at: AppTest) -> None:
     job.wait(180)
     assert job.state == "done", job.error
     at.run()
-    _ok(at, "metrics ready")
+    page_ok(at, "metrics ready")
 
 
 def _snapshots(at: AppTest) -> list[str]:
@@ -54,7 +53,7 @@ def _snapshots(at: AppTest) -> list[str]:
 
 
 def _toasts(at: AppTest) -> str:
-    return _texts(at.toast)
+    return visible_text(at.toast)
 
 
 def _params(at: AppTest) -> dict:
@@ -76,24 +75,24 @@ def test_recommendations_link_round_trip(tiny_app):
     _, both = _users(tiny_app)
     user = both[-1]
     at = _open_with(RECOMMENDATIONS, {"ckpt": "demo", "user": user, "domain": "B", "k": "5"})
-    assert not at.error, _texts(at.error)
+    assert not at.error, visible_text(at.error)
     assert not at.toast, _toasts(at)
     assert at.text_input(key="rec.user").value == user
     assert at.segmented_control(key="rec.domain").value == "B"
     assert at.number_input(key="rec.k").value == 5
     # a widget change is written back to the URL
     at.segmented_control(key="rec.domain").set_value("A").run()
-    _ok(at, "domain A")
+    page_ok(at, "domain A")
     at.number_input(key="rec.k").set_value(7).run()
     params = _params(at)
     assert params["domain"] == "A" and params["k"] == "7" and params["user"] == user
     assert params["ckpt"] == "demo"
-    assert "localhost" in _texts(at.code) and "user=" in _texts(at.code)  # the share link
+    assert "localhost" in visible_text(at.code) and "user=" in visible_text(at.code)  # the share link
 
 
 def test_recommendations_stale_link_falls_back_with_a_notice(tiny_app):
     at = _open_with(RECOMMENDATIONS, {"user": "no-such-user", "domain": "Q", "k": "1e9"})
-    assert not at.error, _texts(at.error)
+    assert not at.error, visible_text(at.error)
     notices = _toasts(at)
     assert "user" in notices and "domain" in notices and "top k" in notices, notices
     assert at.text_input(key="rec.user").value  # the default user
@@ -106,7 +105,7 @@ def test_unknown_checkpoint_or_a_path_in_a_link_is_refused(tiny_app):
         at = _open_with(RECOMMENDATIONS, {"ckpt": name})
         assert "not on this server" in _toasts(at), name
         assert at.query_params["ckpt"] == "demo"  # what is shown instead
-        assert not at.error, _texts(at.error)
+        assert not at.error, visible_text(at.error)
 
 
 def test_checkpoint_by_name_selects_it(tiny_app, tmp_path):
@@ -136,7 +135,7 @@ def test_alignment_link_round_trip(tiny_app):
     names = list(view.layouts)[1:]
     at = _open_with(ALIGNMENT, {"snap": names[0], "color": "overlap", "links": "1",
                                 "sel": users + ["A:not-a-user"]})
-    assert not at.error, _texts(at.error)
+    assert not at.error, visible_text(at.error)
     assert at.segmented_control(key="align.right").value == names[0]
     assert at.segmented_control(key="align.color").value == "overlap"
     assert at.toggle(key="align.links").value is True
@@ -159,7 +158,7 @@ def test_alignment_metric_cards_follow_the_snapshot(tiny_app):
     seen = {}
     for name in names:
         at.segmented_control(key="align.right").set_value(name).run()
-        _ok(at, name)
+        page_ok(at, name)
         heading = [str(m.value) for m in at.markdown if "Alignment metrics" in str(m.value)]
         assert heading, "no metrics heading"
         seen[name] = (heading[0], tuple(m.value for m in at.metric))
@@ -170,7 +169,7 @@ def test_alignment_metric_cards_follow_the_snapshot(tiny_app):
 
 def test_alignment_stale_link_values(tiny_app):
     at = _open_with(ALIGNMENT, {"snap": "during_99", "color": "rainbow", "links": "maybe"})
-    assert not at.error, _texts(at.error)
+    assert not at.error, visible_text(at.error)
     notices = _toasts(at)
     assert "snapshot" in notices and "colour mode" in notices and "link toggle" in notices
     assert at.segmented_control(key="align.right").value == _snapshots(at)[-1]
@@ -186,7 +185,7 @@ def demo_app(monkeypatch, tmp_path):
     """The shipped demo (4,500 points with history lengths and taste clusters)."""
     if not DEMO.is_file():
         pytest.skip("checkpoints/demo.pt is not there yet")
-    _point_app_at(monkeypatch, tmp_path, DEMO)
+    point_app_at(monkeypatch, tmp_path, DEMO)
     return DEMO
 
 
@@ -214,7 +213,7 @@ def test_alignment_filter_search_and_contours_link_round_trip(demo_app):
     user = str(meta.loc[meta["overlap"], "user"].iloc[0])  # a user in both domains
     at = _open_with(ALIGNMENT, {"contours": "1", "overlap": "overlapped", "len": "5-30",
                                 "clusters": "1,2", "search": user})
-    assert not at.error, _texts(at.error)
+    assert not at.error, visible_text(at.error)
     assert not at.toast, _toasts(at)
     assert at.toggle(key="align.contours").value is True
     assert at.segmented_control(key="align.overlap").value == "overlapped"
@@ -229,7 +228,7 @@ def test_alignment_filter_search_and_contours_link_round_trip(demo_app):
     # the searched user's two points are the selection, and so in the link
     assert any("**2** points selected" in str(m.value) for m in at.markdown)
     assert sorted(at.query_params["sel"]) == [f"A:{user}", f"B:{user}"]
-    assert "Found in A" in _texts(at.caption) and "and B" in _texts(at.caption)
+    assert "Found in A" in visible_text(at.caption) and "and B" in visible_text(at.caption)
     # widget changes are written back to the URL
     lo, hi = alignment_fig.filter_choices(meta).length
     at.toggle(key="align.contours").set_value(False).run()
@@ -237,7 +236,7 @@ def test_alignment_filter_search_and_contours_link_round_trip(demo_app):
     at.slider(key="align.length").set_range(lo, hi).run()
     at.multiselect(key="align.clusters").set_value([]).run()
     at.text_input(key="align.search").input("").run()
-    _ok(at, "controls changed")
+    page_ok(at, "controls changed")
     params = _params(at)
     assert params["contours"] == "0" and params["overlap"] == "single"
     assert params["len"] == f"{lo}-{hi}" and params["clusters"] == "all"
@@ -252,7 +251,7 @@ def test_alignment_filter_search_and_contours_link_round_trip(demo_app):
 def test_alignment_stale_filter_and_search_values(demo_app):
     at = _open_with(ALIGNMENT, {"contours": "maybe", "overlap": "some", "len": "0-99999",
                                 "clusters": "99", "search": "no-such-user"})
-    assert not at.error, _texts(at.error)
+    assert not at.error, visible_text(at.error)
     notices = _toasts(at)
     for label in ("density-contour toggle", "overlap filter", "history-length range",
                   "cluster filter", "searched user"):
@@ -272,18 +271,18 @@ def test_alignment_search_box(demo_app):
     at = _open_with(ALIGNMENT, {})
     meta = _view(at).meta
     at.text_input(key="align.search").input("no-such-user").run()
-    _ok(at, "unknown id")
-    assert "No user no-such-user among this layout's" in _texts(at.caption)
+    page_ok(at, "unknown id")
+    assert "No user no-such-user among this layout's" in visible_text(at.caption)
     assert not any("points selected" in str(m.value) for m in at.markdown)
     single = meta.loc[~meta["overlap"]].iloc[0]
     at.text_input(key="align.search").input(str(single["user"])).run()
-    _ok(at, "known id")
+    page_ok(at, "known id")
     assert any("**1** points selected" in str(m.value) for m in at.markdown)
     assert at.query_params["sel"] == f"{single['domain']}:{single['user']}"
     assert at.query_params["search"] == str(single["user"])
     # a filter that hides the user: still selected (listed), not drawn, and said so
     at.segmented_control(key="align.overlap").set_value("overlapped").run()
-    assert "hidden by the filter" in _texts(at.caption)
+    assert "hidden by the filter" in visible_text(at.caption)
     assert any("1 hidden by the filter" in str(m.value) for m in at.markdown)
 
 
@@ -292,7 +291,7 @@ def test_alignment_link_selection_wins_over_its_search(demo_app):
     first, other = (f"{meta.at[p, 'domain']}:{meta.at[p, 'user']}" for p in (0, 7))
     searched = first.split(":", 1)[1]
     at = _open_with(ALIGNMENT, {"search": searched, "sel": [other]})
-    assert not at.error, _texts(at.error)
+    assert not at.error, visible_text(at.error)
     assert at.text_input(key="align.search").value == searched
     assert at.query_params["sel"] == other  # the link's selection, not the search's
 
@@ -302,7 +301,7 @@ def test_alignment_link_selection_wins_over_its_search(demo_app):
 
 def test_training_curves_link_round_trip_and_snapshot_picker(tiny_app):
     at = _open_with(CURVES, {"smooth": "0.25", "log": "1"})
-    assert not at.error, _texts(at.error)
+    assert not at.error, visible_text(at.error)
     _metrics_ready(at)
     assert at.slider(key="curves.smoothing").value == pytest.approx(0.25)
     assert at.toggle(key="curves.log").value is True
@@ -312,7 +311,7 @@ def test_training_curves_link_round_trip_and_snapshot_picker(tiny_app):
     assert len(at.get("plotly_chart")) >= 2  # curves + the snapshot's layout
     assert at.metric, "alignment metrics of the snapshot"
     picker.set_value(names[0]).run()
-    _ok(at, "first snapshot")
+    page_ok(at, "first snapshot")
     assert at.query_params["snap"] == names[0]
     assert at.query_params["smooth"] == "0.25" and at.query_params["log"] == "1"
     at.slider(key="curves.smoothing").set_value(0.5).run()
@@ -324,7 +323,7 @@ def test_training_curves_link_round_trip_and_snapshot_picker(tiny_app):
 
 def test_training_curves_stale_link_values(tiny_app):
     at = _open_with(CURVES, {"smooth": "nan", "log": "2", "snap": "after_all"})
-    assert not at.error, _texts(at.error)
+    assert not at.error, visible_text(at.error)
     notices = _toasts(at)
     assert "smoothing" in notices and "log-scale" in notices and "snapshot" in notices
     assert at.slider(key="curves.smoothing").value == pytest.approx(0.6)
@@ -334,13 +333,13 @@ def test_training_curves_stale_link_values(tiny_app):
 def test_link_of_an_upload_says_it_is_private(tiny_app):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.get("file_uploader")[0].upload("mine.pt", tiny_app.read_bytes()).run()
-    _ok(at, "valid upload")
+    page_ok(at, "valid upload")
     assert "ckpt" not in at.query_params  # an upload has no name in a link
-    assert "private to this session" in _texts(at.caption)
+    assert "private to this session" in visible_text(at.caption)
 
 
 def test_no_checkpoint_at_all_with_a_link(monkeypatch, tmp_path):
-    _point_app_at(monkeypatch, tmp_path, None)
+    point_app_at(monkeypatch, tmp_path, None)
     at = _open_with(RECOMMENDATIONS, {"ckpt": "demo", "user": "1"})
     assert "not on this server" in _toasts(at)
 
@@ -353,12 +352,12 @@ COMPARE = "pages/6_Compare.py"
 
 @pytest.fixture
 def shipped_pair(monkeypatch, tmp_path):
-    from test_app import DEMO
+    from helpers.app import DEMO
 
     control = DEMO.with_name("control_no_adv.pt")
     if not (DEMO.is_file() and control.is_file()):
         pytest.skip("the shipped checkpoint pair is not there")
-    folder = _point_app_at(monkeypatch, tmp_path, DEMO)
+    folder = point_app_at(monkeypatch, tmp_path, DEMO)
     (folder / "control_no_adv.pt").symlink_to(control)
     return folder
 
@@ -381,24 +380,24 @@ def test_compare_link_round_trip_keeps_the_runs_and_their_order(shipped_pair):
 
     # the link with the order turned round: the same runs, control first (the reference)
     at = _open_with(COMPARE, {"run": ["control_no_adv", "demo"]})
-    assert not at.error, _texts(at.error)
+    assert not at.error, visible_text(at.error)
     assert not at.toast, _toasts(at)
     assert _picked(at) == ["control_no_adv", "demo"]
     assert "demo − control_no_adv" in _columns(at)  # differences to the link's first run
     assert at.query_params["run"] == ["control_no_adv", "demo"]
-    assert "run=control_no_adv&run=demo" in _texts(at.code)  # the share link
+    assert "run=control_no_adv&run=demo" in visible_text(at.code)  # the share link
 
     # a change of the pick is written back to the URL
     at.multiselect(key="compare.runs").unselect(str(shipped_pair / "demo.pt")).run()
-    _ok(at, "one run left")
+    page_ok(at, "one run left")
     assert at.query_params["run"] == "control_no_adv"
-    assert "at least two runs" in _texts(at.info)
+    assert "at least two runs" in visible_text(at.info)
 
 
 def test_compare_stale_link_gives_a_notice_and_the_default_runs(shipped_pair):
     for runs in (["demo", "no-such-run"], ["../checkpoints/demo", "/etc/passwd"], [""]):
         at = _open_with(COMPARE, {"run": runs})
-        assert not at.error, _texts(at.error)
+        assert not at.error, visible_text(at.error)
         notices = _toasts(at)
         assert "not on this server" in notices and "default runs" in notices, (runs, notices)
         assert _picked(at) == ["demo", "control_no_adv"], runs
@@ -412,17 +411,17 @@ def test_compare_link_with_a_name_twice_counts_it_once(shipped_pair):
 
 
 def test_compare_link_leaves_an_upload_out_and_says_so(shipped_pair):
-    from test_app import DEMO
+    from helpers.app import DEMO
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.get("file_uploader")[0].upload("mine.pt", DEMO.read_bytes()).run()
-    _ok(at, "valid upload")
+    page_ok(at, "valid upload")
     at.switch_page(COMPARE).run()
-    _ok(at, COMPARE)
+    page_ok(at, COMPARE)
     picker = at.multiselect(key="compare.runs")
     upload = next(p for p in picker.options if "mine" in p)
     picker.select(upload).run()
-    _ok(at, "upload picked")
+    page_ok(at, "upload picked")
     assert _picked(at) == ["demo", "control_no_adv", "mine"]
     assert at.query_params["run"] == ["demo", "control_no_adv"]  # no name in a link
-    assert "the link's comparison leaves it out" in _texts(at.caption)
+    assert "the link's comparison leaves it out" in visible_text(at.caption)

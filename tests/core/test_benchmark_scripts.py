@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load_script(name):
@@ -27,3 +27,14 @@ def test_alignment_report_trajectory_has_one_auc_per_phase2_snapshot(tiny, one_t
     assert all(0.0 <= row[k] <= 1.0 and not math.isnan(row[k]) for k in steps)
     assert not any(k.startswith("auc_step") for k in plain)
     assert row["auc_before"] == plain["auc_before"] and row["auc_after"] == plain["auc_after"]
+
+
+def test_no_benchmark_touches_a_private_name_of_the_trainer():
+    """Benchmarks time the Trainer's public steps (pretrain_step, critic_steps, generator_step,
+    finetune_step), never a re-implemented or private one."""
+    import re
+
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        text = script.read_text()
+        private = re.findall(r"\btrainer\._\w+|\._(?:pretrain_unit|finetune_unit|bpr_loss|ft_rows|gur_cache)\b", text)
+        assert not private, (script.name, private)

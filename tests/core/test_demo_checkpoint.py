@@ -7,7 +7,7 @@ from recguru_core.data.domains import data_from_state
 from recguru_core.data.sources import load_source
 from recguru_core.train.checkpoints import model_from_checkpoint
 
-DEMO = Path(__file__).resolve().parents[1] / "checkpoints" / "demo.pt"
+DEMO = Path(__file__).resolve().parents[2] / "checkpoints" / "demo.pt"
 
 
 def test_demo_checkpoint_loads_and_matches_its_config():

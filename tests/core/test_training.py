@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from helpers.training import TINY, TINY_SOURCE
 
 from recguru_core.common.errors import CheckpointError, RecGuruError
 from recguru_core.train.checkpoints import (
@@ -16,11 +17,6 @@ from recguru_core.train.checkpoints import (
 )
 from recguru_core.train.runs import build_trainer, split_overrides, trainer_from_checkpoint
 from recguru_core.train.trainer import noam_lr, score_rows
-
-TINY_SOURCE = "synthetic:users=240,items_a=80,items_b=60,clusters=3,mean_len_a=12,mean_len_b=6,max_len=30"
-TINY = dict(pretrain_epochs=2, adv_steps=4, adv_chunk=2, finetune_epochs=2, batch_size=32,
-            d_model=16, d_ff=32, n_layers=1, cdsrec_layers=1, max_len=20, short_len=10,
-            neg_softmax=5, snapshot_users=50, warmup_steps=10, device="cpu", disc_hidden=16)
 
 
 def tiny_trainer(out=None, **extra):

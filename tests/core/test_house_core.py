@@ -12,7 +12,7 @@ from pathlib import Path
 from helpers.imports import imports as _imports
 from helpers.imports import modules as _modules
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # wing -> floor; an import from a wing may reach its own floor or lower ones
 FLOORS = {"common": 0, "data": 1, "nn": 2, "metrics": 3, "train": 4, "analysis": 5, "bench": 6,
           "cli": 7, "__main__": 7}

@@ -14,23 +14,23 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_app import (
+from helpers.app import (
     TINY_OVERRIDES,
     TINY_SOURCE,
-    _fresh,
-    _ok,
-    _open,
-    _point_app_at,
-    _texts,
+    fresh_app,
+    open_page,
+    page_ok,
+    point_app_at,
+    visible_text,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def tiny_app(monkeypatch, tmp_path, tiny) -> Path:
     """The app pointed at the session's tiny trained run (as in test_app.py)."""
-    _point_app_at(monkeypatch, tmp_path, tiny)
+    point_app_at(monkeypatch, tmp_path, tiny)
     return tiny
 
 
@@ -78,21 +78,21 @@ def test_tiny_preset_builds_a_small_model_with_the_seed_given():
 
 
 def test_train_page_defaults_to_tiny_and_keeps_the_form_across_pages(tiny_app):
-    at = _open("pages/1_Train.py")
+    at = open_page("pages/1_Train.py")
     assert at.radio(key="train.preset").value == "tiny"
     assert at.number_input(key="train.users").value == 1500  # the tiny preset's own world
     at.number_input(key="train.users").set_value(2500).run()
     at.number_input(key="train.adv_steps.tiny").set_value(33).run()
     at.slider(key="train.overlap").set_value(0.3).run()
     at.switch_page("pages/2_Alignment.py").run()
-    _ok(at, "alignment")
+    page_ok(at, "alignment")
     at.switch_page("pages/1_Train.py").run()
-    _ok(at, "back on Train")
+    page_ok(at, "back on Train")
     assert at.number_input(key="train.users").value == 2500
     assert at.number_input(key="train.adv_steps.tiny").value == 33
     assert at.slider(key="train.overlap").value == pytest.approx(0.3)
     at.radio(key="train.preset").set_value("quick").run()
-    _ok(at, "quick")
+    page_ok(at, "quick")
     assert at.number_input(key="train.users").value == 2500  # quick has no world of its own
     at.radio(key="train.preset").set_value("tiny").run()
     assert at.number_input(key="train.users").value == 1500  # choosing tiny fills its world in
@@ -108,8 +108,8 @@ def _wait_for_records(job, timeout: float = 240) -> None:
 def test_own_run_is_shown_as_yours_and_cancel_says_cancelling_at_once(monkeypatch, tmp_path, tiny):
     from ui import state, training
 
-    _point_app_at(monkeypatch, tmp_path, tiny)
-    at = _open("pages/1_Train.py")
+    point_app_at(monkeypatch, tmp_path, tiny)
+    at = open_page("pages/1_Train.py")
     me = at.session_state[state.K_OWNER]
     slow = {**TINY_OVERRIDES, "pretrain_epochs": 60}
     job = training.start_training(TINY_SOURCE, preset="quick", overrides=slow, owner=me, threads=1)
@@ -117,18 +117,18 @@ def test_own_run_is_shown_as_yours_and_cancel_says_cancelling_at_once(monkeypatc
         _wait_for_records(job)
         assert job.state == "running", job.error
         at.run()
-        _ok(at, "own run")
-        assert "already running" not in _texts(at.info)
-        assert "your run" in _texts(at.markdown)
-        other = _open("pages/1_Train.py")  # a new tab: another session
-        assert "another tab or by another user" in _texts(other.info)
-        assert "another tab or by another user" in _texts(other.markdown)
+        page_ok(at, "own run")
+        assert "already running" not in visible_text(at.info)
+        assert "your run" in visible_text(at.markdown)
+        other = open_page("pages/1_Train.py")  # a new tab: another session
+        assert "another tab or by another user" in visible_text(other.info)
+        assert "another tab or by another user" in visible_text(other.markdown)
         # Freeze the child, ask for the cancel: the page says so before the child reacts.
         os.kill(job.pid, signal.SIGSTOP)
         try:
             job.cancel()
             at.run()
-            assert "Cancelling" in _texts(at.warning)
+            assert "Cancelling" in visible_text(at.warning)
             assert job.view()["headline"] == "cancelling…"
         finally:
             os.kill(job.pid, signal.SIGCONT)
@@ -233,15 +233,15 @@ def test_cli_evaluate_and_recommend_warn_about_an_unfinished_run(partial):
 
 
 def test_app_names_an_unfinished_run_in_the_sidebar_and_on_home(monkeypatch, tmp_path, partial):
-    _point_app_at(monkeypatch, tmp_path, partial)
-    at = _fresh().run()
-    _ok(at, "home")
+    point_app_at(monkeypatch, tmp_path, partial)
+    at = fresh_app().run()
+    page_ok(at, "home")
     note = "unfinished run (phase 2 of 3, resumable)"
-    assert note in _texts(at.sidebar.markdown)
-    assert note in _texts(at.warning) and "in_progress" not in _texts(at.caption)
+    assert note in visible_text(at.sidebar.markdown)
+    assert note in visible_text(at.warning) and "in_progress" not in visible_text(at.caption)
     at.switch_page("pages/4_Recommendations.py").run()
-    _ok(at, "recommendations")
-    assert note in _texts(at.sidebar.markdown)
+    page_ok(at, "recommendations")
+    assert note in visible_text(at.sidebar.markdown)
 
 
 def test_cli_evaluate_of_a_complete_run_has_no_warning(tiny):
@@ -321,7 +321,7 @@ def test_history_table_keeps_the_split_in_view():
 
 
 def test_recommendations_history_uses_the_column_layout(tiny_app):
-    at = _open("pages/4_Recommendations.py")
+    at = open_page("pages/4_Recommendations.py")
     frames = at.dataframe
     assert frames, "history tables drawn"
     assert any(list(f.proto.column_order) == ["#", "split", "title", "genre", "when"]
@@ -333,10 +333,10 @@ def test_recommendations_history_uses_the_column_layout(tiny_app):
 
 
 def test_home_tour_is_open_on_the_first_visit_then_collapsed(tiny_app):
-    at = _open("app.py")
+    at = open_page("app.py")
     tours = [e for e in at.expander if "Guided tour" in e.label]
     assert len(tours) == 1 and tours[0].proto.expanded
-    text = _texts(tours[0].markdown)
+    text = visible_text(tours[0].markdown)
     for what in ("tiny", "domain-classifier AUC", "Wasserstein", "Influence", "95 %"):
         assert what in text, what
     links = [p.proto.label for p in at.get("page_link") if "·" in p.proto.label]
@@ -346,5 +346,5 @@ def test_home_tour_is_open_on_the_first_visit_then_collapsed(tiny_app):
     assert next(e for e in at.expander if "Guided tour" in e.label).proto.expanded  # still open
     at.switch_page("pages/1_Train.py").run()
     at.switch_page("app.py").run()
-    _ok(at, "home again")
+    page_ok(at, "home again")
     assert not next(e for e in at.expander if "Guided tour" in e.label).proto.expanded

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures_formats import (
+from helpers.formats import (
     AMAZON_EXPECTED,
     AMAZON_META,
     AMAZON_REVIEWS,

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.cuda,
 
 
 def test_cuda_training_and_cpu_gpu_agreement(tmp_path):
-    from test_training import TINY, TINY_SOURCE  # noqa: E402  (tests/ is on pytest's pythonpath)
+    from helpers.training import TINY, TINY_SOURCE
 
     from recguru_core.analysis.inference import LoadedRun
     from recguru_core.train.checkpoints import load_checkpoint
