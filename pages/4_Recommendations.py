@@ -143,4 +143,4 @@ if st.toggle(
     key="rec.explain",
     help="Computed in the background (a few seconds on a CPU); the page stays usable.",
 ):
-    recommend_panel.explanation_panel(path, user, domain, k, names)
+    recommend_panel.explanation_panel(path, user, domain, names)

@@ -140,7 +140,10 @@ _REGISTRY = _Registry()
 def _register_exit_hook() -> None:
     """Run `shutdown` at exit BEFORE the pool's own hook joins its workers: threading's exit
     hooks run last-registered first, and concurrent.futures registered its hook on import.
-    (Python < 3.9 had no such hook list: fall back to atexit, which runs after the join.)"""
+    `threading._register_atexit` is private, and there is no public way to run before that
+    join (atexit runs after it, when a running job would already have hung the exit), so we
+    keep it, and tests/ui/test_ui_jobs.py fails loudly on a Python where it is gone or its
+    signature changed. (Python < 3.9 had no such hook list: fall back to atexit.)"""
     register = getattr(threading, "_register_atexit", None)
     if register is None:  # pragma: no cover
         import atexit

@@ -173,13 +173,20 @@ class LoadedRun:
                 "uses_other_domain": bool(partner >= 0 and self.model.config.attend_both_gurs)}
 
     # --- explanations --------------------------------------------------------------------------
-    def explain(self, raw: str, domain, k: int = 10, split: str = "test") -> dict:
+    def explain(self, raw: str, domain, item: str | None = None, split: str = "test") -> dict:
+        """Why `item` (a raw item id; default: the user's top-1 recommendation) is recommended:
+        leave-one-out influence of each history item, CDSRec attention, the other domain's
+        share, nearest users. Independent of any k: a longer list explains the same top item."""
         d = domain_index(domain)
         row = self._row(raw, d)
-        rec = self.recommend(raw, d, k, split)
-        top_item = self.data.domain(d).item_raw.tolist().index(rec["items"][0]["item_id"]) + 1
+        if item is None:
+            item = self.recommend(raw, d, 1, split)["items"][0]["item_id"]
+        ids = self.data.domain(d).item_raw.tolist()
+        if str(item) not in map(str, ids):
+            raise RecGuruError(f"item {item!r} is not in domain {'AB'[d]} ({self.data.domain(d).name})")
+        top_item = list(map(str, ids)).index(str(item)) + 1
         return {
-            "top_item": rec["items"][0],
+            "top_item": self._item(d, top_item),
             "influence": self._influence(d, row, top_item, split),
             "attention": self._attention(d, row, split),
             "other_domain": self._other_domain_share(d, row, top_item, split),

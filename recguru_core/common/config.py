@@ -66,16 +66,6 @@ def convert(key: str, value: Any, default: Any, where: str, *,
     return text
 
 
-def field_defaults(cls) -> dict[str, Any]:
-    out = {}
-    for f in dataclasses.fields(cls):
-        if f.default is not dataclasses.MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            out[f.name] = f.default_factory()  # type: ignore[misc]
-    return out
-
-
 def config_from_dict(cls: type[C], values: dict, where: str, *,
                      error: type[RecGuruError] = RecGuruError) -> C:
     """cls(**values), strictly: unknown keys and missing required fields are one-line errors."""

@@ -108,7 +108,7 @@ def test_recommendations_pick_user_and_domain(tiny_app):
     # The explanation is computed in the background; once it is done a rerun draws it.
     from ui import state, store
 
-    job = store.start_explanation(at.session_state[state.K_CHECKPOINT], user, "A", state.DEFAULT_K)
+    job = store.start_explanation(at.session_state[state.K_CHECKPOINT], user, "A")
     deadline = time.monotonic() + 120
     job.wait(max(0.0, deadline - time.monotonic()))
     assert job.state == "done", job.error
@@ -572,7 +572,7 @@ def test_markdown_and_html_from_data_is_escaped(monkeypatch, tmp_path, tiny):
         if page == "pages/4_Recommendations.py":
             path = at.session_state[state.K_CHECKPOINT]
             user = store.default_user(store.load_run(path))
-            job = store.start_explanation(path, user, "A", state.DEFAULT_K)
+            job = store.start_explanation(path, user, "A")
             job.wait(120)
         at.switch_page(page).run()
         page_ok(at, page)

@@ -84,3 +84,16 @@ def test_home_page_exits_cleanly_while_its_prefetch_runs(tmp_path, tiny):
     assert "terminate called" not in out.stderr and "Fatal Python error" not in out.stderr
     assert "jobs at exit" in out.stdout
     assert elapsed < 120, elapsed
+
+
+def test_the_private_exit_hook_jobs_relies_on_is_still_there():
+    """ui/jobs.py registers its shutdown with threading._register_atexit (private: the only
+    hook that runs before concurrent.futures joins its workers at exit). If a Python drops or
+    changes it, this fails here instead of the app hanging at exit."""
+    import inspect
+    import threading
+
+    register = getattr(threading, "_register_atexit", None)
+    assert callable(register), "threading._register_atexit is gone: rework ui/jobs._register_exit_hook"
+    assert list(inspect.signature(register).parameters)[:1] == ["func"], inspect.signature(register)
+

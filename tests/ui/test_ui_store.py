@@ -56,10 +56,26 @@ def test_two_explanations_at_once_need_no_lock(tiny, tmp_path):
     shutil.copy(tiny, path)
     alone = LoadedRun.load(path)
     users = [u for u in alone.users("A")][-2:]
-    expected = [text.plain(alone.explain(u, "A", k=5)) for u in users]
-    started = [store.start_explanation(str(path), u, "A", 5) for u in users]
+    expected = [text.plain(alone.explain(u, "A")) for u in users]
+    started = [store.start_explanation(str(path), u, "A") for u in users]
     assert all(job.wait(120) for job in started)
     assert [job.state for job in started] == ["done", "done"], [job.error for job in started]
     for job, want in zip(started, expected):
         assert _same(job.result, want) is None, _same(job.result, want)
     assert jobs.MAX_WORKERS >= 2
+
+
+def test_the_explanation_does_not_depend_on_k(tiny):
+    """explain() explains the top item, whatever the list's length: the store keys it on
+    (user, domain) only, so changing k never recomputes the leave-one-out explanation."""
+    from recguru_core.analysis.inference import LoadedRun
+
+    run = LoadedRun.load(tiny)
+    user = run.users("A")[0]
+    top = run.recommend(user, "A", k=1)["items"][0]["item_id"]
+    assert run.recommend(user, "A", k=7)["items"][0]["item_id"] == top
+    default, named = run.explain(user, "A"), run.explain(user, "A", item=top)
+    assert default["top_item"] == named["top_item"] and default["influence"] == named["influence"]
+    import inspect
+
+    assert "k" not in inspect.signature(store.start_explanation).parameters

@@ -63,10 +63,10 @@ def use_selected_user(picked: Sequence[dict]) -> None:
         st.session_state["rec.domain"] = picked[int(i)]["domain"]
 
 
-def explanation_panel(path: str, user: str, domain: str, k: int, names: dict | None = None) -> None:
+def explanation_panel(path: str, user: str, domain: str, names: dict | None = None) -> None:
     """The explanation tabs when ready; until then a placeholder (the page stays usable)."""
     result = when_ready(
-        store.start_explanation(path, user, domain, k),
+        store.start_explanation(path, user, domain),
         "Explaining the top recommendation (leave-one-out over the history)",
     )
     if result is not None:

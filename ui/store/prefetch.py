@@ -33,7 +33,7 @@ def _warm(ref: RunRef) -> None:
                 return
             if user and user in set(run.users("A")):
                 _recommend(ref, user, "A", DEFAULT_K)
-                start_explanation(ref.path, user, "A", DEFAULT_K)
+                start_explanation(ref.path, user, "A")
 
         if snapshot_names(run):
             start_alignment_metrics(ref.path).then(recommendations)

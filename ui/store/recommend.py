@@ -19,8 +19,10 @@ def _recommend(ref: RunRef, user: str, domain: str, k: int) -> dict:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _explain(ref: RunRef, user: str, domain: str, k: int) -> dict:
-    return plain(load_run(ref).explain(user, domain, k=k))
+def _explain(ref: RunRef, user: str, domain: str) -> dict:
+    """The explanation of the user's top recommendation: keyed without k, so changing the
+    length of the list does not recompute the leave-one-out explanation."""
+    return plain(load_run(ref).explain(user, domain))
 
 
 def unseen_items(run, user: str, domain: str) -> int:
@@ -42,10 +44,9 @@ def recommend(path: str, user: str, domain: str, k: int) -> dict:
     return _recommend(run_ref(path), str(user), domain, int(k))
 
 
-def start_explanation(path: str, user: str, domain: str, k: int) -> jobs.Job:
+def start_explanation(path: str, user: str, domain: str) -> jobs.Job:
     ref = run_ref(path)
-    return jobs.submit(("explain", ref, str(user), domain, int(k)), _explain, ref, str(user),
-                       domain, int(k))
+    return jobs.submit(("explain", ref, str(user), domain), _explain, ref, str(user), domain)
 
 
 def find_user(run, raw: str) -> dict:
