@@ -155,7 +155,7 @@ def test_finetune_batch_targets_never_inside_gur_prefix():
     trainer = tiny_trainer(max_len=64)  # long enough that the GUR input is the whole prefix
     rng = np.random.default_rng(0)
     for domain in (0, 1):
-        rows = trainer._ft_rows(domain)[:64]
+        rows = trainer.finetune_rows(domain)[:64]
         dom = trainer.data.domain(domain)
         gur_in, hist, target, train_on = trainer.batcher.finetune_batch(domain, rows, rng)
         for b, r in enumerate(rows):
