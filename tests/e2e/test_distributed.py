@@ -145,6 +145,7 @@ def two_ranks(worker, tmp_path, timeout: float = 180) -> list[dict]:
     return [json.loads((tmp_path / f"r.{r}").read_text()) for r in range(2)]
 
 
+@pytest.mark.slow  # two spawned processes in a gloo group: ~8 s
 def test_collectives_in_a_two_process_gloo_group(tmp_path):
     for res in two_ranks(_collectives_worker, tmp_path):
         assert res["gathered"] == [10, 11, 12] and res["dtype"] == "int64"
@@ -177,6 +178,7 @@ def _data_check_worker(rank: int, world: int, port: int, out: str) -> None:
         json.dump(result, f)
 
 
+@pytest.mark.slow  # two spawned ranks each building a Trainer: ~11 s
 def test_ranks_that_loaded_different_data_are_refused(tmp_path):
     for res in two_ranks(_data_check_worker, tmp_path):
         assert res["same"] is None, res

@@ -48,6 +48,7 @@ def test_format_seconds_and_checkpoint_names():
 # --------------------------------------------------------------------------- the subprocess
 
 
+@pytest.mark.slow  # a real training subprocess killed and resumed: ~35 s
 def test_killed_training_process_is_reported_and_resumable(tmp_path, monkeypatch, tiny):
     """kill -9 of the training subprocess leaves the app running, shows a clear message on the
     Train page, and the run resumes from its last saved unit to a complete checkpoint."""
