@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import page, store, text, urlstate
+from ui import page, state, store, text, urlstate
 from ui.figures import recommend as recommend_fig
 from ui.figures import style, tables
 from ui.panels import alignment as alignment_panel
@@ -37,7 +37,7 @@ domain = (
     )
     or "A"
 )
-k = c3.number_input("Top k", 1, 100, key="rec.k")
+k = c3.number_input("Top k", *state.K_RANGE, key="rec.k")
 c4.button(
     "Random user",
     key="rec.random",

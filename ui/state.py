@@ -81,6 +81,7 @@ K_TOUR = "recguru.tour_seen"  # the Home page's guided tour was shown open once 
 
 
 DEFAULT_K = 10
+K_RANGE = (1, 100)  # the Recommendations page's top-k: widget, links and clamp read this one pair
 
 
 TRAIN_DEFAULT_PRESET = "tiny"  # the Train page's preset on a first visit (teaching mode)

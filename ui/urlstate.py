@@ -35,6 +35,7 @@ from .state import (
     DEFAULT_K,
     DEFAULT_SMOOTHING,
     K_CHECKPOINT,
+    K_RANGE,
     available_checkpoints,
     checkpoint_label,
     select_checkpoint,
@@ -80,7 +81,7 @@ def parse_domain(raw: str) -> str:
 
 def parse_k(raw: str) -> int:
     value = int(str(raw).strip())
-    if not 1 <= value <= 100:
+    if not K_RANGE[0] <= value <= K_RANGE[1]:
         raise ValueError(raw)
     return value
 

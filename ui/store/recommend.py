@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from .. import jobs
+from ..state import K_RANGE
 from ..text import plain
 from .runs import RunRef, load_run, run_ref, user_error
 
@@ -37,7 +38,7 @@ def clamp_k(run, user: str, domain: str, k: int) -> int:
     if unseen <= 0:
         raise user_error(f"user {user!r} has seen every item of domain {domain}: "
                          "nothing left to recommend")
-    return max(1, min(int(k), unseen))
+    return max(K_RANGE[0], min(int(k), K_RANGE[1], unseen))
 
 
 def recommend(path: str, user: str, domain: str, k: int) -> dict:
