@@ -25,7 +25,7 @@ from ..common.errors import RecGuruError
 from ..data.domains import CrossDomainData, data_from_state, left_padded
 from ..train.batching import Batcher
 from ..train.checkpoints import load_checkpoint, model_from_checkpoint, status_text
-from ..train.scoring import evaluate, score_rows, user_memory
+from ..train.scoring import evaluate, score_rows, scores_for_inputs, user_memory
 
 DOMAIN_KEYS = ("A", "B")
 
@@ -204,11 +204,8 @@ class LoadedRun:
         rows, cfg = np.arange(n), self.model.config
         enc = torch.from_numpy(left_padded(offs, packed, rows, offs[1:], cfg.max_len, dom.eos))
         hist = torch.from_numpy(left_padded(offs, packed, rows, offs[1:], cfg.short_len, None))
-        h_own = self.model.encode(d, enc.to(self.device))
-        h_other, valid = other
-        memory, mask = self.model.cdsrec_memory(h_own, h_other.expand(n, -1), valid.expand(n))
-        q = self.model.cdsrec_query(d, hist.to(self.device), memory, mask)
-        return self.model.scores(d, q).float().cpu()
+        scores = scores_for_inputs(self.model, d, enc.to(self.device), hist.to(self.device), other)
+        return scores.float().cpu()  # (N, V+2): scoring's one chain, as for every other score
 
     def _history_items(self, d: int, row: int, split: str) -> np.ndarray:
         dom = self.data.domain(d)

@@ -66,6 +66,24 @@ def score_rows(model: RecGURU, batcher: Batcher, domain: int, rows: np.ndarray, 
     return model.score_items(domain, q, candidates.to(q.device))
 
 
+@torch.no_grad()
+def scores_for_inputs(model: RecGURU, domain: int, own_input: torch.Tensor, history: torch.Tensor,
+                      other: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The same chain for explicit inputs rather than user rows: N alternative encoder inputs
+    (N, L) and histories (N, m) of ONE user whose other-domain GUR is `other` = (h_other (1, d),
+    valid (1,)) -> all-item scores (N, V+2). The explanations' leave-one-out variants use it;
+    SeqRec (use_gur=False) attends to a zero memory, as in `user_memory`."""
+    n = own_input.size(0)
+    if not model.config.use_gur:
+        memory, mask = model.cdsrec_memory(torch.zeros(n, model.config.d_model, device=own_input.device))
+    else:
+        with gur_mode(model):
+            h_own = model.encode(domain, own_input)
+        h_other, valid = other
+        memory, mask = model.cdsrec_memory(h_own, h_other.expand(n, -1).to(h_own.dtype), valid.expand(n))
+    return model.scores(domain, model.cdsrec_query(domain, history, memory, mask))
+
+
 def user_ranks(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bool = False,
                batch_size: int = 1024, cache: list[torch.Tensor] | None = None) -> dict[str, np.ndarray]:
     """Per-user 1-based ranks of the true item per domain ({'A': (U_A,), 'B': (U_B,)}), in user
