@@ -34,7 +34,6 @@ from __future__ import annotations
 import copy
 import math
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -49,14 +48,15 @@ from ..nn import losses
 from ..nn.model import Discriminator, ModelConfig, RecGURU
 from . import distributed, schedule
 from .adversarial import AdversarialPhase
-from .batching import Batcher, epoch_batches, host_floats
+from .batching import Batcher, host_floats
+from .phases import SEQUENCE
 from .scoring import evaluate, gur_mode, score_rows, user_memory
 from .snapshots import gur_snapshot, snapshot_sample
 
 __all__ = ["PHASES", "PHASE_NUMBERS", "Batcher", "TrainConfig", "Trainer", "evaluate", "gur_mode", "noam_lr",
            "resolve_device", "score_rows", "user_memory"]
 
-PHASES = {1: "pretrain", 2: "adversarial", 3: "finetune"}
+PHASES = {phase.number: phase.name for phase in SEQUENCE}  # 1: "pretrain", ...
 PHASE_NUMBERS = {name: number for number, name in PHASES.items()}
 
 
@@ -185,15 +185,7 @@ class Trainer(AdversarialPhase):
         return distributed.local_steps(max(1, math.ceil(n / self.cfg.batch_size)))
 
     def phase_totals(self) -> dict[int, int]:
-        return {1: self.cfg.pretrain_epochs * self.steps_per_epoch, 2: self.cfg.adv_steps,
-                3: self.cfg.finetune_epochs * self.ft_steps_per_epoch}
-
-    def _units(self, phase: int) -> int:
-        if phase == 1:
-            return self.cfg.pretrain_epochs
-        if phase == 2:
-            return math.ceil(self.cfg.adv_steps / self.cfg.adv_chunk)
-        return self.cfg.finetune_epochs
+        return {phase.number: phase.total_steps(self) for phase in SEQUENCE}
 
     def _autocast(self):
         enabled = self.cfg.amp and self.device.type == "cuda"
@@ -207,25 +199,21 @@ class Trainer(AdversarialPhase):
         if self.phase == 1 and self.unit == 0:
             for text in self.schedule_notes:  # what schedule.resolve changed, said once
                 yield self._record({"event": "note", "text": "schedule: " + text})
-        while self.phase <= 3:
+        for phase in SEQUENCE[self.phase - 1:]:
             if self.unit == 0:
-                yield self._record({"event": "phase_start", "total": totals[self.phase]})
-            n_units = self._units(self.phase)
-            while self.unit < n_units:
-                if self.phase == 3 and all(self.ft_state["done"]):
-                    break
+                yield self._record({"event": "phase_start", "total": totals[phase.number]})
+            while self.unit < phase.units(self) and not phase.finished(self):
                 if self._stopping():  # asked during an evaluation, a snapshot or a save
                     yield self._record({"event": "cancelled"})
                     return
-                seed = _unit_seed(self.cfg.seed, self.phase, self.unit)
+                seed = _unit_seed(self.cfg.seed, phase.number, self.unit)
                 # rng: the batch plan, alike on every rank; torch's and _own_rng: this rank's
                 # own draws (dropout, negatives, penalty mixes, phase-3 cuts)
                 torch.manual_seed(distributed.rank_seed(seed))
                 rng = np.random.default_rng(seed)
                 self._own_rng = rng if distributed.world_size() == 1 else \
                     np.random.default_rng(distributed.rank_seed(seed))
-                step_fn = {1: self._pretrain_unit, 2: self._adversarial_unit, 3: self._finetune_unit}
-                for rec in step_fn[self.phase](rng):
+                for rec in phase.run_unit(self, rng):
                     yield rec
                     if self._stopping():
                         break
@@ -234,12 +222,10 @@ class Trainer(AdversarialPhase):
                     yield self._record({"event": "cancelled"})
                     return
                 self.unit += 1
-                for rec in self._after_unit():
-                    yield rec
+                yield from phase.after_unit(self)
                 self.save()
-            for rec in self._end_phase():
-                yield rec
-            self.phase, self.unit = self.phase + 1, 0
+            yield from phase.end(self)
+            self.phase, self.unit = phase.number + 1, 0
             self.save()
         distributed.check_in_sync([self.model, self.critic])
         yield self._record({"event": "done"})
@@ -267,18 +253,6 @@ class Trainer(AdversarialPhase):
         return rec
 
     # -- phase 1 --------------------------------------------------------------------------------
-    def _pretrain_unit(self, rng):
-        self.model.train()
-        steps = self.steps_per_epoch
-        B = self.cfg.batch_size
-        rows_a = epoch_batches(rng, np.arange(self.data.a.n_users), self.data.a.lengths, steps, B)
-        rows_b = epoch_batches(rng, np.arange(self.data.b.n_users), self.data.b.lengths, steps, B)
-        for i in range(steps):
-            t0 = time.perf_counter()
-            stats = self.pretrain_step(rows_a[i], rows_b[i])
-            yield self._record({"phase_step": self.unit * steps + i + 1, "rec_A": stats["rec_A"],
-                                "rec_B": stats["rec_B"], "lr": stats["lr"]}, time.perf_counter() - t0)
-
     def pretrain_step(self, rows_a: np.ndarray, rows_b: np.ndarray) -> dict:
         """One phase-1 step on a batch of A rows and one of B rows, exactly as the run takes it
         (Noam learning rate, optional decorrelation, finiteness check, gradient all-reduce and
@@ -342,27 +316,6 @@ class Trainer(AdversarialPhase):
                 self._gur_cache = [self.batcher.all_gurs(self.model, d) for d in (0, 1)]
         return self._gur_cache
 
-    def _finetune_unit(self, rng):
-        self.model.train()  # the frozen encoder is read through gur_mode: no dropout noise in h
-        steps = self.ft_steps_per_epoch
-        order = [self.finetune_rows(d) for d in (0, 1)]
-        # Other-domain GURs (eq. 2) of the whole epoch, computed once: the encoder is frozen in
-        # phase 3; only the item tables drift a little within an epoch.
-        cache = self.gur_table()
-        batches = [epoch_batches(rng, r, self.data.domain(d).lengths, steps, self.cfg.batch_size)
-                   if len(r) else None
-                   for d, r in enumerate(order)]
-        for i in range(steps):
-            t0 = time.perf_counter()
-            rec = {"phase_step": self.unit * steps + i + 1, "lr": self.cfg.ft_lr}
-            for domain, key in ((0, "A"), (1, "B")):
-                if batches[domain] is None or self.ft_state["done"][domain]:
-                    continue
-                rec[f"bpr_{key}"] = self.finetune_step(domain, batches[domain][i], cache)
-            self.global_step += 1
-            yield self._record(rec, time.perf_counter() - t0)
-        self._gur_cache = None  # the item tables moved: the next evaluation re-encodes
-
     def finetune_step(self, domain: int, rows: np.ndarray, cache: list | None) -> float:
         """One phase-3 BPR step of one domain's CDSRec on `rows` (rows of `finetune_rows`),
         with the run's checks, all-reduce and clipping; `cache` is `gur_table()`. Returns the
@@ -397,69 +350,11 @@ class Trainer(AdversarialPhase):
         self.model.cdsrec[domain].load_state_dict(params["cdsrec"])
 
     # -- unit and phase boundaries ----------------------------------------------------------------
-    def _after_unit(self):
-        if self.phase == 2:
-            n_units = self._units(2)
-            k = self.cfg.snapshots_during
-            if k and self.unit < n_units:
-                marks = {round(n_units * (j + 1) / (k + 1)) for j in range(k)}
-                if self.unit in marks:
-                    self.snapshots["during"].append(self._snapshot())
-                    yield self._record({"event": "snapshot"})
-        if self.phase == 3:
-            t0 = time.perf_counter()
-            valid = evaluate(self.model, self.batcher, "valid", batch_size=self.cfg.eval_batch,
-                             cache=self.gur_table())
-            st = self.ft_state
-            for domain, key in ((0, "A"), (1, "B")):
-                if st["done"][domain]:
-                    continue
-                score = valid[key]["NDCG@10"]
-                if score > st["best"][domain]:
-                    st["best"][domain], st["bad"][domain] = score, 0
-                    st["best_params"][domain] = self._domain_params(domain)
-                else:
-                    st["bad"][domain] += 1
-                    st["done"][domain] = st["bad"][domain] >= self.cfg.patience
-            flat = {f"valid_{m}_{key}": v for key in ("A", "B") for m, v in valid[key].items()}
-            yield self._record({"event": "eval", **flat}, time.perf_counter() - t0)
-
     def _snapshot(self) -> dict:
         """A GUR snapshot, taken on rank 0 only: only rank 0 writes the checkpoint."""
         if not distributed.is_main():
             return {}
         return gur_snapshot(self.model, self.batcher, self.sample, self.global_step)
-
-    def _end_phase(self):
-        if self.phase == 1:
-            self.snapshots["before"] = self._snapshot()
-            yield self._record({"event": "snapshot"})
-        elif self.phase == 2:
-            self.snapshots["after"] = self._snapshot()
-            yield self._record({"event": "snapshot"})
-        elif self.phase == 3:
-            capped = [key for domain, key in ((0, "A"), (1, "B")) if not self.ft_state["done"][domain]]
-            if capped and self.cfg.finetune_epochs and not self._stopping():
-                yield self._record({"event": "note", "text": (
-                    f"phase 3 stopped on its cap (finetune_epochs={self.cfg.finetune_epochs}) for "
-                    f"domain {' and '.join(capped)}, not on early stopping: validation NDCG@10 was "
-                    "still improving within the patience; raise finetune_epochs or "
-                    "min_finetune_steps")})
-            for domain in (0, 1):
-                if self.ft_state["best_params"][domain] is not None:
-                    self._restore_domain(domain, self.ft_state["best_params"][domain])
-            t0 = time.perf_counter()
-            bs = self.cfg.eval_batch
-            self._gur_cache = None  # the best item tables are back: encode once for all three
-            cache = self.gur_table()
-            self.metrics = {
-                "valid": evaluate(self.model, self.batcher, "valid", batch_size=bs, cache=cache),
-                "test": evaluate(self.model, self.batcher, "test", batch_size=bs, cache=cache),
-                "test_full": evaluate(self.model, self.batcher, "test", full_ranking=True,
-                                      batch_size=bs, cache=cache),
-            }
-            flat = {f"test_{m}_{key}": v for key in ("A", "B") for m, v in self.metrics["test"][key].items()}
-            yield self._record({"event": "final_eval", **flat}, time.perf_counter() - t0)
 
     # -- state ----------------------------------------------------------------------------------
     # The loop owns its state (nanoGPT's train.py is the model): state_dict() is everything a
