@@ -279,7 +279,7 @@ def _project(path, *, users: int, method: str, quiet: bool) -> None:
     ckpt["projections"] = project_snapshots(ckpt["snapshots"], n_users=users, seed=0, method=method)
     # The alignment metrics of the snapshots, so the app shows them without recomputing.
     from .analysis.alignment import compare_snapshots
-    from .analysis.compare import ALIGNMENT_N_MAX
+    from .common.rules import ALIGNMENT_N_MAX
 
     ckpt["alignment"] = compare_snapshots(ckpt["snapshots"], seed=0, n_max=ALIGNMENT_N_MAX)
     save_checkpoint(path, ckpt)
@@ -317,7 +317,7 @@ def _warn_if_unfinished(path: str, ckpt: dict) -> None:
 def _print_alignment(args) -> int:
     """`evaluate --alignment`: analysis.flatten_comparison of every snapshot, the app's sample."""
     from .analysis.alignment import compare_snapshots, flatten_comparison, format_flat_rows
-    from .analysis.compare import ALIGNMENT_N_MAX
+    from .common.rules import ALIGNMENT_N_MAX
     from .train.checkpoints import load_checkpoint
 
     ckpt = load_checkpoint(args.path)
@@ -384,8 +384,9 @@ def _cmd_recommend(args) -> int:
 def _cmd_compare(args) -> int:
     from pathlib import Path
 
-    from .analysis.compare import compare_runs, comparison_text, unique_labels
+    from .analysis.compare import compare_runs, comparison_text
     from .analysis.inference import LoadedRun
+    from .common.rules import unique_labels
 
     if len(args.paths) < 2:  # before loading anything
         raise RecGuruError(f"compare needs at least two checkpoints (got {len(args.paths)})")

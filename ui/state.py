@@ -10,6 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from recguru_core.common.rules import ALIGNMENT_N_MAX  # noqa: F401  (the store and pages read it here)
+
 from .text import md
 
 ROOT = Path(__file__).resolve().parent.parent  # the project folder (ui/ is inside it)
@@ -88,9 +90,6 @@ TRAIN_DEFAULT_PRESET = "tiny"  # the Train page's preset on a first visit (teach
 
 
 DEFAULT_SMOOTHING = 0.6
-
-
-ALIGNMENT_N_MAX = 2000
 
 
 def checkpoint_dir() -> Path:

@@ -1,6 +1,7 @@
 """Plain-text helpers of the UI: escaping, one-line errors, number and time formatting.
 
-Pure Python (no Streamlit, no recguru_core), so figures, panels and the runner share them.
+Pure Python (no Streamlit; of recguru_core only the torch-free ground floor), so figures,
+panels and the runner share them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from recguru_core.common.errors import RecGuruError
+
 
 class ViewError(Exception):
     """Bad input or state the user can fix, raised by the UI itself (shown as one line)."""
@@ -20,10 +23,8 @@ class ViewError(Exception):
 
 def is_user_error(exc: BaseException) -> bool:
     """True for errors whose message is meant for the user: the core's RecGuruError family
-    (recognised by module, so this module needs no import of recguru_core) and ViewError."""
-    if isinstance(exc, ViewError):
-        return True
-    return any(c.__module__ == "recguru_core.common.errors" for c in type(exc).__mro__)
+    and ViewError."""
+    return isinstance(exc, (ViewError, RecGuruError))
 
 
 def describe_error(exc: BaseException) -> str:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..common.errors import RecGuruError
+from ..common.rules import ALIGNMENT_N_MAX, unique_labels  # noqa: F401  (compare_runs' callers)
 from ..data.fingerprint import data_difference, data_fingerprint
 from ..metrics.ranking import METRIC_NAMES
 from ..train.snapshots import to_numpy
@@ -152,7 +153,6 @@ ALIGNMENT_ROWS = (
 
 # The app measures a run's alignment on this many rows with seed 0 (ui/state.py's
 # ALIGNMENT_N_MAX) and `project` stores it so: a measured value equals the stored one.
-ALIGNMENT_N_MAX = 2000
 
 
 def _number(value) -> float | None:
@@ -168,18 +168,6 @@ def _with_diffs(labels: Sequence[str], values: dict) -> dict:
     first = values[labels[0]]
     return {label: None if values[label] is None or first is None else values[label] - first
             for label in labels[1:]}
-
-
-def unique_labels(names: Sequence[str]) -> list[str]:
-    """The names made unique ("demo", "demo (2)"): a run compared with itself, or two files
-    of one name in different folders, still get their own column."""
-    out: list[str] = []
-    for name in names:
-        label, n = str(name) or "run", 2
-        while label in out:
-            label, n = f"{name or 'run'} ({n})", n + 1
-        out.append(label)
-    return out
 
 
 def check_same_data(labels: Sequence[str], data: Sequence[dict],

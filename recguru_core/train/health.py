@@ -26,6 +26,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from ..common.rules import RANK_RATIO_BAD, collapse_level
 from ..metrics.spectrum import spectrum
 
 # ----------------------------------------------------------------------------- per step
@@ -94,9 +95,8 @@ def wasserstein_trend(w: np.ndarray) -> dict:
                 "run more adv_steps, or check the critic accuracy below")
 
 
-# The rank check: phase 2 must not buy its alignment with dimensions (issue 18's thresholds).
-RANK_RATIO_BAD, RANK_RATIO_WARN = 0.8, 0.9  # effective rank end / start
-TOP3_RISE_BAD, TOP3_RISE_WARN = 0.10, 0.05  # top-3 variance share end - start
+# The rank check: phase 2 must not buy its alignment with dimensions (issue 18's thresholds,
+# common.rules: the Alignment page reads the same ones).
 
 
 def rank_check(history: list[dict], before: tuple | None = None, after: tuple | None = None) -> dict:
@@ -122,16 +122,17 @@ def rank_check(history: list[dict], before: tuple | None = None, after: tuple | 
              f"({where})")
     advice = ("use the rank-keeping recipe (l2_shrink=0, w_decor=0.1: the defaults since issue 18, "
               "docs/design.md) or raise w_decor; read AUC only beside the effective rank")
-    if rise > TOP3_RISE_BAD:
+    level, why = collapse_level(ratio, rise)
+    if why == "collapsed":
         return _row("GUR rank kept", value, BAD,
                     "the GUR collapsed onto a few directions: a lower domain AUC here is lost "
                     "information, not alignment", advice)
-    if ratio < RANK_RATIO_BAD:
+    if why == "lost":
         return _row("GUR rank kept", value, BAD,
                     f"the GUR lost dimensions (effective rank below {RANK_RATIO_BAD}x), though its "
                     "variance did not pile into a few directions: part of the AUC drop may be "
                     "information discarded", advice)
-    if ratio < RANK_RATIO_WARN or rise > TOP3_RISE_WARN:
+    if level == "warn":
         return _row("GUR rank kept", value, WARN, "the GUR lost some of its dimensions",
                     "check the scree plot on the Alignment page; raise w_decor")
     return _row("GUR rank kept", value, OK, "the GUR kept its dimensions while it was aligned")

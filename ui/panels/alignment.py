@@ -7,6 +7,8 @@ from typing import Any
 
 import streamlit as st
 
+from recguru_core.common.rules import RANK_RATIO_BAD, collapse_level
+
 from .. import store, urlstate
 from ..figures.alignment import (
     AlignmentView,
@@ -20,11 +22,6 @@ from ..figures.tables import metrics_comparison_frame, selection_frame
 from ..page import when_ready
 from ..state import K_SELECTION, goto_recommendations
 from ..text import fmt_number, md
-
-# twins of recguru_core.train.health's rank-check thresholds (ui never imports the core at import
-# time; tests/ui/test_ui_house.py keeps them equal)
-RANK_RATIO_BAD, RANK_RATIO_WARN = 0.8, 0.9
-TOP3_RISE_BAD, TOP3_RISE_WARN = 0.10, 0.05
 
 ALIGNMENT_HELP = (
     "**Layout.** The stored demo layout is an *aligned UMAP*: one UMAP per snapshot, fitted "
@@ -195,7 +192,7 @@ METRIC_CARDS = (
 
 def collapse_reading(comparison: dict, name: str) -> tuple[str, str] | None:
     """(level, sentence) for snapshot `name` against 'before', from the measured spectrum, with
-    the thresholds of recguru_core.train.health's rank check: "bad" (effective rank below 0.8x or
+    the rank check's rule (recguru_core.common.rules.collapse_level): "bad" (effective rank below 0.8x or
     top-3 share up by more than 0.1: collapsed), "warn" (below 0.9x or up by more than 0.05),
     "ok". None for 'before' or when the spectrum was not measured."""
     now = (comparison.get(name) or {}).get("spectrum") or {}
@@ -207,14 +204,15 @@ def collapse_reading(comparison: dict, name: str) -> tuple[str, str] | None:
     ratio, rise = r1 / max(r0, 1e-12), t1 - t0
     numbers = (f"effective rank {r0:.1f} → {r1:.1f} (×{ratio:.2f}), top-3 variance share "
                f"{t0:.2f} → {t1:.2f}")
-    if rise > TOP3_RISE_BAD:
+    level, why = collapse_level(ratio, rise)  # the rank check's own rule (common.rules)
+    if why == "collapsed":
         return "bad", (f"**Collapsed, not aligned**: the GURs piled their variance into a few "
                        f"directions ({numbers}), so the lower AUC here is information discarded.")
-    if ratio < RANK_RATIO_BAD:
+    if why == "lost":
         return "bad", (f"**The GURs lost dimensions** ({numbers}; the goal is ≥ ×{RANK_RATIO_BAD:g}) "
                        "without piling into a few directions: part of the AUC drop may be "
                        "information discarded, not alignment.")
-    if ratio < RANK_RATIO_WARN or rise > TOP3_RISE_WARN:
+    if level == "warn":
         return "warn", f"The GURs lost some of their dimensions ({numbers}): read the AUC with care."
     return "ok", f"The GURs kept their dimensions ({numbers})."
 

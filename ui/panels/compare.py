@@ -10,6 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from recguru_core.common.rules import unique_labels
+
 from .. import store, urlstate
 from ..figures import compare as compare_fig
 from ..figures.alignment import COLOR_MODES, alignment_figure
@@ -60,15 +62,9 @@ def pick_runs() -> list[str]:
 
 
 def short_labels(paths: Sequence[str]) -> list[str]:
-    """Unique short names (file stems) for table columns and legends."""
-    out: list[str] = []
-    for p in paths:
-        name = safe_name(Path(p).stem) or "run"
-        label, n = name, 2
-        while label in out:
-            label, n = f"{name} ({n})", n + 1
-        out.append(label)
-    return out
+    """Unique short names (file stems) for table columns and legends: the core's own rule
+    (recguru_core.common.rules.unique_labels), so the page's columns match `compare`'s."""
+    return unique_labels([safe_name(Path(p).stem) or "run" for p in paths])
 
 
 def same_data(paths: Sequence[str], labels: Sequence[str]) -> bool:
