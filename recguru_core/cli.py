@@ -473,6 +473,7 @@ def seed_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .common.config import PRESET_NOTES  # torch-free: the one text of each preset
     parser = OneLineParser(prog=PROG,
                            description="RecGURU cross-domain user representations")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -484,8 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train RecGURU (three phases) and write a checkpoint")
     p.add_argument("source", help=SOURCE_HELP)
     p.add_argument("--out", required=True, help="checkpoint path (written atomically after every unit)")
-    p.add_argument("--preset", default=None, help="quick (CPU demo, the default), tiny (teaching: "
-                   "use with synthetic:users=1500, under a minute on 2 cores) or paper")
+    p.add_argument("--preset", default=None, help="; ".join(f"{k}: {v}" for k, v in PRESET_NOTES.items())
+                   + " (default quick)")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
     p.add_argument("--seed", type=seed_int, default=None, help="model seed (default 0)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from recguru_core.common.config import PRESET_NOTES
+
 from ..state import (
     K_TOUR,
     PAGE_ALIGNMENT,
@@ -19,7 +21,7 @@ TOUR_STEPS = (
         PAGE_TRAIN,
         "1 · Train",
         ":material/model_training:",
-        ("Start a run with the **tiny** preset (under a minute on 2 CPU cores). Watch the three "
+        (f"Start a run with the **tiny** preset ({PRESET_NOTES['tiny']}). Watch the three "
         "phase bars fill: pre-training, the adversarial game, fine-tuning. When it finishes, "
         "the new checkpoint becomes yours on every page."),
     ),
