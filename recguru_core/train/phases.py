@@ -1,5 +1,6 @@
-"""The three phases of Algorithm 1 as small objects over the Trainer, which holds the training
-state (model, critic, optimisers, data, counters, snapshots, phase-3 early-stopping state).
+"""The three phases of Algorithm 1 as small objects over the training state `t`, a
+`trainer.Trainer` (model, critic, optimisers, data, counters, snapshots, phase-3 early-stopping
+state), read and written through its public attributes and helpers, never a private name.
 
 Each phase says how many units it has (a unit ends in a checkpoint), how many steps that is,
 how to run one unit (yielding a step record per step), what follows a unit and what ends the
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from . import adversarial
 from .batching import epoch_batches
 from .scoring import evaluate
 
@@ -64,12 +66,12 @@ class Pretrain(Phase):
         for i in range(steps):
             t0 = time.perf_counter()
             stats = t.pretrain_step(rows_a[i], rows_b[i])
-            yield t._record({"phase_step": t.unit * steps + i + 1, "rec_A": stats["rec_A"],
+            yield t.record({"phase_step": t.unit * steps + i + 1, "rec_A": stats["rec_A"],
                              "rec_B": stats["rec_B"], "lr": stats["lr"]}, time.perf_counter() - t0)
 
     def end(self, t):
-        t.snapshots["before"] = t._snapshot()
-        yield t._record({"event": "snapshot"})
+        t.snapshots["before"] = t.snapshot()
+        yield t.record({"event": "snapshot"})
 
 
 class Adversarial(Phase):
@@ -82,19 +84,19 @@ class Adversarial(Phase):
         return t.cfg.adv_steps
 
     def run_unit(self, t, rng):
-        return t._adversarial_unit(rng)  # critic and generator steps: adversarial.py
+        return adversarial.run_unit(t, rng)  # critic and generator steps
 
     def after_unit(self, t):
         n_units, k = self.units(t), t.cfg.snapshots_during
         if k and t.unit < n_units:  # k 'during' snapshots, evenly spaced between the ends
             marks = {round(n_units * (j + 1) / (k + 1)) for j in range(k)}
             if t.unit in marks:
-                t.snapshots["during"].append(t._snapshot())
-                yield t._record({"event": "snapshot"})
+                t.snapshots["during"].append(t.snapshot())
+                yield t.record({"event": "snapshot"})
 
     def end(self, t):
-        t.snapshots["after"] = t._snapshot()
-        yield t._record({"event": "snapshot"})
+        t.snapshots["after"] = t.snapshot()
+        yield t.record({"event": "snapshot"})
 
 
 class Finetune(Phase):
@@ -126,8 +128,8 @@ class Finetune(Phase):
                     continue
                 rec[f"bpr_{key}"] = t.finetune_step(domain, batches[domain][i], cache)
             t.global_step += 1
-            yield t._record(rec, time.perf_counter() - t0)
-        t._gur_cache = None  # the item tables moved: the next evaluation re-encodes
+            yield t.record(rec, time.perf_counter() - t0)
+        t.forget_gurs()  # the item tables moved: the next evaluation re-encodes
 
     def after_unit(self, t):
         """Validation NDCG@10 per domain; a domain stops after `patience` epochs without a new
@@ -141,27 +143,27 @@ class Finetune(Phase):
             score = valid[key]["NDCG@10"]
             if score > st["best"][domain]:
                 st["best"][domain], st["bad"][domain] = score, 0
-                st["best_params"][domain] = t._domain_params(domain)
+                st["best_params"][domain] = t.domain_params(domain)
             else:
                 st["bad"][domain] += 1
                 st["done"][domain] = st["bad"][domain] >= t.cfg.patience
         flat = {f"valid_{m}_{key}": v for key in ("A", "B") for m, v in valid[key].items()}
-        yield t._record({"event": "eval", **flat}, time.perf_counter() - t0)
+        yield t.record({"event": "eval", **flat}, time.perf_counter() - t0)
 
     def end(self, t):
         capped = [key for domain, key in ((0, "A"), (1, "B")) if not t.ft_state["done"][domain]]
-        if capped and t.cfg.finetune_epochs and not t._stopping():
-            yield t._record({"event": "note", "text": (
+        if capped and t.cfg.finetune_epochs and not t.stopping():
+            yield t.record({"event": "note", "text": (
                 f"phase 3 stopped on its cap (finetune_epochs={t.cfg.finetune_epochs}) for "
                 f"domain {' and '.join(capped)}, not on early stopping: validation NDCG@10 was "
                 "still improving within the patience; raise finetune_epochs or "
                 "min_finetune_steps")})
         for domain in (0, 1):
             if t.ft_state["best_params"][domain] is not None:
-                t._restore_domain(domain, t.ft_state["best_params"][domain])
+                t.restore_domain(domain, t.ft_state["best_params"][domain])
         t0 = time.perf_counter()
         bs = t.cfg.eval_batch
-        t._gur_cache = None  # the best item tables are back: encode once for all three
+        t.forget_gurs()  # the best item tables are back: encode once for all three
         cache = t.gur_table()
         t.metrics = {
             "valid": evaluate(t.model, t.batcher, "valid", batch_size=bs, cache=cache),
@@ -170,7 +172,7 @@ class Finetune(Phase):
                                   cache=cache),
         }
         flat = {f"test_{m}_{key}": v for key in ("A", "B") for m, v in t.metrics["test"][key].items()}
-        yield t._record({"event": "final_eval", **flat}, time.perf_counter() - t0)
+        yield t.record({"event": "final_eval", **flat}, time.perf_counter() - t0)
 
 
 SEQUENCE: tuple[Phase, ...] = (Pretrain(), Adversarial(), Finetune())

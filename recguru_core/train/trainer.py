@@ -46,8 +46,7 @@ from ..common.memory import check_training_fits
 from ..data.domains import CrossDomainData, data_from_state, data_to_state
 from ..nn import losses
 from ..nn.model import Discriminator, ModelConfig, RecGURU
-from . import distributed, schedule
-from .adversarial import AdversarialPhase
+from . import adversarial, distributed, schedule
 from .batching import Batcher, host_floats
 from .phases import SEQUENCE
 from .scoring import evaluate, gur_mode, score_rows, user_memory
@@ -87,8 +86,11 @@ def _unit_seed(seed: int, phase: int, unit: int) -> int:
 
 # --------------------------------------------------------------------------- the trainer
 
-class Trainer(AdversarialPhase):
-    """Owns model, critic, optimisers and progress; `run()` yields step records."""
+class Trainer:
+    """The training state (model, critic, optimisers, data, counters, snapshots, phase-3
+    early-stopping state) and `run()`, the one loop over the phases of phases.py, which yields
+    step records. The phases read and write this state through its public attributes and
+    helpers; none touches a private name."""
 
     def __init__(self, data: CrossDomainData, model_cfg: ModelConfig, cfg: TrainConfig, *,
                  save: Callable[[dict], None] | None = None, stop: threading.Event | None = None,
@@ -127,9 +129,9 @@ class Trainer(AdversarialPhase):
                        for d in (0, 1)]
         # The adversarial losses are chosen once, here, not by string every step.
         if cfg.critic == "wgan-gp":
-            self._critic_loss, self._generator_loss = losses.critic_loss_wgan, losses.generator_loss_wgan
+            self.critic_loss, self.generator_loss = losses.critic_loss_wgan, losses.generator_loss_wgan
         else:
-            self._critic_loss, self._generator_loss = losses.critic_loss_bce, losses.generator_loss_bce
+            self.critic_loss, self.generator_loss = losses.critic_loss_bce, losses.generator_loss_bce
         self.phase, self.unit, self.global_step = 1, 0, 0
         self.history: list[dict] = []
         self.snapshots: dict[str, Any] = {"during": []}
@@ -187,7 +189,7 @@ class Trainer(AdversarialPhase):
     def phase_totals(self) -> dict[int, int]:
         return {phase.number: phase.total_steps(self) for phase in SEQUENCE}
 
-    def _autocast(self):
+    def autocast(self):
         enabled = self.cfg.amp and self.device.type == "cuda"
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
@@ -198,13 +200,13 @@ class Trainer(AdversarialPhase):
         distributed.broadcast_parameters([self.model, self.critic])
         if self.phase == 1 and self.unit == 0:
             for text in self.schedule_notes:  # what schedule.resolve changed, said once
-                yield self._record({"event": "note", "text": "schedule: " + text})
+                yield self.record({"event": "note", "text": "schedule: " + text})
         for phase in SEQUENCE[self.phase - 1:]:
             if self.unit == 0:
-                yield self._record({"event": "phase_start", "total": totals[phase.number]})
+                yield self.record({"event": "phase_start", "total": totals[phase.number]})
             while self.unit < phase.units(self) and not phase.finished(self):
-                if self._stopping():  # asked during an evaluation, a snapshot or a save
-                    yield self._record({"event": "cancelled"})
+                if self.stopping():  # asked during an evaluation, a snapshot or a save
+                    yield self.record({"event": "cancelled"})
                     return
                 seed = _unit_seed(self.cfg.seed, phase.number, self.unit)
                 # rng: the batch plan, alike on every rank; torch's and _own_rng: this rank's
@@ -215,11 +217,11 @@ class Trainer(AdversarialPhase):
                     np.random.default_rng(distributed.rank_seed(seed))
                 for rec in phase.run_unit(self, rng):
                     yield rec
-                    if self._stopping():
+                    if self.stopping():
                         break
-                if self._stopping():
+                if self.stopping():
                     # The unfinished unit is discarded: resume restarts it from its seed.
-                    yield self._record({"event": "cancelled"})
+                    yield self.record({"event": "cancelled"})
                     return
                 self.unit += 1
                 yield from phase.after_unit(self)
@@ -228,15 +230,15 @@ class Trainer(AdversarialPhase):
             self.phase, self.unit = phase.number + 1, 0
             self.save()
         distributed.check_in_sync([self.model, self.critic])
-        yield self._record({"event": "done"})
+        yield self.record({"event": "done"})
 
-    def _stopping(self) -> bool:
+    def stopping(self) -> bool:
         """The stop request, agreed by all ranks (a rank stopping alone would hang the rest)."""
         if distributed.any_flag(self.stop.is_set()):
             self.stop.set()
         return self.stop.is_set()
 
-    def _step(self, opt: torch.optim.Optimizer) -> None:
+    def optimizer_step(self, opt: torch.optim.Optimizer) -> None:
         """optimizer.step() on gradients averaged over ranks, clipped to grad_clip (0: off)."""
         params = [p for g in opt.param_groups for p in g["params"]]
         distributed.average_gradients(params)
@@ -244,7 +246,7 @@ class Trainer(AdversarialPhase):
             torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
         opt.step()
 
-    def _record(self, values: dict, seconds: float = 0.0) -> dict:
+    def record(self, values: dict, seconds: float = 0.0) -> dict:
         self.elapsed += seconds
         rec = {"phase": PHASES.get(self.phase, "done"), "step": self.global_step,
                "seconds": seconds, "elapsed": self.elapsed, **values}
@@ -262,7 +264,7 @@ class Trainer(AdversarialPhase):
         for group in self.opt_pre.param_groups:
             group["lr"] = lr
         tokens = 0
-        with self._autocast():
+        with self.autocast():
             rec, gurs = [], []
             for domain, rows in ((0, rows_a), (1, rows_b)):
                 seq = self.batcher.encoder_input(domain, rows)  # (B, L)
@@ -272,15 +274,15 @@ class Trainer(AdversarialPhase):
             # optional: keep the autoencoder's GUR from living in a few directions
             decor = losses.decorrelation(torch.cat(gurs)) if self.cfg.pre_decor > 0 else None
         rec_a, rec_b = host_floats(*rec)  # the step's one host sync
-        self._check_finite(rec_A=rec_a, rec_B=rec_b)
+        self.check_finite(rec_A=rec_a, rec_B=rec_b)
         self.opt_pre.zero_grad(set_to_none=True)
         (rec[0] + rec[1] + (0.0 if decor is None else self.cfg.pre_decor * decor)).backward()
-        self._step(self.opt_pre)
+        self.optimizer_step(self.opt_pre)
         self.global_step += 1
         return {"rec_A": rec_a, "rec_B": rec_b, "lr": lr, "tokens": tokens}
 
     # -- phase 2 --------------------------------------------------------------------------------
-    def _sample(self, rng, which: int) -> np.ndarray:
+    def sample_rows(self, rng, which: int) -> np.ndarray:
         """B rows of one population for an adversarial step (0: users of A, 1: users of B,
         PAIRS: overlapped pairs): a length bucket is drawn with probability proportional to its
         size, then B rows uniformly inside it, so every row is equally likely overall while a
@@ -292,7 +294,17 @@ class Trainer(AdversarialPhase):
                            for _ in range(distributed.world_size()))]
         return picks[distributed.rank()]
 
-    def _check_finite(self, **values: torch.Tensor) -> None:
+    def critic_steps(self, rng) -> dict:
+        """critic_iters critic updates on one fresh A and B batch (adversarial.critic_steps).
+        Public so benchmarks time the real step."""
+        return adversarial.critic_steps(self, rng)
+
+    def generator_step(self, rng) -> dict:
+        """One generator update on eq. 13 (adversarial.generator_step). Public so benchmarks time
+        the real step."""
+        return adversarial.generator_step(self, rng)
+
+    def check_finite(self, **values: torch.Tensor) -> None:
         """Stop with one clear line when a loss is NaN or inf (a diverged run must not go on to
         write NaN weights or report metrics). The last completed unit's checkpoint is kept."""
         for name, value in values.items():
@@ -312,24 +324,28 @@ class Trainer(AdversarialPhase):
         if not self.model_cfg.use_gur:
             return None
         if self._gur_cache is None:
-            with self._autocast(), gur_mode(self.model):
+            with self.autocast(), gur_mode(self.model):
                 self._gur_cache = [self.batcher.all_gurs(self.model, d) for d in (0, 1)]
         return self._gur_cache
+
+    def forget_gurs(self) -> None:
+        """The item tables moved (or the best ones are back): the next gur_table() re-encodes."""
+        self._gur_cache = None
 
     def finetune_step(self, domain: int, rows: np.ndarray, cache: list | None) -> float:
         """One phase-3 BPR step of one domain's CDSRec on `rows` (rows of `finetune_rows`),
         with the run's checks, all-reduce and clipping; `cache` is `gur_table()`. Returns the
         loss. Public so benchmarks time the real step."""
         loss = self._bpr_loss(domain, rows, self._own_rng, cache)
-        self._check_finite(**{f"bpr_{'AB'[domain]}": loss})
+        self.check_finite(**{f"bpr_{'AB'[domain]}": loss})
         self.opt_ft[domain].zero_grad(set_to_none=True)
         loss.backward()
-        self._step(self.opt_ft[domain])
+        self.optimizer_step(self.opt_ft[domain])
         return loss.item()
 
     def _bpr_loss(self, domain: int, rows: np.ndarray, rng, cache) -> torch.Tensor:
         gur_input, hist, target, train_on = self.batcher.finetune_batch(domain, rows, rng)
-        with self._autocast():
+        with self.autocast():
             with torch.no_grad():  # the GUR is an input here: phase 3 trains CDSRec only
                 memory, mask = user_memory(self.model, self.batcher, domain, rows,
                                            own_input=gur_input, cache=cache)
@@ -341,16 +357,16 @@ class Trainer(AdversarialPhase):
             neg_scores = self.model.score_items(domain, q, neg)
             return losses.bpr_loss(pos_scores.float(), neg_scores.float())
 
-    def _domain_params(self, domain: int) -> dict:
+    def domain_params(self, domain: int) -> dict:
         return {"embeddings": copy.deepcopy(self.model.embeddings[domain].state_dict()),
                 "cdsrec": copy.deepcopy(self.model.cdsrec[domain].state_dict())}
 
-    def _restore_domain(self, domain: int, params: dict) -> None:
+    def restore_domain(self, domain: int, params: dict) -> None:
         self.model.embeddings[domain].load_state_dict(params["embeddings"])
         self.model.cdsrec[domain].load_state_dict(params["cdsrec"])
 
     # -- unit and phase boundaries ----------------------------------------------------------------
-    def _snapshot(self) -> dict:
+    def snapshot(self) -> dict:
         """A GUR snapshot, taken on rank 0 only: only rank 0 writes the checkpoint."""
         if not distributed.is_main():
             return {}

@@ -38,3 +38,15 @@ def test_no_benchmark_touches_a_private_name_of_the_trainer():
         text = script.read_text()
         private = re.findall(r"\btrainer\._\w+|\._(?:pretrain_unit|finetune_unit|bpr_loss|ft_rows|gur_cache)\b", text)
         assert not private, (script.name, private)
+
+
+def test_the_phases_read_the_training_state_through_public_names_only():
+    """phases.py and adversarial.py work on the Trainer as an explicit state object: its public
+    attributes and helpers, never a private name (the old mixin read seven by convention)."""
+    import re
+
+    for name in ("phases.py", "adversarial.py"):
+        text = (ROOT / "recguru_core" / "train" / name).read_text()
+        private = re.findall(r"\b(?:t|self|trainer)\._\w+", text)
+        assert not private, (name, private)
+        assert "class AdversarialPhase" not in text
