@@ -156,7 +156,6 @@ def _train(args, *, main: bool, stop=None, started=None) -> int:
         if main:  # rank 0 alone writes: it checks the path (and removes orphaned temp files)
             check_train_output(args.out, source=args.source, force=args.force, resume=args.resume)
         if args.resume:
-            from pathlib import Path
 
             if not Path(args.out).is_file():
                 raise RecGuruError(f"--resume: {args.out} does not exist; run without --resume to start")
@@ -207,7 +206,6 @@ def _train(args, *, main: bool, stop=None, started=None) -> int:
     if not main:
         return 0
     if stop.is_set():
-        from pathlib import Path
 
         print(f"cancelled; the units finished so far are saved in {args.out}"
               if Path(args.out).is_file() else "cancelled before the first unit finished; "
@@ -286,7 +284,6 @@ def _project(path, *, users: int, method: str, quiet: bool) -> None:
 
 
 def _cmd_slim(args) -> int:
-    from pathlib import Path
 
     from .train.checkpoints import compact_checkpoint, load_checkpoint, save_checkpoint
 
@@ -382,7 +379,6 @@ def _cmd_recommend(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from pathlib import Path
 
     from .analysis.compare import compare_runs, comparison_text
     from .analysis.inference import LoadedRun

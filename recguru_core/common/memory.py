@@ -135,7 +135,7 @@ def training_bytes(m, cfg, *, longest: int) -> dict[str, int]:
     softmax = tokens * (1 + m.neg_softmax) * d * FLOAT * 2
     # phase 3's BPR: the same for its (1 + bpr_negatives) scored items per trained position
     # (phases do not overlap: the larger of the two is the peak)
-    bpr = tokens * (1 + getattr(cfg, "bpr_negatives", 0)) * d * FLOAT * 2
+    bpr = tokens * (1 + cfg.bpr_negatives) * d * FLOAT * 2
     # per layer kept for backward: ~12 (B, L, d) tensors, the FF's (B, L, d_ff) twice, and the
     # attention weights (B, heads, L, L) twice
     layers = 3 * m.n_layers + 2 * m.cdsrec_layers
@@ -179,7 +179,7 @@ def check_negatives(m, cfg) -> None:
     smaller catalogue has other items is a typo (uniform draws with replacement would repeat
     items), and refused with the catalogue size."""
     smaller = min(m.n_items_a, m.n_items_b)
-    for name, value in (("neg_softmax", m.neg_softmax), ("bpr_negatives", getattr(cfg, "bpr_negatives", 0))):
+    for name, value in (("neg_softmax", m.neg_softmax), ("bpr_negatives", cfg.bpr_negatives)):
         if value > smaller - 1:
             raise RecGuruError(f"{name}={value}: more negatives than the {smaller - 1} other items of "
                                f"the smaller domain ({smaller} items); use at most {max(1, smaller - 1)}")
@@ -191,6 +191,6 @@ def check_training_fits(m, cfg, data, device) -> None:
     longest = int(max(data.a.lengths.max(initial=1), data.b.lengths.max(initial=1)))
     parts = training_bytes(m, cfg, longest=longest)
     check_fits(parts, f"training with d_model={m.d_model}, batch_size={cfg.batch_size}, "
-               f"neg_softmax={m.neg_softmax}, bpr_negatives={getattr(cfg, 'bpr_negatives', 0)}",
+               f"neg_softmax={m.neg_softmax}, bpr_negatives={cfg.bpr_negatives}",
                device=str(device), hint="lower d_model, d_ff, batch_size, max_len, neg_softmax "
                "or bpr_negatives")

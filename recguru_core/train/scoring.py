@@ -33,22 +33,31 @@ def gur_mode(model: RecGURU):
             m.train(mode)
 
 
+def _memory(model: RecGURU, n: int, device, own, other):
+    """The CDSRec memory of n users (eq. 2): own() -> their GUR (n, d) and other() -> the other
+    domain's GUR and validity ((n or 1, d), (n or 1,)), both called in gur_mode; the SeqRec
+    ablation (use_gur=False) attends to a zero memory and encodes nothing."""
+    if not model.config.use_gur:
+        return model.cdsrec_memory(torch.zeros(n, model.config.d_model, device=device))
+    with gur_mode(model):
+        h_own = own()
+        h_other, valid = other()
+    return model.cdsrec_memory(h_own, h_other.expand(n, -1).to(h_own.dtype), valid.expand(n))
+
+
 def user_memory(model: RecGURU, batcher: Batcher, domain: int, rows: np.ndarray, *,
                 own_input: torch.Tensor | None = None, cache: list[torch.Tensor] | None = None):
     """The CDSRec memory of users `rows` (eq. 2): their own GUR, encoded from `own_input` (or,
     without it, looked up in `cache`, the table of training-history GURs), and for overlapped
-    users the other domain's GUR (training history; from `cache` when given). Nothing is
-    encoded for the SeqRec ablation (use_gur=False). -> (memory, mask)."""
-    if not model.config.use_gur:
-        zeros = torch.zeros(len(rows), model.config.d_model, device=batcher.device)
-        return model.cdsrec_memory(zeros)
-    with gur_mode(model):
-        if own_input is None:
-            h_own = cache[domain][torch.from_numpy(np.asarray(rows)).to(batcher.device)]
-        else:
-            h_own = model.encode(domain, own_input)
-        h_other, valid = batcher.other_gur(model, domain, rows, cache)
-    return model.cdsrec_memory(h_own, h_other.to(h_own.dtype), valid)
+    users the other domain's GUR (training history; from `cache` when given). -> (memory, mask)."""
+    if own_input is None:
+        def own():
+            return cache[domain][torch.from_numpy(np.asarray(rows)).to(batcher.device)]
+    else:
+        def own():
+            return model.encode(domain, own_input)
+    return _memory(model, len(rows), batcher.device, own,
+                   lambda: batcher.other_gur(model, domain, rows, cache))
 
 
 @torch.no_grad()
@@ -71,16 +80,9 @@ def scores_for_inputs(model: RecGURU, domain: int, own_input: torch.Tensor, hist
                       other: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """The same chain for explicit inputs rather than user rows: N alternative encoder inputs
     (N, L) and histories (N, m) of ONE user whose other-domain GUR is `other` = (h_other (1, d),
-    valid (1,)) -> all-item scores (N, V+2). The explanations' leave-one-out variants use it;
-    SeqRec (use_gur=False) attends to a zero memory, as in `user_memory`."""
-    n = own_input.size(0)
-    if not model.config.use_gur:
-        memory, mask = model.cdsrec_memory(torch.zeros(n, model.config.d_model, device=own_input.device))
-    else:
-        with gur_mode(model):
-            h_own = model.encode(domain, own_input)
-        h_other, valid = other
-        memory, mask = model.cdsrec_memory(h_own, h_other.expand(n, -1).to(h_own.dtype), valid.expand(n))
+    valid (1,)) -> all-item scores (N, V+2). The explanations' leave-one-out variants use it."""
+    memory, mask = _memory(model, own_input.size(0), own_input.device,
+                           lambda: model.encode(domain, own_input), lambda: other)
     return model.scores(domain, model.cdsrec_query(domain, history, memory, mask))
 
 
