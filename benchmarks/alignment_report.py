@@ -12,6 +12,7 @@ test NDCG@10 per domain. For the w_adv=0 control next to RecGURU (the benchmark 
 --trajectory adds the AUC of every snapshot taken during phase 2 (still falling at the last
 step means the phase was too short; flat means it stalled).
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,12 @@ def report(path: str, trajectory: bool = False) -> dict:
         out["W_warmup_end"] = warm[-1]["wasserstein"]
     if w:
         peak = max(range(len(w)), key=w.__getitem__)
-        out.update(W_first10=sum(w[:10]) / len(w[:10]), W_peak=w[peak], W_peak_step=peak + 1,
-                   W_last10=sum(w[-10:]) / len(w[-10:]))
+        out.update(
+            W_first10=sum(w[:10]) / len(w[:10]),
+            W_peak=w[peak],
+            W_peak_step=peak + 1,
+            W_last10=sum(w[-10:]) / len(w[-10:]),
+        )
     for split in ("valid", "test", "test_full"):
         for key in ("A", "B"):
             value = ckpt["metrics"].get(split, {}).get(key, {}).get("NDCG@10")
@@ -66,8 +71,10 @@ def main(argv: list[str]) -> None:
         raise SystemExit(__doc__)
     for path in paths:
         row = report(path, trajectory)
-        print("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
-              flush=True)
+        print(
+            "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

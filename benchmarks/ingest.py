@@ -8,6 +8,7 @@ first, not timed). With --csv DIR the same interactions are also written as two 
 generic format and the timed part starts from reading them (readers included).
 Target (issue #2): under a minute and under 4 GiB on 2 cores. Last line: one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,9 @@ def main():
     t0 = time.perf_counter()
     raw = generate(SyntheticConfig(users=users, items_a=20000, items_b=10000))
     n = len(raw.a.interactions) + len(raw.b.interactions)
-    print(f"generated {n:,} interactions ({users:,} users) in {time.perf_counter() - t0:.1f} s",
-          file=sys.stderr)
+    print(
+        f"generated {n:,} interactions ({users:,} users) in {time.perf_counter() - t0:.1f} s", file=sys.stderr
+    )
     if args.csv:
         from recguru_core.data.sources import load_source
 
@@ -62,9 +64,19 @@ def main():
     stats = data.stats()
     total = time.perf_counter() - t0
     print(f"build {build:.1f} s + negatives {negatives:.1f} s = {total:.1f} s; peak RSS {peak_gib():.2f} GiB")
-    print(json.dumps({"interactions_in": n, "seconds": round(total, 1), "build_s": round(build, 1),
-                      "negatives_s": round(negatives, 1), "peak_rss_gib": round(peak_gib(), 2),
-                      "from_csv": bool(args.csv), "stats": stats}))
+    print(
+        json.dumps(
+            {
+                "interactions_in": n,
+                "seconds": round(total, 1),
+                "build_s": round(build, 1),
+                "negatives_s": round(negatives, 1),
+                "peak_rss_gib": round(peak_gib(), 2),
+                "from_csv": bool(args.csv),
+                "stats": stats,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Loopback only (the server listens on 127.0.0.1), bounded in sessions and time. S
      'loaded checkpoint' lines in the server log per file, and the server's RSS (VmHWM).
 The last line is one JSON object. Needs Chromium (CHROMIUM_PATH) and playwright.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,12 @@ def _browser_helpers():
 
 _b = _browser_helpers()
 CHROMIUM, CHROMIUM_ARGS, PAGES, _free_port, _wait_for_server = (
-    _b.CHROMIUM, _b.CHROMIUM_ARGS, _b.PAGES, _b._free_port, _b._wait_for_server)
+    _b.CHROMIUM,
+    _b.CHROMIUM_ARGS,
+    _b.PAGES,
+    _b._free_port,
+    _b._wait_for_server,
+)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -114,8 +120,13 @@ async def session(browser, base: str, user: str | None, timeout_s: float, log: l
             await box.press("Enter")
             await page.get_by_text("Influence (faithful)").first.wait_for(timeout=timeout_s * 1000)
             await wait_for_run(page, timeout_s)
-            log.append({"page": "explanation", "seconds": time.monotonic() - started,
-                        "exceptions": await page.locator('[data-testid="stException"]').count()})
+            log.append(
+                {
+                    "page": "explanation",
+                    "seconds": time.monotonic() - started,
+                    "exceptions": await page.locator('[data-testid="stException"]').count(),
+                }
+            )
     finally:
         await context.close()
 
@@ -124,8 +135,10 @@ def summary(log: list[dict]) -> dict[str, dict[str, float]]:
     pages: dict[str, list[float]] = {}
     for row in log:
         pages.setdefault(row["page"], []).append(row["seconds"])
-    return {p: {"median_s": round(statistics.median(v), 2), "max_s": round(max(v), 2), "n": len(v)}
-            for p, v in pages.items()}
+    return {
+        p: {"median_s": round(statistics.median(v), 2), "max_s": round(max(v), 2), "n": len(v)}
+        for p, v in pages.items()
+    }
 
 
 async def main_async(args) -> dict:
@@ -139,14 +152,35 @@ async def main_async(args) -> dict:
     port = _free_port()
     work = Path(tempfile.mkdtemp(prefix="recguru-load-"))
     server_log = work / "server.log"
-    env = {**os.environ, "RECGURU_CHECKPOINT_DIR": str(checkpoint_dir),
-           "RECGURU_RUNS_DIR": str(work / "runs")}
+    env = {
+        **os.environ,
+        "RECGURU_CHECKPOINT_DIR": str(checkpoint_dir),
+        "RECGURU_RUNS_DIR": str(work / "runs"),
+    }
     with open(server_log, "w") as log_file:
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
-             "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "app.py"),
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     training = None
     try:
         _wait_for_server(port, server, 60)
@@ -162,37 +196,55 @@ async def main_async(args) -> dict:
             print(f"1 session: {summary(alone)}", file=sys.stderr)
             if not args.no_training:
                 training = subprocess.Popen(
-                    [sys.executable, "-m", "recguru_core", "train", "synthetic", "--out",
-                     str(work / "load-train.pt"), "--quiet", "--threads", "1"],
-                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    [
+                        sys.executable,
+                        "-m",
+                        "recguru_core",
+                        "train",
+                        "synthetic",
+                        "--out",
+                        str(work / "load-train.pt"),
+                        "--quiet",
+                        "--threads",
+                        "1",
+                    ],
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             crowd: list = []
             server_cpu0, machine_cpu0 = cpu_seconds(server.pid), machine_busy_seconds()
             started = time.monotonic()
             await asyncio.wait_for(
                 asyncio.gather(*(session(browser, base, u, args.timeout, crowd) for u in picks)),
-                timeout=args.timeout)
+                timeout=args.timeout,
+            )
             crowd_s = time.monotonic() - started
             server_cpu = cpu_seconds(server.pid) - server_cpu0
             machine_cpu = machine_busy_seconds() - machine_cpu0
             await browser.close()
         training_alive = training is not None and training.poll() is None
-        loads = Counter(m.group(1) for m in re.finditer(r"recguru: loaded checkpoint (\S+)",
-                                                        server_log.read_text()))
+        loads = Counter(
+            m.group(1) for m in re.finditer(r"recguru: loaded checkpoint (\S+)", server_log.read_text())
+        )
         memory = rss_mib(server.pid)
         one, many = summary(alone), summary(crowd)
         ratio = statistics.median(many[p]["median_s"] / max(one[p]["median_s"], 1e-3) for p in one)
         return {
-            "sessions": args.sessions, "training_running": training_alive,
+            "sessions": args.sessions,
+            "training_running": training_alive,
             "wall_s": round(crowd_s, 1),
             # where the crowd phase's CPU went: the server (one Python process: its script runs
             # and background jobs) vs everything else (Chromium, the training, this script)
-            "server_cpu_s": round(server_cpu, 1), "machine_cpu_s": round(machine_cpu, 1),
+            "server_cpu_s": round(server_cpu, 1),
+            "machine_cpu_s": round(machine_cpu, 1),
             "server_cores_used": round(server_cpu / crowd_s, 2),
             "exceptions": sum(r["exceptions"] for r in warm + alone + crowd),
             "checkpoint_loads": dict(loads),
             "server_rss_mib": round(memory.get("VmRSS", float("nan")), 1),
             "server_peak_rss_mib": round(memory.get("VmHWM", float("nan")), 1),
-            "one_user": one, "many_users": many,
+            "one_user": one,
+            "many_users": many,
             "median_ratio_many_to_one": round(ratio, 2),
         }
     finally:
@@ -217,13 +269,19 @@ def main():
     print(f"{'page':<18}{'1 user median s':>16}{f'{args.sessions} users median s':>20}{'max s':>8}")
     for page, one in result["one_user"].items():
         many = result["many_users"].get(page, {})
-        print(f"{page:<18}{one['median_s']:>16.2f}{many.get('median_s', float('nan')):>20.2f}"
-              f"{many.get('max_s', float('nan')):>8.2f}")
-    print(f"checkpoint loads: {result['checkpoint_loads']}; server RSS {result['server_rss_mib']} MiB "
-          f"(peak {result['server_peak_rss_mib']}); exceptions: {result['exceptions']}; "
-          f"training running throughout: {result['training_running']}")
-    print(f"crowd phase {result['wall_s']} s: server used {result['server_cpu_s']} CPU s "
-          f"({result['server_cores_used']} cores), the whole machine {result['machine_cpu_s']} CPU s")
+        print(
+            f"{page:<18}{one['median_s']:>16.2f}{many.get('median_s', float('nan')):>20.2f}"
+            f"{many.get('max_s', float('nan')):>8.2f}"
+        )
+    print(
+        f"checkpoint loads: {result['checkpoint_loads']}; server RSS {result['server_rss_mib']} MiB "
+        f"(peak {result['server_peak_rss_mib']}); exceptions: {result['exceptions']}; "
+        f"training running throughout: {result['training_running']}"
+    )
+    print(
+        f"crowd phase {result['wall_s']} s: server used {result['server_cpu_s']} CPU s "
+        f"({result['server_cores_used']} cores), the whole machine {result['machine_cpu_s']} CPU s"
+    )
     print(json.dumps(result))
 
 

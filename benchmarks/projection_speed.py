@@ -9,6 +9,7 @@ every snapshot of a copy), so neighbourhoods look like the real ones. Each row p
 time of projection.project_snapshots (UMAP is imported and its numba code compiled before timing).
 Run on an otherwise idle machine: seeded UMAP is single-threaded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,9 @@ def grown(snapshots: dict, n: int, seed: int = 0) -> dict:
         gur = snap["gur"].float().numpy()
         spread = gur.std()
         out = dict(snap)
-        out["gur"] = torch.from_numpy(np.concatenate(
-            [gur + (0.05 * spread * z if c else 0.0) for c, z in enumerate(noise)])[:n])
+        out["gur"] = torch.from_numpy(
+            np.concatenate([gur + (0.05 * spread * z if c else 0.0) for c, z in enumerate(noise)])[:n]
+        )
         for key in ("domain", "overlap", "length", "cluster"):
             if key in snap:
                 out[key] = torch.cat([torch.as_tensor(snap[key])] * copies)[:n]
@@ -57,16 +59,21 @@ def main(argv=None):
     landmarks = args.landmarks or projection.LANDMARKS
     t0 = time.perf_counter()
     projection.project_snapshots(grown(snapshots, 300), n_users=300, method="procrustes")  # warm numba
-    print(f"# warm-up (umap import + numba compile): {time.perf_counter() - t0:.1f} s; "
-          f"landmarks {landmarks}", flush=True)
+    print(
+        f"# warm-up (umap import + numba compile): {time.perf_counter() - t0:.1f} s; landmarks {landmarks}",
+        flush=True,
+    )
     n_snap = 2 + len(snapshots.get("during", []))
     for n in (int(p) for p in args.points.split(",")):
         snaps = grown(snapshots, n)
         for method in args.methods.split(","):
             t0 = time.perf_counter()
             out = projection.project_snapshots(snaps, n_users=n, method=method, landmarks=landmarks)
-            print(f"{method:<14}{n:>8,} points x {n_snap} snapshots  {time.perf_counter() - t0:7.1f} s"
-                  f"  (landmarks {out['landmarks']:,})", flush=True)
+            print(
+                f"{method:<14}{n:>8,} points x {n_snap} snapshots  {time.perf_counter() - t0:7.1f} s"
+                f"  (landmarks {out['landmarks']:,})",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

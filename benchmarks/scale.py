@@ -17,6 +17,7 @@ Each size runs in its own child process, so its peak RSS (ru_maxrss) is its own.
    time for ALL users is EXTRAPOLATED from it (`full_rank_all_users_s_extrapolated`).
 One JSON line per size on stdout, then a table on stderr.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,11 +48,16 @@ def one_size(args) -> dict:
     from recguru_core.train.scoring import score_rows
     from recguru_core.train.trainer import Trainer
 
-    out = {"users": args.one, "items_per_domain": args.items_per_domain, "device": args.device,
-           "threads": torch.get_num_threads()}
+    out = {
+        "users": args.one,
+        "items_per_domain": args.items_per_domain,
+        "device": args.device,
+        "threads": torch.get_num_threads(),
+    }
     t0 = time.perf_counter()
-    raw = generate(SyntheticConfig(users=args.one, items_a=args.items_per_domain,
-                                   items_b=args.items_per_domain))
+    raw = generate(
+        SyntheticConfig(users=args.one, items_a=args.items_per_domain, items_b=args.items_per_domain)
+    )
     out["generate_s"] = round(time.perf_counter() - t0, 1)
     out["interactions_in"] = int(len(raw.a.interactions) + len(raw.b.interactions))
     t0 = time.perf_counter()
@@ -66,8 +72,9 @@ def one_size(args) -> dict:
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     mcfg = ModelConfig(n_items_a=data.a.n_items, n_items_b=data.b.n_items)
-    tcfg = TrainConfig(batch_size=args.batch, device=args.device, snapshot_users=1000,
-                       eval_batch=args.eval_batch)
+    tcfg = TrainConfig(
+        batch_size=args.batch, device=args.device, snapshot_users=1000, eval_batch=args.eval_batch
+    )
     trainer = Trainer(data, mcfg, tcfg)
 
     def sync():
@@ -77,8 +84,10 @@ def one_size(args) -> dict:
     # phase 1: one warm-up step, then timed steps (the Trainer's own pretrain_step)
     rng = np.random.default_rng(0)
     n_steps = min(trainer.steps_per_epoch, args.steps + 1)
-    plan = [epoch_batches(rng, np.arange(dom.n_users), dom.lengths, n_steps, args.batch)
-            for dom in (data.a, data.b)]
+    plan = [
+        epoch_batches(rng, np.arange(dom.n_users), dom.lengths, n_steps, args.batch)
+        for dom in (data.a, data.b)
+    ]
     trainer.model.train()
     trainer.pretrain_step(plan[0][0], plan[1][0])
     sync()
@@ -111,11 +120,15 @@ def one_size(args) -> dict:
     t0, ranked, metrics, all_users = time.perf_counter(), 0, {}, 0
     for domain, key in ((0, "A"), (1, "B")):
         dom = data.domain(domain)
-        rows = np.sort(sample_rng.choice(dom.n_users, min(args.eval_users, dom.n_users),
-                                         replace=False))
-        ranks = domain_ranks(dom, "test",
-                             lambda r, s, c, d=domain: score_rows(model, batcher, d, r, s, c),
-                             full_ranking=True, batch_size=args.eval_batch, rows=rows)
+        rows = np.sort(sample_rng.choice(dom.n_users, min(args.eval_users, dom.n_users), replace=False))
+        ranks = domain_ranks(
+            dom,
+            "test",
+            lambda r, s, c, d=domain: score_rows(model, batcher, d, r, s, c),
+            full_ranking=True,
+            batch_size=args.eval_batch,
+            rows=rows,
+        )
         metrics[key] = round(metrics_from_ranks(ranks)["NDCG@10"], 4)
         ranked += len(rows)
         all_users += dom.n_users
@@ -151,25 +164,37 @@ def main():
     rows = []
     for users in [int(float(u)) for u in args.users.split(",") if u]:
         cmd = [sys.executable, os.path.abspath(__file__), "--one", str(users)]
-        for flag in ("items_per_domain", "steps", "adv_steps", "eval_users", "eval_batch",
-                     "batch", "device"):
+        for flag in ("items_per_domain", "steps", "adv_steps", "eval_users", "eval_batch", "batch", "device"):
             cmd += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
         try:
             done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=args.timeout)
             line = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-            row = json.loads(line) if done.returncode == 0 and line else \
-                {"users": users, "error": f"exit {done.returncode}"}
+            row = (
+                json.loads(line)
+                if done.returncode == 0 and line
+                else {"users": users, "error": f"exit {done.returncode}"}
+            )
         except subprocess.TimeoutExpired:
             row = {"users": users, "error": f"timeout after {args.timeout} s"}
         print(json.dumps(row), flush=True)
         rows.append(row)
 
-    cols = ("users", "ingest_s", "peak_rss_gib", "peak_cuda_gib", "phase1_seq_per_s",
-            "phase2_iter_ms", "full_rank_users_per_s", "full_rank_all_users_s_extrapolated")
+    cols = (
+        "users",
+        "ingest_s",
+        "peak_rss_gib",
+        "peak_cuda_gib",
+        "phase1_seq_per_s",
+        "phase2_iter_ms",
+        "full_rank_users_per_s",
+        "full_rank_all_users_s_extrapolated",
+    )
     print(" | ".join(cols), file=sys.stderr)
     for row in rows:
-        print(" | ".join(str(row.get(c, row.get("error", "-") if c == "ingest_s" else "-"))
-                         for c in cols), file=sys.stderr)
+        print(
+            " | ".join(str(row.get(c, row.get("error", "-") if c == "ingest_s" else "-")) for c in cols),
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ generator step) and a phase-3 step (BPR, both domains), peak memory, and the fra
 device's measured matmul peak reached in phase 1 (model FLOPs counted from the real token counts
 of the batches). The last line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ def matmul_peak_gflops(device: torch.device, dtype) -> float:
     for _ in range(reps):
         a @ b
     sync(device)
-    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
 
 
 def sync(device):
@@ -93,19 +94,44 @@ def compare_busy(args):
     import subprocess
 
     cores = os.cpu_count() or 1
-    setups = [("idle", 0, str(cores)), (f"1 core busy, {cores} threads", 1, str(cores)),
-              ("1 core busy, --threads auto", 1, "auto"), ("1 core busy, 1 thread", 1, "1")]
+    setups = [
+        ("idle", 0, str(cores)),
+        (f"1 core busy, {cores} threads", 1, str(cores)),
+        ("1 core busy, --threads auto", 1, "auto"),
+        ("1 core busy, 1 thread", 1, "1"),
+    ]
     rows = []
     for name, busy, threads in setups:
         env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-        out = subprocess.run([sys.executable, __file__, args.source, "--batch", str(args.batch),
-                              "--steps", str(args.steps), "--threads", threads, "--busy", str(busy),
-                              "--phases", "1", "--device", "cpu"],
-                             capture_output=True, text=True, env=env, check=True).stdout
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                args.source,
+                "--batch",
+                str(args.batch),
+                "--steps",
+                str(args.steps),
+                "--threads",
+                threads,
+                "--busy",
+                str(busy),
+                "--phases",
+                "1",
+                "--device",
+                "cpu",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
         result = json.loads(out.strip().splitlines()[-1])
         rows.append({"setup": name, "threads": result["threads"], "phase1_seq_s": result["phase1_seq_s"]})
-        print(f"{name:<32} threads {result['threads']:>2}  phase 1 {result['phase1_seq_s']:>8.1f} seq/s",
-              flush=True)
+        print(
+            f"{name:<32} threads {result['threads']:>2}  phase 1 {result['phase1_seq_s']:>8.1f} seq/s",
+            flush=True,
+        )
     print(json.dumps({"compare_busy": rows}))
 
 
@@ -118,13 +144,15 @@ def measure(args):
 
     data = load_source(args.source)
     mcfg = ModelConfig(n_items_a=data.a.n_items, n_items_b=data.b.n_items)  # paper defaults
-    tcfg = TrainConfig(batch_size=args.batch, device=args.device, compile=args.compile,
-                       snapshot_users=1)
+    tcfg = TrainConfig(batch_size=args.batch, device=args.device, compile=args.compile, snapshot_users=1)
     trainer = Trainer(data, mcfg, tcfg)
     device = trainer.device
     rng = np.random.default_rng(0)
-    print(f"device={device} source={args.source} users A/B={data.a.n_users}/{data.b.n_users} "
-          f"batch={args.batch} threads={torch.get_num_threads()}", file=sys.stderr)
+    print(
+        f"device={device} source={args.source} users A/B={data.a.n_users}/{data.b.n_users} "
+        f"batch={args.batch} threads={torch.get_num_threads()}",
+        file=sys.stderr,
+    )
 
     # phase 1: count real (non-pad) tokens for the FLOP estimate
     steps = trainer.steps_per_epoch
@@ -151,10 +179,16 @@ def measure(args):
 
     phases = {int(p) for p in args.phases.split(",")}
     if phases == {1}:
-        result = {"phase1_seq_s": round(phase1, 1), "threads": torch.get_num_threads(),
-                  "busy": args.busy, "device": str(device)}
-        print(f"phase 1: {phase1:8.1f} seq/s  ({t1 / args.steps * 1000:.0f} ms/step, A+B batches of "
-              f"{args.batch}, {torch.get_num_threads()} threads, {args.busy} busy)")
+        result = {
+            "phase1_seq_s": round(phase1, 1),
+            "threads": torch.get_num_threads(),
+            "busy": args.busy,
+            "device": str(device),
+        }
+        print(
+            f"phase 1: {phase1:8.1f} seq/s  ({t1 / args.steps * 1000:.0f} ms/step, A+B batches of "
+            f"{args.batch}, {torch.get_num_threads()} threads, {args.busy} busy)"
+        )
         print(json.dumps(result))
         return
 
@@ -171,8 +205,9 @@ def measure(args):
     cache = trainer.gur_table()
 
     ft_steps = trainer.ft_steps_per_epoch
-    ft_batches = [epoch_batches(rng, ft_rows[d], data.domain(d).lengths, ft_steps, args.batch)
-                  for d in (0, 1)]
+    ft_batches = [
+        epoch_batches(rng, ft_rows[d], data.domain(d).lengths, ft_steps, args.batch) for d in (0, 1)
+    ]
 
     def phase3_step(i):
         for d in (0, 1):
@@ -203,12 +238,18 @@ def measure(args):
         "phase1_fraction_of_peak": round(achieved / peak, 3),
         "device": str(device),
     }
-    print(f"phase 1: {phase1:8.1f} seq/s  ({t1 / args.steps * 1000:.0f} ms/step, A+B batches of {args.batch})")
-    print(f"phase 2: {phase2:8.1f} seq/s  ({t2 / max(2, args.steps // 2) * 1000:.0f} ms/iteration of "
-          f"{tcfg.critic_iters} critic + 1 generator steps; {phase2_seqs} sequences encoded)")
+    print(
+        f"phase 1: {phase1:8.1f} seq/s  ({t1 / args.steps * 1000:.0f} ms/step, A+B batches of {args.batch})"
+    )
+    print(
+        f"phase 2: {phase2:8.1f} seq/s  ({t2 / max(2, args.steps // 2) * 1000:.0f} ms/iteration of "
+        f"{tcfg.critic_iters} critic + 1 generator steps; {phase2_seqs} sequences encoded)"
+    )
     print(f"phase 3: {phase3:8.1f} seq/s  ({t3 / args.steps * 1000:.0f} ms/step)")
-    print(f"matmul peak {peak:.1f} GFLOP/s; phase 1 reaches {achieved:.1f} GFLOP/s "
-          f"({100 * achieved / peak:.1f} %)")
+    print(
+        f"matmul peak {peak:.1f} GFLOP/s; phase 1 reaches {achieved:.1f} GFLOP/s "
+        f"({100 * achieved / peak:.1f} %)"
+    )
     print(json.dumps(result))
 
 

@@ -9,8 +9,7 @@ from ui.panels import training as training_panel
 page.setup_page("Train", ":material/model_training:")
 # Every field keeps its value when you leave the page and come back (ui/forms.py).
 choices = store.training_choices(state.TRAIN_DEFAULT_PRESET)
-world = store.synthetic_world(forms.remembered("train.preset", choices["default"])) or \
-    store.synthetic_world()
+world = store.synthetic_world(forms.remembered("train.preset", choices["default"])) or store.synthetic_world()
 
 
 def _prefill_world() -> None:
@@ -79,9 +78,7 @@ with data_col:
     if st.button("Check data", key="train.check", icon=":material/fact_check:", disabled=not spec):
         stats = page.attempt(store.check_source, spec)
         if stats:
-            st.dataframe(
-                tables.stats_frame(stats), width="stretch", column_config=page.stats_column_config()
-            )
+            st.dataframe(tables.stats_frame(stats), width="stretch", column_config=page.stats_column_config())
 
 with params_col:
     st.subheader("2 · Preset and hyper-parameters", divider="gray")
@@ -98,7 +95,7 @@ with params_col:
     fields = {}
     table = store.form_fields()
     for first in range(0, len(table), 3):
-        for column, field in zip(st.columns(3), table[first:first + 3]):
+        for column, field in zip(st.columns(3), table[first : first + 3]):
             fields[field.name] = forms.field_widget(
                 column, field, defaults[field.name], f"train.{field.name}.{preset}"
             )
@@ -111,9 +108,7 @@ with params_col:
     )
     c1, c2 = st.columns(2)
     seed = c1.number_input("Training seed", 0, 1_000_000, key=forms.kept("train.seed", 0))
-    device = c2.selectbox(
-        "Device", choices["devices"], key=forms.kept("train.device", choices["devices"][0])
-    )
+    device = c2.selectbox("Device", choices["devices"], key=forms.kept("train.device", choices["devices"][0]))
 
 st.subheader("3 · Run", divider="gray")
 job = training.current_job()

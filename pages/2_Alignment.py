@@ -29,9 +29,7 @@ if not store.snapshot_names(run):
     st.stop()
 
 projection, origin = store.projection_for(path, run)
-with st.expander(
-    "Compute a fresh projection", expanded=projection is None, icon=":material/refresh:"
-):
+with st.expander("Compute a fresh projection", expanded=projection is None, icon=":material/refresh:"):
     c1, c2, c3 = st.columns(3)
     method = c1.selectbox(
         "Method",
@@ -169,8 +167,9 @@ with f1:
 chart_col, metrics_col = st.columns([3, 1], gap="medium")
 with chart_col:
     selected = alignment_panel.alignment_selection(view, st.session_state.get("align.chart"))
-    fig = store.alignment_chart(path, view, panels[0], right, color_by, links, selected,
-                                contours=contours, flt=point_filter)
+    fig = store.alignment_chart(
+        path, view, panels[0], right, color_by, links, selected, contours=contours, flt=point_filter
+    )
     st.plotly_chart(
         fig,
         theme=None,

@@ -47,9 +47,7 @@ smoothing = c1.slider(
     key="curves.smoothing",
     help="Exponential moving average weight; faint lines show the raw values.",
 )
-log_y = c2.toggle(
-    "Log scale", key="curves.log", help="Applied to charts whose values are all positive."
-)
+log_y = c2.toggle("Log scale", key="curves.log", help="Applied to charts whose values are all positive.")
 with c3:
     st.download_button(
         "Download history (CSV)",
@@ -71,8 +69,10 @@ if snaps:
     )
 urlstate.publish(urlstate.PAGE_CURVES)
 urlstate.share_control()
-trend = next((r for r in (page.attempt(store.health_rows, path) or [])
-              if "asserstein" in str(r.get("check", ""))), None)
+trend = next(
+    (r for r in (page.attempt(store.health_rows, path) or []) if "asserstein" in str(r.get("check", ""))),
+    None,
+)
 if trend and trend.get("verdict"):
     st.caption(
         f"This run's Wasserstein estimate: {text.md(trend.get('value', ''))} "
@@ -106,8 +106,7 @@ if snap is not None:
                 "the Alignment page and it shows here too.",
                 icon=":material/info:",
             )
-            st.page_link(state.PAGE_ALIGNMENT, label="Go to Alignment",
-                         icon=":material/scatter_plot:")
+            st.page_link(state.PAGE_ALIGNMENT, label="Go to Alignment", icon=":material/scatter_plot:")
         else:
             st.plotly_chart(
                 store.alignment_chart(path, view, snap, snap, "domain", False, []),

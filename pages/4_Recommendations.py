@@ -53,9 +53,7 @@ if picked:
         index=None,
         key="rec.from_selection",
         placeholder=f"{len(picked)} users selected on Alignment",
-        format_func=lambda i: (
-            f"{picked[i]['user']} ({style.domain_label(picked[i]['domain'], names)})"
-        ),
+        format_func=lambda i: f"{picked[i]['user']} ({style.domain_label(picked[i]['domain'], names)})",
         on_change=recommend_panel.use_selected_user,
         args=(picked,),
     )
@@ -127,9 +125,7 @@ with test_col:
     st.markdown(
         f"**{text.md(test['title'])}**  \n{text.md(test.get('genre', ''))} · score {test['score']:.3f}"
     )
-    st.caption(
-        "In the top k (green bar)." if test["rank"] <= len(rec["items"]) else "Not in the top k."
-    )
+    st.caption("In the top k (green bar)." if test["rank"] <= len(rec["items"]) else "Not in the top k.")
     st.caption(
         "Uses the other domain's GUR: **yes**"
         if rec.get("uses_other_domain")

@@ -37,9 +37,14 @@ with left:
         "user never interacted with (the paper's protocol).",
     )
     st.dataframe(tables.style_table2(sampled), width="stretch")
-    st.download_button("Download (CSV)", sampled.to_csv().encode(), mime="text/csv",
-                       file_name=f"{state.checkpoint_label(path)}-sampled.csv",
-                       icon=":material/download:", key="eval.csv.sampled")
+    st.download_button(
+        "Download (CSV)",
+        sampled.to_csv().encode(),
+        mime="text/csv",
+        file_name=f"{state.checkpoint_label(path)}-sampled.csv",
+        icon=":material/download:",
+        key="eval.csv.sampled",
+    )
 with right:
     st.subheader(
         "Full ranking: all unseen items",
@@ -51,9 +56,14 @@ with right:
         st.info("No full-ranking results in this checkpoint.", icon=":material/info:")
     else:
         st.dataframe(tables.style_table2(full), width="stretch")
-        st.download_button("Download (CSV)", full.to_csv().encode(), mime="text/csv",
-                           file_name=f"{state.checkpoint_label(path)}-full.csv",
-                           icon=":material/download:", key="eval.csv.full")
+        st.download_button(
+            "Download (CSV)",
+            full.to_csv().encode(),
+            mime="text/csv",
+            file_name=f"{state.checkpoint_label(path)}-full.csv",
+            icon=":material/download:",
+            key="eval.csv.full",
+        )
 
 st.markdown("**Sampled HR@10 and NDCG@10 (%)**")
 st.plotly_chart(
@@ -63,8 +73,10 @@ st.plotly_chart(
     config={"displaylogo": False},
 )
 if not baselines:
-    st.caption("Baselines appear next to RecGURU when the checkpoint carries them "
-               "(`python -m recguru_core benchmark` stores them in its RecGURU checkpoint).")
+    st.caption(
+        "Baselines appear next to RecGURU when the checkpoint carries them "
+        "(`python -m recguru_core benchmark` stores them in its RecGURU checkpoint)."
+    )
 else:
     st.subheader(
         "RecGURU minus each model",
@@ -73,13 +85,15 @@ else:
         "percentage points, with the paired bootstrap 95 % interval (1,000 resamples of the "
         "users). ▲ / ▼: the interval excludes 0, so the difference is unlikely to be noise.",
     )
-    family = st.segmented_control("Ranking", ["Sampled", "Full ranking"], default="Sampled",
-                                  key="eval.paired_family")
-    paired = tables.paired_frame(baselines, "test_full" if family == "Full ranking" else "test",
-                                 names=names)
+    family = st.segmented_control(
+        "Ranking", ["Sampled", "Full ranking"], default="Sampled", key="eval.paired_family"
+    )
+    paired = tables.paired_frame(baselines, "test_full" if family == "Full ranking" else "test", names=names)
     if paired.empty:
-        st.caption("This checkpoint's baselines carry no per-user pairing (made before paired "
-                   "intervals were stored).")
+        st.caption(
+            "This checkpoint's baselines carry no per-user pairing (made before paired "
+            "intervals were stored)."
+        )
     else:
         st.dataframe(paired, width="stretch")
         st.caption("One seed: the interval covers user-to-user noise, not seed-to-seed noise.")
@@ -97,14 +111,23 @@ st.subheader(
     "(95 % bootstrap interval over the group's users), in percent. Intervals that overlap "
     "mean the difference may be noise.",
 )
-if st.toggle("Split the test metrics by user group (full ranking of every user: seconds to a "
-             "minute)", key="eval.groups"):
+if st.toggle(
+    "Split the test metrics by user group (full ranking of every user: seconds to a minute)",
+    key="eval.groups",
+):
     rows = page.when_ready(store.start_group_evaluation(path), "Ranking every user")
     if rows is not None:
         grouped = tables.groups_frame(rows)
         st.dataframe(grouped, width="stretch", hide_index=True)
-        st.download_button("Download (CSV)", tables.rows_csv(rows), mime="text/csv",
-                           file_name=f"{state.checkpoint_label(path)}-groups.csv",
-                           icon=":material/download:", key="eval.csv.groups")
-        st.caption("Only this checkpoint's own model is split by group: the baselines it "
-                   "carries come as overall metrics without per-user ranks.")
+        st.download_button(
+            "Download (CSV)",
+            tables.rows_csv(rows),
+            mime="text/csv",
+            file_name=f"{state.checkpoint_label(path)}-groups.csv",
+            icon=":material/download:",
+            key="eval.csv.groups",
+        )
+        st.caption(
+            "Only this checkpoint's own model is split by group: the baselines it "
+            "carries come as overall metrics without per-user ranks."
+        )

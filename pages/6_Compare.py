@@ -18,8 +18,11 @@ urlstate.publish(urlstate.PAGE_COMPARE)
 urlstate.publish_runs(paths)
 urlstate.share_control()
 if len(paths) < 2:
-    st.info("Pick at least two runs to compare. Train another on **Train** (e.g. with "
-            "`w_adv=0`) or upload one on **Home**.", icon=":material/info:")
+    st.info(
+        "Pick at least two runs to compare. Train another on **Train** (e.g. with "
+        "`w_adv=0`) or upload one on **Home**.",
+        icon=":material/info:",
+    )
     st.stop()
 runs = {}
 for path in paths:
@@ -32,18 +35,24 @@ if not compare_panel.same_data(paths, labels):
     st.stop()
 names = (page.attempt(runs[paths[0]].stats) or {}).get("names")
 
-st.subheader("Evaluation: differences per metric", divider="gray",
-             help="Sampled: the true item among 1 + 199 popularity-sampled negatives (the "
-             "paper's protocol). Full ranking: among every item the user has not seen.")
+st.subheader(
+    "Evaluation: differences per metric",
+    divider="gray",
+    help="Sampled: the true item among 1 + 199 popularity-sampled negatives (the "
+    "paper's protocol). Full ranking: among every item the user has not seen.",
+)
 compare_panel.evaluation_panel(runs, labels, names)
 
 st.subheader("Alignment after the adversarial phase", divider="gray")
 compare_panel.alignment_panel(paths, labels)
 
-st.subheader("The same users in one frame", divider="gray",
-             help="Each run's 64-d GUR space has its own axes, so the runs' vectors cannot "
-             "share one PCA or UMAP fit; instead each run is laid out alone (same users, seed "
-             "and method) and rotated, scaled and shifted onto the first run's layout.")
+st.subheader(
+    "The same users in one frame",
+    divider="gray",
+    help="Each run's 64-d GUR space has its own axes, so the runs' vectors cannot "
+    "share one PCA or UMAP fit; instead each run is laid out alone (same users, seed "
+    "and method) and rotated, scaled and shifted onto the first run's layout.",
+)
 compare_panel.projection_panel(paths, labels, runs)
 
 st.subheader("Training curves overlaid", divider="gray")

@@ -1,4 +1,5 @@
-"""`python -m recguru_core ...` — see recguru_core/cli.py."""
+"""`python -m recguru_core ...` — see recguru_core/cli/."""
+
 import sys
 
 from .cli import main

@@ -26,15 +26,18 @@ def make_domain(name, rows, titles=None):
     )
     df["timestamp"] = df["timestamp"].astype("int64")
     df["rating"] = df["rating"].astype("float64")
-    return RawDomain(name=name, interactions=df,
-                     titles=pd.Series(titles or {}, dtype=object))
+    return RawDomain(name=name, interactions=df, titles=pd.Series(titles or {}, dtype=object))
 
 
 @pytest.fixture
 def make_raw():
     def _make(rows_a, rows_b, cluster=None):
-        return RawCrossDomain(make_domain("A", rows_a), make_domain("B", rows_b),
-                              user_cluster=None if cluster is None else pd.Series(cluster))
+        return RawCrossDomain(
+            make_domain("A", rows_a),
+            make_domain("B", rows_b),
+            user_cluster=None if cluster is None else pd.Series(cluster),
+        )
+
     return _make
 
 

@@ -40,11 +40,18 @@ def remembered(key: str, default: Any = None) -> Any:
 def field_widget(container, field, default: Any, key: str) -> Any:
     """The widget of one `recguru_core.common.config.FormField` (its label, range, step and
     help), kept across page switches under `key`, starting at `default`."""
-    kept_key = kept(key, int(default) if field.kind == "int" else
-                    float(default) if field.kind == "float" else default)
+    kept_key = kept(
+        key, int(default) if field.kind == "int" else float(default) if field.kind == "float" else default
+    )
     if field.kind == "choice":
         return container.selectbox(field.label, list(field.choices), key=kept_key, help=field.help)
     cast = int if field.kind == "int" else float
     return container.number_input(
-        field.label, min_value=cast(field.low), max_value=cast(field.high), step=cast(field.step),
-        key=kept_key, help=field.help, format=None if field.kind == "int" else "%g")
+        field.label,
+        min_value=cast(field.low),
+        max_value=cast(field.high),
+        step=cast(field.step),
+        key=kept_key,
+        help=field.help,
+        format=None if field.kind == "int" else "%g",
+    )

@@ -56,9 +56,7 @@ NAVIGATION = (
 K_CHECKPOINT = "recguru.checkpoint"  # str path of the selected checkpoint
 
 
-K_SELECTION = (
-    "recguru.selection"  # the Alignment page's box/lasso selection (view, positions, users)
-)
+K_SELECTION = "recguru.selection"  # the Alignment page's box/lasso selection (view, positions, users)
 
 
 K_GOTO_USER = "recguru.goto_user"  # {"user", "domain"} handed to the Recommendations page
@@ -180,8 +178,11 @@ def available_checkpoints() -> list[CheckpointEntry]:
     if demo.is_file():
         out.append(CheckpointEntry(str(demo), "Demo run (shipped)", "demo", file_mtime(demo)))
     if control.is_file():
-        out.append(CheckpointEntry(str(control), "Control run: no adversarial term (shipped)",
-                                   "control", file_mtime(control)))
+        out.append(
+            CheckpointEntry(
+                str(control), "Control run: no adversarial term (shipped)", "control", file_mtime(control)
+            )
+        )
     for kind, folder in (("trained", checkpoint_dir()), ("uploaded", upload_dir())):
         if not folder.is_dir():
             continue
@@ -203,9 +204,7 @@ def selected_checkpoint() -> str | None:
     if path and Path(path).is_file():
         return path
     if path:
-        st.toast(
-            f"{md(Path(path).name)} is gone; using the default checkpoint.", icon=":material/info:"
-        )
+        st.toast(f"{md(Path(path).name)} is gone; using the default checkpoint.", icon=":material/info:")
     path = default_checkpoint()
     st.session_state[K_CHECKPOINT] = path
     return path

@@ -125,9 +125,20 @@ def _pid_alive(pid: int | None) -> bool:
 class TrainingJob:
     """One training subprocess and its files. Pages read `view()`; nothing here calls st.*."""
 
-    def __init__(self, *, source: str, preset: str, overrides: dict, seed: int, device: str,
-                 out: Path, owner: str, resume: bool = False, threads: int | None = None,
-                 job_id: str | None = None):
+    def __init__(
+        self,
+        *,
+        source: str,
+        preset: str,
+        overrides: dict,
+        seed: int,
+        device: str,
+        out: Path,
+        owner: str,
+        resume: bool = False,
+        threads: int | None = None,
+        job_id: str | None = None,
+    ):
         self.id = job_id or uuid.uuid4().hex[:10]
         self.source, self.preset, self.overrides = source, preset, dict(overrides)
         self.seed, self.device, self.out, self.owner = int(seed), device, Path(out), owner
@@ -158,25 +169,57 @@ class TrainingJob:
         return jobs_dir() / f"{self.id}.log"
 
     def meta(self) -> dict:
-        return {"id": self.id, "source": self.source, "preset": self.preset,
-                "overrides": {k: str(v) for k, v in self.overrides.items()}, "seed": self.seed,
-                "device": self.device, "out": str(self.out), "owner": self.owner,
-                "resume": self.resume, "pid": self.pid, "started": self.started}
+        return {
+            "id": self.id,
+            "source": self.source,
+            "preset": self.preset,
+            "overrides": {k: str(v) for k, v in self.overrides.items()},
+            "seed": self.seed,
+            "device": self.device,
+            "out": str(self.out),
+            "owner": self.owner,
+            "resume": self.resume,
+            "pid": self.pid,
+            "started": self.started,
+        }
 
     @classmethod
     def from_meta(cls, meta: dict) -> TrainingJob:
-        job = cls(source=meta["source"], preset=meta["preset"], overrides=meta.get("overrides") or {},
-                  seed=int(meta.get("seed", 0)), device=meta.get("device", "auto"),
-                  out=Path(meta["out"]), owner=meta.get("owner", ""),
-                  resume=bool(meta.get("resume")), job_id=meta["id"])
+        job = cls(
+            source=meta["source"],
+            preset=meta["preset"],
+            overrides=meta.get("overrides") or {},
+            seed=int(meta.get("seed", 0)),
+            device=meta.get("device", "auto"),
+            out=Path(meta["out"]),
+            owner=meta.get("owner", ""),
+            resume=bool(meta.get("resume")),
+            job_id=meta["id"],
+        )
         job.pid, job.started = meta.get("pid"), float(meta.get("started", time.time()))
         return job
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "recguru_core", "train", self.source, "--out", str(self.out),
-               "--preset", self.preset, "--seed", str(self.seed), "--device", self.device,
-               "--quiet", "--progress", str(self.progress_path),
-               "--threads", str(self.threads) if self.threads else "auto"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "recguru_core",
+            "train",
+            self.source,
+            "--out",
+            str(self.out),
+            "--preset",
+            self.preset,
+            "--seed",
+            str(self.seed),
+            "--device",
+            self.device,
+            "--quiet",
+            "--progress",
+            str(self.progress_path),
+            "--threads",
+            str(self.threads) if self.threads else "auto",
+        ]
         if self.resume:
             cmd.append("--resume")
         return cmd + [f"{k}={v}" for k, v in self.overrides.items()]
@@ -188,9 +231,15 @@ class TrainingJob:
             env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(int(self.threads))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         with open(self.log_path, "ab") as log:
-            self._proc = subprocess.Popen(self.command(), cwd=str(ROOT), env=env,
-                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                          stderr=log, start_new_session=True)
+            self._proc = subprocess.Popen(
+                self.command(),
+                cwd=str(ROOT),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
         self.pid = self._proc.pid
         store.atomic_write(self.meta_path, json.dumps(self.meta()).encode())
 
@@ -251,11 +300,17 @@ class TrainingJob:
             return str(self._final.get("error") or "training failed")
         if self._final is None and not self._alive():
             code = self._proc.returncode if self._proc is not None else None
-            how = (f"killed by signal {-code}" if code is not None and code < 0
-                   else f"exit code {code}" if code is not None else "no longer running")
+            how = (
+                f"killed by signal {-code}"
+                if code is not None and code < 0
+                else f"exit code {code}"
+                if code is not None
+                else "no longer running"
+            )
             tail = self._log_error()
-            return (f"the training process ended unexpectedly ({how})"
-                    + (f": {tail}" if tail else "; units finished before it are saved"))
+            return f"the training process ended unexpectedly ({how})" + (
+                f": {tail}" if tail else "; units finished before it are saved"
+            )
         return None
 
     def _log_error(self) -> str:
@@ -302,8 +357,7 @@ class TrainingJob:
         """A consistent snapshot for display: progress rows, headline, state, elapsed."""
         records = self.records()
         state = self.state
-        rows = progress_rows(records + ([{"event": "done"}] if state == "done" else []),
-                             self.totals)
+        rows = progress_rows(records + ([{"event": "done"}] if state == "done" else []), self.totals)
         running = [r for r in rows if r["state"] == "running"]
         if state in ("starting", "running"):
             self._ended = None
@@ -319,10 +373,19 @@ class TrainingJob:
             headline = f"{r['label']} {100 * r['fraction']:.0f}% · ETA {format_seconds(r['eta_s'])}"
         else:
             headline = state
-        return {"id": self.id, "state": state, "error": self.error, "rows": rows,
-                "records": records, "elapsed": elapsed, "headline": headline,
-                "out": str(self.out), "source": self.source, "preset": self.preset,
-                "resumable": self._resumable(state)}
+        return {
+            "id": self.id,
+            "state": state,
+            "error": self.error,
+            "rows": rows,
+            "records": records,
+            "elapsed": elapsed,
+            "headline": headline,
+            "out": str(self.out),
+            "source": self.source,
+            "preset": self.preset,
+            "resumable": self._resumable(state),
+        }
 
 
 class TrainingSlot:
@@ -367,9 +430,17 @@ def current_job() -> TrainingJob | None:
         return slot.job
 
 
-def start_training(source: str, *, preset: str, overrides: dict, seed: int = 0,
-                   device: str = "auto", owner: str | None = None, resume: str | None = None,
-                   threads: int | None = None) -> TrainingJob:
+def start_training(
+    source: str,
+    *,
+    preset: str,
+    overrides: dict,
+    seed: int = 0,
+    device: str = "auto",
+    owner: str | None = None,
+    resume: str | None = None,
+    threads: int | None = None,
+) -> TrainingJob:
     """Start a training subprocess unless one is already running on this server. `resume`:
     the path of a partial checkpoint to continue (its own settings apply)."""
     slot = training_slot()
@@ -386,9 +457,17 @@ def start_training(source: str, *, preset: str, overrides: dict, seed: int = 0,
             folder = checkpoint_dir()
             folder.mkdir(parents=True, exist_ok=True)
             out = folder / f"{checkpoint_name_for(source)}.pt"
-        job = TrainingJob(source=source, preset=preset, overrides=overrides, seed=seed,
-                          device=device, out=out, owner=owner or "", resume=bool(resume),
-                          threads=threads)
+        job = TrainingJob(
+            source=source,
+            preset=preset,
+            overrides=overrides,
+            seed=seed,
+            device=device,
+            out=out,
+            owner=owner or "",
+            resume=bool(resume),
+            threads=threads,
+        )
         job.start()
         slot.job = job
         return job
@@ -396,8 +475,15 @@ def start_training(source: str, *, preset: str, overrides: dict, seed: int = 0,
 
 def resume_training(job: TrainingJob, *, owner: str | None = None) -> TrainingJob:
     """Continue a cancelled or killed run from its last saved unit."""
-    return start_training(job.source, preset=job.preset, overrides={}, seed=job.seed,
-                          device=job.device, owner=owner or job.owner, resume=str(job.out))
+    return start_training(
+        job.source,
+        preset=job.preset,
+        overrides={},
+        seed=job.seed,
+        device=job.device,
+        owner=owner or job.owner,
+        resume=str(job.out),
+    )
 
 
 def adopt_finished_training() -> None:
@@ -411,4 +497,3 @@ def adopt_finished_training() -> None:
     if job.out.is_file():
         select_checkpoint(str(job.out))
         st.toast(f"Training finished: now using {md(job.out.stem)}", icon=":material/check_circle:")
-

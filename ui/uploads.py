@@ -33,8 +33,7 @@ from .state import (
 from .text import is_user_error, md, one_line, safe_name
 
 CHECKPOINT_SUFFIXES = (".pt",)
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".parquet",
-                  ".csv.gz", ".tsv.gz", ".txt.gz", ".tab.gz")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".parquet", ".csv.gz", ".tsv.gz", ".txt.gz", ".tab.gz")
 SWEEP_EVERY_S = 600.0  # a page render removes expired uploads at most this often
 _last_sweep = 0.0
 
@@ -55,8 +54,9 @@ def _session_files(session: str | None) -> list[Path]:
     return files
 
 
-def check_upload_allowed(name: str, size: int, *, session: str | None = None, new_files: int = 1,
-                         kind: str = "checkpoint") -> None:
+def check_upload_allowed(
+    name: str, size: int, *, session: str | None = None, new_files: int = 1, kind: str = "checkpoint"
+) -> None:
     """One-line error when `name` (size bytes) is over the size limit or the session already
     holds the most uploaded files it may."""
     suffixes = CHECKPOINT_SUFFIXES if kind == "checkpoint" else TABLE_SUFFIXES
@@ -66,13 +66,17 @@ def check_upload_allowed(name: str, size: int, *, session: str | None = None, ne
     if size <= 0:
         raise error(f"{name}: the file is empty")
     if size > upload_max_bytes():
-        raise error(f"{name}: {_megabytes(size)} is over the upload limit of "
-                    f"{_megabytes(upload_max_bytes())} (RECGURU_UPLOAD_MAX_MB)")
+        raise error(
+            f"{name}: {_megabytes(size)} is over the upload limit of "
+            f"{_megabytes(upload_max_bytes())} (RECGURU_UPLOAD_MAX_MB)"
+        )
     held = len(_session_files(session))
     if held + new_files > upload_max_files():
-        raise error(f"{name}: this session already holds {held} uploaded files, the limit is "
-                    f"{upload_max_files()} (RECGURU_UPLOAD_MAX_FILES); uploads expire after "
-                    f"{upload_max_age_s() / 3600:g} h")
+        raise error(
+            f"{name}: this session already holds {held} uploaded files, the limit is "
+            f"{upload_max_files()} (RECGURU_UPLOAD_MAX_FILES); uploads expire after "
+            f"{upload_max_age_s() / 3600:g} h"
+        )
 
 
 def remove_expired_uploads(now: float | None = None) -> int:
@@ -173,8 +177,11 @@ def save_uploaded_checkpoint(name: str, data: bytes, *, session: str | None = No
 
 
 def save_uploaded_tables(
-    file_a: tuple[str, bytes], file_b: tuple[str, bytes], token: str | None = None,
-    *, session: str | None = None,
+    file_a: tuple[str, bytes],
+    file_b: tuple[str, bytes],
+    token: str | None = None,
+    *,
+    session: str | None = None,
 ) -> str:
     """Write two uploaded tables (name, bytes) under runs/uploads/<session>/<token>/{a,b}/
     keeping their (sanitised) names, which become the domain names; return the csv:… spec."""

@@ -94,7 +94,7 @@ def parse_text(raw: str) -> str:
 
 
 def parse_range(raw: str) -> tuple[int, int]:
-    """"3-40" -> (3, 40): a slider's two ends."""
+    """ "3-40" -> (3, 40): a slider's two ends."""
     lo, sep, hi = str(raw).strip().partition("-")
     if not sep:
         raise ValueError(raw)
@@ -109,7 +109,7 @@ def fmt_range(value: Any) -> str:
 
 
 def parse_int_list(raw: str) -> list[int]:
-    """"2,5" -> [2, 5]; "all" -> [] (a multiselect with nothing picked keeps everything)."""
+    """ "2,5" -> [2, 5]; "all" -> [] (a multiselect with nothing picked keeps everything)."""
     value = str(raw).strip().lower()
     if value == "all":
         return []
@@ -148,17 +148,21 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("snap", "align.right", parse_text, None, "snapshot"),
         Param("color", "align.color", parse_text, "domain", "colour mode"),
         Param("links", "align.links", parse_bool, False, "link toggle", fmt_bool),
-        Param("contours", "align.contours", parse_bool, False, "density-contour toggle",
-              fmt_bool),
+        Param("contours", "align.contours", parse_bool, False, "density-contour toggle", fmt_bool),
         Param("search", "align.search", parse_text, None, "searched user", recheck=False),
         Param("overlap", "align.overlap", parse_text, "all", "overlap filter"),
         Param("len", "align.length", parse_range, None, "history-length range", fmt_range),
-        Param("clusters", "align.clusters", parse_int_list, None, "cluster filter",
-              fmt_int_list),
+        Param("clusters", "align.clusters", parse_int_list, None, "cluster filter", fmt_int_list),
     ),
     PAGE_CURVES: (
-        Param("smooth", "curves.smoothing", parse_smoothing, DEFAULT_SMOOTHING, "smoothing",
-              lambda v: f"{float(v):g}"),
+        Param(
+            "smooth",
+            "curves.smoothing",
+            parse_smoothing,
+            DEFAULT_SMOOTHING,
+            "smoothing",
+            lambda v: f"{float(v):g}",
+        ),
         Param("log", "curves.log", parse_bool, False, "log-scale setting", fmt_bool),
         Param("snap", "curves.snapshot", parse_text, None, "snapshot"),
     ),
@@ -194,8 +198,12 @@ def _shown(raw: str, limit: int = 40) -> str:
     return md(raw if len(raw) <= limit else raw[: limit - 1] + "…")
 
 
-def apply(page: str, *, valid: Mapping[str, Callable[[Any], bool]] | None = None,
-          defaults: Mapping[str, Any] | None = None) -> None:
+def apply(
+    page: str,
+    *,
+    valid: Mapping[str, Callable[[Any], bool]] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> None:
     """Seed the page's widgets from the URL (before they are drawn). `valid[name]` checks a
     parsed value against the run (snapshot names, user ids, colour modes); a value that fails
     it, or fails to parse, gives one notice and the default. A session value the run no longer
@@ -215,8 +223,7 @@ def apply(page: str, *, valid: Mapping[str, Callable[[Any], bool]] | None = None
                 st.session_state[p.key] = value
                 continue
             fallback = "the default" if default is None else f"“{md(str(_label(default)))}”"
-            notice(f"The link's {p.label} “{_shown(raw)}” does not fit this run; showing "
-                   f"{fallback} instead.")
+            notice(f"The link's {p.label} “{_shown(raw)}” does not fit this run; showing {fallback} instead.")
             if default is None:
                 st.session_state.pop(p.key, None)
             else:
@@ -282,8 +289,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 def shareable_checkpoints() -> dict[str, str]:
     """{name in a link: path}: the shipped demo and control runs and the checkpoints trained
     into the checkpoints folder. Uploads are per session and have no name in a link."""
-    return {Path(e.path).stem: e.path for e in available_checkpoints()
-            if e.kind in ("demo", "control", "trained")}
+    return {
+        Path(e.path).stem: e.path for e in available_checkpoints() if e.kind in ("demo", "control", "trained")
+    }
 
 
 def apply_checkpoint() -> None:
@@ -294,8 +302,10 @@ def apply_checkpoint() -> None:
         return
     path = shareable_checkpoints().get(raw) if _NAME.match(raw or "") else None
     if path is None:
-        notice(f"The link's checkpoint “{_shown(raw)}” is not on this server; showing the "
-               "default checkpoint instead.")
+        notice(
+            f"The link's checkpoint “{_shown(raw)}” is not on this server; showing the "
+            "default checkpoint instead."
+        )
         return
     if st.session_state.get(K_CHECKPOINT) != path:
         select_checkpoint(path)
@@ -306,8 +316,9 @@ def publish_checkpoint(path: str | None) -> None:
     name = next((n for n, p in shareable_checkpoints().items() if p == path), None)
     _set(CHECKPOINT, name)
     st.session_state[K_NOT_SHAREABLE] = (
-        None if name or path is None else
-        f"{checkpoint_label(path)} is an upload, private to this session: a link opens the "
+        None
+        if name or path is None
+        else f"{checkpoint_label(path)} is an upload, private to this session: a link opens the "
         "server's default checkpoint instead."
     )
 
@@ -354,9 +365,11 @@ def apply_runs(key: str, paths: Sequence[str], default: Sequence[str]) -> None:
             return
         shown = ", ".join(f"“{_shown(v)}”" for v in unknown[:3])
         shown += ", …" if len(unknown) > 3 else ""
-        notice(f"The link's run{'s' if len(unknown) > 1 else ''} {shown} "
-               f"{'are' if len(unknown) > 1 else 'is'} not on this server; comparing the "
-               "default runs instead.")
+        notice(
+            f"The link's run{'s' if len(unknown) > 1 else ''} {shown} "
+            f"{'are' if len(unknown) > 1 else 'is'} not on this server; comparing the "
+            "default runs instead."
+        )
         st.session_state[key] = list(default)
         return
     current = st.session_state.get(key)
@@ -370,11 +383,14 @@ def publish_runs(paths: Sequence[str]) -> None:
     _set(RUNS, [names[p] for p in paths if p in names] or None)
     private = [checkpoint_label(p) for p in paths if p not in names]
     if private:
-        note = (f"{', '.join(private)} {'are uploads' if len(private) > 1 else 'is an upload'}, "
-                "private to this session: the link's comparison leaves "
-                f"{'them' if len(private) > 1 else 'it'} out.")
+        note = (
+            f"{', '.join(private)} {'are uploads' if len(private) > 1 else 'is an upload'}, "
+            "private to this session: the link's comparison leaves "
+            f"{'them' if len(private) > 1 else 'it'} out."
+        )
         st.session_state[K_NOT_SHAREABLE] = " ".join(
-            t for t in (st.session_state.get(K_NOT_SHAREABLE), note) if t)
+            t for t in (st.session_state.get(K_NOT_SHAREABLE), note) if t
+        )
 
 
 # ----------------------------------------------------------------------------- the link
@@ -397,12 +413,13 @@ def share_control(*, selected: int = 0) -> None:
     puts it on the clipboard: Streamlit has no clipboard API of its own)."""
     with st.sidebar.popover("Share this view", icon=":material/link:", width="stretch"):
         st.code(current_link(), language=None, wrap_lines=True)
-        st.caption("Copy it with the button in the box's corner. The link opens this page "
-                   "with the same checkpoint and settings in any browser that reaches this "
-                   "server.")
+        st.caption(
+            "Copy it with the button in the box's corner. The link opens this page "
+            "with the same checkpoint and settings in any browser that reaches this "
+            "server."
+        )
         if selected > MAX_LINK_USERS:
-            st.caption(f"It carries the first {MAX_LINK_USERS} of the {selected:,} "
-                       "selected users.")
+            st.caption(f"It carries the first {MAX_LINK_USERS} of the {selected:,} selected users.")
         private = st.session_state.get(K_NOT_SHAREABLE)
         if private:
             st.caption(md(private))

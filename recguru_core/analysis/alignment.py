@@ -21,6 +21,7 @@ with 0 = A and 1 = B, "user": n raw ids, "overlap": (n,) bool, optional "cluster
 optional "length": (n,) int64 (history length the encoder read, capped at max_len),
 "step": int}. All snapshots of a run hold the same rows in the same order.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,6 +43,7 @@ CV_FOLDS = 5
 
 
 # --------------------------------------------------------------------------- input handling
+
 
 def _check_vectors(gur: Any, domain: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     """(n, d) float32 and (n,) int64 with values in {0, 1}; one-line RecGuruError otherwise."""
@@ -142,8 +144,9 @@ def sample_rows(domain: Any, n_max: int, seed: int, *, partner: np.ndarray | Non
 def _require_snapshots(snapshots: dict | None) -> list[tuple[str, dict]]:
     present = ordered_snapshots(snapshots)
     if not present:
-        raise RecGuruError("no GUR snapshots in this checkpoint (train until after pre-training "
-                           "to record one)")
+        raise RecGuruError(
+            "no GUR snapshots in this checkpoint (train until after pre-training to record one)"
+        )
     for name, snap in present:
         if not isinstance(snap, dict) or "gur" not in snap or "domain" not in snap:
             raise RecGuruError(f"snapshot '{name}' lacks 'gur' or 'domain'")
@@ -152,8 +155,17 @@ def _require_snapshots(snapshots: dict | None) -> list[tuple[str, dict]]:
 
 # --------------------------------------------------------------------------- metrics
 
-def alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None = None, overlap: Any = None,
-                      length: Any = None, seed: int = 0, n_max: int = 5000) -> dict:
+
+def alignment_metrics(
+    gur: Any,
+    domain: Any,
+    *,
+    user: Sequence | None = None,
+    overlap: Any = None,
+    length: Any = None,
+    seed: int = 0,
+    n_max: int = 5000,
+) -> dict:
     """How distinguishable the two domains are in GUR space, each number beside its null.
 
     On a seeded, domain-stratified sample of at most n_max rows:
@@ -196,23 +208,42 @@ def alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None = None, ov
     "n_pairs"} or None, "auc_length_matched": {"value", "null", "n"} or None, "spectrum": {...},
     "uniformity": {"value"}, "mmd": {"value", "null", "p_value", "bandwidth", "n"},
     "n": rows used}."""
-    return _alignment_metrics(gur, domain, user=user, overlap=overlap, length=length, seed=seed,
-                              n_max=n_max, where="alignment metrics")
+    return _alignment_metrics(
+        gur,
+        domain,
+        user=user,
+        overlap=overlap,
+        length=length,
+        seed=seed,
+        n_max=n_max,
+        where="alignment metrics",
+    )
 
 
-def _alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None, overlap: Any, seed: int,
-                       n_max: int, where: str, length: Any = None) -> dict:
+def _alignment_metrics(
+    gur: Any,
+    domain: Any,
+    *,
+    user: Sequence | None,
+    overlap: Any,
+    seed: int,
+    n_max: int,
+    where: str,
+    length: Any = None,
+) -> dict:
     x, y = _check_vectors(gur, domain, where)
     counts = np.bincount(y, minlength=2)[:2]
     if counts.min() < 2:
-        raise RecGuruError(f"{where}: need at least 2 users in each domain, got "
-                           f"{counts[0]} in A and {counts[1]} in B")
+        raise RecGuruError(
+            f"{where}: need at least 2 users in each domain, got {counts[0]} in A and {counts[1]} in B"
+        )
     partner = partner_rows(y, user, overlap)
     rows = sample_rows(y, n_max, seed, partner=partner)
     xs, ys = x[rows], y[rows]
     if np.bincount(ys, minlength=2).min() < 2:
-        raise RecGuruError(f"{where}: n_max={n_max} leaves fewer than 2 users of a domain in the "
-                           "sample; raise n_max")
+        raise RecGuruError(
+            f"{where}: n_max={n_max} leaves fewer than 2 users of a domain in the sample; raise n_max"
+        )
     shuffled = np.random.default_rng([seed, 1]).permutation(ys)
 
     auc, err = _domain_classifier(xs, ys, seed)
@@ -222,12 +253,15 @@ def _alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None, overlap:
     return {
         "auc": {"value": auc, "null": auc0},
         "proxy_a_distance": {"value": _proxy_a_distance(err), "null": _proxy_a_distance(err0)},
-        "knn_entropy": {"value": _knn_entropy(neighbours, ys),
-                        "null": _knn_entropy(neighbours, shuffled),
-                        "max": _binary_entropy(np.array([share_a]))[0].item()},
+        "knn_entropy": {
+            "value": _knn_entropy(neighbours, ys),
+            "null": _knn_entropy(neighbours, shuffled),
+            "max": _binary_entropy(np.array([share_a]))[0].item(),
+        },
         "pair_distance": _pair_distance(x, y, partner, seed, n_max),
-        "auc_length_matched": None if length is None else _length_matched_auc(
-            x, y, to_numpy(length, np.int64), seed, n_max),
+        "auc_length_matched": None
+        if length is None
+        else _length_matched_auc(x, y, to_numpy(length, np.int64), seed, n_max),
         # collapse: label-free, so no shuffled null; read beside "before" (spectrum.py)
         "spectrum": spectrum(xs),
         "uniformity": {"value": uniformity(xs, seed=seed)},
@@ -236,8 +270,9 @@ def _alignment_metrics(gur: Any, domain: Any, *, user: Sequence | None, overlap:
     }
 
 
-def _length_matched_auc(x: np.ndarray, y: np.ndarray, length: np.ndarray, seed: int,
-                        n_max: int) -> dict | None:
+def _length_matched_auc(
+    x: np.ndarray, y: np.ndarray, length: np.ndarray, seed: int, n_max: int
+) -> dict | None:
     """Domain AUC on equal numbers of A and B users at every history length."""
     if length.shape != y.shape:
         raise RecGuruError(f"'length' has shape {length.shape}, expected {y.shape}")
@@ -277,9 +312,9 @@ def _domain_classifier(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, 
     # liblinear rather than the default lbfgs: the same L2 logistic regression (it also
     # penalises the intercept, immaterial on standardised features), but on problems this small
     # (<= 5,000 x 64) lbfgs spends ~2 ms per iteration in scipy overhead, 5-10x liblinear's time.
-    model = make_pipeline(StandardScaler(),
-                          LogisticRegression(solver="liblinear", max_iter=1000,
-                                             class_weight="balanced"))
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(solver="liblinear", max_iter=1000, class_weight="balanced")
+    )
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # perfectly separable folds may stop at max_iter; harmless
         warnings.simplefilter("ignore")
@@ -315,8 +350,7 @@ def _knn_entropy(neighbours: np.ndarray, y: np.ndarray) -> float:
     return float(_binary_entropy(share_a).mean())
 
 
-def _pair_distance(x: np.ndarray, y: np.ndarray, partner: np.ndarray, seed: int,
-                   n_max: int) -> dict | None:
+def _pair_distance(x: np.ndarray, y: np.ndarray, partner: np.ndarray, seed: int, n_max: int) -> dict | None:
     rows_a = np.flatnonzero((y == 0) & (partner >= 0))
     if len(rows_a) < 2:
         return None
@@ -329,11 +363,10 @@ def _pair_distance(x: np.ndarray, y: np.ndarray, partner: np.ndarray, seed: int,
     # so 5,000 pairs stay at ~40 MB.
     total = 0.0
     for lo in range(0, len(a), 1024):
-        total += float(torch.cdist(a[lo:lo + 1024], b).sum())
+        total += float(torch.cdist(a[lo : lo + 1024], b).sum())
     p = len(a)
     null = (total - value * p) / (p * (p - 1))
-    return {"value": value, "null": null, "ratio": value / null if null > 0 else math.nan,
-            "n_pairs": int(p)}
+    return {"value": value, "null": null, "ratio": value / null if null > 0 else math.nan, "n_pairs": int(p)}
 
 
 def compare_snapshots(snapshots: dict, **kw: Any) -> dict[str, dict]:
@@ -346,10 +379,16 @@ def compare_snapshots(snapshots: dict, **kw: Any) -> dict[str, dict]:
         raise TypeError(f"compare_snapshots got unexpected keyword(s): {', '.join(sorted(unknown))}")
     out: dict[str, dict] = {}
     for name, snap in _require_snapshots(snapshots):
-        metrics = _alignment_metrics(snap["gur"], snap["domain"], user=snap.get("user"),
-                                     overlap=snap.get("overlap"), length=snap.get("length"),
-                                     where=f"snapshot '{name}'",
-                                     seed=kw.get("seed", 0), n_max=kw.get("n_max", 5000))
+        metrics = _alignment_metrics(
+            snap["gur"],
+            snap["domain"],
+            user=snap.get("user"),
+            overlap=snap.get("overlap"),
+            length=snap.get("length"),
+            where=f"snapshot '{name}'",
+            seed=kw.get("seed", 0),
+            n_max=kw.get("n_max", 5000),
+        )
         metrics["step"] = int(snap.get("step", -1))
         out[name] = metrics
     return out
@@ -361,28 +400,46 @@ def flatten_comparison(comparison: dict[str, dict]) -> list[dict]:
     for name, m in comparison.items():
         pair = m.get("pair_distance") or {}
         matched = m.get("auc_length_matched") or {}
-        rows.append({
-            "snapshot": name, "step": m.get("step"), "n": m["n"],
-            "auc": m["auc"]["value"], "auc_null": m["auc"]["null"],
-            "proxy_a_distance": m["proxy_a_distance"]["value"],
-            "proxy_a_distance_null": m["proxy_a_distance"]["null"],
-            "knn_entropy": m["knn_entropy"]["value"], "knn_entropy_null": m["knn_entropy"]["null"],
-            "knn_entropy_max": m["knn_entropy"]["max"],
-            "pair_distance": pair.get("value"), "pair_distance_null": pair.get("null"),
-            "pair_distance_ratio": pair.get("ratio"), "n_pairs": pair.get("n_pairs", 0),
-            "auc_length_matched": matched.get("value"), "auc_length_matched_null": matched.get("null"),
-            "effective_rank": (m.get("spectrum") or {}).get("effective_rank"),
-            "top3_share": (m.get("spectrum") or {}).get("top3_share"),
-            "uniformity": (m.get("uniformity") or {}).get("value"),
-            "mmd": (m.get("mmd") or {}).get("value"), "mmd_null": (m.get("mmd") or {}).get("null"),
-            "mmd_p": (m.get("mmd") or {}).get("p_value"),
-        })
+        rows.append(
+            {
+                "snapshot": name,
+                "step": m.get("step"),
+                "n": m["n"],
+                "auc": m["auc"]["value"],
+                "auc_null": m["auc"]["null"],
+                "proxy_a_distance": m["proxy_a_distance"]["value"],
+                "proxy_a_distance_null": m["proxy_a_distance"]["null"],
+                "knn_entropy": m["knn_entropy"]["value"],
+                "knn_entropy_null": m["knn_entropy"]["null"],
+                "knn_entropy_max": m["knn_entropy"]["max"],
+                "pair_distance": pair.get("value"),
+                "pair_distance_null": pair.get("null"),
+                "pair_distance_ratio": pair.get("ratio"),
+                "n_pairs": pair.get("n_pairs", 0),
+                "auc_length_matched": matched.get("value"),
+                "auc_length_matched_null": matched.get("null"),
+                "effective_rank": (m.get("spectrum") or {}).get("effective_rank"),
+                "top3_share": (m.get("spectrum") or {}).get("top3_share"),
+                "uniformity": (m.get("uniformity") or {}).get("value"),
+                "mmd": (m.get("mmd") or {}).get("value"),
+                "mmd_null": (m.get("mmd") or {}).get("null"),
+                "mmd_p": (m.get("mmd") or {}).get("p_value"),
+            }
+        )
     return rows
 
 
-FLAT_COLUMNS = (("auc", "AUC"), ("auc_null", "null"), ("auc_length_matched", "LM AUC"),
-                ("mmd", "MMD²"), ("mmd_p", "p"), ("knn_entropy", "kNN H"),
-                ("effective_rank", "eff.rank"), ("top3_share", "top-3"), ("uniformity", "unif."))
+FLAT_COLUMNS = (
+    ("auc", "AUC"),
+    ("auc_null", "null"),
+    ("auc_length_matched", "LM AUC"),
+    ("mmd", "MMD²"),
+    ("mmd_p", "p"),
+    ("knn_entropy", "kNN H"),
+    ("effective_rank", "eff.rank"),
+    ("top3_share", "top-3"),
+    ("uniformity", "unif."),
+)
 
 
 def format_flat_rows(rows: list[dict]) -> str:

@@ -19,6 +19,7 @@ The side-by-side tables (`comparison_tables`: evaluation metrics, alignment afte
 adversarial phase; `compare_runs` adds the training summary) are plain rows, so the app's
 Compare page and `python -m recguru_core compare` show the same numbers from one function.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -52,8 +53,14 @@ def _shared_order(keys_per_run: Sequence[list[tuple[int, str]]]) -> list[tuple[i
     return sorted(shared)
 
 
-def comparison_layouts(snapshots: Sequence[dict], projections: Sequence[dict | None] = (), *,
-                       method: str = "pca", n_users: int = 5000, seed: int = 0) -> dict:
+def comparison_layouts(
+    snapshots: Sequence[dict],
+    projections: Sequence[dict | None] = (),
+    *,
+    method: str = "pca",
+    n_users: int = 5000,
+    seed: int = 0,
+) -> dict:
     """2-d layouts of the 'after' GURs of several runs, for the users they share, in the first
     run's frame (see the module docstring).
 
@@ -78,7 +85,8 @@ def comparison_layouts(snapshots: Sequence[dict], projections: Sequence[dict | N
     if method == "stored":
         projections = list(projections)
         if len(projections) != len(afters) or any(
-                not p or p.get("after") is None or p.get("rows") is None for p in projections):
+            not p or p.get("after") is None or p.get("rows") is None for p in projections
+        ):
             raise RecGuruError("not every run carries a stored layout of its 'after' snapshot")
         stored_rows = [to_numpy(p["rows"], np.int64) for p in projections]
         keys = [_keys(a, r) for a, r in zip(afters, stored_rows)]
@@ -98,8 +106,7 @@ def comparison_layouts(snapshots: Sequence[dict], projections: Sequence[dict | N
     overlap = overlap[rows0] if overlap is not None else np.zeros(len(order), bool)
     cluster = to_numpy(first.get("cluster"), np.int64)
     cluster = cluster[rows0] if cluster is not None else None
-    sample = sample_rows(domain, int(n_users), int(seed),
-                         partner=partner_rows(domain, users, overlap))
+    sample = sample_rows(domain, int(n_users), int(seed), partner=partner_rows(domain, users, overlap))
 
     layouts, used = [], method
     for i, (after, pick) in enumerate(zip(afters, picks)):
@@ -107,9 +114,12 @@ def comparison_layouts(snapshots: Sequence[dict], projections: Sequence[dict | N
             xy = to_numpy(projections[i]["after"], np.float64)[pick][sample]
         else:  # the same rows in every run: a one-snapshot projection of the sample
             gur = to_numpy(after["gur"], np.float32)[pick][sample]
-            result = project_snapshots({"after": {"gur": gur, "domain": domain[sample]}},
-                                       n_users=len(sample), seed=int(seed),
-                                       method="pca" if method == "pca" else "procrustes")
+            result = project_snapshots(
+                {"after": {"gur": gur, "domain": domain[sample]}},
+                n_users=len(sample),
+                seed=int(seed),
+                method="pca" if method == "pca" else "procrustes",
+            )
             used = "pca" if result["method"] == "pca" else method  # umap-learn missing
             xy = np.zeros((len(sample), 2))
             xy[to_numpy(result["rows"], np.int64)] = to_numpy(result["after"], np.float64)
@@ -122,18 +132,22 @@ def comparison_layouts(snapshots: Sequence[dict], projections: Sequence[dict | N
         aligned.append(moved)
         residual.append(float(np.sqrt(((moved - reference) ** 2).sum(axis=1).mean())) / spread)
     return {
-        "method": used, "seed": int(seed),
-        "user": [users[i] for i in sample], "domain": domain[sample],
-        "overlap": overlap[sample], "cluster": None if cluster is None else cluster[sample],
+        "method": used,
+        "seed": int(seed),
+        "user": [users[i] for i in sample],
+        "domain": domain[sample],
+        "overlap": overlap[sample],
+        "cluster": None if cluster is None else cluster[sample],
         "layouts": [np.asarray(xy, dtype=np.float32) for xy in aligned],
-        "n_shared": len(order), "residual": residual,
+        "n_shared": len(order),
+        "residual": residual,
     }
 
 
 # ----------------------------------------------------------------------------- side by side
 # Rows are plain dicts with one value per run label ("values") and each later run minus the
 # first ("diff"); a value a run does not carry is None, never NaN, so the rows are JSON as they
-# are. The app turns them into frames (ui/figures/compare.py), the CLI into text (cli.py).
+# are. The app turns them into frames (ui/figures/compare.py), the CLI into text (cli/main.py).
 
 RANKINGS = (("test", "sampled"), ("test_full", "full ranking"))
 DOMAINS = ("A", "B")
@@ -166,12 +180,15 @@ def _number(value) -> float | None:
 
 def _with_diffs(labels: Sequence[str], values: dict) -> dict:
     first = values[labels[0]]
-    return {label: None if values[label] is None or first is None else values[label] - first
-            for label in labels[1:]}
+    return {
+        label: None if values[label] is None or first is None else values[label] - first
+        for label in labels[1:]
+    }
 
 
-def check_same_data(labels: Sequence[str], data: Sequence[dict],
-                    fingerprints: Sequence[str] | None = None) -> str:
+def check_same_data(
+    labels: Sequence[str], data: Sequence[dict], fingerprints: Sequence[str] | None = None
+) -> str:
     """The runs' shared data fingerprint. A run of other data than the first is refused with
     one line naming it and what differs. `data`: each run's checkpoint or data section;
     `fingerprints`: the same runs' fingerprints when the caller has them already (cached)."""
@@ -179,20 +196,28 @@ def check_same_data(labels: Sequence[str], data: Sequence[dict],
     for label, other, fp in zip(labels[1:], data[1:], prints[1:]):
         if fp != prints[0]:
             what = data_difference(data[0], other) or "users, items or sequences differ"
-            raise RecGuruError(f"{label} was trained on other data than {labels[0]} ({what}): "
-                               "only runs of the same data can be compared")
+            raise RecGuruError(
+                f"{label} was trained on other data than {labels[0]} ({what}): "
+                "only runs of the same data can be compared"
+            )
     return prints[0]
 
 
 def metric_names(metrics: Sequence[dict]) -> list[str]:
     """Every test metric some run carries: evaluation.METRIC_NAMES' order, then any other."""
-    seen = {key for m in metrics for split, _ in RANKINGS for d in DOMAINS
-            for key in (((m or {}).get(split) or {}).get(d) or {})}
+    seen = {
+        key
+        for m in metrics
+        for split, _ in RANKINGS
+        for d in DOMAINS
+        for key in (((m or {}).get(split) or {}).get(d) or {})
+    }
     return [k for k in METRIC_NAMES if k in seen] + sorted(seen - set(METRIC_NAMES))
 
 
-def metric_rows(labels: Sequence[str], metrics: Sequence[dict],
-                keys: Sequence[str] | None = None) -> list[dict]:
+def metric_rows(
+    labels: Sequence[str], metrics: Sequence[dict], keys: Sequence[str] | None = None
+) -> list[dict]:
     """One row per (ranking, domain, metric) of the test split: {"ranking" ("sampled" or
     "full ranking"), "split" ("test", "test_full"), "domain", "metric", "values", "diff"},
     as fractions. `keys`: the metrics to show (default: every one a run carries); a row no
@@ -202,17 +227,28 @@ def metric_rows(labels: Sequence[str], metrics: Sequence[dict],
     for split, ranking in RANKINGS:
         for d in DOMAINS:
             for key in keys:
-                values = {label: _number((((m or {}).get(split) or {}).get(d) or {}).get(key))
-                          for label, m in zip(labels, metrics)}
+                values = {
+                    label: _number((((m or {}).get(split) or {}).get(d) or {}).get(key))
+                    for label, m in zip(labels, metrics)
+                }
                 if all(v is None for v in values.values()):
                     continue
-                rows.append({"ranking": ranking, "split": split, "domain": d, "metric": key,
-                             "values": values, "diff": _with_diffs(labels, values)})
+                rows.append(
+                    {
+                        "ranking": ranking,
+                        "split": split,
+                        "domain": d,
+                        "metric": key,
+                        "values": values,
+                        "diff": _with_diffs(labels, values),
+                    }
+                )
     return rows
 
 
-def alignment_rows(labels: Sequence[str], alignments: Sequence[dict | None],
-                   snapshot: str = "after") -> list[dict]:
+def alignment_rows(
+    labels: Sequence[str], alignments: Sequence[dict | None], snapshot: str = "after"
+) -> list[dict]:
     """One row per alignment metric at `snapshot`: {"metric", "title", "reading", "values",
     "null" (each run's shuffled-label null), "diff"}. `alignments`: each run's
     analysis.compare_snapshots result (or None: not measured, every value None)."""
@@ -226,15 +262,28 @@ def alignment_rows(labels: Sequence[str], alignments: Sequence[dict | None],
             null = 1.0 if key == "pair_distance" and values[label] is not None else entry.get("null")
             nulls[label] = _number(null)
         metric = sub if key == "spectrum" else key  # effective_rank, top3_share: one row each
-        rows.append({"metric": metric, "title": title, "reading": reading, "values": values,
-                     "null": nulls, "diff": _with_diffs(labels, values)})
+        rows.append(
+            {
+                "metric": metric,
+                "title": title,
+                "reading": reading,
+                "values": values,
+                "null": nulls,
+                "diff": _with_diffs(labels, values),
+            }
+        )
     return rows
 
 
-def comparison_tables(labels: Sequence[str], data: Sequence[dict], metrics: Sequence[dict],
-                      alignments: Sequence[dict | None] | None = None, *,
-                      fingerprints: Sequence[str] | None = None,
-                      metric_keys: Sequence[str] | None = None) -> dict:
+def comparison_tables(
+    labels: Sequence[str],
+    data: Sequence[dict],
+    metrics: Sequence[dict],
+    alignments: Sequence[dict | None] | None = None,
+    *,
+    fingerprints: Sequence[str] | None = None,
+    metric_keys: Sequence[str] | None = None,
+) -> dict:
     """The data check, then the side-by-side rows: {"labels", "reference" (the first run,
     which every difference is taken from), "fingerprint", "metrics": metric_rows,
     "alignment": alignment_rows, or None without `alignments`}. One entry per run in every
@@ -248,7 +297,9 @@ def comparison_tables(labels: Sequence[str], data: Sequence[dict], metrics: Sequ
         raise ValueError("comparison_tables: one data section and one metrics dict per label")
     fingerprint = check_same_data(labels, data, fingerprints)
     return {
-        "labels": labels, "reference": labels[0], "fingerprint": fingerprint,
+        "labels": labels,
+        "reference": labels[0],
+        "fingerprint": fingerprint,
         "metrics": metric_rows(labels, metrics, metric_keys),
         "alignment": None if alignments is None else alignment_rows(labels, alignments),
     }
@@ -300,8 +351,9 @@ def training_summary(history: Sequence[dict]) -> dict:
     return out
 
 
-def compare_runs(runs: Sequence, labels: Sequence[str] | None = None, *,
-                 n_max: int = ALIGNMENT_N_MAX) -> dict:
+def compare_runs(
+    runs: Sequence, labels: Sequence[str] | None = None, *, n_max: int = ALIGNMENT_N_MAX
+) -> dict:
     """Everything `python -m recguru_core compare` shows, as JSON-ready data. `runs`: loaded
     runs (inference.LoadedRun: `.ckpt`, `.name`, `.path`, `.metrics()`, `.history()`),
     the first being the reference. comparison_tables' result plus "domains" (the first run's
@@ -315,21 +367,32 @@ def compare_runs(runs: Sequence, labels: Sequence[str] | None = None, *,
     prints = [data_fingerprint(c) for c in ckpts]
     check_same_data(labels, ckpts, prints)  # refused before measuring anything slow
     measured = [run_alignment(c, n_max=n_max) for c in ckpts]
-    out = comparison_tables(labels, ckpts, [r.metrics() for r in runs],
-                            [alignment for alignment, _ in measured], fingerprints=prints)
+    out = comparison_tables(
+        labels,
+        ckpts,
+        [r.metrics() for r in runs],
+        [alignment for alignment, _ in measured],
+        fingerprints=prints,
+    )
     summaries = [training_summary(r.history()) for r in runs]
     training = []
     for key, title in TRAINING_ROWS:
         values = {label: s[key] for label, s in zip(labels, summaries)}
         if any(v is not None for v in values.values()):
-            training.append({"metric": key, "title": title, "values": values,
-                             "diff": _with_diffs(labels, values)})
+            training.append(
+                {"metric": key, "title": title, "values": values, "diff": _with_diffs(labels, values)}
+            )
     data = ckpts[0]["data"]
     out["domains"] = {d: str((data.get(d) or {}).get("name") or d) for d in DOMAINS}
     out["runs"] = [
-        {"label": label, "path": str(r.path) if r.path else None,
-         "status": str(r.ckpt.get("status", "complete")), "source": r.source(),
-         "alignment_from": origin, "wasserstein_step": s["wasserstein_step"]}
+        {
+            "label": label,
+            "path": str(r.path) if r.path else None,
+            "status": str(r.ckpt.get("status", "complete")),
+            "source": r.source(),
+            "alignment_from": origin,
+            "wasserstein_step": s["wasserstein_step"],
+        }
         for label, r, (_, origin), s in zip(labels, runs, measured, summaries)
     ]
     out["training"] = training
@@ -346,8 +409,9 @@ def _text_table(header: list[str], rows: list[list[str]], text: Sequence[int] = 
     text = {i % len(header) for i in text}  # -1: the last column
 
     def line(cells):
-        return "  ".join(c.ljust(w) if i in text else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.ljust(w) if i in text else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     lines = [line(r) for r in [header, *rows]]
     return [lines[0], "-" * max(map(len, lines)), *lines[1:]]
@@ -364,34 +428,67 @@ def comparison_text(result: dict) -> str:
         return "-" if value is None else f"{value:{'+' if sign else ''}.{digits}f}"
 
     names = result.get("domains") or {}
-    out = [(f"runs: {', '.join(labels)} (differences: each later run minus {first}); "
-            f"same data, fingerprint {result['fingerprint']}"), "",
-           ("Evaluation, test split (sampled: among the fixed sampled candidates; "
-            "full ranking: among every item the user has not seen)")]
-    rows = [[r["ranking"], f"{r['domain']} ({names.get(r['domain'], r['domain'])})", r["metric"],
-             *(num(r["values"][label]) for label in labels),
-             *(num(r["diff"][label], sign=True) for label in later)] for r in result["metrics"]]
-    out += (_text_table(["ranking", "domain", "metric", *labels, *deltas], rows, text=(0, 1, 2))
-            if rows else ["no test metrics in these runs (unfinished?)"])
+    out = [
+        (
+            f"runs: {', '.join(labels)} (differences: each later run minus {first}); "
+            f"same data, fingerprint {result['fingerprint']}"
+        ),
+        "",
+        (
+            "Evaluation, test split (sampled: among the fixed sampled candidates; "
+            "full ranking: among every item the user has not seen)"
+        ),
+    ]
+    rows = [
+        [
+            r["ranking"],
+            f"{r['domain']} ({names.get(r['domain'], r['domain'])})",
+            r["metric"],
+            *(num(r["values"][label]) for label in labels),
+            *(num(r["diff"][label], sign=True) for label in later),
+        ]
+        for r in result["metrics"]
+    ]
+    out += (
+        _text_table(["ranking", "domain", "metric", *labels, *deltas], rows, text=(0, 1, 2))
+        if rows
+        else ["no test metrics in these runs (unfinished?)"]
+    )
 
     out += ["", "Alignment after the adversarial phase (value, shuffled-label null in brackets)"]
-    rows = [[r["title"],
-             *(f"{num(r['values'][label], 3)} ({num(r['null'][label], 3)})"
-               if r["values"][label] is not None else "-" for label in labels),
-             *(num(r["diff"][label], 3, sign=True) for label in later), r["reading"]]
-            for r in result["alignment"]]
+    rows = [
+        [
+            r["title"],
+            *(
+                f"{num(r['values'][label], 3)} ({num(r['null'][label], 3)})"
+                if r["values"][label] is not None
+                else "-"
+                for label in labels
+            ),
+            *(num(r["diff"][label], 3, sign=True) for label in later),
+            r["reading"],
+        ]
+        for r in result["alignment"]
+    ]
     out += _text_table(["metric", *labels, *deltas, "reading"], rows, text=(0, -1))
     missing = [run["label"] for run in result["runs"] if run["alignment_from"] == "none"]
     if missing:
-        out.append(f"not measured for {', '.join(missing)}: no GUR snapshot after the "
-                   "adversarial phase (an unfinished run?)")
+        out.append(
+            f"not measured for {', '.join(missing)}: no GUR snapshot after the "
+            "adversarial phase (an unfinished run?)"
+        )
 
     if result["training"]:
         out += ["", "Training"]
         rows = []
         for r in result["training"]:
             digits = 1 if r["metric"].startswith("seconds") else 4
-            rows.append([r["title"], *(num(r["values"][label], digits) for label in labels),
-                         *(num(r["diff"][label], digits, sign=True) for label in later)])
+            rows.append(
+                [
+                    r["title"],
+                    *(num(r["values"][label], digits) for label in labels),
+                    *(num(r["diff"][label], digits, sign=True) for label in later),
+                ]
+            )
         out += _text_table(["measure", *labels, *deltas], rows)
     return "\n".join(out)

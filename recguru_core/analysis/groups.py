@@ -10,6 +10,7 @@ mistaken for a win and the users cross-domain help is for (cold, overlapped) are
 Pure numpy over per-user ranks (`scoring.user_ranks`, or a benchmark's saved ranks), so the
 same table is made for any model that has per-user ranks.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,14 @@ def user_groups(data, domain: int) -> dict[str, np.ndarray]:
     }
 
 
-def group_table(data, ranks: dict[str, dict[str, np.ndarray]], *, metrics=GROUP_METRICS,
-                n_boot: int = N_BOOT, seed: int = 0) -> list[dict]:
+def group_table(
+    data,
+    ranks: dict[str, dict[str, np.ndarray]],
+    *,
+    metrics=GROUP_METRICS,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> list[dict]:
     """ranks: {ranking ('sampled'/'full'): {'A': (U_A,), 'B': (U_B,)} 1-based ranks}."""
     columns = [METRIC_NAMES.index(m) for m in metrics]
     rows = []
@@ -50,7 +57,16 @@ def group_table(data, ranks: dict[str, dict[str, np.ndarray]], *, metrics=GROUP_
                 else:
                     values = low = high = np.full(len(columns), np.nan)
                 for j, metric in enumerate(metrics):
-                    rows.append({"domain": key, "group": group, "users": int(mask.sum()),
-                                 "ranking": ranking, "metric": metric, "value": float(values[j]),
-                                 "low": float(low[j]), "high": float(high[j])})
+                    rows.append(
+                        {
+                            "domain": key,
+                            "group": group,
+                            "users": int(mask.sum()),
+                            "ranking": ranking,
+                            "metric": metric,
+                            "value": float(values[j]),
+                            "low": float(low[j]),
+                            "high": float(high[j]),
+                        }
+                    )
     return rows

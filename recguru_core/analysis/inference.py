@@ -13,6 +13,7 @@ Explanations for one user's top recommendation:
    CDSRec memory (eq. 2) versus with this domain's GUR alone.
  - neighbours: users of the other domain whose GURs are nearest to this user's GUR.
 """
+
 from __future__ import annotations
 
 from functools import cached_property
@@ -72,11 +73,11 @@ class LoadedRun:
         return self.ckpt["config"]
 
     def status(self) -> str:
-        """"complete" or "in_progress" (a run saved after some of its units)."""
+        """ "complete" or "in_progress" (a run saved after some of its units)."""
         return str(self.ckpt.get("status", "unknown"))
 
     def status_text(self) -> str:
-        """"complete" or "unfinished run (phase N of 3, resumable)" (checkpoints.status_text)."""
+        """ "complete" or "unfinished run (phase N of 3, resumable)" (checkpoints.status_text)."""
         return status_text(self.ckpt)
 
     def source(self) -> str:
@@ -116,8 +117,11 @@ class LoadedRun:
 
     def _item(self, domain: int, item: int) -> dict:
         dom = self.data.domain(domain)
-        return {"item_id": str(dom.item_raw[item - 1]), "title": str(dom.titles[item - 1]),
-                "genre": str(dom.genres[item - 1])}
+        return {
+            "item_id": str(dom.item_raw[item - 1]),
+            "title": str(dom.titles[item - 1]),
+            "genre": str(dom.genres[item - 1]),
+        }
 
     def user_history(self, raw: str, domain) -> list[dict]:
         d = domain_index(domain)
@@ -127,8 +131,9 @@ class LoadedRun:
         out = []
         for pos in range(lo, hi):
             split = "test" if pos == hi - 1 else "valid" if pos == hi - 2 else "train"
-            out.append({**self._item(d, int(dom.items[pos])), "timestamp": int(dom.timestamps[pos]),
-                        "split": split})
+            out.append(
+                {**self._item(d, int(dom.items[pos])), "timestamp": int(dom.timestamps[pos]), "split": split}
+            )
         return out
 
     # --- recommendations -----------------------------------------------------------------------
@@ -139,7 +144,7 @@ class LoadedRun:
         """Items a recommendation must not repeat: the user's history before the target."""
         dom = self.data.domain(d)
         end = dom.history_end(np.array([row]), split)[0]
-        return dom.items[dom.offsets[row]:end]
+        return dom.items[dom.offsets[row] : end]
 
     def unseen_count(self, raw: str, domain, split: str = "test") -> int:
         """How many items can be recommended to the user: the catalogue minus what they saw."""
@@ -159,18 +164,28 @@ class LoadedRun:
         scores[torch.from_numpy(known)] = float("-inf")
         unseen = self._unseen(d, known)
         if not 1 <= int(k) <= unseen:
-            raise RecGuruError(f"k={k}: user {raw} has {unseen} unseen items in domain "
-                               f"{'AB'[d]} ({self.data.domain(d).name}); ask for 1..{unseen}")
+            raise RecGuruError(
+                f"k={k}: user {raw} has {unseen} unseen items in domain "
+                f"{'AB'[d]} ({self.data.domain(d).name}); ask for 1..{unseen}"
+            )
         top = torch.topk(scores, int(k))
-        items = [{"rank": i + 1, **self._item(d, int(item)), "score": float(score)}
-                 for i, (score, item) in enumerate(zip(top.values, top.indices))]
+        items = [
+            {"rank": i + 1, **self._item(d, int(item)), "score": float(score)}
+            for i, (score, item) in enumerate(zip(top.values, top.indices))
+        ]
         target = int(self.data.domain(d).targets(split, np.array([row]))[0])
         target_score = scores[target]
-        test_item = {**self._item(d, target), "score": float(target_score),
-                     "rank": int((scores > target_score).sum()) + 1}
+        test_item = {
+            **self._item(d, target),
+            "score": float(target_score),
+            "rank": int((scores > target_score).sum()) + 1,
+        }
         partner = self.batcher.partner[d][row]
-        return {"items": items, "test_item": test_item,
-                "uses_other_domain": bool(partner >= 0 and self.model.config.attend_both_gurs)}
+        return {
+            "items": items,
+            "test_item": test_item,
+            "uses_other_domain": bool(partner >= 0 and self.model.config.attend_both_gurs),
+        }
 
     # --- explanations --------------------------------------------------------------------------
     def explain(self, raw: str, domain, item: str | None = None, split: str = "test") -> dict:
@@ -210,7 +225,7 @@ class LoadedRun:
     def _history_items(self, d: int, row: int, split: str) -> np.ndarray:
         dom = self.data.domain(d)
         end = dom.history_end(np.array([row]), split)[0]
-        return dom.items[max(dom.offsets[row], end - self.model.config.max_len):end]
+        return dom.items[max(dom.offsets[row], end - self.model.config.max_len) : end]
 
     def _influence(self, d: int, row: int, top_item: int, split: str) -> list[dict]:
         hist = self._history_items(d, row, split)
@@ -229,9 +244,14 @@ class LoadedRun:
         ranks = (scores > top[:, None]).sum(1) + 1
         out = []
         for j in range(n):
-            out.append({"position": j, **self._item(d, int(hist[j])),
-                        "delta_score": float(top[0] - top[j + 1]),
-                        "delta_rank": int(ranks[j + 1] - ranks[0])})
+            out.append(
+                {
+                    "position": j,
+                    **self._item(d, int(hist[j])),
+                    "delta_score": float(top[0] - top[j + 1]),
+                    "delta_rank": int(ranks[j + 1] - ranks[0]),
+                }
+            )
         return out
 
     @torch.no_grad()
@@ -239,13 +259,16 @@ class LoadedRun:
         """Last-layer CDSRec self-attention of the final position, averaged over heads. The
         weights come back from the layer when asked for, so two sessions can explain at once."""
         rows = np.array([row])
-        memory, mask = user_memory(self.model, self.batcher, d, rows,
-                                   own_input=self.batcher.encoder_input(d, rows, split))
-        _, weights = self.model.cdsrec_hidden(d, self.batcher.history(d, rows, split), memory, mask,
-                                              return_attention=True)  # (1, h, L, L)
+        memory, mask = user_memory(
+            self.model, self.batcher, d, rows, own_input=self.batcher.encoder_input(d, rows, split)
+        )
+        _, weights = self.model.cdsrec_hidden(
+            d, self.batcher.history(d, rows, split), memory, mask, return_attention=True
+        )  # (1, h, L, L)
         weights = weights[0, :, -1].mean(dim=0).float().cpu()  # (L,)
-        hist = self.data.domain(d).inputs(np.array([row]), split, eos=False,
-                                          max_len=self.model.config.short_len)[0]
+        hist = self.data.domain(d).inputs(
+            np.array([row]), split, eos=False, max_len=self.model.config.short_len
+        )[0]
         out = []
         for j, item in enumerate(hist):
             if item != 0:
@@ -264,9 +287,12 @@ class LoadedRun:
         known = torch.from_numpy(hist[0])
         s_with[known] = float("-inf")
         s_without[known] = float("-inf")
-        return {"score_with": float(s_with[top_item]), "score_without": float(s_without[top_item]),
-                "rank_with": int((s_with > s_with[top_item]).sum()) + 1,
-                "rank_without": int((s_without > s_without[top_item]).sum()) + 1}
+        return {
+            "score_with": float(s_with[top_item]),
+            "score_without": float(s_without[top_item]),
+            "rank_with": int((s_with > s_with[top_item]).sum()) + 1,
+            "rank_without": int((s_without > s_without[top_item]).sum()) + 1,
+        }
 
     # --- GUR space -------------------------------------------------------------------------------
     @cached_property
@@ -284,9 +310,14 @@ class LoadedRun:
         out = []
         for r in torch.topk(-dist, min(n, len(dist))).indices.tolist():
             seq = dom.sequence(r)[-5:]
-            out.append({"user": str(dom.user_raw[r]), "distance": float(dist[r]),
-                        "domain": DOMAIN_KEYS[1 - d],
-                        "titles": [str(dom.titles[i - 1]) for i in seq.tolist()]})
+            out.append(
+                {
+                    "user": str(dom.user_raw[r]),
+                    "distance": float(dist[r]),
+                    "domain": DOMAIN_KEYS[1 - d],
+                    "titles": [str(dom.titles[i - 1]) for i in seq.tolist()],
+                }
+            )
         return out
 
     # --- evaluation ------------------------------------------------------------------------------
@@ -299,6 +330,8 @@ class LoadedRun:
         from ..train.scoring import user_ranks
         from .groups import group_table
 
-        ranks = {"sampled": user_ranks(self.model, self.batcher, split),
-                 "full": user_ranks(self.model, self.batcher, split, full_ranking=True)}
+        ranks = {
+            "sampled": user_ranks(self.model, self.batcher, split),
+            "full": user_ranks(self.model, self.batcher, split, full_ranking=True),
+        }
         return group_table(self.data, ranks, n_boot=n_boot)

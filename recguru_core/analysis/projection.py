@@ -9,6 +9,7 @@ compilation costs tens of seconds on a cold machine and must not be paid at impo
 Results are tensors, lists, numbers and strings (checkpoint-safe). Snapshot format: see
 `analysis`.
 """
+
 from __future__ import annotations
 
 import time
@@ -45,8 +46,7 @@ LANDMARK_NEIGHBOURS = 10
 # spread=1; any other min_dist would silently mean different things in the two methods.
 # n_epochs=200 is AlignedUMAP's default; the procrustes path uses the same so the two methods
 # are comparable and the separate fits do not run umap's small-data default of 500 epochs.
-UMAP_PARAMS: dict[str, Any] = {"n_neighbors": 15, "min_dist": 0.1, "n_epochs": 200,
-                               "metric": "euclidean"}
+UMAP_PARAMS: dict[str, Any] = {"n_neighbors": 15, "min_dist": 0.1, "n_epochs": 200, "metric": "euclidean"}
 
 # Seeded UMAP runs single-threaded (umap turns off its parallel optimisation when random_state
 # is set). On the 2-core target that is no loss: one warm UMAP fit of 5,000 x 64 took 3.8 s
@@ -57,9 +57,16 @@ UMAP_DETERMINISTIC = True
 
 # --------------------------------------------------------------------------- projections
 
-def project_snapshots(snapshots: dict, *, n_users: int = 5000, seed: int = 0,
-                      method: str = "chained-umap", landmarks: int = LANDMARKS,
-                      progress: Progress | None = None) -> dict:
+
+def project_snapshots(
+    snapshots: dict,
+    *,
+    n_users: int = 5000,
+    seed: int = 0,
+    method: str = "chained-umap",
+    landmarks: int = LANDMARKS,
+    progress: Progress | None = None,
+) -> dict:
     """2-d layouts of every snapshot present, in ONE comparable frame, for the same rows.
 
     A seeded, domain-stratified sample of at most n_users rows is drawn once (keeping an
@@ -91,8 +98,9 @@ def project_snapshots(snapshots: dict, *, n_users: int = 5000, seed: int = 0,
     started = time.perf_counter()
     report = progress or (lambda fraction, message: None)
     if method not in PROJECTION_METHODS:
-        raise RecGuruError(f"unknown projection method {method!r}; choose one of "
-                           f"{', '.join(PROJECTION_METHODS)}")
+        raise RecGuruError(
+            f"unknown projection method {method!r}; choose one of {', '.join(PROJECTION_METHODS)}"
+        )
     if n_users < 2:
         raise RecGuruError(f"n_users must be at least 2, got {n_users}")
     present = _require_snapshots(snapshots)
@@ -102,9 +110,12 @@ def project_snapshots(snapshots: dict, *, n_users: int = 5000, seed: int = 0,
     for name, snap in present[1:]:
         _, other_domain = _check_vectors(snap["gur"], snap["domain"], f"snapshot '{name}'")
         if not np.array_equal(other_domain, domain) or (
-                users is not None and snap.get("user") is not None and list(snap["user"]) != list(users)):
-            raise RecGuruError(f"snapshot '{name}' holds different users than '{first_name}'; "
-                               "snapshots of one run must share rows")
+            users is not None and snap.get("user") is not None and list(snap["user"]) != list(users)
+        ):
+            raise RecGuruError(
+                f"snapshot '{name}' holds different users than '{first_name}'; "
+                "snapshots of one run must share rows"
+            )
 
     report(0.0, f"sampling up to {n_users} users")
     partner = partner_rows(domain, users, first.get("overlap"))
@@ -124,11 +135,15 @@ def project_snapshots(snapshots: dict, *, n_users: int = 5000, seed: int = 0,
         position = np.full(len(domain), -1, dtype=np.int64)
         position[rows] = np.arange(len(rows))
         mates = partner[rows]  # an overlapped user's two rows stay together among the landmarks
-        keep = sample_rows(domain[rows], landmarks, seed,
-                           partner=np.where(mates >= 0, position[np.maximum(mates, 0)], -1))
+        keep = sample_rows(
+            domain[rows], landmarks, seed, partner=np.where(mates >= 0, position[np.maximum(mates, 0)], -1)
+        )
         fitted, n_landmarks = [m[keep] for m in matrices], len(keep)
-        report(0.03, f"{len(rows):,} points: UMAP on {len(keep):,} landmarks, the rest placed "
-                     "from their nearest landmarks")
+        report(
+            0.03,
+            f"{len(rows):,} points: UMAP on {len(keep):,} landmarks, the rest placed "
+            "from their nearest landmarks",
+        )
     if method == "pca":
         layouts = _pca_layouts(matrices)
     elif method == "aligned-umap":
@@ -221,14 +236,14 @@ def _import_umap() -> Any:
     return umap
 
 
-def _aligned_umap_layouts(umap: Any, matrices: list[np.ndarray], seed: int,
-                          report: Progress) -> list[np.ndarray]:
+def _aligned_umap_layouts(
+    umap: Any, matrices: list[np.ndarray], seed: int, report: Progress
+) -> list[np.ndarray]:
     kwargs = _umap_kwargs(seed, len(matrices[0]))
     if len(matrices) == 1:  # AlignedUMAP needs a sequence of at least two
         report(0.05, "fitting UMAP on 1 snapshot (the first run compiles numba code)")
         return [_fit_umap(umap, matrices[0], kwargs)]
-    report(0.05, f"fitting aligned UMAP on {len(matrices)} snapshots "
-                 "(the first run compiles numba code)")
+    report(0.05, f"fitting aligned UMAP on {len(matrices)} snapshots (the first run compiles numba code)")
     identity = {i: i for i in range(len(matrices[0]))}
     with _umap_running():
         mapper = umap.AlignedUMAP(**kwargs)
@@ -236,26 +251,31 @@ def _aligned_umap_layouts(umap: Any, matrices: list[np.ndarray], seed: int,
     return [_fill_missing(np.asarray(e)) for e in mapper.embeddings_]
 
 
-def _chained_umap_layouts(umap: Any, matrices: list[np.ndarray], names: list[str],
-                          reference: int, seed: int, report: Progress) -> list[np.ndarray]:
+def _chained_umap_layouts(
+    umap: Any, matrices: list[np.ndarray], names: list[str], reference: int, seed: int, report: Progress
+) -> list[np.ndarray]:
     kwargs = _umap_kwargs(seed, len(matrices[0]))
     layouts: list[np.ndarray] = []
     for i, x in enumerate(matrices):
-        report(0.05 + 0.9 * i / len(matrices), f"fitting UMAP on '{names[i]}' ({i + 1}/"
-                                               f"{len(matrices)}{', from the previous layout' if i else ''})")
+        report(
+            0.05 + 0.9 * i / len(matrices),
+            f"fitting UMAP on '{names[i]}' ({i + 1}/"
+            f"{len(matrices)}{', from the previous layout' if i else ''})",
+        )
         if layouts:  # start where the previous snapshot's users were; fewer epochs are needed
-            step = dict(kwargs, init=layouts[-1].astype(np.float32),
-                        n_epochs=max(kwargs["n_epochs"] // 2, 1))
+            step = dict(kwargs, init=layouts[-1].astype(np.float32), n_epochs=max(kwargs["n_epochs"] // 2, 1))
         else:
             step = kwargs
         layouts.append(_fit_umap(umap, x, step))
     target = layouts[reference]
-    return [layout if i == reference else procrustes_align(layout, target)
-            for i, layout in enumerate(layouts)]
+    return [
+        layout if i == reference else procrustes_align(layout, target) for i, layout in enumerate(layouts)
+    ]
 
 
-def place_by_landmarks(x: np.ndarray, landmark_rows: np.ndarray, landmark_layout: np.ndarray,
-                       k: int = LANDMARK_NEIGHBOURS) -> np.ndarray:
+def place_by_landmarks(
+    x: np.ndarray, landmark_rows: np.ndarray, landmark_layout: np.ndarray, k: int = LANDMARK_NEIGHBOURS
+) -> np.ndarray:
     """Layout (n, 2) for all rows of x (n, d) from a layout of its landmark rows (L, 2).
 
     Landmarks keep their own positions; every other row goes to the inverse-distance weighted
@@ -272,26 +292,28 @@ def place_by_landmarks(x: np.ndarray, landmark_rows: np.ndarray, landmark_layout
     rest = np.setdiff1d(np.arange(len(x)), landmark_rows)
     if len(rest):
         k = min(k, len(landmark_rows))
-        dist, idx = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(
-            x[landmark_rows]).kneighbors(x[rest])  # (r, k)
+        dist, idx = (
+            NearestNeighbors(n_neighbors=k, algorithm="brute").fit(x[landmark_rows]).kneighbors(x[rest])
+        )  # (r, k)
         weight = 1.0 / (dist.astype(np.float64) + 1e-6)
         weight /= weight.sum(axis=1, keepdims=True)
         out[rest] = np.einsum("rk,rkc->rc", weight, np.asarray(landmark_layout)[idx])
     return out
 
 
-def _procrustes_umap_layouts(umap: Any, matrices: list[np.ndarray], names: list[str],
-                             reference: int, seed: int, report: Progress) -> list[np.ndarray]:
+def _procrustes_umap_layouts(
+    umap: Any, matrices: list[np.ndarray], names: list[str], reference: int, seed: int, report: Progress
+) -> list[np.ndarray]:
     kwargs = _umap_kwargs(seed, len(matrices[0]))
     order = [reference] + [i for i in range(len(matrices)) if i != reference]
     layouts: list[np.ndarray | None] = [None] * len(matrices)
     for done, i in enumerate(order):
-        report(0.05 + 0.9 * done / len(order),
-               f"fitting UMAP on '{names[i]}' ({done + 1}/{len(order)})")
+        report(0.05 + 0.9 * done / len(order), f"fitting UMAP on '{names[i]}' ({done + 1}/{len(order)})")
         layouts[i] = _fit_umap(umap, matrices[i], kwargs)
     target = layouts[reference]
-    return [layout if i == reference else procrustes_align(layout, target)
-            for i, layout in enumerate(layouts)]
+    return [
+        layout if i == reference else procrustes_align(layout, target) for i, layout in enumerate(layouts)
+    ]
 
 
 def _fit_umap(umap_module: Any, x: np.ndarray, kwargs: dict) -> np.ndarray:
@@ -335,6 +357,6 @@ def procrustes_align(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     a, b = source - src_mean, target - tgt_mean
     u, s, vt = np.linalg.svd(a.T @ b)
     rotation = u @ vt
-    norm = float((a ** 2).sum())
+    norm = float((a**2).sum())
     scale = float(s.sum()) / norm if norm > 0 else 1.0
     return scale * a @ rotation + tgt_mean

@@ -25,6 +25,7 @@ after the other. Everything that is not model-specific lives once in this module
 Determinism: every domain's sub-model starts from torch.manual_seed and a numpy Generator
 derived from (seed, domain), so two fits under one seed give identical scores on CPU.
 """
+
 from __future__ import annotations
 
 import copy
@@ -111,8 +112,7 @@ class TrainInteractions:
         at = np.minimum(np.searchsorted(self._keys, keys), max(len(self._keys) - 1, 0))
         return self._keys[at] == keys if len(self._keys) else np.zeros(keys.shape, dtype=bool)
 
-    def negatives(self, rng: np.random.Generator, rows: np.ndarray, k: int,
-                  rounds: int = 8) -> np.ndarray:
+    def negatives(self, rng: np.random.Generator, rows: np.ndarray, k: int, rounds: int = 8) -> np.ndarray:
         """(N, k) items drawn uniformly from 1..V among those row never interacted with in
         training. Collisions are redrawn a few rounds; a user who has seen almost every item may
         keep one (harmless, and it keeps the cost bounded)."""
@@ -126,29 +126,36 @@ class TrainInteractions:
         return out
 
 
-def length_bucketed(rng: np.random.Generator, rows: np.ndarray, lengths: np.ndarray,
-                    batch_size: int) -> list[np.ndarray]:
+def length_bucketed(
+    rng: np.random.Generator, rows: np.ndarray, lengths: np.ndarray, batch_size: int
+) -> list[np.ndarray]:
     """One shuffled pass over `rows` in batches of users of similar length: the shuffled stream
     is cut into windows of 32 batches, each sorted by length, and the batches shuffled. A batch is
     trimmed to its longest row, so this keeps padding (wasted attention) small."""
     stream = rows[rng.permutation(len(rows))]
     batches = []
     for lo in range(0, len(stream), 32 * batch_size):
-        window = stream[lo:lo + 32 * batch_size]
+        window = stream[lo : lo + 32 * batch_size]
         window = window[np.argsort(lengths[window], kind="stable")]
-        batches += [window[i:i + batch_size] for i in range(0, len(window), batch_size)]
+        batches += [window[i : i + batch_size] for i in range(0, len(window), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def encode_by_length(dom: DomainData, rows: np.ndarray, split: str,
-                     encode: Callable[[np.ndarray], Tensor], out: Tensor, chunk: int = 256) -> Tensor:
+def encode_by_length(
+    dom: DomainData,
+    rows: np.ndarray,
+    split: str,
+    encode: Callable[[np.ndarray], Tensor],
+    out: Tensor,
+    chunk: int = 256,
+) -> Tensor:
     """Fill out[i, :k] with encode(rows[pick]) (b, k) for every row, in chunks of similar history
     length, so a batch of mostly short users is not padded to the longest. Returns `out`."""
     order = np.argsort(dom.history_end(rows, split) - dom.offsets[rows], kind="stable")
     for lo in range(0, len(rows), chunk):
-        pick = order[lo:lo + chunk]
+        pick = order[lo : lo + chunk]
         encoded = encode(rows[pick])  # (b, k)
-        out[torch.from_numpy(pick).to(out.device), :encoded.size(1)] = encoded
+        out[torch.from_numpy(pick).to(out.device), : encoded.size(1)] = encoded
     return out
 
 
@@ -197,9 +204,17 @@ class EarlyStopping:
             self.module.load_state_dict(self.best_state)
 
 
-def fit_domain(module: nn.Module, *, train_epoch: Callable[[], float],
-               valid_ndcg: Callable[[], float], max_epochs: int, eval_every: int, patience: int,
-               report: Callable[[int, str], None], evaluate_first: bool = False) -> float:
+def fit_domain(
+    module: nn.Module,
+    *,
+    train_epoch: Callable[[], float],
+    valid_ndcg: Callable[[], float],
+    max_epochs: int,
+    eval_every: int,
+    patience: int,
+    report: Callable[[int, str], None],
+    evaluate_first: bool = False,
+) -> float:
     """The epoch loop shared by every learned baseline: train, evaluate validation NDCG@10 every
     `eval_every` epochs (and after the last), stop after `patience` evaluations without
     improvement, and leave the best weights in `module`. `evaluate_first` also scores the
@@ -214,22 +229,27 @@ def fit_domain(module: nn.Module, *, train_epoch: Callable[[], float],
             report(epoch, f"epoch {epoch} loss {loss:.4f}")
             continue
         score = valid_ndcg()
-        report(epoch, f"epoch {epoch} loss {loss:.4f} valid NDCG@10 {score:.4f} "
-                      f"(best {max(score, stopper.best):.4f})")
+        report(
+            epoch,
+            f"epoch {epoch} loss {loss:.4f} valid NDCG@10 {score:.4f} (best {max(score, stopper.best):.4f})",
+        )
         if stopper.update(score):
             break
     stopper.restore()
     return stopper.best
 
 
-def domain_reporter(progress: FitProgress | None, domain: int, offset: int, per_domain: int,
-                    total: int, label: str) -> Callable[[int, str], None]:
+def domain_reporter(
+    progress: FitProgress | None, domain: int, offset: int, per_domain: int, total: int, label: str
+) -> Callable[[int, str], None]:
     """report(epoch, message) -> progress(done, total, message) for one domain's loop, where the
     domain's loop owns the units offset + domain * per_domain + 1 .. + per_domain."""
+
     def report(epoch: int, message: str) -> None:
         if progress is not None:
             done = offset + domain * per_domain + epoch
             progress(done, total, f"{label} {'AB'[domain]}: {message}")
+
     return report
 
 
@@ -244,8 +264,9 @@ class Pop:
     def __init__(self) -> None:
         self.counts: list[Tensor] = []  # per domain (V+2,) with -inf at pad and eos
 
-    def fit(self, data: CrossDomainData, *, device: torch.device, seed: int,
-            progress: FitProgress | None = None) -> None:
+    def fit(
+        self, data: CrossDomainData, *, device: torch.device, seed: int, progress: FitProgress | None = None
+    ) -> None:
         self.counts = []
         for d in (0, 1):
             pop = torch.from_numpy(data.domain(d).popularity).float()  # (V,)
@@ -254,8 +275,7 @@ class Pop:
         if progress is not None:
             progress(1, 1, "popularity counted")
 
-    def score(self, domain: int, rows: np.ndarray, split: str,
-              candidates: Tensor | None) -> Tensor:
+    def score(self, domain: int, rows: np.ndarray, split: str, candidates: Tensor | None) -> Tensor:
         counts = self.counts[domain]
         if candidates is None:
             return counts.expand(len(rows), -1).clone()  # (B, V+2)
@@ -280,13 +300,13 @@ class DotProductModel:
         return self.nets[domain].item.weight
 
     @torch.no_grad()
-    def score(self, domain: int, rows: np.ndarray, split: str,
-              candidates: Tensor | None) -> Tensor:
+    def score(self, domain: int, rows: np.ndarray, split: str, candidates: Tensor | None) -> Tensor:
         net = self.nets[domain]
         was_training = net.training
         net.eval()
-        scores = dot_scores(self.user_vectors(domain, np.asarray(rows), split),
-                            self.item_table(domain), candidates)
+        scores = dot_scores(
+            self.user_vectors(domain, np.asarray(rows), split), self.item_table(domain), candidates
+        )
         net.train(was_training)
         return scores
 
@@ -294,8 +314,16 @@ class DotProductModel:
         ranks = domain_ranks(dom, "valid", lambda r, s, c: self.score(dom.index, r, s, c))
         return metrics_from_ranks(ranks)["NDCG@10"]
 
-    def bpr_epoch(self, domain: int, pairs: TrainInteractions, rng: np.random.Generator,
-                  opt: torch.optim.Optimizer, *, batch_size: int, n_negatives: int) -> float:
+    def bpr_epoch(
+        self,
+        domain: int,
+        pairs: TrainInteractions,
+        rng: np.random.Generator,
+        opt: torch.optim.Optimizer,
+        *,
+        batch_size: int,
+        n_negatives: int,
+    ) -> float:
         """One shuffled pass over all training (user, item) pairs with the BPR loss against
         `n_negatives` items the user never interacted with. Returns the mean loss."""
         net = self.nets[domain]
@@ -304,7 +332,7 @@ class DotProductModel:
         order = rng.permutation(len(pairs))
         total, steps = 0.0, 0
         for lo in range(0, len(order), batch_size):
-            pick = order[lo:lo + batch_size]
+            pick = order[lo : lo + batch_size]
             rows, pos = pairs.rows[pick], pairs.items[pick]
             neg = pairs.negatives(rng, rows, n_negatives)  # (N, K)
             user = self.user_vectors(domain, rows, "train")  # (N, d)
@@ -355,26 +383,32 @@ class BPRMF(DotProductModel):
         net = self.nets[domain]
         return net.user(torch.as_tensor(rows, device=net.user.weight.device))  # (B, d)
 
-    def fit(self, data: CrossDomainData, *, device: torch.device, seed: int,
-            progress: FitProgress | None = None) -> None:
+    def fit(
+        self, data: CrossDomainData, *, device: torch.device, seed: int, progress: FitProgress | None = None
+    ) -> None:
         cfg = self.config
         total = 2 * cfg.max_epochs
         self.nets = nn.ModuleList()
         for d in (0, 1):
             dom = data.domain(d)
             rng = domain_generators(seed, d)
-            net = MatrixFactorization(n_users=dom.n_users, n_items=dom.n_items,
-                                      d_model=cfg.d_model).to(device)
+            net = MatrixFactorization(n_users=dom.n_users, n_items=dom.n_items, d_model=cfg.d_model).to(
+                device
+            )
             self.nets.append(net)
             pairs = TrainInteractions(dom)
             opt = adam(net.parameters(), lr=cfg.lr, device=device, weight_decay=cfg.weight_decay)
             fit_domain(
                 net,
-                train_epoch=lambda: self.bpr_epoch(d, pairs, rng, opt, batch_size=cfg.batch_size,
-                                                   n_negatives=cfg.n_negatives),
+                train_epoch=lambda: self.bpr_epoch(
+                    d, pairs, rng, opt, batch_size=cfg.batch_size, n_negatives=cfg.n_negatives
+                ),
                 valid_ndcg=lambda: self.valid_ndcg(dom),
-                max_epochs=cfg.max_epochs, eval_every=cfg.eval_every, patience=cfg.patience,
-                report=domain_reporter(progress, d, 0, cfg.max_epochs, total, "BPRMF"))
+                max_epochs=cfg.max_epochs,
+                eval_every=cfg.eval_every,
+                patience=cfg.patience,
+                report=domain_reporter(progress, d, 0, cfg.max_epochs, total, "BPRMF"),
+            )
         if progress is not None:
             progress(total, total, "BPRMF done")
 
@@ -444,8 +478,9 @@ class EMCDR(DotProductModel):
         net = self.nets[domain]
         return net.user_vectors(torch.as_tensor(rows, device=net.own.device))  # (B, d)
 
-    def fit(self, data: CrossDomainData, *, device: torch.device, seed: int,
-            progress: FitProgress | None = None) -> None:
+    def fit(
+        self, data: CrossDomainData, *, device: torch.device, seed: int, progress: FitProgress | None = None
+    ) -> None:
         cfg = self.config
         mf_units = 2 * cfg.mf.max_epochs
         total = mf_units + 2 * cfg.max_epochs
@@ -465,21 +500,30 @@ class EMCDR(DotProductModel):
             net = CrossDomainMF(own=own, other=other, item=mf.nets[t].item.weight.detach())
             self.nets.append(net.to(device))
             pairs = TrainInteractions(dom)
-            opt = adam([p for p in net.parameters() if p.requires_grad], lr=cfg.lr, device=device,
-                       weight_decay=cfg.mf.weight_decay)
+            opt = adam(
+                [p for p in net.parameters() if p.requires_grad],
+                lr=cfg.lr,
+                device=device,
+                weight_decay=cfg.mf.weight_decay,
+            )
             fit_domain(
                 net,
-                train_epoch=lambda: self.bpr_epoch(t, pairs, rng, opt, batch_size=cfg.batch_size,
-                                                   n_negatives=cfg.mf.n_negatives),
+                train_epoch=lambda: self.bpr_epoch(
+                    t, pairs, rng, opt, batch_size=cfg.batch_size, n_negatives=cfg.mf.n_negatives
+                ),
                 valid_ndcg=lambda: self.valid_ndcg(dom),
-                max_epochs=cfg.max_epochs, eval_every=cfg.eval_every, patience=cfg.patience,
+                max_epochs=cfg.max_epochs,
+                eval_every=cfg.eval_every,
+                patience=cfg.patience,
                 report=domain_reporter(progress, t, mf_units, cfg.max_epochs, total, "EMCDR"),
-                evaluate_first=True)
+                evaluate_first=True,
+            )
         if progress is not None:
             progress(total, total, "EMCDR done")
 
-    def source_part(self, data: CrossDomainData, t: int, own: Tensor, source_users: Tensor,
-                    rng: np.random.Generator) -> Tensor:
+    def source_part(
+        self, data: CrossDomainData, t: int, own: Tensor, source_users: Tensor, rng: np.random.Generator
+    ) -> Tensor:
         """(U_t, d) source-domain embedding of every target user: real where overlapped, mapped
         from the target embedding otherwise; zeros if there are no overlapped users."""
         partner = torch.from_numpy(data.partner_rows(t)).to(own.device)  # (U_t,) -1: not shared
@@ -502,7 +546,7 @@ class EMCDR(DotProductModel):
         for _ in range(cfg.map_epochs):
             order = torch.from_numpy(rng.permutation(len(x))).to(x.device)
             for lo in range(0, len(x), cfg.map_batch_size):
-                pick = order[lo:lo + cfg.map_batch_size]
+                pick = order[lo : lo + cfg.map_batch_size]
                 loss = F.mse_loss(mapping(x[pick]), y[pick])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

@@ -9,6 +9,7 @@ extra id is needed. The output layer is the paper's: a dense + GELU + LayerNorm 
 the item embeddings (tied) plus a per-item bias; the bias rides in the contract's dot product
 as one more coordinate (user vector [h ; 1], item vector [e ; b]).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -65,12 +66,11 @@ class BERT4RecNet(nn.Module):
         self.position = nn.Embedding(max_len, cfg.d_model)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(
-            EncoderBlock(d_model=cfg.d_model, n_heads=cfg.n_heads, d_ff=cfg.d_ff,
-                         dropout=cfg.dropout)
-            for _ in range(cfg.n_layers))
+            EncoderBlock(d_model=cfg.d_model, n_heads=cfg.n_heads, d_ff=cfg.d_ff, dropout=cfg.dropout)
+            for _ in range(cfg.n_layers)
+        )
         self.ln_f = nn.LayerNorm(cfg.d_model)
-        self.head = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.GELU(),
-                                  nn.LayerNorm(cfg.d_model))
+        self.head = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.GELU(), nn.LayerNorm(cfg.d_model))
         self.bias = nn.Parameter(torch.zeros(n_items + 2))
         for table in (self.item, self.position):  # BERT's truncated-normal 0.02, untruncated
             nn.init.normal_(table.weight, std=0.02)
@@ -128,8 +128,9 @@ class BERT4Rec(DotProductModel):
         out = torch.ones(len(rows), net.item.embedding_dim + 1, device=device)  # last column: 1
         return encode_by_length(dom, rows, split, encode, out)
 
-    def fit(self, data: CrossDomainData, *, device: torch.device, seed: int,
-            progress: FitProgress | None = None) -> None:
+    def fit(
+        self, data: CrossDomainData, *, device: torch.device, seed: int, progress: FitProgress | None = None
+    ) -> None:
         cfg = self.config
         self.data = data
         self.max_len = cfg.max_len or data.a.cfg.max_len
@@ -146,13 +147,17 @@ class BERT4Rec(DotProductModel):
                 net,
                 train_epoch=lambda: self._epoch(dom, rows, rng, opt),
                 valid_ndcg=lambda: self.valid_ndcg(dom),
-                max_epochs=cfg.max_epochs, eval_every=cfg.eval_every, patience=cfg.patience,
-                report=domain_reporter(progress, d, 0, cfg.max_epochs, total, "BERT4Rec"))
+                max_epochs=cfg.max_epochs,
+                eval_every=cfg.eval_every,
+                patience=cfg.patience,
+                report=domain_reporter(progress, d, 0, cfg.max_epochs, total, "BERT4Rec"),
+            )
         if progress is not None:
             progress(total, total, "BERT4Rec done")
 
-    def _epoch(self, dom: DomainData, rows: np.ndarray, rng: np.random.Generator,
-               opt: torch.optim.Optimizer) -> float:
+    def _epoch(
+        self, dom: DomainData, rows: np.ndarray, rng: np.random.Generator, opt: torch.optim.Optimizer
+    ) -> float:
         net = self.nets[dom.index]
         net.train()
         device = net.item.weight.device

@@ -13,6 +13,7 @@ share data, split, candidates, architecture, optimisers and phase-3 model select
 NDCG@10); only the named switches differ. With `out`, the trainer writes its checkpoint there
 (atomically, after every unit), which is the checkpoint the benchmark attaches baselines to.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,9 @@ class _TrainerModel:
     name = ""
     variant: dict = {}
 
-    def __init__(self, *, preset: str = "quick", overrides: dict | None = None,
-                 out: str | None = None) -> None:
+    def __init__(
+        self, *, preset: str = "quick", overrides: dict | None = None, out: str | None = None
+    ) -> None:
         # The variant's switches win over user overrides: "autorec" with w_l2=1 would not be AutoRec.
         self.preset, self.out = preset, out
         self.overrides = {**(overrides or {}), **self.variant}
@@ -43,13 +45,18 @@ class _TrainerModel:
         self.trainer: Trainer | None = None
         self._cache: list[torch.Tensor] | None = None
 
-    def fit(self, data: CrossDomainData, *, device: torch.device, seed: int,
-            progress: FitProgress | None = None) -> None:
+    def fit(
+        self, data: CrossDomainData, *, device: torch.device, seed: int, progress: FitProgress | None = None
+    ) -> None:
         model_over, train_over = split_overrides(self.preset, self.overrides)
         model_cfg = ModelConfig(n_items_a=data.a.n_items, n_items_b=data.b.n_items, **model_over)
         train_cfg = TrainConfig(**{**train_over, "seed": seed, "device": str(device)})
-        extra = {"source": data.source, "preset": self.preset, "model": self.name,
-                 "overrides": {k: str(v) for k, v in self.overrides.items()}}
+        extra = {
+            "source": data.source,
+            "preset": self.preset,
+            "model": self.name,
+            "overrides": {k: str(v) for k, v in self.overrides.items()},
+        }
         self.trainer = Trainer(data, model_cfg, train_cfg, save=checkpoint_writer(self.out), extra=extra)
         totals = self.trainer.phase_totals()
         total = sum(totals.values())
@@ -61,12 +68,14 @@ class _TrainerModel:
         self.trainer.model.eval()
         self._cache = self.trainer.gur_table()
 
-    def score(self, domain: int, rows: np.ndarray, split: str,
-              candidates: torch.Tensor | None) -> torch.Tensor:
+    def score(
+        self, domain: int, rows: np.ndarray, split: str, candidates: torch.Tensor | None
+    ) -> torch.Tensor:
         if self.trainer is None:
             raise RuntimeError(f"{self.name}: score() before fit()")
-        return score_rows(self.trainer.model, self.trainer.batcher, domain, np.asarray(rows), split,
-                          candidates, self._cache).float()
+        return score_rows(
+            self.trainer.model, self.trainer.batcher, domain, np.asarray(rows), split, candidates, self._cache
+        ).float()
 
 
 class SeqRec(_TrainerModel):
@@ -76,8 +85,15 @@ class SeqRec(_TrainerModel):
 
 class AutoRec(_TrainerModel):
     name = "autorec"
-    variant = {"shared_encoder": False, "shared_eos_position": False, "attend_both_gurs": False,
-               "adv_steps": 0, "critic_warmup": 0, "w_l2": 0.0, "w_adv": 0.0}
+    variant = {
+        "shared_encoder": False,
+        "shared_eos_position": False,
+        "attend_both_gurs": False,
+        "adv_steps": 0,
+        "critic_warmup": 0,
+        "w_l2": 0.0,
+        "w_adv": 0.0,
+    }
 
 
 class RecGURUNoAdv(_TrainerModel):

@@ -37,6 +37,7 @@ among the other models of the run; recguru_noadv counts as a baseline), on the s
 seed; the paired differences are pooled over seeds and resampled 1000 times (fixed rng seed);
 the interval is the 2.5 / 97.5 percentiles of the resampled means.
 """
+
 from __future__ import annotations
 
 import gc
@@ -76,14 +77,16 @@ CHECKPOINTED = ("recguru", "recguru_noadv")
 
 # --- argument parsing (pure; RecGuruError with one line) -------------------------------------
 
+
 def parse_overlaps(text: str | None) -> list[float] | None:
     """'0.1,0.3' -> [0.1, 0.3]; None -> None (natural overlap). Each ratio must be in [0, 1]."""
     if text is None:
         return None
     tokens = [t.strip() for t in str(text).split(",") if t.strip()]
     if not tokens:
-        raise RecGuruError(f"--overlap {text!r}: expected a comma-separated list of ratios in [0, 1], "
-                           "e.g. 0.1,0.3,0.5,0.75")
+        raise RecGuruError(
+            f"--overlap {text!r}: expected a comma-separated list of ratios in [0, 1], e.g. 0.1,0.3,0.5,0.75"
+        )
     out: list[float] = []
     for token in tokens:
         try:
@@ -143,8 +146,10 @@ def prepare_output(out: str | os.PathLike) -> BenchmarkPaths:
     if path.is_dir():
         raise RecGuruError(f"--out {out}: is a directory; give a file such as {path / 'results.json'}")
     if path.suffix.lower() in (".md", ".d"):
-        raise RecGuruError(f"--out {out}: the results file must not end in {path.suffix} "
-                           "(that name is used for the tables / side files); use results.json")
+        raise RecGuruError(
+            f"--out {out}: the results file must not end in {path.suffix} "
+            "(that name is used for the tables / side files); use results.json"
+        )
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -152,14 +157,17 @@ def prepare_output(out: str | os.PathLike) -> BenchmarkPaths:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise RecGuruError(f"--out {out}: cannot write to directory {parent} "
-                           f"({exc.strerror or type(exc).__name__})") from None
+        raise RecGuruError(
+            f"--out {out}: cannot write to directory {parent} ({exc.strerror or type(exc).__name__})"
+        ) from None
     stem = path.with_suffix("") if path.suffix else path
-    return BenchmarkPaths(json=path, md=stem.with_name(stem.name + ".md"),
-                          dir=stem.with_name(stem.name + ".d"))
+    return BenchmarkPaths(
+        json=path, md=stem.with_name(stem.name + ".md"), dir=stem.with_name(stem.name + ".d")
+    )
 
 
 # --- atomic files --------------------------------------------------------------------------
+
 
 def write_json_atomic(path: Path, payload: dict) -> None:
     text = json.dumps(payload, indent=1)
@@ -171,8 +179,9 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def save_ranks(path: Path, ranks: dict[str, dict[str, np.ndarray]]) -> None:
-    arrays = {f"{fam}_{d}": np.asarray(ranks[fam][d], dtype=np.int64)
-              for fam in FAMILIES for d in DOMAIN_KEYS}
+    arrays = {
+        f"{fam}_{d}": np.asarray(ranks[fam][d], dtype=np.int64) for fam in FAMILIES for d in DOMAIN_KEYS
+    }
     atomic_write(Path(path), lambda f: np.savez(f, **arrays))
 
 
@@ -205,25 +214,42 @@ def rewrite_report(out) -> tuple[BenchmarkPaths, str]:
 
 
 def settings_dict(source: str, preset: str, overrides: dict | None) -> dict:
-    return {"source": source.strip(), "preset": str(preset),
-            "overrides": {str(k): str(v) for k, v in (overrides or {}).items()}}
+    return {
+        "source": source.strip(),
+        "preset": str(preset),
+        "overrides": {str(k): str(v) for k, v in (overrides or {}).items()},
+    }
 
 
 def load_or_start(paths: BenchmarkPaths, settings: dict) -> dict:
     """The stored payload of --out (refusing other settings), or a fresh one."""
-    fresh = {"format": FORMAT, "version": VERSION, "settings": settings, "domains": {},
-             "negatives": None, "results": [], "bootstrap": []}
+    fresh = {
+        "format": FORMAT,
+        "version": VERSION,
+        "settings": settings,
+        "domains": {},
+        "negatives": None,
+        "results": [],
+        "bootstrap": [],
+    }
     if not paths.json.exists():
         return fresh
     try:
         payload = json.loads(paths.json.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecGuruError(f"{paths.json}: exists but is not a readable benchmark results file "
-                           f"({type(exc).__name__}); use another --out or delete it") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT \
-            or not isinstance(payload.get("results"), list):
-        raise RecGuruError(f"{paths.json}: exists but is not a benchmark results file "
-                           f"(missing format {FORMAT!r}); use another --out or delete it")
+        raise RecGuruError(
+            f"{paths.json}: exists but is not a readable benchmark results file "
+            f"({type(exc).__name__}); use another --out or delete it"
+        ) from None
+    if (
+        not isinstance(payload, dict)
+        or payload.get("format") != FORMAT
+        or not isinstance(payload.get("results"), list)
+    ):
+        raise RecGuruError(
+            f"{paths.json}: exists but is not a benchmark results file "
+            f"(missing format {FORMAT!r}); use another --out or delete it"
+        )
     from .report import check_results
 
     check_results(payload, str(paths.json))
@@ -232,7 +258,8 @@ def load_or_start(paths: BenchmarkPaths, settings: dict) -> dict:
         if stored.get(key) != settings[key]:
             raise RecGuruError(
                 f"{paths.json} holds a benchmark with other settings ({key}: stored "
-                f"{stored.get(key)!r}, now {settings[key]!r}); use another --out or delete it")
+                f"{stored.get(key)!r}, now {settings[key]!r}); use another --out or delete it"
+            )
     for key, value in fresh.items():
         payload.setdefault(key, value)
     return payload
@@ -252,6 +279,7 @@ def finished_runs(rows: Iterable[dict]) -> set[tuple]:
 
 # --- the run -------------------------------------------------------------------------------
 
+
 class _Progress:
     """fit's progress callback -> one tqdm bar on stderr, created on the first call."""
 
@@ -262,8 +290,14 @@ class _Progress:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=self.desc, file=sys.stderr, disable=self.quiet,
-                            dynamic_ncols=True, leave=False)
+            self.bar = tqdm(
+                total=total,
+                desc=self.desc,
+                file=sys.stderr,
+                disable=self.quiet,
+                dynamic_ncols=True,
+                leave=False,
+            )
         if total is not None and total != self.bar.total:
             self.bar.total = total
         self.bar.n = done
@@ -297,12 +331,14 @@ def paired_intervals(mine: dict | None, theirs: dict | None) -> dict:
             c_me, c_other = metric_contributions(r_me), metric_contributions(r_other)
             mean, low, high = paired_bootstrap(c_me[:, cols] - c_other[:, cols])
             out.setdefault(split, {})[domain] = {
-                m: [float(mean[j]), float(low[j]), float(high[j])] for j, m in enumerate(PAIRED_METRICS)}
+                m: [float(mean[j]), float(low[j]), float(high[j])] for j, m in enumerate(PAIRED_METRICS)
+            }
     return out
 
 
-def attach_baselines(path: Path, rows: list[dict], models: list[str], overlap, seed: int,
-                     ranks: Callable | None = None) -> bool:
+def attach_baselines(
+    path: Path, rows: list[dict], models: list[str], overlap, seed: int, ranks: Callable | None = None
+) -> bool:
     """Store the other models' test metrics of (overlap, seed) in the RecGURU checkpoint under
     `baselines` (the shape of its `metrics`: {"test"|"test_full": {"A", "B"}}), each with
     `paired`: RecGURU minus that model with its paired 95 % interval (`paired_intervals`;
@@ -318,8 +354,10 @@ def attach_baselines(path: Path, rows: list[dict], models: list[str], overlap, s
         a, b = index.rows.get((m, overlap, seed, "A")), index.rows.get((m, overlap, seed, "B"))
         if a is None or b is None:
             continue
-        baselines[_display(m)] = {"test": {"A": dict(a["sampled"]), "B": dict(b["sampled"])},
-                                  "test_full": {"A": dict(a["full"]), "B": dict(b["full"])}}
+        baselines[_display(m)] = {
+            "test": {"A": dict(a["sampled"]), "B": dict(b["sampled"])},
+            "test_full": {"A": dict(a["full"]), "B": dict(b["full"])},
+        }
         paired = paired_intervals(mine, ranks(m, overlap, seed)) if ranks is not None else {}
         if paired:
             baselines[_display(m)]["paired"] = paired
@@ -340,8 +378,9 @@ def bootstrap_all(rows: list[dict], paths: BenchmarkPaths) -> list[dict]:
         here = {r["model"] for r in rows if r["overlap"] == overlap}
         models = [m for m in MODEL_NAMES if m in here]
         seeds = sorted({int(r["seed"]) for r in rows if r["overlap"] == overlap})
-        out += compute_bootstrap(rows, models, [overlap], seeds,
-                                 lambda m, o, s: load_ranks(paths.ranks(m, o, s)))
+        out += compute_bootstrap(
+            rows, models, [overlap], seeds, lambda m, o, s: load_ranks(paths.ranks(m, o, s))
+        )
     return out
 
 
@@ -353,10 +392,21 @@ class BenchmarkResult:
     fitted: list[tuple] = field(default_factory=list)  # (model, overlap, seed) fitted this time
 
 
-def run_benchmark(source: str, models: list[str], *, out, overlaps: list[float] | None = None,
-                  seeds: int | list[int] = 1, preset: str = "quick", overrides: dict | None = None,
-                  device=None, factory: Callable | None = None, loader: Callable | None = None,
-                  quiet: bool = False, log=None) -> BenchmarkResult:
+def run_benchmark(
+    source: str,
+    models: list[str],
+    *,
+    out,
+    overlaps: list[float] | None = None,
+    seeds: int | list[int] = 1,
+    preset: str = "quick",
+    overrides: dict | None = None,
+    device=None,
+    factory: Callable | None = None,
+    loader: Callable | None = None,
+    quiet: bool = False,
+    log=None,
+) -> BenchmarkResult:
     """Train and evaluate `models` for every overlap and seed (see the module docstring).
 
     factory(name, *, preset, overrides, out) -> Recommender (default `models.build_model`);
@@ -407,36 +457,57 @@ def run_benchmark(source: str, models: list[str], *, out, overlaps: list[float] 
                 fit_s = time.perf_counter() - t0
                 t1 = time.perf_counter()
                 with torch.no_grad():
-                    ranks = {fam: {d: model_ranks(model, data, i, "test", full_ranking=fam == "full")
-                                   for i, d in enumerate(DOMAIN_KEYS)} for fam in FAMILIES}
+                    ranks = {
+                        fam: {
+                            d: model_ranks(model, data, i, "test", full_ranking=fam == "full")
+                            for i, d in enumerate(DOMAIN_KEYS)
+                        }
+                        for fam in FAMILIES
+                    }
                 eval_s = time.perf_counter() - t1
                 from ..metrics.ranking import metrics_from_ranks
 
                 save_ranks(paths.ranks(name, overlap, seed), ranks)
-                new_rows = [{"model": name, "domain": d, "overlap": overlap, "seed": seed,
-                             "seconds": round(fit_s, 3),
-                             "sampled": metrics_from_ranks(ranks["sampled"][d]),
-                             "full": metrics_from_ranks(ranks["full"][d])} for d in DOMAIN_KEYS]
+                new_rows = [
+                    {
+                        "model": name,
+                        "domain": d,
+                        "overlap": overlap,
+                        "seed": seed,
+                        "seconds": round(fit_s, 3),
+                        "sampled": metrics_from_ranks(ranks["sampled"][d]),
+                        "full": metrics_from_ranks(ranks["full"][d]),
+                    }
+                    for d in DOMAIN_KEYS
+                ]
                 payload["results"] = [r for r in payload["results"] if _key(r) != key] + new_rows
                 write_json_atomic(paths.json, payload)
                 done.add(key)
                 fitted.append(key)
-                print(f"{tag}: fit {fit_s:.1f} s, eval {eval_s:.1f} s; sampled NDCG@10 "
-                      f"A {new_rows[0]['sampled']['NDCG@10']:.4f} B {new_rows[1]['sampled']['NDCG@10']:.4f}",
-                      file=log, flush=True)
+                print(
+                    f"{tag}: fit {fit_s:.1f} s, eval {eval_s:.1f} s; sampled NDCG@10 "
+                    f"A {new_rows[0]['sampled']['NDCG@10']:.4f} B {new_rows[1]['sampled']['NDCG@10']:.4f}",
+                    file=log,
+                    flush=True,
+                )
                 del model
                 gc.collect()
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
             if RECGURU in models and all((m, overlap, seed) in done for m in models):
                 ckpt_path = paths.checkpoint(overlap, seed)
-                if not attach_baselines(ckpt_path, payload["results"], models, overlap, seed,
-                                        lambda m, o, s: load_ranks(paths.ranks(m, o, s))):
+                if not attach_baselines(
+                    ckpt_path,
+                    payload["results"],
+                    models,
+                    overlap,
+                    seed,
+                    lambda m, o, s: load_ranks(paths.ranks(m, o, s)),
+                ):
                     missing_ckpt.append(str(ckpt_path))
         del data
     if missing_ckpt:
-        print(f"note: no RecGURU checkpoint at {', '.join(missing_ckpt)}; baselines not attached",
-              file=log)
+        print(f"note: no RecGURU checkpoint at {', '.join(missing_ckpt)}; baselines not attached", file=log)
 
     payload["bootstrap"] = bootstrap_all(payload["results"], paths)
     write_json_atomic(paths.json, payload)

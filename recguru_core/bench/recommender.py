@@ -17,6 +17,7 @@ Scores over all ids must put -inf (or any value below every real item) at pad (0
 Baselines live in `baselines.py` (and `sasrec.py`, `bert4rec.py`), the RecGURU family in `family.py`; the
 registry of names (`models.py`) builds them. This module depends on none of them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,24 +37,47 @@ FitProgress = Callable[[int, int, str], None]
 class Recommender(Protocol):
     name: str  # registry name, e.g. "sasrec"
 
-    def fit(self, data: CrossDomainData, *, device: torch.device, seed: int,
-            progress: FitProgress | None = None) -> None: ...
+    def fit(
+        self, data: CrossDomainData, *, device: torch.device, seed: int, progress: FitProgress | None = None
+    ) -> None: ...
 
-    def score(self, domain: int, rows: np.ndarray, split: str,
-              candidates: torch.Tensor | None) -> torch.Tensor: ...
+    def score(
+        self, domain: int, rows: np.ndarray, split: str, candidates: torch.Tensor | None
+    ) -> torch.Tensor: ...
 
 
-def model_ranks(model: Recommender, data: CrossDomainData, domain: int, split: str, *,
-                full_ranking: bool, batch_size: int = 1024) -> np.ndarray:
+def model_ranks(
+    model: Recommender,
+    data: CrossDomainData,
+    domain: int,
+    split: str,
+    *,
+    full_ranking: bool,
+    batch_size: int = 1024,
+) -> np.ndarray:
     """(U,) per-user ranks of `model` on one domain (see `evaluation.domain_ranks`)."""
     dom = data.domain(domain)
-    return domain_ranks(dom, split, lambda rows, s, cand: model.score(domain, rows, s, cand),
-                        full_ranking=full_ranking, batch_size=batch_size)
+    return domain_ranks(
+        dom,
+        split,
+        lambda rows, s, cand: model.score(domain, rows, s, cand),
+        full_ranking=full_ranking,
+        batch_size=batch_size,
+    )
 
 
-def evaluate_model(model: Recommender, data: CrossDomainData, split: str, *,
-                   full_ranking: bool = False, batch_size: int = 1024) -> dict[str, dict[str, float]]:
+def evaluate_model(
+    model: Recommender,
+    data: CrossDomainData,
+    split: str,
+    *,
+    full_ranking: bool = False,
+    batch_size: int = 1024,
+) -> dict[str, dict[str, float]]:
     """{'A': metrics, 'B': metrics} of a fitted model over all users of each domain."""
-    return {key: metrics_from_ranks(model_ranks(model, data, d, split, full_ranking=full_ranking,
-                                                batch_size=batch_size))
-            for d, key in ((0, "A"), (1, "B"))}
+    return {
+        key: metrics_from_ranks(
+            model_ranks(model, data, d, split, full_ranking=full_ranking, batch_size=batch_size)
+        )
+        for d, key in ((0, "A"), (1, "B"))
+    }

@@ -1,6 +1,7 @@
 """The registry of every model the benchmark compares: names in table order, display names,
 `parse_model_list` for --models and `build_model` for a fresh, unfitted model. Each model
 implements the contract of recommender.py."""
+
 from __future__ import annotations
 
 from ..common.errors import RecGuruError
@@ -28,14 +29,16 @@ def parse_model_list(text: str) -> list[str]:
     """'pop,sasrec' -> ['pop', 'sasrec'] (also 'all'); one-line RecGuruError on a bad name."""
     names = [t.strip().lower() for t in str(text).split(",") if t.strip()]
     if not names:
-        raise RecGuruError(f"--models {text!r}: expected a comma-separated list of "
-                           f"{', '.join(MODEL_NAMES)} (or all)")
+        raise RecGuruError(
+            f"--models {text!r}: expected a comma-separated list of {', '.join(MODEL_NAMES)} (or all)"
+        )
     if names == ["all"]:
         return list(MODEL_NAMES)
     for name in names:
         if name not in _REGISTRY:
-            raise RecGuruError(f"--models: unknown model {name!r}; expected any of "
-                               f"{', '.join(MODEL_NAMES)} (or all)")
+            raise RecGuruError(
+                f"--models: unknown model {name!r}; expected any of {', '.join(MODEL_NAMES)} (or all)"
+            )
     seen: list[str] = []
     for name in names:
         if name not in seen:
@@ -43,8 +46,9 @@ def parse_model_list(text: str) -> list[str]:
     return seen
 
 
-def build_model(name: str, *, preset: str = "quick", overrides: dict | None = None,
-                out: str | None = None) -> Recommender:
+def build_model(
+    name: str, *, preset: str = "quick", overrides: dict | None = None, out: str | None = None
+) -> Recommender:
     """A fresh, unfitted model. `preset`/`overrides` configure the RecGURU family (the same
     presets and key=value overrides as `train`); `out` is where a RecGURU-family model writes
     its checkpoint (None: not written). Baselines take their own defaults (embedding size 64)."""

@@ -1,6 +1,7 @@
 """The benchmark's report: the paired bootstrap of RecGURU minus the best baseline, and the
 paper-style Markdown tables (Table 2 per overlap, Table 3 across overlaps, fit seconds) built
 from the rows of results.json. Pure functions of those rows (and the per-user rank files)."""
+
 from __future__ import annotations
 
 import math
@@ -23,6 +24,7 @@ def overlap_label(overlap: float | None) -> str:
 
 
 # --- validation ----------------------------------------------------------------------------
+
 
 def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -57,8 +59,11 @@ def _row_problem(row) -> str | None:
 def _bootstrap_problem(entry) -> str | None:
     if not isinstance(entry, dict):
         return f"is a {type(entry).__name__}, expected an object"
-    if entry.get("family") not in FAMILIES or entry.get("domain") not in DOMAIN_KEYS \
-            or not isinstance(entry.get("metric"), str):
+    if (
+        entry.get("family") not in FAMILIES
+        or entry.get("domain") not in DOMAIN_KEYS
+        or not isinstance(entry.get("metric"), str)
+    ):
         return "lacks a valid family, domain or metric"
     for key in ("diff", "low", "high"):
         if entry.get(key) is not None and not _number(entry.get(key)):
@@ -78,8 +83,9 @@ def check_results(payload: dict, name: str) -> dict:
         for i, row in enumerate(rows, 1):
             why = problem(row)
             if why:
-                raise RecGuruError(f"{name}: {key} row {i} {why}; fix or remove that row "
-                                   "(or use another --out)")
+                raise RecGuruError(
+                    f"{name}: {key} row {i} {why}; fix or remove that row (or use another --out)"
+                )
     for key in ("settings", "domains"):
         if payload.get(key) is not None and not isinstance(payload[key], dict):
             raise RecGuruError(f"{name}: '{key}' is a {type(payload[key]).__name__}, expected an object")
@@ -89,6 +95,7 @@ def check_results(payload: dict, name: str) -> dict:
 
 
 # --- statistics ----------------------------------------------------------------------------
+
 
 class _Index:
     """Rows by (model, overlap, seed, domain)."""
@@ -123,8 +130,15 @@ def best_baseline(index: _Index, models, overlap, seeds, family, domain, metric)
 RanksLookup = Callable[[str, "float | None", int], "dict | None"]
 
 
-def compute_bootstrap(rows: list[dict], models: list[str], overlaps: list, seeds: list[int],
-                      ranks: RanksLookup, n_boot: int = N_BOOT, seed: int = BOOT_SEED) -> list[dict]:
+def compute_bootstrap(
+    rows: list[dict],
+    models: list[str],
+    overlaps: list,
+    seeds: list[int],
+    ranks: RanksLookup,
+    n_boot: int = N_BOOT,
+    seed: int = BOOT_SEED,
+) -> list[dict]:
     """One entry per (family, overlap, domain, metric): recguru minus the best baseline."""
     if RECGURU not in models or len(models) < 2:
         return []
@@ -141,8 +155,9 @@ def compute_bootstrap(rows: list[dict], models: list[str], overlaps: list, seeds
     for family in FAMILIES:
         for overlap in overlaps:
             for domain in DOMAIN_KEYS:
-                best = {m: best_baseline(index, models, overlap, seeds, family, domain, m)
-                        for m in METRIC_NAMES}
+                best = {
+                    m: best_baseline(index, models, overlap, seeds, family, domain, m) for m in METRIC_NAMES
+                }
                 if any(b is None for b in best.values()):
                     continue
                 chosen = sorted(set(best.values()))
@@ -157,20 +172,34 @@ def compute_bootstrap(rows: list[dict], models: list[str], overlaps: list, seeds
                         continue  # not the same users: cannot pair
                     c_rec = metric_contributions(r_rec)
                     c_base = {b: metric_contributions(v[family][domain]) for b, v in bases.items()}
-                    parts.append(np.stack([c_rec[:, j] - c_base[best[m]][:, j]
-                                           for j, m in enumerate(METRIC_NAMES)], axis=1))
+                    parts.append(
+                        np.stack(
+                            [c_rec[:, j] - c_base[best[m]][:, j] for j, m in enumerate(METRIC_NAMES)], axis=1
+                        )
+                    )
                 diff = np.concatenate(parts) if parts else np.zeros((0, len(METRIC_NAMES)))
                 mean, low, high = paired_bootstrap(diff, n_boot=n_boot, seed=seed)
                 for j, m in enumerate(METRIC_NAMES):
                     if parts:
                         d, lo, hi = float(mean[j]), float(low[j]), float(high[j])
                     else:  # no per-user ranks: the difference of means only, no interval
-                        d = (index.mean(RECGURU, overlap, seeds, family, domain, m)
-                             - index.mean(best[m], overlap, seeds, family, domain, m))
+                        d = index.mean(RECGURU, overlap, seeds, family, domain, m) - index.mean(
+                            best[m], overlap, seeds, family, domain, m
+                        )
                         lo = hi = None
-                    out.append({"family": family, "overlap": overlap, "domain": domain,
-                                "metric": m, "baseline": best[m], "diff": d, "low": lo,
-                                "high": hi, "n": int(len(diff))})
+                    out.append(
+                        {
+                            "family": family,
+                            "overlap": overlap,
+                            "domain": domain,
+                            "metric": m,
+                            "baseline": best[m],
+                            "diff": d,
+                            "low": lo,
+                            "high": hi,
+                            "n": int(len(diff)),
+                        }
+                    )
     return out
 
 
@@ -219,14 +248,21 @@ def _delta_cell(entry: dict | None) -> str:
 
 
 def _table(header: list[str], body: list[list[str]], left: int = 2) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join(["---"] * left + ["---:"] * (len(header) - left)) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] * left + ["---:"] * (len(header) - left)) + "|",
+    ]
     lines += ["| " + " | ".join(r) + " |" for r in body]
     return lines
 
 
-def format_markdown(payload: dict, *, models: list[str] | None = None,
-                    overlaps: list | None = None, seeds: list[int] | None = None) -> str:
+def format_markdown(
+    payload: dict,
+    *,
+    models: list[str] | None = None,
+    overlaps: list | None = None,
+    seeds: list[int] | None = None,
+) -> str:
     """Table 2 per metric family and overlap (rows: domain x metric; columns: models; percent,
     mean ± sample std over seeds, best mean per row in bold; a column with recguru minus the best
     baseline and its bootstrap interval), a Table-3-style block when there are several overlaps,
@@ -241,8 +277,7 @@ def format_markdown(payload: dict, *, models: list[str] | None = None,
         overlaps = ([None] if None in found_o else []) + sorted(o for o in found_o if o is not None)
     if seeds is None:
         seeds = sorted({int(r["seed"]) for r in rows})
-    boot = {(b["family"], b["overlap"], b["domain"], b["metric"]): b
-            for b in payload.get("bootstrap", [])}
+    boot = {(b["family"], b["overlap"], b["domain"], b["metric"]): b for b in payload.get("bootstrap", [])}
     names = payload.get("domains") or {}
     settings = payload.get("settings") or {}
     neg = payload.get("negatives")
@@ -252,19 +287,22 @@ def format_markdown(payload: dict, *, models: list[str] | None = None,
         return f"{d} ({names[d]})" if names.get(d) else d
 
     overrides = settings.get("overrides") or {}
-    lines = ["# RecGURU benchmark", "",
-             f"Source `{settings.get('source', '?')}`, preset `{settings.get('preset', '?')}`, "
-             f"overrides {' '.join(f'`{k}={v}`' for k, v in overrides.items()) or 'none'}; "
-             f"split test; seeds {', '.join(map(str, seeds))}.",
-             "",
-             "Values in %: mean ± sample std over seeds (one seed: the value); bold: best mean in "
-             "the row."]
+    lines = [
+        "# RecGURU benchmark",
+        "",
+        f"Source `{settings.get('source', '?')}`, preset `{settings.get('preset', '?')}`, "
+        f"overrides {' '.join(f'`{k}={v}`' for k, v in overrides.items()) or 'none'}; "
+        f"split test; seeds {', '.join(map(str, seeds))}.",
+        "",
+        "Values in %: mean ± sample std over seeds (one seed: the value); bold: best mean in the row.",
+    ]
     if with_delta:
         lines.append(
             f"Δ: {_display(RECGURU)} minus the best baseline (highest mean among the other models "
             f"of the run; {_display('recguru_noadv')} counts as a baseline), in percentage "
             "points, with a paired bootstrap 95 % interval (per-user differences on the same "
-            f"users and seed, pooled over seeds, {N_BOOT} resamples).")
+            f"users and seed, pooled over seeds, {N_BOOT} resamples)."
+        )
     lines.append("")
     for family in FAMILIES:
         title = FAMILY_TITLES[family].format(neg=neg if neg is not None else "the data's fixed")
@@ -277,16 +315,18 @@ def format_markdown(payload: dict, *, models: list[str] | None = None,
             body = []
             for d in DOMAIN_KEYS:
                 for metric in METRIC_NAMES:
-                    cells = [domain_label(d), metric] + _row_cells(index, models, overlap, seeds,
-                                                                    family, d, metric)
+                    cells = [domain_label(d), metric] + _row_cells(
+                        index, models, overlap, seeds, family, d, metric
+                    )
                     if with_delta:
                         cells.append(_delta_cell(boot.get((family, overlap, d, metric))))
                     body.append(cells)
             lines += _table(header, body) + [""]
         if len(overlaps) > 1:
             lines += [f"### Overlap ablation (Table 3 style): {family}", ""]
-            header = ["Domain", "Metric"] + [f"{overlap_label(o)} · {_display(m)}"
-                                             for o in overlaps for m in models]
+            header = ["Domain", "Metric"] + [
+                f"{overlap_label(o)} · {_display(m)}" for o in overlaps for m in models
+            ]
             body = []
             for d in DOMAIN_KEYS:
                 for metric in METRIC_NAMES:
@@ -301,8 +341,7 @@ def format_markdown(payload: dict, *, models: list[str] | None = None,
     for m in models:
         cells = [_display(m)]
         for o in overlaps:
-            secs = [float(r["seconds"]) for s in seeds
-                    if (r := index.rows.get((m, o, s, "A"))) is not None]
+            secs = [float(r["seconds"]) for s in seeds if (r := index.rows.get((m, o, s, "A"))) is not None]
             cells.append(f"{np.mean(secs):.1f}" if secs else "–")
         body.append(cells)
     lines += _table(header, body, left=1)

@@ -1,6 +1,7 @@
 """SASRec (Kang & McAuley 2018) as a `Recommender`: causal self-attention over each domain's item
 sequence, BCE with one sampled negative per position, early stopping on validation NDCG@10.
 Built on the shared baseline helpers (baselines.py) and the encoder blocks of layers.py."""
+
 from __future__ import annotations
 
 import math
@@ -44,7 +45,6 @@ class SASRecConfig:
     patience: int = 3  # 5 gains ~0.005 NDCG@10 on ml-100k for ~50% more time
 
 
-
 class SASRecNet(nn.Module):
     """One domain's SASRec: item + learned position embeddings, causal self-attention blocks, a
     final LayerNorm; the prediction for the next item is hidden . item embedding (tied).
@@ -58,9 +58,11 @@ class SASRecNet(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(
             # the paper's block, pre-LN as in layers.py; no dropout on the attention weights
-            EncoderBlock(d_model=cfg.d_model, n_heads=cfg.n_heads, d_ff=cfg.d_ff,
-                         dropout=cfg.dropout, attn_dropout=0.0)
-            for _ in range(cfg.n_layers))
+            EncoderBlock(
+                d_model=cfg.d_model, n_heads=cfg.n_heads, d_ff=cfg.d_ff, dropout=cfg.dropout, attn_dropout=0.0
+            )
+            for _ in range(cfg.n_layers)
+        )
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.scale = math.sqrt(cfg.d_model)  # the paper scales item embeddings by sqrt(d)
         # Small embeddings (the paper's code: Xavier, std ~ 0.05): with N(0, 1) rows the tied
@@ -110,8 +112,9 @@ class SASRec(DotProductModel):
         out = torch.empty(len(rows), net.item.embedding_dim, device=device)
         return encode_by_length(dom, rows, split, encode, out)
 
-    def fit(self, data: CrossDomainData, *, device: torch.device, seed: int,
-            progress: FitProgress | None = None) -> None:
+    def fit(
+        self, data: CrossDomainData, *, device: torch.device, seed: int, progress: FitProgress | None = None
+    ) -> None:
         cfg = self.config
         self.data = data
         self.max_len = cfg.max_len or data.a.cfg.max_len
@@ -130,13 +133,22 @@ class SASRec(DotProductModel):
                 net,
                 train_epoch=lambda: self._epoch(dom, pairs, rows, rng, opt),
                 valid_ndcg=lambda: self.valid_ndcg(dom),
-                max_epochs=cfg.max_epochs, eval_every=cfg.eval_every, patience=cfg.patience,
-                report=domain_reporter(progress, d, 0, cfg.max_epochs, total, "SASRec"))
+                max_epochs=cfg.max_epochs,
+                eval_every=cfg.eval_every,
+                patience=cfg.patience,
+                report=domain_reporter(progress, d, 0, cfg.max_epochs, total, "SASRec"),
+            )
         if progress is not None:
             progress(total, total, "SASRec done")
 
-    def _epoch(self, dom: DomainData, pairs: TrainInteractions, rows: np.ndarray,
-               rng: np.random.Generator, opt: torch.optim.Optimizer) -> float:
+    def _epoch(
+        self,
+        dom: DomainData,
+        pairs: TrainInteractions,
+        rows: np.ndarray,
+        rng: np.random.Generator,
+        opt: torch.optim.Optimizer,
+    ) -> float:
         net = self.nets[dom.index]
         net.train()
         device = net.item.weight.device
@@ -151,8 +163,7 @@ class SASRec(DotProductModel):
             neg = np.zeros_like(pos)
             owner = np.broadcast_to(batch[:, None], seq.shape)[real]  # (N,) row of each position
             neg[real] = pairs.negatives(rng, owner, 1)[:, 0]
-            seq_t, pos_t, neg_t, real_t = (torch.from_numpy(a).to(device)
-                                           for a in (seq, pos, neg, real))
+            seq_t, pos_t, neg_t, real_t = (torch.from_numpy(a).to(device) for a in (seq, pos, neg, real))
             hidden = net(seq_t)[real_t]  # (N, d)
             pos_logit = (hidden * net.item(pos_t[real_t])).sum(-1)  # (N,)
             neg_logit = (hidden * net.item(neg_t[real_t])).sum(-1)  # (N,)

@@ -1,6 +1,7 @@
 """Atomic file writes: a temporary file in the target's directory, fsynced, renamed over the
 target. A crash at any moment leaves either the old file or the new one, never half of one.
 Checkpoints, benchmark results and their side files are all written through `atomic_write`."""
+
 from __future__ import annotations
 
 import errno
@@ -39,8 +40,11 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
     except OSError as exc:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-        reason = "no space left on the device" if exc.errno == errno.ENOSPC else (
-            exc.strerror or type(exc).__name__)
+        reason = (
+            "no space left on the device"
+            if exc.errno == errno.ENOSPC
+            else (exc.strerror or type(exc).__name__)
+        )
         raise RecGuruError(f"{path}: cannot save ({reason}); the previous file is unchanged") from None
     except BaseException:
         if tmp is not None:

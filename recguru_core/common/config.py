@@ -15,6 +15,7 @@ PRESETS are the named schedules the CLI and the Train page offer (the page reads
 defaults from here through ui/store.py, never from literals of its own); PRESET_SOURCES the
 default data of a preset that was sized for one (the Train page pre-fills it).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,8 +29,9 @@ from .errors import RecGuruError
 C = TypeVar("C")
 
 
-def parse_key_values(items: str | Iterable[str], where: str, *,
-                     error: type[RecGuruError] = RecGuruError) -> dict[str, str]:
+def parse_key_values(
+    items: str | Iterable[str], where: str, *, error: type[RecGuruError] = RecGuruError
+) -> dict[str, str]:
     """'k=v,k2=v2' (or a list of 'k=v') -> {k: v} with keys stripped and lower-cased."""
     tokens = items.split(",") if isinstance(items, str) else list(items)
     out: dict[str, str] = {}
@@ -43,8 +45,9 @@ def parse_key_values(items: str | Iterable[str], where: str, *,
     return out
 
 
-def convert(key: str, value: Any, default: Any, where: str, *,
-            error: type[RecGuruError] = RecGuruError) -> Any:
+def convert(
+    key: str, value: Any, default: Any, where: str, *, error: type[RecGuruError] = RecGuruError
+) -> Any:
     """A value that arrives as text (CLI, spec, URL) in the type of the field's default.
     Non-text values pass through unchanged (their dataclass validates them)."""
     if not isinstance(value, str):
@@ -66,20 +69,23 @@ def convert(key: str, value: Any, default: Any, where: str, *,
     return text
 
 
-def config_from_dict(cls: type[C], values: dict, where: str, *,
-                     error: type[RecGuruError] = RecGuruError) -> C:
+def config_from_dict(
+    cls: type[C], values: dict, where: str, *, error: type[RecGuruError] = RecGuruError
+) -> C:
     """cls(**values), strictly: unknown keys and missing required fields are one-line errors."""
     if not isinstance(values, dict):
         raise error(f"{where}: expected a mapping of settings, got {type(values).__name__}")
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise error(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
-                    f"valid: {', '.join(names)}")
-    missing = sorted(f.name for f in dataclasses.fields(cls)
-                     if f.default is dataclasses.MISSING
-                     and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
-                     and f.name not in values)
+        raise error(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; valid: {', '.join(names)}")
+    missing = sorted(
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
+        and f.name not in values
+    )
     if missing:
         raise error(f"{where}: missing field(s) {', '.join(missing)}")
     return cls(**values)
@@ -192,8 +198,10 @@ class TrainConfig:
         if self.critic not in CRITICS:
             raise RecGuruError(f"train config: critic must be 'wgan-gp' or 'bce', got {self.critic!r}")
         if self.adv_norm not in ADV_NORMALIZATIONS:
-            raise RecGuruError(f"train config: adv_norm must be one of "
-                               f"{', '.join(ADV_NORMALIZATIONS)}, got {self.adv_norm!r}")
+            raise RecGuruError(
+                f"train config: adv_norm must be one of "
+                f"{', '.join(ADV_NORMALIZATIONS)}, got {self.adv_norm!r}"
+            )
         for name in ("noam_factor", "adv_lr", "critic_lr", "ft_lr"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -203,33 +211,54 @@ class TrainConfig:
             if not (math.isfinite(value) and value >= 0):
                 raise RecGuruError(f"train config: {name} must be a finite number >= 0, got {value!r}")
         if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
-            raise RecGuruError(f"train config: grad_clip must be a finite number >= 0 (0: off), "
-                               f"got {self.grad_clip!r}")
+            raise RecGuruError(
+                f"train config: grad_clip must be a finite number >= 0 (0: off), got {self.grad_clip!r}"
+            )
         if self.adv_buckets < 1:
             raise RecGuruError(f"train config: adv_buckets must be >= 1, got {self.adv_buckets!r}")
         if not (self.l2_shrink == -1.0 or 0.0 <= self.l2_shrink <= 1.0):
-            raise RecGuruError(f"train config: l2_shrink must be in [0, 1] or -1 (= adv_shrink), "
-                               f"got {self.l2_shrink!r}")
+            raise RecGuruError(
+                f"train config: l2_shrink must be in [0, 1] or -1 (= adv_shrink), got {self.l2_shrink!r}"
+            )
         if not 0.0 <= self.adv_shrink <= 1.0:
             raise RecGuruError(f"train config: adv_shrink must be in [0, 1], got {self.adv_shrink!r}")
         if self.adv_shrink_to not in ("isotropic", "diagonal"):
-            raise RecGuruError(f"train config: adv_shrink_to must be 'isotropic' or 'diagonal', "
-                               f"got {self.adv_shrink_to!r}")
+            raise RecGuruError(
+                f"train config: adv_shrink_to must be 'isotropic' or 'diagonal', got {self.adv_shrink_to!r}"
+            )
         if not 0.0 <= self.adv_var_floor <= 1.0:
             raise RecGuruError(f"train config: adv_var_floor must be in [0, 1], got {self.adv_var_floor!r}")
         for name in ("adv_beta1", "adv_beta2", "ft_beta1", "ft_beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise RecGuruError(f"train config: {name} must be in [0, 1), got {getattr(self, name)!r}")
-        for name in ("batch_size", "critic_iters", "adv_chunk", "bpr_negatives", "patience",
-                     "warmup_steps", "eval_batch", "world_size", "snapshot_users"):
+        for name in (
+            "batch_size",
+            "critic_iters",
+            "adv_chunk",
+            "bpr_negatives",
+            "patience",
+            "warmup_steps",
+            "eval_batch",
+            "world_size",
+            "snapshot_users",
+        ):
             if getattr(self, name) < 1:
                 raise RecGuruError(f"train config: {name} must be >= 1, got {getattr(self, name)}")
         if not (math.isfinite(self.adv_steps_ratio) and self.adv_steps_ratio >= 0):
-            raise RecGuruError(f"train config: adv_steps_ratio must be a finite number >= 0, "
-                               f"got {self.adv_steps_ratio!r}")
-        for name in ("pretrain_epochs", "adv_steps", "finetune_epochs", "snapshots_during",
-                     "critic_warmup", "min_epoch_steps", "min_pretrain_steps",
-                     "min_finetune_steps", "min_patience_steps"):
+            raise RecGuruError(
+                f"train config: adv_steps_ratio must be a finite number >= 0, got {self.adv_steps_ratio!r}"
+            )
+        for name in (
+            "pretrain_epochs",
+            "adv_steps",
+            "finetune_epochs",
+            "snapshots_during",
+            "critic_warmup",
+            "min_epoch_steps",
+            "min_pretrain_steps",
+            "min_finetune_steps",
+            "min_patience_steps",
+        ):
             if getattr(self, name) < 0:
                 raise RecGuruError(f"train config: {name} must be >= 0, got {getattr(self, name)}")
 
@@ -262,24 +291,57 @@ PRESETS: dict[str, dict] = {
     # Teaching: the synthetic world of PRESET_SOURCES["tiny"] end to end in well under a minute
     # on 2 CPU cores, fixed seed, with a clear before/after alignment change (the domain
     # classifier's AUC on the GUR snapshots drops; tuned on validation and alignment figures).
-    "tiny": dict(pretrain_epochs=6, warmup_steps=50, adv_steps=80, adv_chunk=20,
-                 critic_warmup=100, adv_lr=2e-3, critic_lr=2e-3,
-                 finetune_epochs=6, patience=2, batch_size=128,
-                 snapshot_users=1000,
-                 d_model=32, d_ff=64, n_layers=1, cdsrec_layers=1, max_len=50, short_len=50),
+    "tiny": dict(
+        pretrain_epochs=6,
+        warmup_steps=50,
+        adv_steps=80,
+        adv_chunk=20,
+        critic_warmup=100,
+        adv_lr=2e-3,
+        critic_lr=2e-3,
+        finetune_epochs=6,
+        patience=2,
+        batch_size=128,
+        snapshot_users=1000,
+        d_model=32,
+        d_ff=64,
+        n_layers=1,
+        cdsrec_layers=1,
+        max_len=50,
+        short_len=50,
+    ),
     # CPU demo: 232 s wall on 2 idle cores for the synthetic default (measured 2026-12-02).
     # The min_* / ratio rules (schedule.py) leave the synthetic default as it is and give small
     # real data sets (MovieLens-100K: ~600 users a domain) smaller batches, longer phase 3 and
     # patience; phase 2 grows with phase 1 (ml-1m in batches of 64: 945 steps -> 312).
-    "quick": dict(pretrain_epochs=15, warmup_steps=100, adv_steps=100, adv_chunk=20,
-                  finetune_epochs=15, patience=3, batch_size=256,
-                  min_epoch_steps=8, adv_steps_ratio=0.33, min_finetune_steps=200,
-                  min_patience_steps=27),
+    "quick": dict(
+        pretrain_epochs=15,
+        warmup_steps=100,
+        adv_steps=100,
+        adv_chunk=20,
+        finetune_epochs=15,
+        patience=3,
+        batch_size=256,
+        min_epoch_steps=8,
+        adv_steps_ratio=0.33,
+        min_finetune_steps=200,
+        min_patience_steps=27,
+    ),
     # The paper's optimisers and schedule (supplement 6.1.3), run to convergence with early stop.
-    "paper": dict(pretrain_epochs=60, warmup_steps=2000, adv_steps=3000, adv_chunk=100,
-                  finetune_epochs=200, patience=10, batch_size=256,
-                  min_epoch_steps=8, adv_steps_ratio=0.33),
+    "paper": dict(
+        pretrain_epochs=60,
+        warmup_steps=2000,
+        adv_steps=3000,
+        adv_chunk=100,
+        finetune_epochs=200,
+        patience=10,
+        batch_size=256,
+        min_epoch_steps=8,
+        adv_steps_ratio=0.33,
+    ),
 }
+
+
 # The Train page's form, written once: the page loops over this table (ui/forms.field_widget),
 # defaults come from the preset over the config defaults, and every other setting of TrainConfig
 # and ModelConfig goes in its "advanced: key=value" box (parse_key_values, then the configs'
@@ -297,31 +359,113 @@ class FormField:
 
 
 FORM_FIELDS: tuple[FormField, ...] = (
-    FormField("pretrain_epochs", "Pre-train epochs", "int", 0, 1000, 1,
-              "Phase 1: epochs of autoencoder pre-training (the schedule may raise it on small data)."),
-    FormField("adv_steps", "Adversarial steps", "int", 0, 100_000, 10,
-              "Phase 2: generator steps against the domain critic (5 critic steps each)."),
-    FormField("finetune_epochs", "Fine-tune epochs", "int", 0, 1000, 1,
-              "Phase 3: the cap on CDSRec fine-tuning epochs; early stopping on validation decides."),
-    FormField("w_adv", "Adversarial weight", "float", 0.0, 100.0, 0.1,
-              "Weight of the critic's signal on the encoder. 0 = the control run: no adversarial "
-              "pressure, everything else the same (Compare it with a run at 1)."),
-    FormField("w_l2", "l2 weight", "float", 0.0, 1000.0, 0.1,
-              "Weight of the pull between an overlapped user's two GURs (eq. 9)."),
-    FormField("gp_weight", "Gradient-penalty weight", "float", 0.0, 1000.0, 0.5,
-              "WGAN-GP's penalty on the critic's gradient norm (10 is WGAN-GP's own default)."),
-    FormField("critic", "Critic", "choice", choices=CRITICS,
-              help="wgan-gp: Wasserstein critic with gradient penalty; bce: the paper's eq. 8."),
-    FormField("adv_lr", "Generator learning rate", "float", 1e-6, 1.0, 1e-4,
-              "Adam learning rate of the encoder, embeddings and decoders in phase 2."),
-    FormField("critic_lr", "Critic learning rate", "float", 1e-6, 1.0, 1e-4,
-              "Adam learning rate of the domain critic."),
-    FormField("ft_lr", "Fine-tune learning rate", "float", 1e-6, 1.0, 1e-4,
-              "Adam learning rate of CDSRec in phase 3."),
-    FormField("batch_size", "Batch size", "int", 8, 65_536, 32,
-              "Sequences per step (the schedule may lower it so small data gets enough steps)."),
-    FormField("d_model", "Embedding size (d)", "int", 8, 1024, 8,
-              "Width of item embeddings, GURs and every layer; must be divisible by n_heads."),
+    FormField(
+        "pretrain_epochs",
+        "Pre-train epochs",
+        "int",
+        0,
+        1000,
+        1,
+        "Phase 1: epochs of autoencoder pre-training (the schedule may raise it on small data).",
+    ),
+    FormField(
+        "adv_steps",
+        "Adversarial steps",
+        "int",
+        0,
+        100_000,
+        10,
+        "Phase 2: generator steps against the domain critic (5 critic steps each).",
+    ),
+    FormField(
+        "finetune_epochs",
+        "Fine-tune epochs",
+        "int",
+        0,
+        1000,
+        1,
+        "Phase 3: the cap on CDSRec fine-tuning epochs; early stopping on validation decides.",
+    ),
+    FormField(
+        "w_adv",
+        "Adversarial weight",
+        "float",
+        0.0,
+        100.0,
+        0.1,
+        "Weight of the critic's signal on the encoder. 0 = the control run: no adversarial "
+        "pressure, everything else the same (Compare it with a run at 1).",
+    ),
+    FormField(
+        "w_l2",
+        "l2 weight",
+        "float",
+        0.0,
+        1000.0,
+        0.1,
+        "Weight of the pull between an overlapped user's two GURs (eq. 9).",
+    ),
+    FormField(
+        "gp_weight",
+        "Gradient-penalty weight",
+        "float",
+        0.0,
+        1000.0,
+        0.5,
+        "WGAN-GP's penalty on the critic's gradient norm (10 is WGAN-GP's own default).",
+    ),
+    FormField(
+        "critic",
+        "Critic",
+        "choice",
+        choices=CRITICS,
+        help="wgan-gp: Wasserstein critic with gradient penalty; bce: the paper's eq. 8.",
+    ),
+    FormField(
+        "adv_lr",
+        "Generator learning rate",
+        "float",
+        1e-6,
+        1.0,
+        1e-4,
+        "Adam learning rate of the encoder, embeddings and decoders in phase 2.",
+    ),
+    FormField(
+        "critic_lr",
+        "Critic learning rate",
+        "float",
+        1e-6,
+        1.0,
+        1e-4,
+        "Adam learning rate of the domain critic.",
+    ),
+    FormField(
+        "ft_lr",
+        "Fine-tune learning rate",
+        "float",
+        1e-6,
+        1.0,
+        1e-4,
+        "Adam learning rate of CDSRec in phase 3.",
+    ),
+    FormField(
+        "batch_size",
+        "Batch size",
+        "int",
+        8,
+        65_536,
+        32,
+        "Sequences per step (the schedule may lower it so small data gets enough steps).",
+    ),
+    FormField(
+        "d_model",
+        "Embedding size (d)",
+        "int",
+        8,
+        1024,
+        8,
+        "Width of item embeddings, GURs and every layer; must be divisible by n_heads.",
+    ),
 )
 
 

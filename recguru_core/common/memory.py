@@ -14,6 +14,7 @@ The estimates are deliberately coarse (within a small factor) and err on the lar
 where it matters: they are there to catch the 10^3-too-big mistake, not to pack memory tightly.
 A run that is refused but should fit can set RECGURU_NO_MEMORY_CHECK=1.
 """
+
 from __future__ import annotations
 
 import os
@@ -144,21 +145,30 @@ def training_bytes(m, cfg, *, longest: int) -> dict[str, int]:
     # full-ranking evaluation scores a (eval_batch, items) block at a time: float scores, a bool
     # exclusion mask and a bool comparison (evaluation.ranks_full), plus room for a float copy
     evaluation = cfg.eval_batch * (max(m.n_items_a, m.n_items_b) + 2) * (FLOAT * 2 + 2)
-    return {"parameters and optimiser state": weights,
-            "activations": max(softmax, bpr) + activations,
-            "evaluation": evaluation}
+    return {
+        "parameters and optimiser state": weights,
+        "activations": max(softmax, bpr) + activations,
+        "evaluation": evaluation,
+    }
 
 
 def synthetic_bytes(cfg) -> int:
     """The synthetic generator's peak: per-user tastes and memberships, ~10 int64/float64 arrays
     per interaction while the sequences are drawn and turned into a frame."""
     interactions = cfg.users * (cfg.mean_len_a + cfg.mean_len_b)
-    return int(cfg.users * (cfg.dim * 4 + 64) + interactions * 10 * 8
-               + (cfg.items_a + cfg.items_b) * cfg.dim * 8)
+    return int(
+        cfg.users * (cfg.dim * 4 + 64) + interactions * 10 * 8 + (cfg.items_a + cfg.items_b) * cfg.dim * 8
+    )
 
 
-def check_fits(parts: dict[str, int] | int, what: str, *, device: str = "cpu",
-               hint: str = "", available: int | None = None) -> None:
+def check_fits(
+    parts: dict[str, int] | int,
+    what: str,
+    *,
+    device: str = "cpu",
+    hint: str = "",
+    available: int | None = None,
+) -> None:
     """Refuse (RecGuruError) when the estimate exceeds the memory available on `device`."""
     if os.environ.get("RECGURU_NO_MEMORY_CHECK") == "1":
         return
@@ -170,8 +180,10 @@ def check_fits(parts: dict[str, int] | int, what: str, *, device: str = "cpu",
     if isinstance(parts, dict):
         biggest = max(parts, key=parts.get)
         detail = f" ({biggest} {format_bytes(parts[biggest])})"
-    raise RecGuruError(f"{what}: needs about {format_bytes(needed)}{detail}, more than the "
-                       f"{format_bytes(have)} available on {device}" + (f"; {hint}" if hint else ""))
+    raise RecGuruError(
+        f"{what}: needs about {format_bytes(needed)}{detail}, more than the "
+        f"{format_bytes(have)} available on {device}" + (f"; {hint}" if hint else "")
+    )
 
 
 def check_negatives(m, cfg) -> None:
@@ -181,8 +193,10 @@ def check_negatives(m, cfg) -> None:
     smaller = min(m.n_items_a, m.n_items_b)
     for name, value in (("neg_softmax", m.neg_softmax), ("bpr_negatives", cfg.bpr_negatives)):
         if value > smaller - 1:
-            raise RecGuruError(f"{name}={value}: more negatives than the {smaller - 1} other items of "
-                               f"the smaller domain ({smaller} items); use at most {max(1, smaller - 1)}")
+            raise RecGuruError(
+                f"{name}={value}: more negatives than the {smaller - 1} other items of "
+                f"the smaller domain ({smaller} items); use at most {max(1, smaller - 1)}"
+            )
 
 
 def check_training_fits(m, cfg, data, device) -> None:
@@ -190,7 +204,10 @@ def check_training_fits(m, cfg, data, device) -> None:
     check_negatives(m, cfg)
     longest = int(max(data.a.lengths.max(initial=1), data.b.lengths.max(initial=1)))
     parts = training_bytes(m, cfg, longest=longest)
-    check_fits(parts, f"training with d_model={m.d_model}, batch_size={cfg.batch_size}, "
-               f"neg_softmax={m.neg_softmax}, bpr_negatives={cfg.bpr_negatives}",
-               device=str(device), hint="lower d_model, d_ff, batch_size, max_len, neg_softmax "
-               "or bpr_negatives")
+    check_fits(
+        parts,
+        f"training with d_model={m.d_model}, batch_size={cfg.batch_size}, "
+        f"neg_softmax={m.neg_softmax}, bpr_negatives={cfg.bpr_negatives}",
+        device=str(device),
+        hint="lower d_model, d_ff, batch_size, max_len, neg_softmax or bpr_negatives",
+    )

@@ -6,6 +6,7 @@ floor (no torch, no numpy), so the UI imports this module directly instead of ke
                                effective rank after / before, top-3 variance share after - before
     unique_labels(names)       "demo", "demo (2)": one column per compared run
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

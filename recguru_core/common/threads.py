@@ -12,6 +12,7 @@ process then runs as fast as the free cores allow.
     choose_threads(request)   'auto' -> max(1, free cores // ranks); a number -> that number
     apply_threads(request)    torch.set_num_threads(choose_threads(...)); returns the count
 """
+
 from __future__ import annotations
 
 import os

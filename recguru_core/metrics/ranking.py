@@ -10,6 +10,7 @@ a diverged model (NaN everywhere) compares False against everything and gets ran
 HR = NDCG = 1.0. `evaluate_domain` also counts the users whose true-item score is NaN, so the
 caller can refuse such a result loudly (`nan_users` in `domain_ranks`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -69,8 +70,9 @@ def metrics_from_ranks(ranks: np.ndarray | torch.Tensor, ks=KS) -> dict[str, flo
     return {name: float(col.mean()) for name, col in zip(names, cols)}
 
 
-def full_exclusion_mask(offsets: np.ndarray, items: np.ndarray, rows: np.ndarray,
-                        n_items: int, targets: np.ndarray, device=None) -> torch.Tensor:
+def full_exclusion_mask(
+    offsets: np.ndarray, items: np.ndarray, rows: np.ndarray, n_items: int, targets: np.ndarray, device=None
+) -> torch.Tensor:
     """(B, V+2) bool: pad, eos and every item of each user's whole sequence except its target.
     Built from the CSR arrays with one scatter, so it is cheap for any batch; on `device`
     (the scores' device), so only the index lists travel, never a (B, V+2) block."""
@@ -86,8 +88,15 @@ def full_exclusion_mask(offsets: np.ndarray, items: np.ndarray, rows: np.ndarray
     return mask
 
 
-def domain_ranks(domain, split: str, score_fn: Callable, *, full_ranking: bool = False,
-                 batch_size: int = 1024, rows: np.ndarray | None = None) -> np.ndarray:
+def domain_ranks(
+    domain,
+    split: str,
+    score_fn: Callable,
+    *,
+    full_ranking: bool = False,
+    batch_size: int = 1024,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
     """(n,) int64 1-based rank of each user's true item on `split` ('valid' or 'test'), for every
     user of a `DomainData` (or `rows`), in row order. Per-user ranks are what a paired bootstrap
     between two models needs; `evaluate_domain` averages them.
@@ -103,13 +112,14 @@ def domain_ranks(domain, split: str, score_fn: Callable, *, full_ranking: bool =
     order = np.argsort(domain.lengths[rows], kind="stable")
     ranks = []
     for lo in range(0, len(rows), batch_size):
-        batch = rows[order[lo:lo + batch_size]]
+        batch = rows[order[lo : lo + batch_size]]
         if full_ranking:
             # ranked where the scores are: a (B, V+2) block never crosses to the host
             targets = domain.targets(split, batch)
             scores = score_fn(batch, split, None).float()
-            exclude = full_exclusion_mask(domain.offsets, domain.items, batch, domain.n_items,
-                                          targets, device=scores.device)
+            exclude = full_exclusion_mask(
+                domain.offsets, domain.items, batch, domain.n_items, targets, device=scores.device
+            )
             ranks.append(ranks_full(scores, torch.from_numpy(targets).to(scores.device), exclude).cpu())
             del scores, exclude
         else:
@@ -122,11 +132,19 @@ def domain_ranks(domain, split: str, score_fn: Callable, *, full_ranking: bool =
     return out
 
 
-def evaluate_domain(domain, split: str, score_fn: Callable, *, full_ranking: bool = False,
-                    batch_size: int = 1024, rows: np.ndarray | None = None) -> dict[str, float]:
+def evaluate_domain(
+    domain,
+    split: str,
+    score_fn: Callable,
+    *,
+    full_ranking: bool = False,
+    batch_size: int = 1024,
+    rows: np.ndarray | None = None,
+) -> dict[str, float]:
     """Metrics over every user (or `rows`) of a `DomainData` on `split`; see `domain_ranks`."""
-    return metrics_from_ranks(domain_ranks(domain, split, score_fn, full_ranking=full_ranking,
-                                           batch_size=batch_size, rows=rows))
+    return metrics_from_ranks(
+        domain_ranks(domain, split, score_fn, full_ranking=full_ranking, batch_size=batch_size, rows=rows)
+    )
 
 
 N_BOOT = 1000

@@ -22,6 +22,7 @@ beside every AUC.
 Everything here is plain numbers (numpy in, floats and lists out), so it can go into a
 checkpoint that `torch.load(..., weights_only=True)` reads.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,7 +41,7 @@ def _eigen(x: np.ndarray) -> np.ndarray:
     centred = x - x.mean(axis=0, keepdims=True)
     # singular values of the centred data; their squares are n * the principal variances
     s = np.linalg.svd(centred, compute_uv=False)
-    return np.clip(s ** 2 / max(len(x) - 1, 1), 0.0, None)
+    return np.clip(s**2 / max(len(x) - 1, 1), 0.0, None)
 
 
 def effective_rank_of(variances: np.ndarray) -> float:
@@ -63,7 +64,7 @@ def spectrum(x: np.ndarray) -> dict:
     share = lam / total if total > 0 else np.zeros_like(lam)
     return {
         "effective_rank": effective_rank_of(lam),
-        "participation_ratio": float(total ** 2 / (lam ** 2).sum()) if total > 0 else 0.0,
+        "participation_ratio": float(total**2 / (lam**2).sum()) if total > 0 else 0.0,
         "top1_share": float(share[:1].sum()),
         "top3_share": float(share[:3].sum()),
         "scree": [float(v) for v in share[:SCREE_K]],
@@ -88,8 +89,14 @@ def uniformity(x: np.ndarray, *, n_max: int = 2000, seed: int = 0, t: float = 2.
         return float(uniformity_loss(torch.from_numpy(np.ascontiguousarray(x)), t=t))
 
 
-def mmd_test(x: np.ndarray, y: np.ndarray, *, seed: int = 0, n_max: int = MMD_PER_DOMAIN,
-             permutations: int = MMD_PERMUTATIONS) -> dict:
+def mmd_test(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int = 0,
+    n_max: int = MMD_PER_DOMAIN,
+    permutations: int = MMD_PERMUTATIONS,
+) -> dict:
     """Unbiased squared MMD between x (n, d) and y (m, d), RBF kernel exp(-||a - b||^2 / (2 s^2))
     with s the median pairwise distance of the pooled sample, and a permutation test.
 
@@ -104,12 +111,12 @@ def mmd_test(x: np.ndarray, y: np.ndarray, *, seed: int = 0, n_max: int = MMD_PE
     if len(y) > n_max:
         y = y[rng.choice(len(y), n_max, replace=False)]
     z = np.concatenate([x, y])
-    sq_norm = (z ** 2).sum(axis=1)
+    sq_norm = (z**2).sum(axis=1)
     sq = np.clip(sq_norm[:, None] + sq_norm[None, :] - 2.0 * z @ z.T, 0.0, None)  # (N, N)
     iu = np.triu_indices(len(z), 1)
     median = float(np.median(np.sqrt(sq[iu])))
     bandwidth = median if median > 0 else 1.0
-    k = np.exp(-sq / (2.0 * bandwidth ** 2))
+    k = np.exp(-sq / (2.0 * bandwidth**2))
     np.fill_diagonal(k, 0.0)  # unbiased: no i == j terms
 
     n, m = len(x), len(y)
@@ -127,9 +134,13 @@ def mmd_test(x: np.ndarray, y: np.ndarray, *, seed: int = 0, n_max: int = MMD_PE
     observed = float(mmd2(np.r_[np.ones(n), np.zeros(m)][:, None])[0])
     perm = np.stack([rng.permutation(np.r_[np.ones(n), np.zeros(m)]) for _ in range(permutations)], 1)
     null = mmd2(perm)
-    return {"value": observed, "null": float(null.mean()),
-            "p_value": float((1 + (null >= observed).sum()) / (1 + permutations)),
-            "bandwidth": bandwidth, "n": int(n + m)}
+    return {
+        "value": observed,
+        "null": float(null.mean()),
+        "p_value": float((1 + (null >= observed).sum()) / (1 + permutations)),
+        "bandwidth": bandwidth,
+        "n": int(n + m),
+    }
 
 
 @torch.no_grad()

@@ -10,6 +10,7 @@ Masks are boolean, shaped to broadcast against (B, heads, L_query, L_key), True 
 sub-layer, one final LayerNorm after the stack): it trains without learning-rate warm-up, which
 matters because the adversarial phase starts from a pre-trained model with a fresh optimiser.
 """
+
 from __future__ import annotations
 
 import torch
@@ -72,8 +73,9 @@ class Attention(nn.Module):
         self.key_value = nn.Linear(d_model, 2 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, x_q: Tensor, x_kv: Tensor, mask: Tensor | None = None, *,
-                return_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    def forward(
+        self, x_q: Tensor, x_kv: Tensor, mask: Tensor | None = None, *, return_weights: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """-> (B, Lq, d); with return_weights also the softmax weights (B, h, Lq, Lk), computed
         explicitly (the fused kernel does not expose them; explanations ask, training never)."""
         B, Lq, d = x_q.shape
@@ -86,7 +88,7 @@ class Attention(nn.Module):
         q = self.query(x_q).view(B, Lq, h, dh).transpose(1, 2)  # (B, h, Lq, dh)
         k, v = self.key_value(x_kv).view(B, Lk, 2, h, dh).permute(2, 0, 3, 1, 4)  # 2 x (B, h, Lk, dh)
         if return_weights:
-            logits = (q @ k.transpose(-1, -2)) / dh ** 0.5  # (B, h, Lq, Lk)
+            logits = (q @ k.transpose(-1, -2)) / dh**0.5  # (B, h, Lq, Lk)
             if mask is not None:
                 logits = logits.masked_fill(~mask, float("-inf"))
             weights = F.softmax(logits, dim=-1)  # (B, h, Lq, Lk)
@@ -122,12 +124,14 @@ class EncoderBlock(nn.Module):
     it draws a (B, heads, L, L) random mask per layer, about a fifth of a CPU training step.
     """
 
-    def __init__(self, *, d_model: int, n_heads: int, d_ff: int, dropout: float,
-                 attn_dropout: float | None = None) -> None:
+    def __init__(
+        self, *, d_model: int, n_heads: int, d_ff: int, dropout: float, attn_dropout: float | None = None
+    ) -> None:
         super().__init__()
         self.ln_attn = nn.LayerNorm(d_model)
-        self.attn = Attention(d_model=d_model, n_heads=n_heads,
-                              dropout=dropout if attn_dropout is None else attn_dropout)
+        self.attn = Attention(
+            d_model=d_model, n_heads=n_heads, dropout=dropout if attn_dropout is None else attn_dropout
+        )
         self.ln_ff = nn.LayerNorm(d_model)
         self.ff = FeedForward(d_model=d_model, d_ff=d_ff)
         self.drop = nn.Dropout(dropout)
@@ -164,7 +168,12 @@ class DecoderBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(
-        self, x: Tensor, mask: Tensor, memory: Tensor, memory_mask: Tensor | None, *,
+        self,
+        x: Tensor,
+        mask: Tensor,
+        memory: Tensor,
+        memory_mask: Tensor | None,
+        *,
         return_attention: bool = False,
     ) -> Tensor | tuple[Tensor, Tensor]:
         """x (B, L, d), mask (B, 1, L, L), memory (B, M, d), memory_mask (B, 1, 1, M) -> (B, L, d);
@@ -182,9 +191,7 @@ class DecoderBlock(nn.Module):
 class Decoder(nn.Module):
     """A stack of DecoderBlocks with a final LayerNorm: the reconstruction decoders and CDSRec."""
 
-    def __init__(
-        self, *, n_layers: int, d_model: int, n_heads: int, d_ff: int, dropout: float
-    ) -> None:
+    def __init__(self, *, n_layers: int, d_model: int, n_heads: int, d_ff: int, dropout: float) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(
             DecoderBlock(d_model=d_model, n_heads=n_heads, d_ff=d_ff, dropout=dropout)
@@ -193,7 +200,12 @@ class Decoder(nn.Module):
         self.ln_f = nn.LayerNorm(d_model)
 
     def forward(
-        self, x: Tensor, seq: Tensor, memory: Tensor, memory_mask: Tensor | None = None, *,
+        self,
+        x: Tensor,
+        seq: Tensor,
+        memory: Tensor,
+        memory_mask: Tensor | None = None,
+        *,
         return_attention: bool = False,
     ) -> Tensor | tuple[Tensor, Tensor]:
         """x (B, L, d) embedded seq (B, L); memory (B, M, d); memory_mask (B, M) bool -> (B, L, d);
@@ -212,9 +224,7 @@ class Decoder(nn.Module):
 class Encoder(nn.Module):
     """A stack of bidirectional EncoderBlocks with a final LayerNorm, read out at the last column."""
 
-    def __init__(
-        self, *, n_layers: int, d_model: int, n_heads: int, d_ff: int, dropout: float
-    ) -> None:
+    def __init__(self, *, n_layers: int, d_model: int, n_heads: int, d_ff: int, dropout: float) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(
             EncoderBlock(d_model=d_model, n_heads=n_heads, d_ff=d_ff, dropout=dropout)

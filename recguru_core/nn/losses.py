@@ -12,6 +12,7 @@ the negative of the critic's objective, pulling the two score distributions toge
     bce:   critic    min  eq. 8 with A labelled 1, B labelled 0
            generator min  eq. 8 with the labels flipped (non-saturating; see generator_loss_bce)
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,9 +36,9 @@ def sample_negatives(
     if n_items < 2:
         raise ValueError(f"negative sampling needs at least 2 items, got n_items={n_items}")
     gen_device = generator.device if generator is not None else targets.device
-    r = torch.randint(
-        1, n_items, (targets.size(0), n_negatives), generator=generator, device=gen_device
-    ).to(targets.device)  # (N, K) in 1..V-1
+    r = torch.randint(1, n_items, (targets.size(0), n_negatives), generator=generator, device=gen_device).to(
+        targets.device
+    )  # (N, K) in 1..V-1
     return r + (r >= targets[:, None]).long()  # (N, K) in 1..V, != target
 
 
@@ -170,7 +171,6 @@ def l2_pull(h_a: Tensor, h_b: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------- common scale
 
 
-
 def inverse_sqrt_psd(a: Tensor, iterations: int = 15) -> Tensor:
     """A^(-1/2) of a symmetric positive definite (d, d) matrix by coupled Newton-Schulz.
 
@@ -188,9 +188,17 @@ def inverse_sqrt_psd(a: Tensor, iterations: int = 15) -> Tensor:
     return z / torch.sqrt(scale)
 
 
-def joint_normalize(h_a: Tensor, h_b: Tensor, mode: str = "whiten", *,
-                    shrinkage: float = 0.1, shrink_to: str = "isotropic", var_floor: float = 0.0,
-                    keep_trace: bool = False, eps: float = 1e-5) -> tuple[Tensor, Tensor]:
+def joint_normalize(
+    h_a: Tensor,
+    h_b: Tensor,
+    mode: str = "whiten",
+    *,
+    shrinkage: float = 0.1,
+    shrink_to: str = "isotropic",
+    var_floor: float = 0.0,
+    keep_trace: bool = False,
+    eps: float = 1e-5,
+) -> tuple[Tensor, Tensor]:
     """Put A (N_a, d) and B (N_b, d) GURs on one common scale: statistics of the JOINT A+B batch.
 
     Why: measured in raw GUR space, the critic's distance and the l2 pull both fall when the
@@ -257,14 +265,16 @@ def joint_normalize(h_a: Tensor, h_b: Tensor, mode: str = "whiten", *,
         elif shrink_to == "isotropic":
             target = torch.diagonal(cov).mean() * eye
         else:
-            raise ValueError(f"joint_normalize: shrink_to must be 'isotropic' or 'diagonal', got {shrink_to!r}")
+            raise ValueError(
+                f"joint_normalize: shrink_to must be 'isotropic' or 'diagonal', got {shrink_to!r}"
+            )
         cov = (1.0 - shrinkage) * cov + shrinkage * target + eps * eye
         chol = torch.linalg.cholesky(cov)  # (d, d) lower
         # z = centred L^-T, i.e. solve L z^T = centred^T
         z = torch.linalg.solve_triangular(chol, centred.t(), upper=False).t()  # (N, d)
     if keep_trace:
         z = z / torch.sqrt(z.pow(2).mean(dim=0).mean() + eps)  # z is centred: trace = d
-    return z[: h_a.size(0)], z[h_a.size(0):]
+    return z[: h_a.size(0)], z[h_a.size(0) :]
 
 
 def uniformity(h: Tensor, t: float = 2.0) -> Tensor:

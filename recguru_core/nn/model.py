@@ -22,6 +22,7 @@ What the trainer composes (nothing here reads files, samples batches or steps op
     q   = model.cdsrec_hidden(d, history, mem, mask)             (B, L', d), q_t predicts item t+1
     s   = model.score_items(d, q, candidates)                    eq. 11, for BPR (eq. 12) / eval
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -90,8 +91,18 @@ class ModelConfig:
             kind = {"int": int, "float": (int, float), "bool": bool}[f.type]
             if isinstance(value, bool) != (f.type == "bool") or not isinstance(value, kind):
                 raise RecGuruError(f"model config: {f.name} must be {f.type}, got {value!r}")
-        positive = ["max_len", "d_model", "n_heads", "n_layers", "d_ff", "disc_hidden",
-                    "disc_layers", "neg_softmax", "cdsrec_layers", "short_len"]
+        positive = [
+            "max_len",
+            "d_model",
+            "n_heads",
+            "n_layers",
+            "d_ff",
+            "disc_hidden",
+            "disc_layers",
+            "neg_softmax",
+            "cdsrec_layers",
+            "short_len",
+        ]
         for name in positive:
             if getattr(self, name) < 1:
                 raise RecGuruError(f"model config: {name} must be >= 1, got {getattr(self, name)}")
@@ -165,8 +176,9 @@ class RecGURU(nn.Module):
         c = self.config = config
         blocks = dict(d_model=c.d_model, n_heads=c.n_heads, d_ff=c.d_ff, dropout=c.dropout)
         self.embeddings = nn.ModuleList(
-            DomainEmbedding(n_items=c.n_items(d), n_positions=c.max_len + 2,
-                            d_model=c.d_model, dropout=c.dropout)
+            DomainEmbedding(
+                n_items=c.n_items(d), n_positions=c.max_len + 2, d_model=c.d_model, dropout=c.dropout
+            )
             for d in (0, 1)
         )
         self.encoder = Encoder(n_layers=c.n_layers, **blocks)  # shared by both domains
@@ -200,8 +212,8 @@ class RecGURU(nn.Module):
         (tied) by encoder, decoders and CDSRec, so they form their own group."""
         return {
             "embeddings": list(self.embeddings.parameters()),
-            "encoder": list(self.encoder.parameters()) + (
-                [] if self.config.shared_encoder else list(self.encoder_b.parameters())),
+            "encoder": list(self.encoder.parameters())
+            + ([] if self.config.shared_encoder else list(self.encoder_b.parameters())),
             "decoders": list(self.decoders.parameters()),
             "cdsrec": list(self.cdsrec.parameters()),
         }
@@ -249,8 +261,12 @@ class RecGURU(nn.Module):
         out = self.decoders[d](x, dec_in, h[:, None, :])  # (B, L-1, d)
         real = items != PAD  # (B, L-1)
         return sampled_softmax_loss(
-            out[real], items[real], self.item_embeddings(d),
-            n_negatives=self.config.neg_softmax, n_items=n_items, generator=generator,
+            out[real],
+            items[real],
+            self.item_embeddings(d),
+            n_negatives=self.config.neg_softmax,
+            n_items=n_items,
+            generator=generator,
         )
 
     # ------------------------------------------------------------------ CDSRec
@@ -279,7 +295,12 @@ class RecGURU(nn.Module):
         return memory, mask  # (B, 2, d), (B, 2)
 
     def cdsrec_hidden(
-        self, domain: int, items: Tensor, memory: Tensor, memory_mask: Tensor | None = None, *,
+        self,
+        domain: int,
+        items: Tensor,
+        memory: Tensor,
+        memory_mask: Tensor | None = None,
+        *,
         return_attention: bool = False,
     ) -> Tensor | tuple[Tensor, Tensor]:
         """Causal CDSRec states: items (B, L) left-padded history WITHOUT eos, memory (B, M, d),
@@ -292,7 +313,7 @@ class RecGURU(nn.Module):
         explanations (an argument, not a hook, so concurrent callers never see each other's).
         """
         d = self._domain(domain)
-        items = items[:, -self.config.short_len:]  # (B, L')
+        items = items[:, -self.config.short_len :]  # (B, L')
         x = self.embeddings[d](items)  # (B, L', d)
         return self.cdsrec[d](x, items, memory, memory_mask, return_attention=return_attention)
 
@@ -329,9 +350,7 @@ class Discriminator(nn.Module):
     penalty is per sample and batch norm would couple the samples.
     """
 
-    def __init__(
-        self, *, d_in: int, hidden: int = 128, n_layers: int = 4, dropout: float = 0.0
-    ) -> None:
+    def __init__(self, *, d_in: int, hidden: int = 128, n_layers: int = 4, dropout: float = 0.0) -> None:
         super().__init__()
         dims = [d_in] + [hidden] * (n_layers - 1) + [1]
         layers: list[nn.Module] = []
@@ -345,8 +364,12 @@ class Discriminator(nn.Module):
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> Discriminator:
-        return cls(d_in=config.d_model, hidden=config.disc_hidden,
-                   n_layers=config.disc_layers, dropout=config.disc_dropout)
+        return cls(
+            d_in=config.d_model,
+            hidden=config.disc_hidden,
+            n_layers=config.disc_layers,
+            dropout=config.disc_dropout,
+        )
 
     def forward(self, h: Tensor) -> Tensor:
         return self.net(h).squeeze(-1)  # (B,)

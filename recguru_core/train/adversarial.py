@@ -16,6 +16,7 @@ Every step also returns the health statistics of `health.py` (critic accuracy, t
 share of the critic loss, the critic's gradient norm, the GUR variance per dimension), which
 `recguru evaluate --health` and the app's GAN-health panel read from the history.
 """
+
 from __future__ import annotations
 
 import time
@@ -40,6 +41,7 @@ def encode(t, domain: int, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor
     with gur_mode(t.model):
         return seq, t.model.encode(domain, seq)
 
+
 def critic_update(t, h_a: torch.Tensor, h_b: torch.Tensor) -> dict:
     """One critic step on fixed GURs h_a (B, d), h_b (B, d); the penalty is taken on the same
     normalised inputs the critic scores."""
@@ -52,20 +54,37 @@ def critic_update(t, h_a: torch.Tensor, h_b: torch.Tensor) -> dict:
     total.backward()
     grad = health.grad_norm(t.critic.parameters())  # before averaging and clipping
     names = ("critic", "gp", "wasserstein", "critic_acc", "gp_share", "critic_grad")
-    values = dict(zip(names, host_floats(  # one host sync for every logged value
-        loss, gp, losses.wasserstein_estimate(d_a, d_b), health.critic_accuracy(d_a, d_b),
-        health.penalty_share(loss, gp, t.cfg.gp_weight), grad)))
+    values = dict(
+        zip(
+            names,
+            host_floats(  # one host sync for every logged value
+                loss,
+                gp,
+                losses.wasserstein_estimate(d_a, d_b),
+                health.critic_accuracy(d_a, d_b),
+                health.penalty_share(loss, gp, t.cfg.gp_weight),
+                grad,
+            ),
+        )
+    )
     t.check_finite(critic=values["critic"], gradient_penalty=values["gp"])
     t.optimizer_step(t.opt_dis)
     return values
 
+
 def normalize(t, h_a: torch.Tensor, h_b: torch.Tensor, shrinkage: float | None = None):
     """The common scale critic and l2 pull compare GURs on (TrainConfig.adv_norm);
     `shrinkage` overrides adv_shrink (the l2 pull's own, l2_shrink)."""
-    return losses.joint_normalize(h_a, h_b, t.cfg.adv_norm, var_floor=t.cfg.adv_var_floor,
-                                  shrinkage=t.cfg.adv_shrink if shrinkage is None else shrinkage,
-                                  shrink_to=t.cfg.adv_shrink_to,
-                                  keep_trace=t.cfg.adv_keep_trace)
+    return losses.joint_normalize(
+        h_a,
+        h_b,
+        t.cfg.adv_norm,
+        var_floor=t.cfg.adv_var_floor,
+        shrinkage=t.cfg.adv_shrink if shrinkage is None else shrinkage,
+        shrink_to=t.cfg.adv_shrink_to,
+        keep_trace=t.cfg.adv_keep_trace,
+    )
+
 
 def critic_steps(t, rng) -> dict:
     """CRITIC_ITERS critic updates. The encoder is fixed while they run, so one fresh A and
@@ -78,6 +97,7 @@ def critic_steps(t, rng) -> dict:
     for _ in range(t.cfg.critic_iters):
         stats = critic_update(t, h_a, h_b)
     return stats  # the last critic step's values are logged
+
 
 def generator_step(t, rng) -> dict:
     """One update of embeddings + encoder + decoders on eq. 13; the critic is frozen.
@@ -114,14 +134,32 @@ def generator_step(t, rng) -> dict:
         decor = losses.decorrelation(cloud) if t.cfg.w_decor > 0 else zero
         unif = losses.uniformity(cloud) if t.cfg.w_unif > 0 else zero
     with torch.no_grad():  # spread and spectrum of the raw GUR cloud: shrinking or losing
-        spread = (cloud.std(dim=0).mean(), health.relative_min_variance(cloud),  # rank =
-                  *spectrum_torch(cloud))                                         # fake alignment
-    names = ("rec_A", "rec_B", "gen_adv", "l2", "decor", "unif",
-             "gur_std", "gur_min_var", "gur_erank", "gur_top3")
+        spread = (
+            cloud.std(dim=0).mean(),
+            health.relative_min_variance(cloud),  # rank =
+            *spectrum_torch(cloud),
+        )  # fake alignment
+    names = (
+        "rec_A",
+        "rec_B",
+        "gen_adv",
+        "l2",
+        "decor",
+        "unif",
+        "gur_std",
+        "gur_min_var",
+        "gur_erank",
+        "gur_top3",
+    )
     values = dict(zip(names, host_floats(rec_a, rec_b, adv, l2, decor, unif, *spread)))  # 1 sync
     t.check_finite(**{k: values[k] for k in names[:6]})
-    loss = (t.cfg.w_rec * (rec_a + rec_b) + t.cfg.w_adv * adv + t.cfg.w_l2 * l2
-            + t.cfg.w_decor * decor + t.cfg.w_unif * unif)
+    loss = (
+        t.cfg.w_rec * (rec_a + rec_b)
+        + t.cfg.w_adv * adv
+        + t.cfg.w_l2 * l2
+        + t.cfg.w_decor * decor
+        + t.cfg.w_unif * unif
+    )
     t.opt_gen.zero_grad(set_to_none=True)
     loss.backward()
     t.optimizer_step(t.opt_gen)
@@ -130,6 +168,7 @@ def generator_step(t, rng) -> dict:
         if not weight:
             del values[key]
     return values
+
 
 def warm_up_critic(t, rng):
     """`critic_warmup` critic steps on the frozen pre-trained encoder, before any generator
@@ -142,13 +181,17 @@ def warm_up_critic(t, rng):
     B = t.cfg.batch_size
     for k in range(t.cfg.critic_warmup):
         lo = distributed.rank() * B  # this rank's share of W * B shared draws
-        pick = [torch.from_numpy(rng.integers(0, len(t), B * distributed.world_size())[lo:lo + B])
-                .to(t.device) for t in table]
+        pick = [
+            torch.from_numpy(rng.integers(0, len(t), B * distributed.world_size())[lo : lo + B]).to(t.device)
+            for t in table
+        ]
         stats = critic_update(t, table[0][pick[0]], table[1][pick[1]])
         if (k + 1) % 10 == 0 or k + 1 == t.cfg.critic_warmup:
-            yield t.record({"event": "critic_warmup", "warmup_step": k + 1, **stats},
-                               time.perf_counter() - t0)
+            yield t.record(
+                {"event": "critic_warmup", "warmup_step": k + 1, **stats}, time.perf_counter() - t0
+            )
             t0 = time.perf_counter()
+
 
 def run_unit(t, rng):
     t.model.train()
@@ -161,6 +204,6 @@ def run_unit(t, rng):
         critic_stats = critic_steps(t, rng)
         gen_stats = generator_step(t, rng)
         t.global_step += 1
-        yield t.record({"phase_step": k + 1, **critic_stats, **gen_stats, "lr": t.cfg.adv_lr},
-                           time.perf_counter() - t0)
-
+        yield t.record(
+            {"phase_step": k + 1, **critic_stats, **gen_stats, "lr": t.cfg.adv_lr}, time.perf_counter() - t0
+        )

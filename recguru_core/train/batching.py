@@ -1,6 +1,7 @@
 """Row indices -> model-ready tensors on the device: encoder inputs (trimmed left padding,
 eos), causal histories, the other domain's GUR of overlapped users, and the leakage-free
 phase-3 batch (see training.py for what may be read when)."""
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,9 @@ from ..nn.model import ModelConfig, RecGURU
 from . import distributed
 
 
-def epoch_batches(rng: np.random.Generator, rows: np.ndarray, lengths: np.ndarray, n_steps: int,
-                  batch: int) -> np.ndarray:
+def epoch_batches(
+    rng: np.random.Generator, rows: np.ndarray, lengths: np.ndarray, n_steps: int, batch: int
+) -> np.ndarray:
     """(n_steps, batch) row indices of one epoch for this rank: shuffled passes over `rows` (a
     smaller domain cycles), length-bucketed so that each batch holds users of similar length.
 
@@ -32,7 +34,7 @@ def epoch_batches(rng: np.random.Generator, rows: np.ndarray, lengths: np.ndarra
     window = 32 * batch
     chunks = []
     for lo in range(0, need, window):
-        chunk = stream[lo:lo + window]
+        chunk = stream[lo : lo + window]
         chunks.append(chunk[np.argsort(lengths[chunk], kind="stable")].reshape(-1, batch))
     batches = np.concatenate(chunks)
     return distributed.shard_batches(batches[rng.permutation(len(batches))])
@@ -58,11 +60,13 @@ class Batcher:
         return self._tensor(left_padded(dom.offsets, dom.items, rows, ends, self.cfg.max_len, dom.eos))
 
     def history(self, domain: int, rows: np.ndarray, split: str) -> torch.Tensor:
-        return self._tensor(self.data.domain(domain).inputs(rows, split, eos=False,
-                                                            max_len=self.cfg.short_len))
+        return self._tensor(
+            self.data.domain(domain).inputs(rows, split, eos=False, max_len=self.cfg.short_len)
+        )
 
-    def other_gur(self, model: RecGURU, domain: int, rows: np.ndarray,
-                  cache: list[torch.Tensor] | None = None):
+    def other_gur(
+        self, model: RecGURU, domain: int, rows: np.ndarray, cache: list[torch.Tensor] | None = None
+    ):
         """GURs of the same users in the other domain (training history) and a validity mask.
         With `cache` (all_gurs of both domains) they are looked up instead of encoded."""
         partner = self.partner[domain][rows]
@@ -84,8 +88,12 @@ class Batcher:
             return torch.zeros(0, self.cfg.d_model, device=self.device)
         # shortest histories first (a batch is padded to its longest), then back in row order
         order = np.argsort(dom.lengths, kind="stable")
-        out = torch.cat([model.encode(domain, self.encoder_input(domain, order[lo:lo + batch], split)).float()
-                         for lo in range(0, dom.n_users, batch)])
+        out = torch.cat(
+            [
+                model.encode(domain, self.encoder_input(domain, order[lo : lo + batch], split)).float()
+                for lo in range(0, dom.n_users, batch)
+            ]
+        )
         result = torch.empty_like(out)
         result[torch.from_numpy(order).to(out.device)] = out
         return result
@@ -103,8 +111,12 @@ class Batcher:
         hist = np.where(valid, dom.items[np.clip(base + pos, 0, None)], 0)
         target = np.where(valid, dom.items[np.clip(base + pos + 1, 0, None)], 0)
         train_on = valid & (pos + 1 >= cut[:, None])
-        return (self.prefix_input(domain, rows, cut), self._tensor(hist), self._tensor(target),
-                self._tensor(train_on))
+        return (
+            self.prefix_input(domain, rows, cut),
+            self._tensor(hist),
+            self._tensor(target),
+            self._tensor(train_on),
+        )
 
 
 def host_floats(*values: torch.Tensor | float) -> list[float]:

@@ -29,6 +29,7 @@ Sections (version 1; every reader - CLI, app, benchmarks - goes through `load_ch
 | alignment      | dict, optional        | cli `project`     | analysis.compare_snapshots of before/after              |
 | baselines      | dict, optional        | benchmark         | {display name: {test, test_full: {A, B: {metric}}}}     |
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -64,8 +65,12 @@ SECTION_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
 
 def to_payload(state: dict) -> dict:
     """A trainer state (or any checkpoint dict) with the file header."""
-    return {**state, "format": FORMAT, "version": VERSION,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    return {
+        **state,
+        "format": FORMAT,
+        "version": VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def save_checkpoint(path: str | Path, payload: dict) -> None:
@@ -89,9 +94,7 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle refusals, truncated zip, not a torch file at all
-        raise CheckpointError(
-            f"{path}: not a loadable RecGURU checkpoint ({_load_failure(exc)})"
-        ) from None
+        raise CheckpointError(f"{path}: not a loadable RecGURU checkpoint ({_load_failure(exc)})") from None
     return validate_checkpoint(ckpt, str(path))
 
 
@@ -100,6 +103,7 @@ def compact_checkpoint(ckpt: dict) -> dict:
     snapshots in float16 (readers upcast; a projection or probe does not need more digits)
     and evaluation candidates in int16 when the catalogue fits (lossless). Weights, metrics
     and every stored result are unchanged."""
+
     def half(x):
         if isinstance(x, torch.Tensor) and x.dtype == torch.float32:
             return x.half()
@@ -176,8 +180,12 @@ def _history_problem(history: list) -> str | None:
                 ok = value is None or _is_number(value)
             if not ok or not isinstance(key, str):
                 return f"history entry {i} field {key!r} is {value!r:.40}, expected " + (
-                    "one of " + ", ".join(PHASES) if key == "phase" else
-                    "text" if key in HISTORY_TEXT_FIELDS else "a number")
+                    "one of " + ", ".join(PHASES)
+                    if key == "phase"
+                    else "text"
+                    if key in HISTORY_TEXT_FIELDS
+                    else "a number"
+                )
     return None
 
 
@@ -191,13 +199,19 @@ def _metrics_problem(section, what: str, triple: bool = False) -> str | None:
             return f"{what}[{split!r}] is a {type(domains).__name__}, expected {{A, B: {{metric: number}}}}"
         for domain, values in domains.items():
             if not isinstance(values, dict):
-                return f"{what}[{split!r}][{domain!r}] is a {type(values).__name__}, expected {{metric: number}}"
+                return (
+                    f"{what}[{split!r}][{domain!r}] is a {type(values).__name__}, expected {{metric: number}}"
+                )
             for metric, value in values.items():
-                ok = (isinstance(value, (list, tuple)) and len(value) == 3
-                      and all(map(_is_number, value))) if triple else _is_number(value)
+                ok = (
+                    (isinstance(value, (list, tuple)) and len(value) == 3 and all(map(_is_number, value)))
+                    if triple
+                    else _is_number(value)
+                )
                 if not ok:
-                    return (f"{what}[{split!r}][{domain!r}][{metric!r}] is {value!r:.40}, expected "
-                            + ("[mean, low, high]" if triple else "a number"))
+                    return f"{what}[{split!r}][{domain!r}][{metric!r}] is {value!r:.40}, expected " + (
+                        "[mean, low, high]" if triple else "a number"
+                    )
     return None
 
 
@@ -208,8 +222,10 @@ def validate_checkpoint(ckpt, name: str = "checkpoint") -> dict:
         raise CheckpointError(f"{name}: not a RecGURU Explorer checkpoint (missing format {FORMAT!r})")
     version = ckpt.get("version")
     if not isinstance(version, int) or version > VERSION:
-        raise CheckpointError(f"{name}: checkpoint version {version} is newer than this program "
-                              f"understands ({VERSION}); upgrade recguru_core")
+        raise CheckpointError(
+            f"{name}: checkpoint version {version} is newer than this program "
+            f"understands ({VERSION}); upgrade recguru_core"
+        )
     for key in REQUIRED:
         if key not in ckpt:
             raise CheckpointError(f"{name}: checkpoint lacks the {key!r} section")
@@ -220,8 +236,10 @@ def validate_checkpoint(ckpt, name: str = "checkpoint") -> dict:
         if key not in ckpt or (nullable and ckpt[key] is None):
             continue
         if not isinstance(ckpt[key], types):
-            raise CheckpointError(f"{name}: section {key!r} is a {type(ckpt[key]).__name__}, "
-                                  f"expected {' or '.join(t.__name__ for t in types)}")
+            raise CheckpointError(
+                f"{name}: section {key!r} is a {type(ckpt[key]).__name__}, "
+                f"expected {' or '.join(t.__name__ for t in types)}"
+            )
     if "status" in ckpt and ckpt["status"] not in STATUSES:
         raise CheckpointError(f"{name}: status {ckpt['status']!r}: expected one of {', '.join(STATUSES)}")
     for key in ("model", "train", "data"):
@@ -253,9 +271,11 @@ def check_finite_weights(ckpt: dict, name: str = "checkpoint") -> None:
     if bad:
         first, tensor = next(iter(bad.items()))
         n_bad = int((~torch.isfinite(tensor)).sum())
-        raise CheckpointError(f"{name}: {len(bad)} of {len(ckpt['model'])} weight tensors hold NaN "
-                              f"or infinite values (e.g. {first}: {n_bad} of {tensor.numel()}); the "
-                              "run diverged, so it has nothing to show")
+        raise CheckpointError(
+            f"{name}: {len(bad)} of {len(ckpt['model'])} weight tensors hold NaN "
+            f"or infinite values (e.g. {first}: {n_bad} of {tensor.numel()}); the "
+            "run diverged, so it has nothing to show"
+        )
 
 
 def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu"):
@@ -268,7 +288,8 @@ def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu"):
         raise CheckpointError(
             "checkpoint weights do not match this version of the model "
             f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
-            f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}); retrain it")
+            f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}); retrain it"
+        )
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as exc:

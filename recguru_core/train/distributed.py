@@ -37,6 +37,7 @@ phase-3 cuts) comes from per-rank seeds (`rank_seed`). Evaluation scores a conti
 users per rank and `all_gather_array` puts the per-user ranks back in user order with no
 padding, so metrics equal the 1-process ones.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -49,9 +50,25 @@ import torch.distributed as dist
 
 from ..common.errors import RecGuruError
 
-__all__ = ["active", "all_gather_array", "any_flag", "average_gradients", "barrier",
-           "broadcast_parameters", "check_in_sync", "init", "is_main", "launched", "local_steps",
-           "rank", "rank_seed", "shard_batches", "shard_rows", "shutdown", "world_size"]
+__all__ = [
+    "active",
+    "all_gather_array",
+    "any_flag",
+    "average_gradients",
+    "barrier",
+    "broadcast_parameters",
+    "check_in_sync",
+    "init",
+    "is_main",
+    "launched",
+    "local_steps",
+    "rank",
+    "rank_seed",
+    "shard_batches",
+    "shard_rows",
+    "shutdown",
+    "world_size",
+]
 
 _state: dict = {"device": None}  # the collectives' device once init() ran
 
@@ -88,8 +105,9 @@ def init(device: str = "auto") -> None:
         if not torch.cuda.is_available():
             raise RecGuruError(f"device {device!r} requested but CUDA is not available")
         if local >= torch.cuda.device_count():
-            raise RecGuruError(f"LOCAL_RANK {local} but only {torch.cuda.device_count()} GPU(s); "
-                               "lower --nproc_per_node")
+            raise RecGuruError(
+                f"LOCAL_RANK {local} but only {torch.cuda.device_count()} GPU(s); lower --nproc_per_node"
+            )
         torch.cuda.set_device(local)  # "cuda" now means this rank's GPU
         _state["device"] = torch.device("cuda", local)
         backend = "nccl"
@@ -122,6 +140,7 @@ def _device() -> torch.device:
 
 # ----------------------------------------------------------------------------- collectives
 
+
 def average_gradients(params: Sequence[torch.nn.Parameter]) -> None:
     """Replace every `.grad` of `params` by its mean over ranks, in one all-reduce of a flat
     buffer: [values of every parameter (zeros where .grad is None) | one presence flag per
@@ -134,7 +153,7 @@ def average_gradients(params: Sequence[torch.nn.Parameter]) -> None:
     offset = 0
     for k, (p, n) in enumerate(zip(params, sizes)):
         if p.grad is not None:
-            flat[offset:offset + n] = p.grad.detach().reshape(-1).float()
+            flat[offset : offset + n] = p.grad.detach().reshape(-1).float()
             flat[sum(sizes) + k] = 1.0
         offset += n
     dist.all_reduce(flat)
@@ -142,7 +161,7 @@ def average_gradients(params: Sequence[torch.nn.Parameter]) -> None:
     offset, total = 0, sum(sizes)
     for k, (p, n) in enumerate(zip(params, sizes)):
         if flat[total + k] > 0:
-            value = flat[offset:offset + n].view_as(p).to(p.dtype)
+            value = flat[offset : offset + n].view_as(p).to(p.dtype)
             if p.grad is None:
                 p.grad = value.clone()
             else:
@@ -170,9 +189,10 @@ def check_in_sync(modules: Sequence[torch.nn.Module]) -> None:
     sums = torch.stack([t.detach().double().sum() for t in tensors]).to(_device())
     both = torch.cat([sums, -sums])
     dist.all_reduce(both, op=dist.ReduceOp.MAX)
-    if not torch.equal(both[:len(sums)], -both[len(sums):]):
-        raise RecGuruError("the ranks' weights diverged (a gradient was not averaged); "
-                           "the last checkpoint is kept")
+    if not torch.equal(both[: len(sums)], -both[len(sums) :]):
+        raise RecGuruError(
+            "the ranks' weights diverged (a gradient was not averaged); the last checkpoint is kept"
+        )
 
 
 def check_same_data(fingerprint: str) -> None:
@@ -182,17 +202,20 @@ def check_same_data(fingerprint: str) -> None:
     fingerprint.data_fingerprint (16 hex digits), gathered once before the first step."""
     if world_size() == 1:
         return
-    mine = torch.tensor([int.from_bytes(bytes.fromhex(fingerprint), "big", signed=True)],
-                        dtype=torch.int64, device=_device())
+    mine = torch.tensor(
+        [int.from_bytes(bytes.fromhex(fingerprint), "big", signed=True)], dtype=torch.int64, device=_device()
+    )
     prints = [torch.zeros_like(mine) for _ in range(world_size())]
     dist.all_gather(prints, mine)
     texts = [int(t.item()).to_bytes(8, "big", signed=True).hex() for t in prints]
     odd = [r for r, t in enumerate(texts) if t != texts[0]]
     if odd:
         ranks = ", ".join(map(str, odd))
-        raise RecGuruError(f"rank(s) {ranks} loaded other data than rank 0 (data fingerprint "
-                           f"{texts[odd[0]]} vs {texts[0]}); every rank must read the same source "
-                           "files; nothing was trained or saved")
+        raise RecGuruError(
+            f"rank(s) {ranks} loaded other data than rank 0 (data fingerprint "
+            f"{texts[odd[0]]} vs {texts[0]}); every rank must read the same source "
+            "files; nothing was trained or saved"
+        )
 
 
 def any_flag(flag: bool) -> bool:
@@ -219,7 +242,7 @@ def all_gather_array(array: np.ndarray) -> np.ndarray:
     lengths = [int(x.item()) for x in lengths]
     longest = max(lengths)
     local = torch.zeros(longest, dtype=torch.float64, device=device)  # int64 ranks fit exactly
-    local[:len(array)] = torch.from_numpy(array.astype(np.float64)).to(device)
+    local[: len(array)] = torch.from_numpy(array.astype(np.float64)).to(device)
     parts = [torch.zeros_like(local) for _ in range(world_size())]
     dist.all_gather(parts, local)
     out = np.concatenate([p[:k].cpu().numpy() for p, k in zip(parts, lengths)])
@@ -228,6 +251,7 @@ def all_gather_array(array: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- sharding
 
+
 def shard_batches(batches: np.ndarray) -> np.ndarray:
     """(n_steps * W, B) batch plan identical on every rank -> this rank's (n_steps, B) slice:
     batches rank, rank + W, rank + 2W, ... Disjoint across ranks, equal counts everywhere.
@@ -235,7 +259,7 @@ def shard_batches(batches: np.ndarray) -> np.ndarray:
     w = world_size()
     if w == 1:
         return batches
-    return batches[rank()::w][: len(batches) // w]
+    return batches[rank() :: w][: len(batches) // w]
 
 
 def local_steps(total: int) -> int:

@@ -18,6 +18,7 @@ Per step (adversarial.py records them):
 Verdicts (`diagnose(history, snapshots)`): one row per check with a value, a status (ok / warn / bad /
 n/a) and what to try, in plain words.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,8 +64,9 @@ OK, WARN, BAD, NA = "ok", "warn", "bad", "n/a"
 
 def _series(history: list[dict], key: str, *, event: str | None = None) -> np.ndarray:
     rows = [r for r in history if r.get("phase") == "adversarial" and r.get("event") == event]
-    return np.array([float(r[key]) for r in rows if isinstance(r.get(key), (int, float))
-                     and math.isfinite(float(r[key]))])
+    return np.array(
+        [float(r[key]) for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(float(r[key]))]
+    )
 
 
 def _mean(values: np.ndarray, part: slice) -> float:
@@ -86,13 +88,27 @@ def wasserstein_trend(w: np.ndarray) -> dict:
     peak = float(w[peak_at])
     value = f"{first:.3g} → peak {peak:.3g} at step {peak_at + 1} → {last:.3g}"
     if last > 0.8 * peak and peak_at >= len(w) - 2 * tenth and last > first:
-        return _row("Wasserstein trend", value, BAD, "still rising at the end: the critic is winning",
-                    "raise w_adv or adv_lr, or lower critic_lr; a longer phase may also let it fall")
+        return _row(
+            "Wasserstein trend",
+            value,
+            BAD,
+            "still rising at the end: the critic is winning",
+            "raise w_adv or adv_lr, or lower critic_lr; a longer phase may also let it fall",
+        )
     if last < 0.6 * peak:
-        return _row("Wasserstein trend", value, OK,
-                    "rises, then falls: the encoder catches up with the critic (paper, Figure 2)")
-    return _row("Wasserstein trend", value, WARN, "no clear fall yet",
-                "run more adv_steps, or check the critic accuracy below")
+        return _row(
+            "Wasserstein trend",
+            value,
+            OK,
+            "rises, then falls: the encoder catches up with the critic (paper, Figure 2)",
+        )
+    return _row(
+        "Wasserstein trend",
+        value,
+        WARN,
+        "no clear fall yet",
+        "run more adv_steps, or check the critic accuracy below",
+    )
 
 
 # The rank check: phase 2 must not buy its alignment with dimensions (issue 18's thresholds,
@@ -111,30 +127,50 @@ def rank_check(history: list[dict], before: tuple | None = None, after: tuple | 
     else:
         rank, top3 = _series(history, "gur_erank"), _series(history, "gur_top3")
         if len(rank) < 2 or len(top3) < 2:
-            return _row("GUR rank kept (effective rank, top-3 share)", "not recorded", NA,
-                        "no per-step spectrum and no before/after snapshots")
+            return _row(
+                "GUR rank kept (effective rank, top-3 share)",
+                "not recorded",
+                NA,
+                "no per-step spectrum and no before/after snapshots",
+            )
         tenth = slice(0, max(1, len(rank) // 10)), slice(-max(1, len(rank) // 10), None)
         r0, r1 = _mean(rank, tenth[0]), _mean(rank, tenth[1])
         t0, t1 = _mean(top3, tenth[0]), _mean(top3, tenth[1])
         where = "phase-2 batches"
     ratio, rise = r1 / max(r0, 1e-12), t1 - t0
-    value = (f"effective rank {r0:.1f} → {r1:.1f} (×{ratio:.2f}), top-3 share {t0:.2f} → {t1:.2f} "
-             f"({where})")
-    advice = ("use the rank-keeping recipe (l2_shrink=0, w_decor=0.1: the defaults since issue 18, "
-              "docs/design.md) or raise w_decor; read AUC only beside the effective rank")
+    value = f"effective rank {r0:.1f} → {r1:.1f} (×{ratio:.2f}), top-3 share {t0:.2f} → {t1:.2f} ({where})"
+    advice = (
+        "use the rank-keeping recipe (l2_shrink=0, w_decor=0.1: the defaults since issue 18, "
+        "docs/design.md) or raise w_decor; read AUC only beside the effective rank"
+    )
     level, why = collapse_level(ratio, rise)
     if why == "collapsed":
-        return _row("GUR rank kept", value, BAD,
-                    "the GUR collapsed onto a few directions: a lower domain AUC here is lost "
-                    "information, not alignment", advice)
+        return _row(
+            "GUR rank kept",
+            value,
+            BAD,
+            "the GUR collapsed onto a few directions: a lower domain AUC here is lost "
+            "information, not alignment",
+            advice,
+        )
     if why == "lost":
-        return _row("GUR rank kept", value, BAD,
-                    f"the GUR lost dimensions (effective rank below {RANK_RATIO_BAD}x), though its "
-                    "variance did not pile into a few directions: part of the AUC drop may be "
-                    "information discarded", advice)
+        return _row(
+            "GUR rank kept",
+            value,
+            BAD,
+            f"the GUR lost dimensions (effective rank below {RANK_RATIO_BAD}x), though its "
+            "variance did not pile into a few directions: part of the AUC drop may be "
+            "information discarded",
+            advice,
+        )
     if level == "warn":
-        return _row("GUR rank kept", value, WARN, "the GUR lost some of its dimensions",
-                    "check the scree plot on the Alignment page; raise w_decor")
+        return _row(
+            "GUR rank kept",
+            value,
+            WARN,
+            "the GUR lost some of its dimensions",
+            "check the scree plot on the Alignment page; raise w_decor",
+        )
     return _row("GUR rank kept", value, OK, "the GUR kept its dimensions while it was aligned")
 
 
@@ -147,10 +183,14 @@ def pretrained_rank(rank: float, top3: float) -> dict:
     line says little about alignment (seen on MovieLens-100K, docs/design.md)."""
     value = f"effective rank {rank:.1f}, top-3 share {top3:.2f}"
     if rank < PRETRAINED_RANK_LOW or top3 > PRETRAINED_TOP3_HIGH:
-        return _row("GUR dimensions after pre-training", value, WARN,
-                    "the pre-trained GUR lives in a few directions already: alignment numbers "
-                    "after phase 2 say little", "pre-train longer or with pre_decor > 0; compare "
-                    "seeds")
+        return _row(
+            "GUR dimensions after pre-training",
+            value,
+            WARN,
+            "the pre-trained GUR lives in a few directions already: alignment numbers "
+            "after phase 2 say little",
+            "pre-train longer or with pre_decor > 0; compare seeds",
+        )
     return _row("GUR dimensions after pre-training", value, OK, "the pre-trained GUR uses many directions")
 
 
@@ -179,44 +219,83 @@ def diagnose(history: list[dict], snapshots: dict | None = None) -> list[dict]:
     if len(acc):
         late = _mean(acc, slice(-max(1, len(acc) // 5), None))
         status = BAD if late > 0.9 else WARN if late > 0.75 else OK
-        verdict = {BAD: "the critic separates the domains almost perfectly: they are not aligned",
-                   WARN: "the critic still tells the domains apart more often than not",
-                   OK: "the critic can barely tell A from B"}[status]
-        rows.append(_row("Critic accuracy (last 20 %)", f"{late:.2f}", status, verdict,
-                         "" if status == OK else "raise w_adv or adv_lr; lower critic_lr"))
+        verdict = {
+            BAD: "the critic separates the domains almost perfectly: they are not aligned",
+            WARN: "the critic still tells the domains apart more often than not",
+            OK: "the critic can barely tell A from B",
+        }[status]
+        rows.append(
+            _row(
+                "Critic accuracy (last 20 %)",
+                f"{late:.2f}",
+                status,
+                verdict,
+                "" if status == OK else "raise w_adv or adv_lr; lower critic_lr",
+            )
+        )
     else:
         rows.append(_row("Critic accuracy", "not recorded", NA, "this run predates the statistic"))
     share = _series(history, "gp_share")
     if len(share):
         mean = float(share.mean())
         status = WARN if mean > 0.8 else OK
-        rows.append(_row("Gradient-penalty share of the critic loss", f"{mean:.2f}", status,
-                         "the penalty dominates: the critic mostly learns to be Lipschitz"
-                         if status == WARN else "the critic loss is not swamped by its penalty",
-                         "lower gp_weight (WGAN-GP's default is 10)" if status == WARN else ""))
+        rows.append(
+            _row(
+                "Gradient-penalty share of the critic loss",
+                f"{mean:.2f}",
+                status,
+                "the penalty dominates: the critic mostly learns to be Lipschitz"
+                if status == WARN
+                else "the critic loss is not swamped by its penalty",
+                "lower gp_weight (WGAN-GP's default is 10)" if status == WARN else "",
+            )
+        )
     grad = _series(history, "critic_grad")
     if len(grad):
-        first, last = _mean(grad, slice(0, max(1, len(grad) // 10))), _mean(grad, slice(-max(1, len(grad) // 10), None))
+        first, last = (
+            _mean(grad, slice(0, max(1, len(grad) // 10))),
+            _mean(grad, slice(-max(1, len(grad) // 10), None)),
+        )
         status = WARN if last > 10 * max(first, 1e-12) or last < 0.01 * first else OK
-        rows.append(_row("Critic gradient norm", f"{first:.3g} → {last:.3g}", status,
-                         "changed by more than 10x: unstable critic" if status == WARN
-                         else "stable", "lower critic_lr or raise gp_weight" if status == WARN else ""))
+        rows.append(
+            _row(
+                "Critic gradient norm",
+                f"{first:.3g} → {last:.3g}",
+                status,
+                "changed by more than 10x: unstable critic" if status == WARN else "stable",
+                "lower critic_lr or raise gp_weight" if status == WARN else "",
+            )
+        )
     collapse = _series(history, "gur_min_var")
     if len(collapse):
         last = _mean(collapse, slice(-max(1, len(collapse) // 10), None))
         status = BAD if last < 0.01 else WARN if last < 0.05 else OK
-        rows.append(_row("GUR variance per dimension (min / mean)", f"{last:.3f}", status,
-                         "some dimensions collapsed: information is discarded, not aligned"
-                         if status != OK else "no dimension collapsed",
-                         "lower w_adv, or use adv_norm=standardize/whiten" if status != OK else ""))
+        rows.append(
+            _row(
+                "GUR variance per dimension (min / mean)",
+                f"{last:.3f}",
+                status,
+                "some dimensions collapsed: information is discarded, not aligned"
+                if status != OK
+                else "no dimension collapsed",
+                "lower w_adv, or use adv_norm=standardize/whiten" if status != OK else "",
+            )
+        )
     spread = _series(history, "gur_std")
     if len(spread) >= 2:
         ratio = _mean(spread, slice(-max(1, len(spread) // 10), None)) / max(spread[0], 1e-12)
         status = BAD if ratio < 0.2 else OK
-        rows.append(_row("GUR spread (end / start)", f"{ratio:.2f}", status,
-                         "the GUR cloud shrank: raw-space distances fake alignment" if status == BAD
-                         else "the cloud kept its scale",
-                         "use adv_norm=standardize or whiten" if status == BAD else ""))
+        rows.append(
+            _row(
+                "GUR spread (end / start)",
+                f"{ratio:.2f}",
+                status,
+                "the GUR cloud shrank: raw-space distances fake alignment"
+                if status == BAD
+                else "the cloud kept its scale",
+                "use adv_norm=standardize or whiten" if status == BAD else "",
+            )
+        )
     if any(r.get("phase") == "adversarial" for r in history) or snapshots:
         before, after = (snapshot_spectrum((snapshots or {}).get(k)) for k in ("before", "after"))
         rows.append(rank_check(history, before, after))
@@ -228,10 +307,17 @@ def diagnose(history: list[dict], snapshots: dict | None = None) -> list[dict]:
 
 def _reconstruction_cost(history: list[dict]) -> dict:
     """Reconstruction loss at the end of phase 2 vs the end of phase 1 (what alignment cost)."""
+
     def tail(phase: str) -> float:
-        rows = [r for r in history if r.get("phase") == phase and "event" not in r
-                and isinstance(r.get("rec_A"), (int, float)) and isinstance(r.get("rec_B"), (int, float))]
-        rows = rows[-max(1, len(rows) // 10):]
+        rows = [
+            r
+            for r in history
+            if r.get("phase") == phase
+            and "event" not in r
+            and isinstance(r.get("rec_A"), (int, float))
+            and isinstance(r.get("rec_B"), (int, float))
+        ]
+        rows = rows[-max(1, len(rows) // 10) :]
         return float(np.mean([r["rec_A"] + r["rec_B"] for r in rows])) if rows else float("nan")
 
     before, after = tail("pretrain"), tail("adversarial")
@@ -239,17 +325,25 @@ def _reconstruction_cost(history: list[dict]) -> dict:
         return _row("Reconstruction cost of alignment", "n/a", NA, "no phase-1/phase-2 step records")
     change = after / max(before, 1e-12) - 1
     status = BAD if change > 0.5 else WARN if change > 0.15 else OK
-    return _row("Reconstruction cost of alignment", f"{before:.3f} → {after:.3f} ({change:+.0%})",
-                status, {OK: "alignment costs little reconstruction",
-                         WARN: "alignment costs some reconstruction",
-                         BAD: "alignment costs much reconstruction"}[status],
-                "" if status == OK else "lower w_adv or w_l2, or raise w_rec")
+    return _row(
+        "Reconstruction cost of alignment",
+        f"{before:.3f} → {after:.3f} ({change:+.0%})",
+        status,
+        {
+            OK: "alignment costs little reconstruction",
+            WARN: "alignment costs some reconstruction",
+            BAD: "alignment costs much reconstruction",
+        }[status],
+        "" if status == OK else "lower w_adv or w_l2, or raise w_rec",
+    )
 
 
 def format_health(rows: list[dict]) -> str:
     mark = {OK: "ok  ", WARN: "warn", BAD: "BAD ", NA: "n/a "}
     lines = []
     for r in rows:
-        lines.append(f"[{mark[r['status']]}] {r['check']}: {r['value']} - {r['verdict']}"
-                     + (f" (try: {r['advice']})" if r["advice"] else ""))
+        lines.append(
+            f"[{mark[r['status']]}] {r['check']}: {r['value']} - {r['verdict']}"
+            + (f" (try: {r['advice']})" if r["advice"] else "")
+        )
     return "\n".join(lines)

@@ -6,6 +6,7 @@ path that cannot be written fails in the first second, not after the first unit 
                                    without --force; orphaned temp files of killed saves removed
     resume_mismatch(ckpt, ...)     what a --resume command line asks for that the saved run is not
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,9 @@ def check_writable(out: str | Path, what: str = "--out") -> Path:
     if str(out).strip() == "" or path.name in ("", ".", ".."):
         raise RecGuruError(f"{what} {str(out)!r}: expected a file path, e.g. runs/model.pt")
     if path.is_dir():
-        raise RecGuruError(f"{what} {out}: is a directory; expected a file path inside it, "
-                           f"e.g. {path / 'model.pt'}")
+        raise RecGuruError(
+            f"{what} {out}: is a directory; expected a file path inside it, e.g. {path / 'model.pt'}"
+        )
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
@@ -91,26 +93,34 @@ def check_train_output(out: str | Path, *, source: str | None, force: bool, resu
     path = check_writable(out)
     for data_file in input_files(source) if source else []:
         if _same_file(path, data_file):
-            raise RecGuruError(f"--out {out}: is an input data file of the source; choose another "
-                               "path (it would be overwritten with a checkpoint)")
+            raise RecGuruError(
+                f"--out {out}: is an input data file of the source; choose another "
+                "path (it would be overwritten with a checkpoint)"
+            )
     if path.is_file() and not resume and not force:
         from .checkpoints import checkpoint_status
 
         status = checkpoint_status(path)
         if status is None:
-            raise RecGuruError(f"--out {out}: exists and is not a RecGURU checkpoint; refusing to "
-                               "overwrite it (choose another path, or pass --force)")
+            raise RecGuruError(
+                f"--out {out}: exists and is not a RecGURU checkpoint; refusing to "
+                "overwrite it (choose another path, or pass --force)"
+            )
         if status == "complete":
-            raise RecGuruError(f"--out {out}: holds a complete checkpoint; pass --force to replace "
-                               "it, or choose another --out")
-        raise RecGuruError(f"--out {out}: holds an unfinished run; pass --resume to continue it or "
-                           "--force to start over")
+            raise RecGuruError(
+                f"--out {out}: holds a complete checkpoint; pass --force to replace "
+                "it, or choose another --out"
+            )
+        raise RecGuruError(
+            f"--out {out}: holds an unfinished run; pass --resume to continue it or --force to start over"
+        )
     remove_orphaned_temps(path)
     return path
 
 
-def resume_mismatch(ckpt: dict, *, source: str | None, preset: str | None, seed: int | None,
-                    overrides: dict[str, str]) -> list[str]:
+def resume_mismatch(
+    ckpt: dict, *, source: str | None, preset: str | None, seed: int | None, overrides: dict[str, str]
+) -> list[str]:
     """The differences between a --resume command line and the run saved in `ckpt`, as
     'what: saved -> asked' phrases (empty: the command asks for nothing the run is not)."""
     config = ckpt.get("config") or {}

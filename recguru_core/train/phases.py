@@ -12,6 +12,7 @@ phase. `Trainer.run()` is one loop over `PHASES`; nothing else branches on the p
     3 Finetune      epochs of CDSRec BPR, early stopping on valid  end: best params back,
                                                                    final evaluation
 """
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,15 @@ class Pretrain(Phase):
         for i in range(steps):
             t0 = time.perf_counter()
             stats = t.pretrain_step(rows_a[i], rows_b[i])
-            yield t.record({"phase_step": t.unit * steps + i + 1, "rec_A": stats["rec_A"],
-                             "rec_B": stats["rec_B"], "lr": stats["lr"]}, time.perf_counter() - t0)
+            yield t.record(
+                {
+                    "phase_step": t.unit * steps + i + 1,
+                    "rec_A": stats["rec_A"],
+                    "rec_B": stats["rec_B"],
+                    "lr": stats["lr"],
+                },
+                time.perf_counter() - t0,
+            )
 
     def end(self, t):
         t.snapshots["before"] = t.snapshot()
@@ -118,8 +126,10 @@ class Finetune(Phase):
         # Other-domain GURs (eq. 2) of the whole epoch, computed once: the encoder is frozen in
         # phase 3; only the item tables drift a little within an epoch.
         cache = t.gur_table()
-        batches = [epoch_batches(rng, r, t.data.domain(d).lengths, steps, t.cfg.batch_size)
-                   if len(r) else None for d, r in enumerate(order)]
+        batches = [
+            epoch_batches(rng, r, t.data.domain(d).lengths, steps, t.cfg.batch_size) if len(r) else None
+            for d, r in enumerate(order)
+        ]
         for i in range(steps):
             t0 = time.perf_counter()
             rec = {"phase_step": t.unit * steps + i + 1, "lr": t.cfg.ft_lr}
@@ -153,11 +163,17 @@ class Finetune(Phase):
     def end(self, t):
         capped = [key for domain, key in ((0, "A"), (1, "B")) if not t.ft_state["done"][domain]]
         if capped and t.cfg.finetune_epochs and not t.stopping():
-            yield t.record({"event": "note", "text": (
-                f"phase 3 stopped on its cap (finetune_epochs={t.cfg.finetune_epochs}) for "
-                f"domain {' and '.join(capped)}, not on early stopping: validation NDCG@10 was "
-                "still improving within the patience; raise finetune_epochs or "
-                "min_finetune_steps")})
+            yield t.record(
+                {
+                    "event": "note",
+                    "text": (
+                        f"phase 3 stopped on its cap (finetune_epochs={t.cfg.finetune_epochs}) for "
+                        f"domain {' and '.join(capped)}, not on early stopping: validation NDCG@10 was "
+                        "still improving within the patience; raise finetune_epochs or "
+                        "min_finetune_steps"
+                    ),
+                }
+            )
         for domain in (0, 1):
             if t.ft_state["best_params"][domain] is not None:
                 t.restore_domain(domain, t.ft_state["best_params"][domain])
@@ -168,8 +184,7 @@ class Finetune(Phase):
         t.metrics = {
             "valid": evaluate(t.model, t.batcher, "valid", batch_size=bs, cache=cache),
             "test": evaluate(t.model, t.batcher, "test", batch_size=bs, cache=cache),
-            "test_full": evaluate(t.model, t.batcher, "test", full_ranking=True, batch_size=bs,
-                                  cache=cache),
+            "test_full": evaluate(t.model, t.batcher, "test", full_ranking=True, batch_size=bs, cache=cache),
         }
         flat = {f"test_{m}_{key}": v for key in ("A", "B") for m, v in t.metrics["test"][key].items()}
         yield t.record({"event": "final_eval", **flat}, time.perf_counter() - t0)

@@ -12,6 +12,7 @@ already is a progress log (its first line a JSON object with an "event"); an inp
 checkpoint (even the run's own --out) or anyone's notes are refused with one line and keep
 their bytes.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,27 +48,35 @@ def is_progress_log(path: Path) -> bool:
     return isinstance(record, dict) and isinstance(record.get("event"), str)
 
 
-def check_progress_path(path: str | Path, *, out: str | Path | None = None,
-                        source: str | None = None) -> Path:
+def check_progress_path(
+    path: str | Path, *, out: str | Path | None = None, source: str | None = None
+) -> Path:
     """Everything `train` checks about --progress before it loads data (RecGuruError, one line).
     Missing parent folders are created, as for --out."""
     what = "--progress"
     target = Path(path)
     if out is not None and str(out).strip() and _same_path(target, Path(out)):
-        raise RecGuruError(f"{what} {path}: is the --out checkpoint itself; give the progress "
-                           "log its own file, e.g. run.progress.jsonl")
+        raise RecGuruError(
+            f"{what} {path}: is the --out checkpoint itself; give the progress "
+            "log its own file, e.g. run.progress.jsonl"
+        )
     for data_file in input_files(source) if source else []:
         if _same_path(target, data_file):
-            raise RecGuruError(f"{what} {path}: is an input data file of the source; choose "
-                               "another path (the log would be appended to it)")
+            raise RecGuruError(
+                f"{what} {path}: is an input data file of the source; choose "
+                "another path (the log would be appended to it)"
+            )
     if target.exists() and not target.is_dir():
         mode = target.stat().st_mode
         if not stat.S_ISREG(mode) and os.path.abspath(target) != os.devnull:
-            raise RecGuruError(f"{what} {path}: is not a regular file (a pipe or device); "
-                               "expected a file path")
+            raise RecGuruError(
+                f"{what} {path}: is not a regular file (a pipe or device); expected a file path"
+            )
         if stat.S_ISREG(mode) and not is_progress_log(target):
-            raise RecGuruError(f"{what} {path}: exists and is not a progress log of train; "
-                               "refusing to append to it (choose another path, or delete it)")
+            raise RecGuruError(
+                f"{what} {path}: exists and is not a progress log of train; "
+                "refusing to append to it (choose another path, or delete it)"
+            )
     return check_writable(target, what)
 
 
@@ -79,7 +88,8 @@ def open_if_safe(path: str | Path | None, *, out: str | Path | None = None) -> P
         return ProgressFile(None)
     target = Path(path)
     if (out is not None and str(out).strip() and _same_path(target, Path(out))) or (
-            target.exists() and (not target.is_file() or not is_progress_log(target))):
+        target.exists() and (not target.is_file() or not is_progress_log(target))
+    ):
         return ProgressFile(None)
     try:
         return ProgressFile(target)

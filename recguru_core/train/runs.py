@@ -4,6 +4,7 @@ The CLI and the app both call `build_trainer` (or `trainer_from_checkpoint` to r
 value of `ModelConfig` and `TrainConfig` can be overridden by name (`d_model=32`,
 `adv_steps=500`, `critic=bce`, ...). The presets themselves live in config.py.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,36 +50,53 @@ def check_overrides(preset: str, overrides: dict | None) -> dict:
     overrides. The Train page calls it before starting a job."""
     model_over, train_over = split_overrides(preset, overrides)
     if "world_size" in {k.replace("-", "_") for k in (overrides or {})}:
-        raise RecGuruError("world_size is set by the launch: run under torchrun "
-                           "--nproc_per_node=N instead of overriding it")
+        raise RecGuruError(
+            "world_size is set by the launch: run under torchrun --nproc_per_node=N instead of overriding it"
+        )
     ModelConfig(n_items_a=2, n_items_b=2, **model_over)  # __post_init__ validates
     TrainConfig(**train_over)
     return dict(overrides or {})
 
 
-def build_trainer(source: str, *, preset: str = "quick", overrides: dict | None = None,
-                  out: str | Path | None = None, seed: int = 0, device: str = "auto",
-                  stop: threading.Event | None = None) -> Trainer:
+def build_trainer(
+    source: str,
+    *,
+    preset: str = "quick",
+    overrides: dict | None = None,
+    out: str | Path | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    stop: threading.Event | None = None,
+) -> Trainer:
     """Load the data source and build a Trainer ready to `run()`. Raises RecGuruError."""
     from ..data.sources import load_source
 
     model_over, train_over = split_overrides(preset, overrides)
     if "world_size" in {k.replace("-", "_") for k in (overrides or {})}:
-        raise RecGuruError("world_size is set by the launch: run under torchrun "
-                           "--nproc_per_node=N instead of overriding it")
+        raise RecGuruError(
+            "world_size is set by the launch: run under torchrun --nproc_per_node=N instead of overriding it"
+        )
     train_over["world_size"] = distributed.world_size()
     data = load_source(source)
     model_cfg = ModelConfig(n_items_a=data.a.n_items, n_items_b=data.b.n_items, **model_over)
     train_over.setdefault("seed", seed)
     train_over.setdefault("device", device)
     train_cfg = TrainConfig(**train_over)
-    extra = {"source": source, "preset": preset,
-             "overrides": {k: str(v) for k, v in (overrides or {}).items()}}
+    extra = {
+        "source": source,
+        "preset": preset,
+        "overrides": {k: str(v) for k, v in (overrides or {}).items()},
+    }
     return Trainer(data, model_cfg, train_cfg, save=checkpoint_writer(out), stop=stop, extra=extra)
 
 
-def trainer_from_checkpoint(ckpt: dict, *, out: str | Path | None = None, device: str | None = None,
-                            stop: threading.Event | None = None) -> Trainer:
+def trainer_from_checkpoint(
+    ckpt: dict,
+    *,
+    out: str | Path | None = None,
+    device: str | None = None,
+    stop: threading.Event | None = None,
+) -> Trainer:
     """A Trainer positioned exactly where the checkpoint left off (for --resume), writing
     its further checkpoints to `out`."""
     return Trainer.from_state(ckpt, device=device, save=checkpoint_writer(out), stop=stop)

@@ -20,6 +20,7 @@ batch size, and is off at 0:
 
 `notes` say in words what changed, for the run's history and the CLI.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,8 +45,10 @@ def resolve(cfg, n_users: int, n_ft_rows: int):
         batch = max(min(batch, MIN_BATCH), min(batch, n_users // cfg.min_epoch_steps))
         if batch != cfg.batch_size:
             changes["batch_size"] = batch
-            notes.append(f"batch_size {cfg.batch_size} -> {batch} so an epoch of {n_users:,} users "
-                         f"has {_steps(n_users, batch)} steps (min_epoch_steps={cfg.min_epoch_steps})")
+            notes.append(
+                f"batch_size {cfg.batch_size} -> {batch} so an epoch of {n_users:,} users "
+                f"has {_steps(n_users, batch)} steps (min_epoch_steps={cfg.min_epoch_steps})"
+            )
     per_epoch = _steps(n_users, batch)
     ft_epoch = _steps(max(n_ft_rows, 1), batch)
 
@@ -61,8 +64,10 @@ def resolve(cfg, n_users: int, n_ft_rows: int):
     adv = cfg.adv_steps
     if cfg.adv_steps_ratio and adv and adv < math.ceil(cfg.adv_steps_ratio * pre * per_epoch):
         changes["adv_steps"] = math.ceil(cfg.adv_steps_ratio * pre * per_epoch)
-        notes.append(f"adv_steps {adv} -> {changes['adv_steps']} ({cfg.adv_steps_ratio:g} x the "
-                     f"{pre * per_epoch} pre-training steps)")
+        notes.append(
+            f"adv_steps {adv} -> {changes['adv_steps']} ({cfg.adv_steps_ratio:g} x the "
+            f"{pre * per_epoch} pre-training steps)"
+        )
     grow("finetune_epochs", "min_finetune_steps", ft_epoch, f"the cap; {ft_epoch} steps an epoch")
     grow("patience", "min_patience_steps", ft_epoch, f"evaluations of {ft_epoch} steps")
     return (dataclasses.replace(cfg, **changes) if changes else cfg), notes

@@ -4,6 +4,7 @@ inference and the benchmark:
     encode (own GUR, eval mode) -> CDSRec memory (own + other domain's GUR, eq. 2)
         -> CDSRec query q (eq. 10) -> scores on candidates or all items (eq. 11)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,29 +46,50 @@ def _memory(model: RecGURU, n: int, device, own, other):
     return model.cdsrec_memory(h_own, h_other.expand(n, -1).to(h_own.dtype), valid.expand(n))
 
 
-def user_memory(model: RecGURU, batcher: Batcher, domain: int, rows: np.ndarray, *,
-                own_input: torch.Tensor | None = None, cache: list[torch.Tensor] | None = None):
+def user_memory(
+    model: RecGURU,
+    batcher: Batcher,
+    domain: int,
+    rows: np.ndarray,
+    *,
+    own_input: torch.Tensor | None = None,
+    cache: list[torch.Tensor] | None = None,
+):
     """The CDSRec memory of users `rows` (eq. 2): their own GUR, encoded from `own_input` (or,
     without it, looked up in `cache`, the table of training-history GURs), and for overlapped
     users the other domain's GUR (training history; from `cache` when given). -> (memory, mask)."""
     if own_input is None:
+
         def own():
             return cache[domain][torch.from_numpy(np.asarray(rows)).to(batcher.device)]
     else:
+
         def own():
             return model.encode(domain, own_input)
-    return _memory(model, len(rows), batcher.device, own,
-                   lambda: batcher.other_gur(model, domain, rows, cache))
+
+    return _memory(
+        model, len(rows), batcher.device, own, lambda: batcher.other_gur(model, domain, rows, cache)
+    )
 
 
 @torch.no_grad()
-def score_rows(model: RecGURU, batcher: Batcher, domain: int, rows: np.ndarray, split: str,
-               candidates: torch.Tensor | None, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
+def score_rows(
+    model: RecGURU,
+    batcher: Batcher,
+    domain: int,
+    rows: np.ndarray,
+    split: str,
+    candidates: torch.Tensor | None,
+    cache: list[torch.Tensor] | None = None,
+) -> torch.Tensor:
     """CDSRec scores for users `rows` on `split`: candidate scores (B, C) or all ids (B, V+2).
     `cache`: training-history GURs of both domains (`Batcher.all_gurs`); the validation history
     is the training history, so on 'valid' the own GUR is looked up too."""
-    own_input = None if cache is not None and split in ("train", "valid") else \
-        batcher.encoder_input(domain, rows, split)
+    own_input = (
+        None
+        if cache is not None and split in ("train", "valid")
+        else batcher.encoder_input(domain, rows, split)
+    )
     memory, mask = user_memory(model, batcher, domain, rows, own_input=own_input, cache=cache)
     q = model.cdsrec_query(domain, batcher.history(domain, rows, split), memory, mask)
     if candidates is None:
@@ -76,18 +98,31 @@ def score_rows(model: RecGURU, batcher: Batcher, domain: int, rows: np.ndarray, 
 
 
 @torch.no_grad()
-def scores_for_inputs(model: RecGURU, domain: int, own_input: torch.Tensor, history: torch.Tensor,
-                      other: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+def scores_for_inputs(
+    model: RecGURU,
+    domain: int,
+    own_input: torch.Tensor,
+    history: torch.Tensor,
+    other: tuple[torch.Tensor, torch.Tensor],
+) -> torch.Tensor:
     """The same chain for explicit inputs rather than user rows: N alternative encoder inputs
     (N, L) and histories (N, m) of ONE user whose other-domain GUR is `other` = (h_other (1, d),
     valid (1,)) -> all-item scores (N, V+2). The explanations' leave-one-out variants use it."""
-    memory, mask = _memory(model, own_input.size(0), own_input.device,
-                           lambda: model.encode(domain, own_input), lambda: other)
+    memory, mask = _memory(
+        model, own_input.size(0), own_input.device, lambda: model.encode(domain, own_input), lambda: other
+    )
     return model.scores(domain, model.cdsrec_query(domain, history, memory, mask))
 
 
-def user_ranks(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bool = False,
-               batch_size: int = 1024, cache: list[torch.Tensor] | None = None) -> dict[str, np.ndarray]:
+def user_ranks(
+    model: RecGURU,
+    batcher: Batcher,
+    split: str,
+    *,
+    full_ranking: bool = False,
+    batch_size: int = 1024,
+    cache: list[torch.Tensor] | None = None,
+) -> dict[str, np.ndarray]:
     """Per-user 1-based ranks of the true item per domain ({'A': (U_A,), 'B': (U_B,)}), in user
     row order. Under torchrun every rank ranks its contiguous share of the users and the ranks
     are all-gathered back into user order (no padding), so every rank gets the ranks of one
@@ -98,18 +133,27 @@ def user_ranks(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bo
     for domain, key in ((0, "A"), (1, "B")):
         dom = batcher.data.domain(domain)
         ranks = domain_ranks(
-            dom, split,
+            dom,
+            split,
             lambda rows, s, cand: score_rows(model, batcher, domain, rows, s, cand, cache),
-            full_ranking=full_ranking, batch_size=batch_size, rows=distributed.shard_rows(dom.n_users),
+            full_ranking=full_ranking,
+            batch_size=batch_size,
+            rows=distributed.shard_rows(dom.n_users),
         )
         out[key] = distributed.all_gather_array(ranks)
     model.train(was_training)
     return out
 
 
-def evaluate(model: RecGURU, batcher: Batcher, split: str, *, full_ranking: bool = False,
-             batch_size: int = 1024, cache: list[torch.Tensor] | None = None) -> dict[str, dict[str, float]]:
+def evaluate(
+    model: RecGURU,
+    batcher: Batcher,
+    split: str,
+    *,
+    full_ranking: bool = False,
+    batch_size: int = 1024,
+    cache: list[torch.Tensor] | None = None,
+) -> dict[str, dict[str, float]]:
     """Metrics per domain over all users ({'A': {...}, 'B': {...}}); `cache` as in score_rows."""
-    ranks = user_ranks(model, batcher, split, full_ranking=full_ranking, batch_size=batch_size,
-                       cache=cache)
+    ranks = user_ranks(model, batcher, split, full_ranking=full_ranking, batch_size=batch_size, cache=cache)
     return {key: metrics_from_ranks(r) for key, r in ranks.items()}

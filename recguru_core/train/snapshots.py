@@ -90,7 +90,9 @@ def gur_snapshot(model: RecGURU, batcher: Batcher, sample: dict, step: int) -> d
     for domain in (0, 1):
         rows = sample["rows"][domain]
         for lo in range(0, len(rows), 2048):
-            gurs.append(model.encode(domain, batcher.encoder_input(domain, rows[lo:lo + 2048])).float().cpu())
+            gurs.append(
+                model.encode(domain, batcher.encoder_input(domain, rows[lo : lo + 2048])).float().cpu()
+            )
     model.train(was_training)
     snap = {k: v for k, v in sample.items() if k != "rows"}
     snap["gur"] = torch.cat(gurs) if gurs else torch.zeros(0, model.config.d_model)

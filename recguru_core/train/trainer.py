@@ -29,6 +29,7 @@ No leakage (how it is ensured):
    (valid: seq[:-2]; test: seq[:-1]). The other domain's GUR (eq. 2, overlapped users) is
    always encoded from that domain's training history seq[:-2], never its held-out items.
 """
+
 from __future__ import annotations
 
 import copy
@@ -52,8 +53,19 @@ from .phases import SEQUENCE
 from .scoring import evaluate, gur_mode, score_rows, user_memory
 from .snapshots import gur_snapshot, snapshot_sample
 
-__all__ = ["PHASES", "PHASE_NUMBERS", "Batcher", "TrainConfig", "Trainer", "evaluate", "gur_mode", "noam_lr",
-           "resolve_device", "score_rows", "user_memory"]
+__all__ = [
+    "PHASES",
+    "PHASE_NUMBERS",
+    "Batcher",
+    "TrainConfig",
+    "Trainer",
+    "evaluate",
+    "gur_mode",
+    "noam_lr",
+    "resolve_device",
+    "score_rows",
+    "user_memory",
+]
 
 PHASES = {phase.number: phase.name for phase in SEQUENCE}  # 1: "pretrain", ...
 PHASE_NUMBERS = {name: number for number, name in PHASES.items()}
@@ -77,7 +89,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 def noam_lr(step: int, *, d_model: int, warmup: int, factor: float) -> float:
     """Warm-up then inverse square root (Vaswani et al.; the supplement's wrapped Adam)."""
     step = max(step, 1)
-    return factor * d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
+    return factor * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
 def _unit_seed(seed: int, phase: int, unit: int) -> int:
@@ -86,15 +98,23 @@ def _unit_seed(seed: int, phase: int, unit: int) -> int:
 
 # --------------------------------------------------------------------------- the trainer
 
+
 class Trainer:
     """The training state (model, critic, optimisers, data, counters, snapshots, phase-3
     early-stopping state) and `run()`, the one loop over the phases of phases.py, which yields
     step records. The phases read and write this state through its public attributes and
     helpers; none touches a private name."""
 
-    def __init__(self, data: CrossDomainData, model_cfg: ModelConfig, cfg: TrainConfig, *,
-                 save: Callable[[dict], None] | None = None, stop: threading.Event | None = None,
-                 extra: dict | None = None):
+    def __init__(
+        self,
+        data: CrossDomainData,
+        model_cfg: ModelConfig,
+        cfg: TrainConfig,
+        *,
+        save: Callable[[dict], None] | None = None,
+        stop: threading.Event | None = None,
+        extra: dict | None = None,
+    ):
         """save: called with `state_dict()` after every unit (checkpoints.checkpoint_writer
         writes it to a file; None keeps the run in memory)."""
         # what was asked (saved: a resume resolves it again, identically) and what runs
@@ -105,8 +125,10 @@ class Trainer:
         self.stop = stop or threading.Event()
         self.extra = extra or {}  # e.g. preprocessing config, written into the checkpoint
         if cfg.world_size != distributed.world_size():  # the plans below are cut per rank
-            raise RecGuruError(f"train config world_size={cfg.world_size}, but this launch has "
-                               f"{distributed.world_size()} process(es)")
+            raise RecGuruError(
+                f"train config world_size={cfg.world_size}, but this launch has "
+                f"{distributed.world_size()} process(es)"
+            )
         self.device = resolve_device(cfg.device)
         self._own_rng = np.random.default_rng(cfg.seed)  # run() reseeds it per unit
         check_training_fits(model_cfg, cfg, data, self.device)  # refuse before allocating
@@ -122,11 +144,15 @@ class Trainer:
         guru = groups["embeddings"] + groups["encoder"] + groups["decoders"]
         self.opt_pre = torch.optim.Adam(guru, lr=1.0, betas=(0.9, 0.98), eps=1e-9)
         self.opt_gen = torch.optim.Adam(guru, lr=cfg.adv_lr, betas=(cfg.adv_beta1, cfg.adv_beta2), eps=1e-8)
-        self.opt_dis = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr,
-                                        betas=(cfg.adv_beta1, cfg.adv_beta2), eps=1e-8)
-        self.opt_ft = [torch.optim.Adam(self._finetune_params(d), lr=cfg.ft_lr,
-                                        betas=(cfg.ft_beta1, cfg.ft_beta2), eps=1e-8)
-                       for d in (0, 1)]
+        self.opt_dis = torch.optim.Adam(
+            self.critic.parameters(), lr=cfg.critic_lr, betas=(cfg.adv_beta1, cfg.adv_beta2), eps=1e-8
+        )
+        self.opt_ft = [
+            torch.optim.Adam(
+                self._finetune_params(d), lr=cfg.ft_lr, betas=(cfg.ft_beta1, cfg.ft_beta2), eps=1e-8
+            )
+            for d in (0, 1)
+        ]
         # The adversarial losses are chosen once, here, not by string every step.
         if cfg.critic == "wgan-gp":
             self.critic_loss, self.generator_loss = losses.critic_loss_wgan, losses.generator_loss_wgan
@@ -136,8 +162,12 @@ class Trainer:
         self.history: list[dict] = []
         self.snapshots: dict[str, Any] = {"during": []}
         self.metrics: dict[str, Any] = {}
-        self.ft_state = {"best": [-1.0, -1.0], "bad": [0, 0], "done": [False, False],
-                         "best_params": [None, None]}
+        self.ft_state = {
+            "best": [-1.0, -1.0],
+            "bad": [0, 0],
+            "done": [False, False],
+            "best_params": [None, None],
+        }
         self.sample = snapshot_sample(data, cfg.snapshot_users, cfg.seed)
         self.elapsed = 0.0
         self._gur_cache: list[torch.Tensor] | None = None
@@ -165,8 +195,9 @@ class Trainer:
         domains (the shared [eos] vector and position table) are left out: they belong to the
         frozen GURU encoder's input, and two optimisers stepping one tensor would each undo
         the other's moments."""
-        shared = {id(p) for p in self.model.embeddings[0].parameters()} & \
-                 {id(p) for p in self.model.embeddings[1].parameters()}
+        shared = {id(p) for p in self.model.embeddings[0].parameters()} & {
+            id(p) for p in self.model.embeddings[1].parameters()
+        }
         own = [p for p in self.model.embeddings[domain].parameters() if id(p) not in shared]
         return own + list(self.model.cdsrec[domain].parameters())
 
@@ -201,7 +232,7 @@ class Trainer:
         if self.phase == 1 and self.unit == 0:
             for text in self.schedule_notes:  # what schedule.resolve changed, said once
                 yield self.record({"event": "note", "text": "schedule: " + text})
-        for phase in SEQUENCE[self.phase - 1:]:
+        for phase in SEQUENCE[self.phase - 1 :]:
             if self.unit == 0:
                 yield self.record({"event": "phase_start", "total": totals[phase.number]})
             while self.unit < phase.units(self) and not phase.finished(self):
@@ -213,8 +244,11 @@ class Trainer:
                 # own draws (dropout, negatives, penalty mixes, phase-3 cuts)
                 torch.manual_seed(distributed.rank_seed(seed))
                 rng = np.random.default_rng(seed)
-                self._own_rng = rng if distributed.world_size() == 1 else \
-                    np.random.default_rng(distributed.rank_seed(seed))
+                self._own_rng = (
+                    rng
+                    if distributed.world_size() == 1
+                    else np.random.default_rng(distributed.rank_seed(seed))
+                )
                 for rec in phase.run_unit(self, rng):
                     yield rec
                     if self.stopping():
@@ -248,8 +282,13 @@ class Trainer:
 
     def record(self, values: dict, seconds: float = 0.0) -> dict:
         self.elapsed += seconds
-        rec = {"phase": PHASES.get(self.phase, "done"), "step": self.global_step,
-               "seconds": seconds, "elapsed": self.elapsed, **values}
+        rec = {
+            "phase": PHASES.get(self.phase, "done"),
+            "step": self.global_step,
+            "seconds": seconds,
+            "elapsed": self.elapsed,
+            **values,
+        }
         if values.get("event") not in ("cancelled", "done"):
             self.history.append(rec)  # steps, evaluations, snapshots and phase starts
         return rec
@@ -259,8 +298,12 @@ class Trainer:
         """One phase-1 step on a batch of A rows and one of B rows, exactly as the run takes it
         (Noam learning rate, optional decorrelation, finiteness check, gradient all-reduce and
         clipping): {"rec_A", "rec_B", "lr", "tokens"}. Public so benchmarks time the real step."""
-        lr = noam_lr(self.global_step + 1, d_model=self.model_cfg.d_model,
-                     warmup=self.cfg.warmup_steps, factor=self.cfg.noam_factor)
+        lr = noam_lr(
+            self.global_step + 1,
+            d_model=self.model_cfg.d_model,
+            warmup=self.cfg.warmup_steps,
+            factor=self.cfg.noam_factor,
+        )
         for group in self.opt_pre.param_groups:
             group["lr"] = lr
         tokens = 0
@@ -289,9 +332,12 @@ class Trainer:
         batch carries little padding. With W ranks, W batches are drawn from the shared `rng`
         and each rank keeps its own (all ranks' generators stay in step)."""
         buckets = self._buckets[which]
-        picks = [buckets[k][rng.integers(0, len(buckets[k]), self.cfg.batch_size)]
-                 for k in (rng.choice(len(buckets), p=self._bucket_p[which])
-                           for _ in range(distributed.world_size()))]
+        picks = [
+            buckets[k][rng.integers(0, len(buckets[k]), self.cfg.batch_size)]
+            for k in (
+                rng.choice(len(buckets), p=self._bucket_p[which]) for _ in range(distributed.world_size())
+            )
+        ]
         return picks[distributed.rank()]
 
     def critic_steps(self, rng) -> dict:
@@ -314,7 +360,8 @@ class Trainer:
                     f"training diverged: loss {name} = {v} in phase {self.phase} "
                     f"({PHASES[self.phase]}) at step {self.global_step + 1}; lower the learning "
                     "rate or the loss weights and retrain (the last completed unit's checkpoint "
-                    "is kept)")
+                    "is kept)"
+                )
 
     # -- phase 3 --------------------------------------------------------------------------------
     def gur_table(self) -> list[torch.Tensor] | None:
@@ -347,8 +394,9 @@ class Trainer:
         gur_input, hist, target, train_on = self.batcher.finetune_batch(domain, rows, rng)
         with self.autocast():
             with torch.no_grad():  # the GUR is an input here: phase 3 trains CDSRec only
-                memory, mask = user_memory(self.model, self.batcher, domain, rows,
-                                           own_input=gur_input, cache=cache)
+                memory, mask = user_memory(
+                    self.model, self.batcher, domain, rows, own_input=gur_input, cache=cache
+                )
             q = self.model.cdsrec_hidden(domain, hist, memory, mask)  # (B, W, d)
             q, target = q[train_on], target[train_on]  # (N, d), (N,)
             n_items = self.model_cfg.n_items(domain)
@@ -358,8 +406,10 @@ class Trainer:
             return losses.bpr_loss(pos_scores.float(), neg_scores.float())
 
     def domain_params(self, domain: int) -> dict:
-        return {"embeddings": copy.deepcopy(self.model.embeddings[domain].state_dict()),
-                "cdsrec": copy.deepcopy(self.model.cdsrec[domain].state_dict())}
+        return {
+            "embeddings": copy.deepcopy(self.model.embeddings[domain].state_dict()),
+            "cdsrec": copy.deepcopy(self.model.cdsrec[domain].state_dict()),
+        }
 
     def restore_domain(self, domain: int, params: dict) -> None:
         self.model.embeddings[domain].load_state_dict(params["embeddings"])
@@ -383,9 +433,12 @@ class Trainer:
             "status": "complete" if finished else "in_progress",
             # config.train: the settings asked for; extra["schedule"]: the values schedule.py
             # resolved them to on this data (what ran), where they differ
-            "config": {"model": self.model_cfg.to_dict(), "train": self.asked_cfg.to_dict(),
-                       "data": self.data.a.cfg.to_dict(),
-                       "extra": {**self.extra, **({"schedule": resolved} if resolved else {})}},
+            "config": {
+                "model": self.model_cfg.to_dict(),
+                "train": self.asked_cfg.to_dict(),
+                "data": self.data.a.cfg.to_dict(),
+                "extra": {**self.extra, **({"schedule": resolved} if resolved else {})},
+            },
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "discriminator": {k: v.detach().cpu() for k, v in self.critic.state_dict().items()},
             "data": data_to_state(self.data),
@@ -394,13 +447,20 @@ class Trainer:
             "metrics": self.metrics,
             # A finished run needs no optimiser state (that halves the file); an unfinished one
             # carries everything a resume needs.
-            "resume": None if finished else {
-                "phase": self.phase, "unit": self.unit, "global_step": self.global_step,
+            "resume": None
+            if finished
+            else {
+                "phase": self.phase,
+                "unit": self.unit,
+                "global_step": self.global_step,
                 "elapsed": self.elapsed,
-                "optimizers": {"pre": self.opt_pre.state_dict(), "gen": self.opt_gen.state_dict(),
-                               "dis": self.opt_dis.state_dict(),
-                               "ft_A": self.opt_ft[0].state_dict(),
-                               "ft_B": self.opt_ft[1].state_dict()},
+                "optimizers": {
+                    "pre": self.opt_pre.state_dict(),
+                    "gen": self.opt_gen.state_dict(),
+                    "dis": self.opt_dis.state_dict(),
+                    "ft_A": self.opt_ft[0].state_dict(),
+                    "ft_B": self.opt_ft[1].state_dict(),
+                },
                 "finetune": self.ft_state,
             },
         }
@@ -433,15 +493,28 @@ class Trainer:
         self.metrics = dict(state.get("metrics") or {})
 
     @classmethod
-    def from_state(cls, state: dict, *, device: str | None = None,
-                   save: Callable[[dict], None] | None = None,
-                   stop: threading.Event | None = None) -> Trainer:
+    def from_state(
+        cls,
+        state: dict,
+        *,
+        device: str | None = None,
+        save: Callable[[dict], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Trainer:
         """A Trainer rebuilt from a state_dict (e.g. a checkpoint) and positioned where it left off."""
-        train = {**state["config"]["train"], **({"device": device} if device else {}),
-                 "world_size": distributed.world_size()}  # the launch's size (resume may change it)
-        trainer = cls(data_from_state(state["data"]), ModelConfig.from_dict(state["config"]["model"]),
-                      TrainConfig.from_dict(train), save=save, stop=stop,
-                      extra=state["config"].get("extra", {}))
+        train = {
+            **state["config"]["train"],
+            **({"device": device} if device else {}),
+            "world_size": distributed.world_size(),
+        }  # the launch's size (resume may change it)
+        trainer = cls(
+            data_from_state(state["data"]),
+            ModelConfig.from_dict(state["config"]["model"]),
+            TrainConfig.from_dict(train),
+            save=save,
+            stop=stop,
+            extra=state["config"].get("extra", {}),
+        )
         trainer.load_state_dict(state)
         return trainer
 

@@ -170,8 +170,13 @@ def test_alignment_shows_the_collapse_cards_and_scree(tiny_app):
         time.sleep(1)
         at.run()
     labels = [m.label for m in at.metric]
-    assert {"Effective rank", "Top-3 variance share", "Uniformity", "MMD² between A and B",
-            "Domain-classifier AUC"} <= set(labels)
+    assert {
+        "Effective rank",
+        "Top-3 variance share",
+        "Uniformity",
+        "MMD² between A and B",
+        "Domain-classifier AUC",
+    } <= set(labels)
     assert any("eff. rank" in str(c.proto.spec) for c in at.get("plotly_chart")), "no scree plot"
     texts = visible_text(at.caption) + visible_text(at.warning)
     assert "effective rank" in texts and ("Collapsed, not aligned" in texts or "dimensions" in texts)
@@ -221,10 +226,7 @@ def test_alignment_goto_button_switches_page(tiny_app):
     at.session_state[state.K_SELECTION] = {
         "view": view.ident,
         "positions": positions,
-        "users": [
-            {"user": view.meta.at[p, "user"], "domain": view.meta.at[p, "domain"]}
-            for p in positions
-        ],
+        "users": [{"user": view.meta.at[p, "user"], "domain": view.meta.at[p, "domain"]} for p in positions],
     }
     at.run()
     page_ok(at, "alignment with a selection")
@@ -264,8 +266,14 @@ def test_evaluation_shows_baselines(monkeypatch, tmp_path, tiny):
     from recguru_core.train.checkpoints import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(tiny)
-    ckpt["baselines"] = {"POP": {"test": ckpt["metrics"]["test"], "paired": {
-        "test": {"A": {"NDCG@10": [0.021, 0.009, 0.033]}, "B": {"NDCG@10": [-0.01, -0.03, 0.01]}}}}}
+    ckpt["baselines"] = {
+        "POP": {
+            "test": ckpt["metrics"]["test"],
+            "paired": {
+                "test": {"A": {"NDCG@10": [0.021, 0.009, 0.033]}, "B": {"NDCG@10": [-0.01, -0.03, 0.01]}}
+            },
+        }
+    }
     with_baselines = tmp_path / "with-baselines.pt"
     save_checkpoint(with_baselines, ckpt)
     point_app_at(monkeypatch, tmp_path, with_baselines)
@@ -305,11 +313,14 @@ def test_train_bad_server_side_csv_shows_error(tiny_app, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "spec",
-    ["csv:/etc/passwd,/etc/hostname", "csv:../../../../etc/passwd,../../../../etc/passwd",
-     "movielens:/etc", "amazon:{root}/a.json,{root}/b.json,meta_a=/etc/passwd"],
+    [
+        "csv:/etc/passwd,/etc/hostname",
+        "csv:../../../../etc/passwd,../../../../etc/passwd",
+        "movielens:/etc",
+        "amazon:{root}/a.json,{root}/b.json,meta_a=/etc/passwd",
+    ],
 )
-def test_train_server_side_source_outside_data_roots_is_refused(tiny_app, tmp_path, monkeypatch,
-                                                                spec):
+def test_train_server_side_source_outside_data_roots_is_refused(tiny_app, tmp_path, monkeypatch, spec):
     monkeypatch.setenv("RECGURU_DATA_ROOTS", str(tmp_path))
     at = open_page("pages/1_Train.py")
     at.radio(key="train.kind").set_value("Server-side source").run()
@@ -352,7 +363,9 @@ def test_train_synthetic_check_and_preset_switch(tiny_app):
     assert at.dataframe, "statistics of the synthetic data shown"
     at.radio(key="train.preset").set_value("paper").run()
     page_ok(at, "paper preset")
-    assert at.number_input(key="train.adv_steps.paper").value > at.number_input(key="train.adv_steps.paper").min
+    assert (
+        at.number_input(key="train.adv_steps.paper").value > at.number_input(key="train.adv_steps.paper").min
+    )
 
 
 def test_train_form_reaches_every_setting(tiny_app, monkeypatch):
@@ -363,8 +376,7 @@ def test_train_form_reaches_every_setting(tiny_app, monkeypatch):
 
     started = []
     monkeypatch.setattr(training, "current_job", lambda: None)
-    monkeypatch.setattr(training, "start_training",
-                        lambda spec, **kw: started.append(kw) or "started")
+    monkeypatch.setattr(training, "start_training", lambda spec, **kw: started.append(kw) or "started")
     at = open_page("pages/1_Train.py")
     keys = {w.key for w in at.number_input} | {w.key for w in at.selectbox}
     assert {f"train.{f.name}.tiny" for f in FORM_FIELDS} <= keys
@@ -390,8 +402,9 @@ def test_train_page_shows_finished_job_and_adopts_it(tiny_app):
 
     job = training.current_job()
     if job is None or job.state != "done":  # another test's run came last (cancelled or killed)
-        job = training.start_training(TINY_SOURCE, preset="quick", overrides=TINY_OVERRIDES,
-                                      seed=0, device="cpu", owner="pytest")
+        job = training.start_training(
+            TINY_SOURCE, preset="quick", overrides=TINY_OVERRIDES, seed=0, device="cpu", owner="pytest"
+        )
         job.join(TRAIN_WAIT_S)
     assert job is not None and job.state == "done", job.error  # the tiny fixture's run
     at = open_page("pages/1_Train.py")
@@ -488,7 +501,11 @@ print("ok", flush=True)
 os._exit(0)  # background threads (prefetch) may still be inside torch: skip interpreter teardown
 """
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
         cwd=ROOT,
     )
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
@@ -548,8 +565,11 @@ def _evil_checkpoint(tiny: Path, tmp_path: Path) -> Path:
 
 def _markdown_texts(at: AppTest) -> list[str]:
     """Every element value Streamlit renders as markdown (labels included)."""
-    out = [str(e.value) for kind in ("markdown", "caption", "subheader", "title", "info",
-                                      "warning", "error", "success") for e in at.get(kind)]
+    out = [
+        str(e.value)
+        for kind in ("markdown", "caption", "subheader", "title", "info", "warning", "error", "success")
+        for e in at.get(kind)
+    ]
     out += [str(m.label) for m in at.metric] + [str(t.label) for t in at.tabs]
     out += [str(b.label) for b in at.button]
     out += [str(o) for s in at.get("segmented_control") for o in s.options]
@@ -567,8 +587,7 @@ def test_markdown_and_html_from_data_is_escaped(monkeypatch, tmp_path, tiny):
     at = fresh_app().run()
     page_ok(at, "app.py")
     seen = []
-    for page in ["app.py", "pages/4_Recommendations.py", "pages/5_Evaluation.py",
-                 "pages/2_Alignment.py"]:
+    for page in ["app.py", "pages/4_Recommendations.py", "pages/5_Evaluation.py", "pages/2_Alignment.py"]:
         if page == "pages/4_Recommendations.py":
             path = at.session_state[state.K_CHECKPOINT]
             user = store.default_user(store.load_run(path))
@@ -610,10 +629,25 @@ def small_domain(tmp_path_factory) -> Path:
     if not out.is_file():
         overrides = {k: v for k, v in TINY_OVERRIDES.items() if k != "device"}
         subprocess.run(
-            [sys.executable, "-m", "recguru_core", "train", SMALL_B_SOURCE, "--out", str(out),
-             "--preset", "quick", "--device", "cpu", "--quiet",
-             *[f"{k}={v}" for k, v in overrides.items()]],
-            check=True, cwd=ROOT, timeout=TRAIN_WAIT_S, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "recguru_core",
+                "train",
+                SMALL_B_SOURCE,
+                "--out",
+                str(out),
+                "--preset",
+                "quick",
+                "--device",
+                "cpu",
+                "--quiet",
+                *[f"{k}={v}" for k, v in overrides.items()],
+            ],
+            check=True,
+            cwd=ROOT,
+            timeout=TRAIN_WAIT_S,
+            capture_output=True,
         )
     return out
 
@@ -640,14 +674,28 @@ def test_recommendations_k_is_clamped_to_the_unseen_items(monkeypatch, tmp_path,
 
 
 HOSTILE_SPECS = [
-    "csv:", "csv:a,b,c", "synthetic:users=abc", "synthetic:users=-5", "synthetic:users=10",
-    "synthetic:foo=1", "synthetic:overlap=7", "movielens:{root}", "movielens:{root}/nothere",
-    "csv:{root}/dir.csv,{root}/dir.csv", "csv:{root}/empty.csv,{root}/empty.csv",
-    "csv:{root}/binary.csv,{root}/binary.csv", "csv:{root}/fake.csv.gz,{root}/fake.csv.gz",
-    "csv:{root}/fake.parquet,{root}/fake.parquet", "csv:{root}/header.csv,{root}/header.csv",
-    "csv:{root}/mac.csv,{root}/mac.csv", "csv:{root}/mac.csv,{root}/mac.csv,k_core=abc",
-    "csv:{root}/mac.csv,{root}/mac.csv,overlap=2", "amazon:{root}/mac.csv,{root}/mac.csv",
-    "recbole:{root}/mac.csv,{root}/mac.csv", "synthetic:users=300,max_len=-1", "\x00",
+    "csv:",
+    "csv:a,b,c",
+    "synthetic:users=abc",
+    "synthetic:users=-5",
+    "synthetic:users=10",
+    "synthetic:foo=1",
+    "synthetic:overlap=7",
+    "movielens:{root}",
+    "movielens:{root}/nothere",
+    "csv:{root}/dir.csv,{root}/dir.csv",
+    "csv:{root}/empty.csv,{root}/empty.csv",
+    "csv:{root}/binary.csv,{root}/binary.csv",
+    "csv:{root}/fake.csv.gz,{root}/fake.csv.gz",
+    "csv:{root}/fake.parquet,{root}/fake.parquet",
+    "csv:{root}/header.csv,{root}/header.csv",
+    "csv:{root}/mac.csv,{root}/mac.csv",
+    "csv:{root}/mac.csv,{root}/mac.csv,k_core=abc",
+    "csv:{root}/mac.csv,{root}/mac.csv,overlap=2",
+    "amazon:{root}/mac.csv,{root}/mac.csv",
+    "recbole:{root}/mac.csv,{root}/mac.csv",
+    "synthetic:users=300,max_len=-1",
+    "\x00",
 ]
 
 

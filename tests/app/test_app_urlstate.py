@@ -133,8 +133,9 @@ def test_alignment_link_round_trip(tiny_app):
     view = store.alignment_data(path, run, *store.projection_for(path, run))
     users = [f"{view.meta.at[p, 'domain']}:{view.meta.at[p, 'user']}" for p in (0, 3)]
     names = list(view.layouts)[1:]
-    at = _open_with(ALIGNMENT, {"snap": names[0], "color": "overlap", "links": "1",
-                                "sel": users + ["A:not-a-user"]})
+    at = _open_with(
+        ALIGNMENT, {"snap": names[0], "color": "overlap", "links": "1", "sel": users + ["A:not-a-user"]}
+    )
     assert not at.error, visible_text(at.error)
     assert at.segmented_control(key="align.right").value == names[0]
     assert at.segmented_control(key="align.color").value == "overlap"
@@ -211,8 +212,10 @@ def test_alignment_filter_search_and_contours_link_round_trip(demo_app):
     view = _view(_open_with(ALIGNMENT, {}))
     meta = view.meta
     user = str(meta.loc[meta["overlap"], "user"].iloc[0])  # a user in both domains
-    at = _open_with(ALIGNMENT, {"contours": "1", "overlap": "overlapped", "len": "5-30",
-                                "clusters": "1,2", "search": user})
+    at = _open_with(
+        ALIGNMENT,
+        {"contours": "1", "overlap": "overlapped", "len": "5-30", "clusters": "1,2", "search": user},
+    )
     assert not at.error, visible_text(at.error)
     assert not at.toast, _toasts(at)
     assert at.toggle(key="align.contours").value is True
@@ -249,12 +252,25 @@ def test_alignment_filter_search_and_contours_link_round_trip(demo_app):
 
 
 def test_alignment_stale_filter_and_search_values(demo_app):
-    at = _open_with(ALIGNMENT, {"contours": "maybe", "overlap": "some", "len": "0-99999",
-                                "clusters": "99", "search": "no-such-user"})
+    at = _open_with(
+        ALIGNMENT,
+        {
+            "contours": "maybe",
+            "overlap": "some",
+            "len": "0-99999",
+            "clusters": "99",
+            "search": "no-such-user",
+        },
+    )
     assert not at.error, visible_text(at.error)
     notices = _toasts(at)
-    for label in ("density-contour toggle", "overlap filter", "history-length range",
-                  "cluster filter", "searched user"):
+    for label in (
+        "density-contour toggle",
+        "overlap filter",
+        "history-length range",
+        "cluster filter",
+        "searched user",
+    ):
         assert label in notices, (label, notices)
     from ui.figures import alignment as alignment_fig
 

@@ -37,12 +37,25 @@ def tiny_control(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-control")
     raw, target = folder / "control-raw.pt", folder / "control.pt"
     overrides = {**TINY_OVERRIDES, "w_adv": 0}
-    cmd = [sys.executable, "-m", "recguru_core", "train", TINY_SOURCE, "--out", str(raw),
-           "--preset", "quick", "--seed", "0", "--threads", "1", "--quiet",
-           *[f"{k}={v}" for k, v in overrides.items()]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "recguru_core",
+        "train",
+        TINY_SOURCE,
+        "--out",
+        str(raw),
+        "--preset",
+        "quick",
+        "--seed",
+        "0",
+        "--threads",
+        "1",
+        "--quiet",
+        *[f"{k}={v}" for k, v in overrides.items()],
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-                         check=False)
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     add_projection(raw, target)
     return target
@@ -109,8 +122,9 @@ def test_comparison_layouts_share_users_and_frame(tiny, tiny_control, method):
     assert again["user"] == result["user"]  # same seed, same users
     np.testing.assert_allclose(again["layouts"][1], result["layouts"][1])
     # a run against itself: the same picture after turning
-    itself = comparison_layouts([snaps[0], snaps[0]], [projs[0], projs[0]], method=method,
-                                n_users=150, seed=3)
+    itself = comparison_layouts(
+        [snaps[0], snaps[0]], [projs[0], projs[0]], method=method, n_users=150, seed=3
+    )
     assert itself["residual"][1] < 1e-4
 
 
@@ -220,8 +234,9 @@ def test_the_control_run_is_listed_second_even_when_newest(tmp_path, monkeypatch
 
 SHIPPED = ROOT / "checkpoints"
 DEMO_PT, CONTROL_PT = SHIPPED / "demo.pt", SHIPPED / "control_no_adv.pt"
-shipped = pytest.mark.skipif(not (DEMO_PT.is_file() and CONTROL_PT.is_file()),
-                             reason="the shipped checkpoint pair is not there")
+shipped = pytest.mark.skipif(
+    not (DEMO_PT.is_file() and CONTROL_PT.is_file()), reason="the shipped checkpoint pair is not there"
+)
 
 
 def _compare(capsys, *argv) -> tuple[int, str, str]:
@@ -250,7 +265,7 @@ def test_cli_compare_prints_the_shipped_pair_side_by_side(capsys, pair):
     lines = out.splitlines()
 
     def row(*start):
-        hits = [line.split() for line in lines if line.split()[:len(start)] == list(start)]
+        hits = [line.split() for line in lines if line.split()[: len(start)] == list(start)]
         assert len(hits) == 1, (start, hits)
         return hits[0]
 
@@ -275,8 +290,7 @@ def test_cli_compare_json_structure(capsys, pair):
     assert result["labels"] == ["demo", "control_no_adv"] and result["reference"] == "demo"
     assert result["domains"] == {"A": "Books", "B": "Movies"}
     assert [r["label"] for r in result["runs"]] == result["labels"]
-    assert all(r["status"] == "complete" and r["alignment_from"] == "stored"
-               for r in result["runs"])
+    assert all(r["status"] == "complete" and r["alignment_from"] == "stored" for r in result["runs"])
 
     # every metric the checkpoints carry, per ranking and domain; differences later − first
     carried = set(demo["metrics"]["test"]["A"])
@@ -291,8 +305,17 @@ def test_cli_compare_json_structure(capsys, pair):
 
     # alignment: the stored 'after' numbers, each beside its null
     rows = {r["metric"]: r for r in result["alignment"]}
-    assert {"auc", "auc_length_matched", "proxy_a_distance", "knn_entropy", "pair_distance",
-            "mmd", "effective_rank", "top3_share", "uniformity"} == set(rows)
+    assert {
+        "auc",
+        "auc_length_matched",
+        "proxy_a_distance",
+        "knn_entropy",
+        "pair_distance",
+        "mmd",
+        "effective_rank",
+        "top3_share",
+        "uniformity",
+    } == set(rows)
     for label, ckpt in (("demo", demo), ("control_no_adv", control)):
         after = ckpt["alignment"]["after"]
         assert rows["auc"]["values"][label] == after["auc"]["value"]
@@ -300,8 +323,10 @@ def test_cli_compare_json_structure(capsys, pair):
         assert rows["pair_distance"]["values"][label] == after["pair_distance"]["ratio"]
         assert rows["effective_rank"]["values"][label] == after["spectrum"]["effective_rank"]
         assert rows["effective_rank"]["null"][label] is None  # label-free: no null
-    assert math.isclose(rows["auc"]["diff"]["control_no_adv"],
-                        rows["auc"]["values"]["control_no_adv"] - rows["auc"]["values"]["demo"])
+    assert math.isclose(
+        rows["auc"]["diff"]["control_no_adv"],
+        rows["auc"]["values"]["control_no_adv"] - rows["auc"]["values"]["demo"],
+    )
 
     # training: the last Wasserstein estimate and the seconds per phase, from the history
     training = {r["metric"]: r for r in result["training"]}
@@ -338,8 +363,7 @@ def test_cli_compare_measures_alignment_a_checkpoint_does_not_store(capsys, tmp_
     assert [r["alignment_from"] for r in result["runs"]] == ["stored", "measured"]
     auc = next(r for r in result["alignment"] if r["metric"] == "auc")
     # the app's seed and sample size: the stored value again, up to float16 snapshots
-    assert math.isclose(auc["values"]["bare"], pair[1]["alignment"]["after"]["auc"]["value"],
-                        abs_tol=1e-3)
+    assert math.isclose(auc["values"]["bare"], pair[1]["alignment"]["after"]["auc"]["value"], abs_tol=1e-3)
 
 
 def _other_data(tmp_path: Path) -> Path:
@@ -370,8 +394,10 @@ REFUSALS = {
     "missing file": (lambda tmp: [DEMO_PT, tmp / "missing.pt"], "missing.pt: no such checkpoint"),
     "foreign file": (lambda tmp: [DEMO_PT, _foreign(tmp)], "table.pt: not a"),
     "corrupted file": (lambda tmp: [_truncated(tmp), CONTROL_PT], "truncated.pt"),
-    "other data": (lambda tmp: [DEMO_PT, CONTROL_PT, _other_data(tmp)],
-                   "other was trained on other data than demo (domain B's user ids differ)"),
+    "other data": (
+        lambda tmp: [DEMO_PT, CONTROL_PT, _other_data(tmp)],
+        "other was trained on other data than demo (domain B's user ids differ)",
+    ),
 }
 
 

@@ -42,8 +42,15 @@ def _env() -> dict:
 
 
 def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "recguru_core", *args], cwd=ROOT, env=_env(),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "recguru_core", *args],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 # --------------------------------------------------------------------------- the tiny preset
@@ -145,9 +152,28 @@ def test_own_run_is_shown_as_yours_and_cancel_says_cancelling_at_once(monkeypatc
 def _start_cli_training(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path, Path]:
     out, progress = tmp_path / "run.pt", tmp_path / "run.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "recguru_core", "train", TINY_SOURCE, "--out", str(out),
-         "--quiet", "--threads", "1", "--progress", str(progress), *CLI_OVERRIDES, *extra],
-        cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "recguru_core",
+            "train",
+            TINY_SOURCE,
+            "--out",
+            str(out),
+            "--quiet",
+            "--threads",
+            "1",
+            "--progress",
+            str(progress),
+            *CLI_OVERRIDES,
+            *extra,
+        ],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     return proc, out, progress
 
 
@@ -166,8 +192,7 @@ def test_sigterm_stops_the_cli_at_the_next_step_keeping_the_last_unit(tmp_path):
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:
-            steps = [r for r in _records(progress) if r.get("phase") == "pretrain"
-                     and r.get("event") is None]
+            steps = [r for r in _records(progress) if r.get("phase") == "pretrain" and r.get("event") is None]
             if out.is_file() and len(steps) > 3:
                 break
             time.sleep(0.1)
@@ -217,16 +242,29 @@ def test_sigterm_during_start_up_is_a_clean_cancel_not_a_kill(tmp_path):
 def partial(tmp_path_factory) -> Path:
     """A real unfinished run: stopped after phase 1 (resumable at phase 2)."""
     out = tmp_path_factory.mktemp("partial") / "partial.pt"
-    done = _cli("train", TINY_SOURCE, "--out", str(out), "--quiet", "--threads", "1",
-                "--stop-after", "pretrain", *CLI_OVERRIDES)
+    done = _cli(
+        "train",
+        TINY_SOURCE,
+        "--out",
+        str(out),
+        "--quiet",
+        "--threads",
+        "1",
+        "--stop-after",
+        "pretrain",
+        *CLI_OVERRIDES,
+    )
     assert done.returncode == 0, done.stderr
     return out
 
 
 def test_cli_evaluate_and_recommend_warn_about_an_unfinished_run(partial):
     note = "unfinished run (phase 2 of 3, resumable)"
-    for args in (["evaluate", str(partial)], ["evaluate", str(partial), "--health"],
-                 ["recommend", str(partial), "--user", "4", "--domain", "A"]):
+    for args in (
+        ["evaluate", str(partial)],
+        ["evaluate", str(partial), "--health"],
+        ["recommend", str(partial), "--user", "4", "--domain", "A"],
+    ):
         done = _cli(*args)
         warnings = [ln for ln in done.stderr.splitlines() if ln.startswith("warning:")]
         assert len(warnings) == 1 and note in warnings[0], (args, done.stderr)
@@ -255,7 +293,7 @@ def test_cli_evaluate_of_a_complete_run_has_no_warning(tiny):
 def test_resumed_progress_bar_counts_only_this_runs_steps(monkeypatch):
     import tqdm
 
-    from recguru_core import cli
+    from recguru_core.cli import train as cli_train
 
     made = []
 
@@ -275,7 +313,7 @@ def test_resumed_progress_bar_counts_only_this_runs_steps(monkeypatch):
             yield {"phase": "adversarial", "step": 101, "phase_step": 1, "wasserstein": 0.1}
 
     monkeypatch.setattr(tqdm, "tqdm", Recorder)
-    cli._drive(Resumed(), quiet=True)
+    cli_train.drive(Resumed(), quiet=True)
     assert made == [40, 0]
 
 
@@ -285,8 +323,16 @@ def test_resumed_progress_bar_counts_only_this_runs_steps(monkeypatch):
 def test_log_scale_bpr_panel_with_a_domain_stopped_early_is_logarithmic():
     from ui.figures.curves import CURVE_GROUPS, curves_dashboard, history_frame
 
-    records = [{"phase": "finetune", "step": i, "phase_step": i, "bpr_A": 0.6 / i,
-                **({"bpr_B": 0.5 / i} if i < 5 else {})} for i in range(1, 11)]
+    records = [
+        {
+            "phase": "finetune",
+            "step": i,
+            "phase_step": i,
+            "bpr_A": 0.6 / i,
+            **({"bpr_B": 0.5 / i} if i < 5 else {}),
+        }
+        for i in range(1, 11)
+    ]
     fig = curves_dashboard(history_frame(records), log_y=True)
     i = [title for title, _, _ in CURVE_GROUPS].index("BPR (fine-tune)")
     assert "linear" not in fig.layout.annotations[i].text
@@ -300,8 +346,10 @@ def test_influence_is_sorted_by_strength_with_history_positions():
     from ui.figures import tables
     from ui.figures.recommend import influence_figure
 
-    influence = [{"position": p, "title": f"t{p}", "delta_score": d, "delta_rank": 0}
-                 for p, d in enumerate([0.05, -0.3, 0.2, 0.01])]
+    influence = [
+        {"position": p, "title": f"t{p}", "delta_score": d, "delta_rank": 0}
+        for p, d in enumerate([0.05, -0.3, 0.2, 0.01])
+    ]
     fig = influence_figure(influence)
     assert [y.split(".")[0] for y in fig.data[0].y] == ["2", "3", "1", "4"]
     assert list(fig.data[0].x) == [-0.3, 0.2, 0.05, 0.01]
@@ -313,8 +361,9 @@ def test_history_table_keeps_the_split_in_view():
     from ui import page
     from ui.figures import tables
 
-    frame = tables.history_table([{"item_id": "1", "title": "T", "genre": "G" * 80,
-                                   "timestamp": 0, "split": "test"}])
+    frame = tables.history_table(
+        [{"item_id": "1", "title": "T", "genre": "G" * 80, "timestamp": 0, "split": "test"}]
+    )
     assert set(page.HISTORY_COLUMNS) == set(frame.columns)
     assert page.HISTORY_COLUMNS.index("split") < page.HISTORY_COLUMNS.index("genre")
     assert set(page.history_column_config()) == set(frame.columns)
@@ -324,8 +373,7 @@ def test_recommendations_history_uses_the_column_layout(tiny_app):
     at = open_page("pages/4_Recommendations.py")
     frames = at.dataframe
     assert frames, "history tables drawn"
-    assert any(list(f.proto.column_order) == ["#", "split", "title", "genre", "when"]
-               for f in frames)
+    assert any(list(f.proto.column_order) == ["#", "split", "title", "genre", "when"] for f in frames)
     assert isinstance(frames[0].value, pd.DataFrame)
 
 
@@ -340,8 +388,13 @@ def test_home_tour_is_open_on_the_first_visit_then_collapsed(tiny_app):
     for what in ("tiny", "domain-classifier AUC", "Wasserstein", "Influence", "95 %"):
         assert what in text, what
     links = [p.proto.label for p in at.get("page_link") if "·" in p.proto.label]
-    assert links == ["1 · Train", "2 · Alignment", "3 · Training curves", "4 · Recommendations",
-                     "5 · Evaluation"]
+    assert links == [
+        "1 · Train",
+        "2 · Alignment",
+        "3 · Training curves",
+        "4 · Recommendations",
+        "5 · Evaluation",
+    ]
     at.run()
     assert next(e for e in at.expander if "Guided tour" in e.label).proto.expanded  # still open
     at.switch_page("pages/1_Train.py").run()

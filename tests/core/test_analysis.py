@@ -1,6 +1,7 @@
 """Alignment analysis says what it should on data whose answer we know: separable domains look
 separable, identically distributed ones look mixed, paired users look paired; layouts share one
 frame, one sample and a weights_only-safe format; and importing the module stays cheap."""
+
 from __future__ import annotations
 
 import io
@@ -22,8 +23,9 @@ from recguru_core.analysis.projection import place_by_landmarks, procrustes_alig
 from recguru_core.common.errors import RecGuruError
 
 
-def blobs(n_per_domain: int = 200, d: int = 16, shift: float = 0.0, seed: int = 0,
-          n_b: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def blobs(
+    n_per_domain: int = 200, d: int = 16, shift: float = 0.0, seed: int = 0, n_b: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A ~ N(0, I), B ~ N(shift * 1, I): shift 0 is indistinguishable, shift 3 is separable."""
     rng = np.random.default_rng(seed)
     n_b = n_per_domain if n_b is None else n_b
@@ -38,20 +40,30 @@ def snapshot(gur: torch.Tensor, domain: torch.Tensor, step: int) -> dict:
     """A checkpoint-format snapshot; the first half of each domain's users are overlapped."""
     n_a = int((domain == 0).sum())
     users = [f"u{i}" for i in range(n_a)] + [f"u{i}" for i in range(len(domain) - n_a)]
-    overlap = torch.tensor([i < n_a // 2 for i in range(n_a)]
-                           + [i < n_a // 2 for i in range(len(domain) - n_a)])
-    return {"gur": gur, "domain": domain, "user": users, "overlap": overlap,
-            "cluster": torch.zeros(len(domain), dtype=torch.int64), "step": step}
+    overlap = torch.tensor(
+        [i < n_a // 2 for i in range(n_a)] + [i < n_a // 2 for i in range(len(domain) - n_a)]
+    )
+    return {
+        "gur": gur,
+        "domain": domain,
+        "user": users,
+        "overlap": overlap,
+        "cluster": torch.zeros(len(domain), dtype=torch.int64),
+        "step": step,
+    }
 
 
 def run_snapshots(n_per_domain: int = 150, d: int = 16) -> dict:
     """A run whose domains drift together: separable before, two steps during, mixed after."""
+
     def at(shift: float, step: int) -> dict:
         return snapshot(*blobs(n_per_domain, d, shift, seed=1), step=step)
+
     return {"before": at(4.0, 10), "during": [at(2.5, 100), at(1.0, 101)], "after": at(0.0, 20)}
 
 
 # --- metrics -----------------------------------------------------------------------------
+
 
 def test_separable_domains_are_easy_to_tell_apart() -> None:
     gur, domain = blobs(shift=3.0)
@@ -120,12 +132,15 @@ def test_pairs_need_overlap_flag_and_both_domains() -> None:
     assert alignment_metrics(gur, domain, user=distinct)["pair_distance"] is None
 
 
-@pytest.mark.parametrize("bad, message", [
-    (lambda g, d: (g, torch.zeros_like(d)), "each domain"),
-    (lambda g, d: (g.index_fill(0, torch.tensor([3]), float("nan")), d), "NaN"),
-    (lambda g, d: (g, d[:-1]), "domain"),
-    (lambda g, d: (g, d + 1), r"only 0 \(A\) and 1 \(B\)"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (lambda g, d: (g, torch.zeros_like(d)), "each domain"),
+        (lambda g, d: (g.index_fill(0, torch.tensor([3]), float("nan")), d), "NaN"),
+        (lambda g, d: (g, d[:-1]), "domain"),
+        (lambda g, d: (g, d + 1), r"only 0 \(A\) and 1 \(B\)"),
+    ],
+)
 def test_bad_metric_inputs_raise_one_line_errors(bad, message) -> None:
     gur, domain = bad(*blobs(n_per_domain=20))
     with pytest.raises(RecGuruError, match=message) as info:
@@ -146,6 +161,7 @@ def test_compare_snapshots_orders_by_training_and_sees_alignment() -> None:
 
 
 # --- sampling ----------------------------------------------------------------------------
+
 
 def test_sample_is_stratified_seeded_and_keeps_pairs() -> None:
     domain = np.array([0] * 3000 + [1] * 1000)
@@ -178,13 +194,24 @@ def test_sample_keeps_a_tiny_domain() -> None:
 
 # --- projections -------------------------------------------------------------------------
 
+
 def test_pca_projection_shapes_keys_and_determinism() -> None:
     snaps = run_snapshots()
     calls: list[tuple[float, str]] = []
-    result = project_snapshots(snaps, n_users=120, seed=5, method="pca",
-                               progress=lambda f, msg: calls.append((f, msg)))
-    assert set(result) == {"method", "rows", "before", "after", "during", "during_steps", "landmarks",
-                           "seed", "seconds"}
+    result = project_snapshots(
+        snaps, n_users=120, seed=5, method="pca", progress=lambda f, msg: calls.append((f, msg))
+    )
+    assert set(result) == {
+        "method",
+        "rows",
+        "before",
+        "after",
+        "during",
+        "during_steps",
+        "landmarks",
+        "seed",
+        "seconds",
+    }
     assert result["method"] == "pca" and result["seed"] == 5
     rows = result["rows"]
     assert rows.dtype == torch.int64 and rows.shape == (120,)
@@ -256,12 +283,18 @@ def test_import_does_not_load_umap_or_numba() -> None:
         heavy = [m for m in ("umap", "numba", "pynndescent") if m in sys.modules]
         print(",".join(heavy))
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(__import__("pathlib").Path(__file__).parents[2]),
+    )
     assert out.stdout.strip() == ""
 
 
 # --- the real thing (numba JIT: 30-80 s on a cold 2-core machine) ------------------------
+
 
 @pytest.mark.slow
 def test_umap_projections_on_a_small_run() -> None:

@@ -2,6 +2,7 @@
 one `error:` line on stderr, exit status 2, no traceback, and leaves every file it was pointed at
 as it was. Each case runs the real CLI entry point in-process (fast: the checks run before any
 training starts), so a case that regresses to a traceback fails here with the exception."""
+
 from __future__ import annotations
 
 import os
@@ -17,13 +18,16 @@ from helpers.cli import assert_one_error, run_cli, snapshot
 from recguru_core import cli
 
 DEMO = Path(__file__).resolve().parents[2] / "checkpoints" / "demo.pt"
-TINY = ("pretrain_epochs=1 adv_steps=2 adv_chunk=1 finetune_epochs=1 batch_size=64 d_model=16 "
-        "d_ff=32 n_layers=1 cdsrec_layers=1 max_len=20 short_len=20 snapshots_during=1 "
-        "critic_warmup=0").split()
+TINY = (
+    "pretrain_epochs=1 adv_steps=2 adv_chunk=1 finetune_epochs=1 batch_size=64 d_model=16 "
+    "d_ff=32 n_layers=1 cdsrec_layers=1 max_len=20 short_len=20 snapshots_during=1 "
+    "critic_warmup=0"
+).split()
 SRC = "synthetic:users=300,k_core=2"
 
 
 # ------------------------------------------------------------------------------ data files
+
 
 def _ok_rows(users=60):
     return "".join(f"{u},{i},{t}\n" for u in range(users) for t, i in enumerate(range(u % 7, u % 7 + 6)))
@@ -35,7 +39,7 @@ def files(tmp_path):
     d.mkdir()
     (d / "ok.csv").write_text("user_id,item_id,timestamp\n" + _ok_rows())
     (d / "cr_header.csv").write_bytes(b"user_id,item\rid,timestamp\n1,2,3\n")
-    (d / "nul_header.csv").write_bytes(b"user_id,item_id,\"timestamp\n1,2,3\n")
+    (d / "nul_header.csv").write_bytes(b'user_id,item_id,"timestamp\n1,2,3\n')
     (d / "empty.csv").write_bytes(b"")
     (d / "header_only.csv").write_text("user_id,item_id,timestamp\n")
     (d / "no_ts.csv").write_text("user_id,item_id\n1,2\n")
@@ -50,12 +54,15 @@ def files(tmp_path):
     deep = "[" * 100_000 + "]" * 100_000
     (d / "nested.json").write_text(
         '{"reviewerID":"u","asin":"i","unixReviewTime":1}\n{"reviewerID":"u","asin":"i"}\n'
-        f'{{"reviewerID":"u","asin":"i","unixReviewTime":1,"x":{deep}}}\n')
+        f'{{"reviewerID":"u","asin":"i","unixReviewTime":1,"x":{deep}}}\n'
+    )
     (d / "not_object.json").write_text("[1, 2, 3]\n")
     pd.DataFrame({"user_id": [[1], [2]], "item_id": ["a", "b"], "timestamp": [1, 2]}).to_parquet(
-        d / "list_id.parquet")
-    pd.DataFrame({"user_id": [{"a": 1}, {"a": 2}], "item_id": ["a", "b"], "timestamp": [1, 2]}
-                 ).to_parquet(d / "dict_id.parquet")
+        d / "list_id.parquet"
+    )
+    pd.DataFrame({"user_id": [{"a": 1}, {"a": 2}], "item_id": ["a", "b"], "timestamp": [1, 2]}).to_parquet(
+        d / "dict_id.parquet"
+    )
     (d / "broken.parquet").write_bytes(b"PAR1 not really")
     (d / "ml").mkdir()
     return d
@@ -149,14 +156,19 @@ ARG_CASES = {
     "bad domain": (["recommend", DEMO, "--user", "1", "--domain", "C"], "--domain"),
     "k not a number": (["recommend", DEMO, "--user", "1", "--domain", "A", "--k", "x"], "--k"),
     "k zero": (["recommend", DEMO, "--user", "1", "--domain", "A", "--k", "0"], "--k"),
-    "k beyond the unseen items": (["recommend", DEMO, "--user", "1", "--domain", "A", "--k", "100000"],
-                                  "unseen items"),
+    "k beyond the unseen items": (
+        ["recommend", DEMO, "--user", "1", "--domain", "A", "--k", "100000"],
+        "unseen items",
+    ),
     "unknown user": (["recommend", DEMO, "--user", "nobody", "--domain", "A"], "nobody"),
     "bad projection method": (["project", DEMO, "--method", "tsne"], "--method"),
     "bad --users": (["project", DEMO, "--users", "-5"], "--users"),
     "unknown flag": (["evaluate", DEMO, "--colour"], "unrecognized"),
     "bad benchmark models": (["benchmark", "synthetic", "--out", "{t}/r.json", "--models", "pop,gpt"], "gpt"),
-    "bad benchmark overlap": (["benchmark", "synthetic", "--out", "{t}/r.json", "--overlap", "1.5"], "overlap"),
+    "bad benchmark overlap": (
+        ["benchmark", "synthetic", "--out", "{t}/r.json", "--overlap", "1.5"],
+        "overlap",
+    ),
 }
 
 
@@ -170,13 +182,18 @@ def test_bad_arguments_are_one_line(name, tmp_path, capsys):
 
 # ------------------------------------------------------------------------------ --out
 
+
 def test_out_that_cannot_be_written(tmp_path, capsys):
     (tmp_path / "a_file").write_text("keep me")
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
-    cases = {tmp_path: "is a directory", tmp_path / "a_file" / "x.pt": "is a file",
-             "/proc/x.pt": "cannot write", "": "expected a file path"}
+    cases = {
+        tmp_path: "is a directory",
+        tmp_path / "a_file" / "x.pt": "is a file",
+        "/proc/x.pt": "cannot write",
+        "": "expected a file path",
+    }
     if os.geteuid() != 0:  # root writes anywhere
         cases[locked / "x.pt"] = "cannot write"
     for out, contains in cases.items():
@@ -189,8 +206,9 @@ def test_out_never_replaces_input_or_checkpoint_without_force(files, tmp_path, c
     data = f"csv:{files}/ok.csv,{files}/ok.csv,k_core=2"
     assert_one_error(["train", data, "--out", files / "ok.csv", *TINY], capsys, contains="input data file")
     (tmp_path / "notes.pt").write_text("my notes")
-    assert_one_error(["train", SRC, "--out", tmp_path / "notes.pt", *TINY], capsys,
-                     contains="not a RecGURU checkpoint")
+    assert_one_error(
+        ["train", SRC, "--out", tmp_path / "notes.pt", *TINY], capsys, contains="not a RecGURU checkpoint"
+    )
     assert (tmp_path / "notes.pt").read_text() == "my notes"
     copy = tmp_path / "demo.pt"
     copy.write_bytes(DEMO.read_bytes())
@@ -198,15 +216,19 @@ def test_out_never_replaces_input_or_checkpoint_without_force(files, tmp_path, c
     before = copy.read_bytes()
     assert_one_error(["train", SRC, "--out", copy, *TINY], capsys, contains="--force")
     assert copy.read_bytes() == before
-    assert_one_error(["train", SRC, "--out", copy, "--force", "--resume", *TINY], capsys,
-                     contains="contradict")
+    assert_one_error(
+        ["train", SRC, "--out", copy, "--force", "--resume", *TINY], capsys, contains="contradict"
+    )
 
 
 def test_resume_refuses_a_different_command(tmp_path, capsys):
     copy = tmp_path / "demo.pt"
     copy.write_bytes(DEMO.read_bytes())
-    line = assert_one_error(["train", "synthetic:users=99", "--out", copy, "--resume",
-                             "adv_steps=7", "--seed", "5"], capsys, contains="differs")
+    line = assert_one_error(
+        ["train", "synthetic:users=99", "--out", copy, "--resume", "adv_steps=7", "--seed", "5"],
+        capsys,
+        contains="differs",
+    )
     assert "adv_steps" in line and "seed" in line and "source" in line
 
 
@@ -226,6 +248,7 @@ def test_force_replaces_keeps_mode_and_cleans_orphaned_temps(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------ checkpoints
+
 
 def _demo_copy():
     return torch.load(DEMO, map_location="cpu", weights_only=True)
@@ -321,6 +344,7 @@ def test_foreign_files_as_checkpoints(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------ faults
 
+
 def test_disk_full_keeps_the_previous_file(tmp_path, monkeypatch):
     import errno
 
@@ -344,19 +368,24 @@ def test_memory_estimate_counts_the_real_parameters():
     from recguru_core.common.memory import parameter_count
     from recguru_core.nn.model import Discriminator, ModelConfig, RecGURU
 
-    for extra in ({}, {"shared_encoder": False}, {"shared_eos_position": False, "disc_layers": 2},
-                  {"d_model": 16, "n_heads": 4, "d_ff": 24, "n_layers": 1, "cdsrec_layers": 2}):
+    for extra in (
+        {},
+        {"shared_encoder": False},
+        {"shared_eos_position": False, "disc_layers": 2},
+        {"d_model": 16, "n_heads": 4, "d_ff": 24, "n_layers": 1, "cdsrec_layers": 2},
+    ):
         cfg = ModelConfig(n_items_a=37, n_items_b=101, max_len=12, **extra)
-        real = sum(p.numel() for m in (RecGURU(config=cfg), Discriminator.from_config(cfg))
-                   for p in m.parameters())
+        real = sum(
+            p.numel() for m in (RecGURU(config=cfg), Discriminator.from_config(cfg)) for p in m.parameters()
+        )
         assert parameter_count(cfg) == real
-
 
 
 # ------------------------------------------------------------------------------ round three (issue 19)
 # --progress never appends to a file that is not its own log, --out's clean-up removes only the
 # temp files the atomic writer makes, and the newer commands (benchmark rows, compare, health,
 # slim, memory) end in one line. Each damage case compares the bytes afterwards.
+
 
 def test_progress_never_appends_to_an_input_a_checkpoint_or_notes(files, tmp_path, capsys):
     data = f"csv:{files}/ok.csv,{files}/ok.csv,k_core=2"
@@ -383,8 +412,9 @@ def test_progress_never_appends_to_an_input_a_checkpoint_or_notes(files, tmp_pat
 
 def test_progress_and_out_the_same_new_path(tmp_path, capsys):
     same = tmp_path / "x.pt"
-    assert_one_error(["train", SRC, "--out", same, "--progress", same, *TINY], capsys,
-                     contains="--out checkpoint itself")
+    assert_one_error(
+        ["train", SRC, "--out", same, "--progress", same, *TINY], capsys, contains="--out checkpoint itself"
+    )
     assert not same.exists()
 
 
@@ -392,12 +422,17 @@ def test_progress_paths_that_cannot_be_opened(tmp_path, capsys):
     (tmp_path / "a_file").write_text("keep me")
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    cases = {"/proc/progress.jsonl": "cannot write", tmp_path: "is a directory",
-             tmp_path / "a_file" / "p.jsonl": "is a file", fifo: "not a regular file",
-             "": "expected a file path"}
+    cases = {
+        "/proc/progress.jsonl": "cannot write",
+        tmp_path: "is a directory",
+        tmp_path / "a_file" / "p.jsonl": "is a file",
+        fifo: "not a regular file",
+        "": "expected a file path",
+    }
     for path, contains in cases.items():
-        assert_one_error(["train", SRC, "--out", tmp_path / "x.pt", "--progress", path, *TINY],
-                         capsys, contains=contains)
+        assert_one_error(
+            ["train", SRC, "--out", tmp_path / "x.pt", "--progress", path, *TINY], capsys, contains=contains
+        )
     assert (tmp_path / "a_file").read_text() == "keep me"
     assert not (tmp_path / "x.pt").exists()
 
@@ -421,8 +456,12 @@ def test_out_cleanup_removes_only_the_writers_temp_files(tmp_path):
     from recguru_core.train.outputs import remove_orphaned_temps
 
     out = tmp_path / "x.pt"
-    keep = {"x.pt.notes.tmp": b"user notes", "x.pt.abcdefgh.tmp": b"older naming",
-            "x.pt.recguru-short.tmp": b"not 8 chars", "y.pt.recguru-abcd1234.tmp": b"another out"}
+    keep = {
+        "x.pt.notes.tmp": b"user notes",
+        "x.pt.abcdefgh.tmp": b"older naming",
+        "x.pt.recguru-short.tmp": b"not 8 chars",
+        "y.pt.recguru-abcd1234.tmp": b"another out",
+    }
     for name, data in keep.items():
         (tmp_path / name).write_bytes(data)
     (tmp_path / "x.pt.recguru-dir_1234.tmp").mkdir()
@@ -438,13 +477,27 @@ def test_out_cleanup_removes_only_the_writers_temp_files(tmp_path):
 def _results_file(tmp_path, rows, bootstrap=()):
     import json
 
-    good = {"model": "pop", "domain": "A", "overlap": None, "seed": 0, "seconds": 1.0,
-            "sampled": {"NDCG@10": 0.1}, "full": {"NDCG@10": 0.01}}
+    good = {
+        "model": "pop",
+        "domain": "A",
+        "overlap": None,
+        "seed": 0,
+        "seconds": 1.0,
+        "sampled": {"NDCG@10": 0.1},
+        "full": {"NDCG@10": 0.01},
+    }
     path = tmp_path / "r.json"
-    path.write_text(json.dumps({
-        "format": "recguru-benchmark", "version": 1,
-        "settings": {"source": "synthetic", "preset": "quick", "overrides": {}},
-        "results": [good, *rows], "bootstrap": list(bootstrap)}))
+    path.write_text(
+        json.dumps(
+            {
+                "format": "recguru-benchmark",
+                "version": 1,
+                "settings": {"source": "synthetic", "preset": "quick", "overrides": {}},
+                "results": [good, *rows],
+                "bootstrap": list(bootstrap),
+            }
+        )
+    )
     return path
 
 
@@ -453,8 +506,10 @@ BENCHMARK_ROWS = {
     "seed not an integer": ({"model": "pop", "domain": "A", "seed": "x", "seconds": 1}, "'seed'"),
     "row is a string": ("pop,A,0", "row 2 is a str"),
     "domain not A or B": ({"model": "pop", "domain": "C", "seed": 0, "seconds": 1}, "'domain'"),
-    "metric not a number": ({"model": "pop", "domain": "B", "seed": 0, "seconds": 1,
-                             "sampled": {"NDCG@10": "high"}, "full": {}}, "'NDCG@10'"),
+    "metric not a number": (
+        {"model": "pop", "domain": "B", "seed": 0, "seconds": 1, "sampled": {"NDCG@10": "high"}, "full": {}},
+        "'NDCG@10'",
+    ),
     "overlap out of range": ({"model": "pop", "domain": "B", "overlap": 7, "seed": 0}, "'overlap'"),
 }
 
@@ -464,8 +519,10 @@ def test_benchmark_results_with_a_corrupt_row(name, tmp_path, capsys):
     row, contains = BENCHMARK_ROWS[name]
     path = _results_file(tmp_path, [row])
     before = path.read_bytes()
-    for argv in (["benchmark", "--out", path, "--report"],
-                 ["benchmark", "synthetic", "--out", path, "--models", "pop"]):
+    for argv in (
+        ["benchmark", "--out", path, "--report"],
+        ["benchmark", "synthetic", "--out", path, "--models", "pop"],
+    ):
         assert_one_error(argv, capsys, contains=contains)
     assert path.read_bytes() == before and not (tmp_path / "r.md").exists()
 
@@ -476,8 +533,11 @@ def test_benchmark_bootstrap_rows_are_checked_too(tmp_path, capsys):
 
 
 def test_benchmark_seed_count_is_bounded(tmp_path, capsys):
-    assert_one_error(["benchmark", "synthetic", "--out", tmp_path / "r.json", "--seeds", "1000000000"],
-                     capsys, contains="from 1 to")
+    assert_one_error(
+        ["benchmark", "synthetic", "--out", tmp_path / "r.json", "--seeds", "1000000000"],
+        capsys,
+        contains="from 1 to",
+    )
     assert not list(tmp_path.iterdir())
 
 
@@ -538,8 +598,9 @@ def test_slim_on_a_missing_or_foreign_path(tmp_path, capsys):
 
 @pytest.mark.parametrize("setting", ["neg_softmax=100000", "bpr_negatives=100000"])
 def test_negatives_beyond_the_catalogue_are_refused(setting, tmp_path, capsys):
-    assert_one_error(["train", SRC, "--out", tmp_path / "x.pt", *TINY, setting], capsys,
-                     contains="other items")
+    assert_one_error(
+        ["train", SRC, "--out", tmp_path / "x.pt", *TINY, setting], capsys, contains="other items"
+    )
     assert not (tmp_path / "x.pt").exists()
 
 
@@ -565,12 +626,31 @@ def test_address_space_limit_is_read_and_refused_in_one_line(tmp_path):
         resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
 
     out = tmp_path / "x.pt"
-    cmd = [sys.executable, "-m", "recguru_core", "train", SRC, "--out", str(out), "--quiet",
-           *TINY, "d_model=512", "d_ff=65536", "n_heads=1"]  # ~11 GiB: fits RAM, not the limit
+    cmd = [
+        sys.executable,
+        "-m",
+        "recguru_core",
+        "train",
+        SRC,
+        "--out",
+        str(out),
+        "--quiet",
+        *TINY,
+        "d_model=512",
+        "d_ff=65536",
+        "n_heads=1",
+    ]  # ~11 GiB: fits RAM, not the limit
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("RECGURU_NO_MEMORY_CHECK", None)
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, preexec_fn=limit, env=env,
-                         cwd=Path(__file__).resolve().parents[2])
+    run = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     lines = [x for x in run.stderr.splitlines() if x.strip()]
     assert run.returncode == 2, run.stderr[-2000:]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "needs about" in lines[0], lines
@@ -589,8 +669,9 @@ def test_nan_weights_are_refused_at_upload(tmp_path, monkeypatch):
 
     monkeypatch.setenv("RECGURU_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
     ckpt = _demo_copy()
-    ckpt["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
-                     for k, v in ckpt["model"].items()}
+    ckpt["model"] = {
+        k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in ckpt["model"].items()
+    }
     buf = io.BytesIO()
     torch.save(ckpt, buf)
     with pytest.raises(CheckpointError, match="diverged.pt: .*NaN or infinite"):
@@ -602,13 +683,16 @@ def test_an_allocator_failure_past_the_precheck_is_one_line(tmp_path, capsys, mo
     from recguru_core.train import runs
 
     def refuse(*args, **kwargs):
-        raise RuntimeError("[enforce fail at alloc_cpu.cpp:119] DefaultCPUAllocator: can't allocate "
-                           "memory: you tried to allocate 68719476736 bytes")
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:119] DefaultCPUAllocator: can't allocate "
+            "memory: you tried to allocate 68719476736 bytes"
+        )
 
     monkeypatch.setattr(runs, "build_trainer", refuse)
     log = tmp_path / "p.jsonl"
-    assert_one_error(["train", SRC, "--out", tmp_path / "x.pt", "--progress", log, *TINY], capsys,
-                     contains="out of memory")
+    assert_one_error(
+        ["train", SRC, "--out", tmp_path / "x.pt", "--progress", log, *TINY], capsys, contains="out of memory"
+    )
     assert not (tmp_path / "x.pt").exists()
     assert '"status": "failed"' in log.read_text()  # the app's runner learns why
     monkeypatch.setattr(runs, "build_trainer", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))

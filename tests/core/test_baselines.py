@@ -1,6 +1,7 @@
 """The baselines keep the `Recommender` contract: they learn a planted signal (beating POP),
 score candidates and full rankings in the agreed shapes, are deterministic under a seed, and
 never read a held-out test item while fitting."""
+
 import copy
 
 import numpy as np
@@ -16,8 +17,10 @@ from recguru_core.data.sources import load_source
 
 # A small world with a strong planted signal: 4 taste clusters and mostly Markov steps (the
 # next item is a latent neighbour of the previous one). max_len=30 exercises truncation.
-WORLD = ("synthetic:users=400,items_a=120,items_b=80,clusters=4,mean_len_a=15,mean_len_b=8,"
-         "max_len=30,markov=0.8,k_core=2,negatives=50")
+WORLD = (
+    "synthetic:users=400,items_a=120,items_b=80,clusters=4,mean_len_a=15,mean_len_b=8,"
+    "max_len=30,markov=0.8,k_core=2,negatives=50"
+)
 CPU = torch.device("cpu")
 LEARNED = ("bprmf", "sasrec", "bert4rec", "emcdr")
 
@@ -53,8 +56,13 @@ def models(data, one_thread):
 
 
 def test_registry_builds_default_baselines():
-    for name, cls in (("pop", B.Pop), ("bprmf", B.BPRMF), ("sasrec", S.SASRec),
-                      ("bert4rec", BR.BERT4Rec), ("emcdr", B.EMCDR)):
+    for name, cls in (
+        ("pop", B.Pop),
+        ("bprmf", B.BPRMF),
+        ("sasrec", S.SASRec),
+        ("bert4rec", BR.BERT4Rec),
+        ("emcdr", B.EMCDR),
+    ):
         model = build_model(name)
         assert type(model) is cls and model.name == name
         assert isinstance(model, Recommender)
@@ -126,8 +134,9 @@ def test_fit_never_reads_test_items(models, data, name, one_thread):
         dom = data.domain(domain)
         rows = np.arange(dom.n_users)
         cand = torch.from_numpy(dom.candidates("valid", rows))
-        assert torch.equal(model.score(domain, rows, "valid", cand),
-                           models[name].score(domain, rows, "valid", cand))
+        assert torch.equal(
+            model.score(domain, rows, "valid", cand), models[name].score(domain, rows, "valid", cand)
+        )
 
 
 def test_sasrec_reads_the_split_history(models, data):
@@ -159,7 +168,8 @@ def test_bert4rec_hides_items_of_real_positions_only_and_asks_about_the_appended
 def test_progress_reaches_total(data, one_thread):
     calls = []
     B.BPRMF(config=B.BPRMFConfig(max_epochs=4)).fit(
-        data, device=CPU, seed=0, progress=lambda *call: calls.append(call))
+        data, device=CPU, seed=0, progress=lambda *call: calls.append(call)
+    )
     dones = [c[0] for c in calls]
     assert dones == sorted(dones) and calls[-1][0] == calls[-1][1] == 8
     assert any("valid NDCG@10" in c[2] for c in calls)
@@ -182,6 +192,7 @@ def test_emcdr_uses_real_source_embeddings_for_overlapped_users(models, data):
         shared = partner >= 0
         other = emcdr.nets[t].other
         source_own = emcdr.nets[1 - t].own  # the source domain's BPRMF user embeddings
-        torch.testing.assert_close(other[torch.from_numpy(np.flatnonzero(shared))],
-                                   source_own[torch.from_numpy(partner[shared])])
+        torch.testing.assert_close(
+            other[torch.from_numpy(np.flatnonzero(shared))], source_own[torch.from_numpy(partner[shared])]
+        )
         assert torch.count_nonzero(other[torch.from_numpy(np.flatnonzero(~shared))]) > 0  # mapped

@@ -1,5 +1,6 @@
 """The benchmark harness with fake deterministic models (no training): the results schema, the
 Markdown tables, resume, refused settings, the paired bootstrap, and the CLI's bad input."""
+
 import json
 
 import numpy as np
@@ -40,10 +41,17 @@ class FakeModel:
             from recguru_core.data.domains import data_to_state
 
             items = {"n_items_a": data.a.n_items, "n_items_b": data.b.n_items}
-            save_checkpoint(self.out, {"format": CKPT_FORMAT, "version": 1, "model": {},
-                                       "data": data_to_state(data),
-                                       "config": {"model": items, "train": {}, "data": {}},
-                                       "metrics": {"test": {}}})
+            save_checkpoint(
+                self.out,
+                {
+                    "format": CKPT_FORMAT,
+                    "version": 1,
+                    "model": {},
+                    "data": data_to_state(data),
+                    "config": {"model": items, "train": {}, "data": {}},
+                    "metrics": {"test": {}},
+                },
+            )
 
     def score(self, domain, rows, split, candidates):
         dom = self.data.domain(domain)
@@ -59,14 +67,21 @@ class FakeModel:
 def fake_factory(calls, fail_on=None):
     def factory(name, *, preset, overrides, out):
         return FakeModel(name, out=out, calls=calls, fail_on=fail_on)
+
     return factory
 
 
 def run(tmp_path, models=("pop", "sasrec", "recguru"), calls=None, **kw):
     calls = [] if calls is None else calls
     kw.setdefault("seeds", 2)
-    result = bm.run_benchmark(SOURCE, list(models), out=tmp_path / "results.json",
-                              factory=fake_factory(calls, kw.pop("fail_on", None)), quiet=True, **kw)
+    result = bm.run_benchmark(
+        SOURCE,
+        list(models),
+        out=tmp_path / "results.json",
+        factory=fake_factory(calls, kw.pop("fail_on", None)),
+        quiet=True,
+        **kw,
+    )
     return result, calls
 
 
@@ -85,6 +100,7 @@ def test_run_writes_schema_tables_sidecars_and_checkpoint_baselines(tmp_path):
     # sidecar ranks reproduce the row metrics
     ranks = bm.load_ranks(tmp_path / "results.d" / "ranks" / "pop_onatural_s1.npz")
     from recguru_core.metrics.ranking import metrics_from_ranks
+
     row = next(r for r in rows if (r["model"], r["seed"], r["domain"]) == ("pop", 1, "B"))
     assert metrics_from_ranks(ranks["full"]["B"]) == pytest.approx(row["full"])
     # bootstrap entries for both families, both domains, every metric
@@ -138,11 +154,11 @@ def test_overlap_ablation_appends_overlap_and_writes_table3(tmp_path):
 
     def loader(spec):
         from recguru_core.data.sources import load_source
+
         seen.append(spec)
         return load_source(spec)
 
-    result, calls = run(tmp_path, models=("pop", "recguru"), seeds=1, overlaps=[0.3, 0.75],
-                        loader=loader)
+    result, calls = run(tmp_path, models=("pop", "recguru"), seeds=1, overlaps=[0.3, 0.75], loader=loader)
     assert seen == [SOURCE + ",overlap=0.3", SOURCE + ",overlap=0.75"]
     assert {r["overlap"] for r in result.payload["results"]} == {0.3, 0.75}
     assert (tmp_path / "results.d" / "recguru_o0.75_s0.pt").is_file()
@@ -164,15 +180,30 @@ def _rows(values):
     for (model, seed), v in values.items():
         for d in ("A", "B"):
             m = {name: v for name in METRIC_NAMES}
-            rows.append({"model": model, "domain": d, "overlap": None, "seed": seed,
-                         "seconds": 1.5, "sampled": m, "full": dict(m)})
+            rows.append(
+                {
+                    "model": model,
+                    "domain": d,
+                    "overlap": None,
+                    "seed": seed,
+                    "seconds": 1.5,
+                    "sampled": m,
+                    "full": dict(m),
+                }
+            )
     return rows
 
 
 def test_table_mean_std_bold_best():
     rows = _rows({("pop", 0): 0.10, ("pop", 1): 0.12, ("sasrec", 0): 0.20, ("sasrec", 1): 0.30})
-    md = report.format_markdown({"results": rows, "domains": {"A": "Books", "B": "Movies"},
-                             "negatives": 99, "settings": {"source": "s", "preset": "quick"}})
+    md = report.format_markdown(
+        {
+            "results": rows,
+            "domains": {"A": "Books", "B": "Movies"},
+            "negatives": 99,
+            "settings": {"source": "s", "preset": "quick"},
+        }
+    )
     assert "1 true item + 99 sampled negatives" in md
     assert "| A (Books) | HR@10 | 11.00 ± 1.41 | **25.00 ± 7.07** |" in md
     assert "Δ" not in md  # no recguru in the run
@@ -194,11 +225,21 @@ def test_bootstrap_interval_sign(better):
     models = ["pop", "recguru_noadv", "recguru"]
     rows = []
     from recguru_core.metrics.ranking import metrics_from_ranks
+
     for m in models:
         for d in ("A", "B"):
             met = metrics_from_ranks(ranks[m]["sampled"][d])
-            rows.append({"model": m, "domain": d, "overlap": None, "seed": 0, "seconds": 0.1,
-                         "sampled": met, "full": met})
+            rows.append(
+                {
+                    "model": m,
+                    "domain": d,
+                    "overlap": None,
+                    "seed": 0,
+                    "seconds": 0.1,
+                    "sampled": met,
+                    "full": met,
+                }
+            )
     boot = report.compute_bootstrap(rows, models, [None], [0], lambda m, o, s: ranks[m])
     mrr = [b for b in boot if b["metric"] == "MRR"]
     assert len(mrr) == 4 and all(b["baseline"] == "pop" for b in mrr)
@@ -221,15 +262,18 @@ def test_paired_bootstrap_constant_difference():
     assert mean == low == high == pytest.approx(0.25)
 
 
-@pytest.mark.parametrize("args, match", [
-    (["--models", "pop,nope"], "unknown model 'nope'"),
-    (["--models", ""], "--models"),
-    (["--overlap", "abc"], "not a number"),
-    (["--overlap", "1.5"], "outside"),
-    (["--overlap", ","], "--overlap"),
-    (["--seeds", "0"], "--seeds"),
-    (["--seeds", "two"], "--seeds"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--models", "pop,nope"], "unknown model 'nope'"),
+        (["--models", ""], "--models"),
+        (["--overlap", "abc"], "not a number"),
+        (["--overlap", "1.5"], "outside"),
+        (["--overlap", ","], "--overlap"),
+        (["--seeds", "0"], "--seeds"),
+        (["--seeds", "two"], "--seeds"),
+    ],
+)
 def test_cli_bad_input_one_error_line(tmp_path, capsys, args, match):
     code = main(["benchmark", SOURCE, "--out", str(tmp_path / "r.json"), *args])
     err = capsys.readouterr().err.strip().splitlines()
@@ -248,8 +292,16 @@ def test_cli_unwritable_out(tmp_path, capsys):
 def test_cli_refuses_other_settings(tmp_path, capsys):
     run(tmp_path, models=("pop",), seeds=1)
     capsys.readouterr()
-    code = main(["benchmark", "synthetic:users=250,k_core=1", "--models", "pop",
-                 "--out", str(tmp_path / "results.json")])
+    code = main(
+        [
+            "benchmark",
+            "synthetic:users=250,k_core=1",
+            "--models",
+            "pop",
+            "--out",
+            str(tmp_path / "results.json"),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "other settings (source" in err[0]
 
@@ -257,8 +309,7 @@ def test_cli_refuses_other_settings(tmp_path, capsys):
 def test_cli_end_to_end_with_pop(tmp_path, capsys):
     pytest.importorskip("recguru_core.bench.baselines")
     out = tmp_path / "res.json"
-    code = main(["benchmark", SOURCE, "--models", "pop", "--device", "cpu", "--quiet",
-                 "--out", str(out)])
+    code = main(["benchmark", SOURCE, "--models", "pop", "--device", "cpu", "--quiet", "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "| A (Books) | HR@5 |" in captured.out
@@ -270,11 +321,17 @@ def test_a_later_subset_command_keeps_the_earlier_comparison(tmp_path):
     """The overlap ablation reuses a results file with fewer models: the bootstrap of the
     earlier overlap must still compare RecGURU with every model that ran there."""
     first, _ = run(tmp_path, models=("pop", "sasrec", "recguru"), seeds=1, overlaps=[0.3])
-    before = {(b["family"], b["domain"], b["metric"]): b["baseline"]
-              for b in first.payload["bootstrap"] if b["overlap"] == 0.3}
+    before = {
+        (b["family"], b["domain"], b["metric"]): b["baseline"]
+        for b in first.payload["bootstrap"]
+        if b["overlap"] == 0.3
+    }
     second, _ = run(tmp_path, models=("sasrec", "recguru"), seeds=1, overlaps=[0.3, 0.75])
-    after = {(b["family"], b["domain"], b["metric"]): b["baseline"]
-             for b in second.payload["bootstrap"] if b["overlap"] == 0.3}
+    after = {
+        (b["family"], b["domain"], b["metric"]): b["baseline"]
+        for b in second.payload["bootstrap"]
+        if b["overlap"] == 0.3
+    }
     assert after == before and "pop" in set(before.values())
     assert {b["baseline"] for b in second.payload["bootstrap"] if b["overlap"] == 0.75} == {"sasrec"}
 
@@ -284,8 +341,24 @@ def test_cli_report_rewrites_the_tables_of_every_row(tmp_path, capsys):
     writes them all again from the results file, training nothing."""
     out = tmp_path / "res.json"
     for overlap in ("0.3", "0.75"):
-        assert main(["benchmark", SOURCE, "--models", "pop", "--device", "cpu", "--quiet",
-                     "--overlap", overlap, "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "benchmark",
+                    SOURCE,
+                    "--models",
+                    "pop",
+                    "--device",
+                    "cpu",
+                    "--quiet",
+                    "--overlap",
+                    overlap,
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
     md = (tmp_path / "res.md").read_text()
     assert "### Overlap 0.75" in md and "### Overlap 0.3" not in md
     capsys.readouterr()

@@ -1,4 +1,5 @@
 """The benchmark scripts that read finished runs (benchmarks/alignment_report.py)."""
+
 import importlib.util
 import math
 from pathlib import Path
@@ -36,7 +37,9 @@ def test_no_benchmark_touches_a_private_name_of_the_trainer():
 
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
         text = script.read_text()
-        private = re.findall(r"\btrainer\._\w+|\._(?:pretrain_unit|finetune_unit|bpr_loss|ft_rows|gur_cache)\b", text)
+        private = re.findall(
+            r"\btrainer\._\w+|\._(?:pretrain_unit|finetune_unit|bpr_loss|ft_rows|gur_cache)\b", text
+        )
         assert not private, (script.name, private)
 
 

@@ -1,5 +1,6 @@
 """`python -m recguru_core stats` end to end: good sources and every bad-input case
 (non-zero exit, one line on stderr naming the file/field, never a traceback)."""
+
 import gzip
 import json
 import subprocess
@@ -13,8 +14,9 @@ from recguru_core.data.sources import parse_source
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "recguru_core", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "recguru_core", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def write_world(path, users, items, prefix, n=8, seed=0, header="user_id,item_id,timestamp,rating"):
@@ -39,9 +41,11 @@ def test_stats_json_on_csv(world):
     out = cli("stats", f"csv:{a},{b}", "--json")
     assert out.returncode == 0, out.stderr
     stats = json.loads(out.stdout)
-    assert stats == {"A": {"users": 40, "items": 12, "interactions": 320, "avg_len": 8.0},
-                     "B": {"users": 40, "items": 12, "interactions": 320, "avg_len": 8.0},
-                     "overlap_users": 20}
+    assert stats == {
+        "A": {"users": 40, "items": 12, "interactions": 320, "avg_len": 8.0},
+        "B": {"users": 40, "items": 12, "interactions": 320, "avg_len": 8.0},
+        "overlap_users": 20,
+    }
 
 
 def test_stats_table_and_synthetic():
@@ -105,8 +109,16 @@ def test_amazon_gzip_source(tmp_path):
     records = []
     for u in range(30):
         for t in range(6):
-            records.append(json.dumps({"reviewerID": f"r{u}", "asin": f"B{(u + t) % 10}",
-                                       "overall": 5.0, "unixReviewTime": 1500000000 + t}))
+            records.append(
+                json.dumps(
+                    {
+                        "reviewerID": f"r{u}",
+                        "asin": f"B{(u + t) % 10}",
+                        "overall": 5.0,
+                        "unixReviewTime": 1500000000 + t,
+                    }
+                )
+            )
     for name in ("sports", "cloth"):
         with gzip.open(tmp_path / f"{name}.json.gz", "wt") as f:
             f.write("\n".join(records) + "\n")

@@ -1,5 +1,6 @@
 """config.py: the one key=value parser, text conversion and the strict from_dict policy;
 checkpoints.py's section validation."""
+
 from __future__ import annotations
 
 import functools
@@ -24,8 +25,10 @@ def test_parse_key_values_from_text_and_lists():
         parse_key_values("=3", "source option", error=DataError)
 
 
-@pytest.mark.parametrize("default,text,value", [(True, "off", False), (1, " 7 ", 7), (0.5, "1e-3", 1e-3),
-                                                ("x", "wgan-gp", "wgan-gp")])
+@pytest.mark.parametrize(
+    "default,text,value",
+    [(True, "off", False), (1, " 7 ", 7), (0.5, "1e-3", 1e-3), ("x", "wgan-gp", "wgan-gp")],
+)
 def test_convert_to_the_type_of_the_default(default, text, value):
     assert convert("k", text, default, "override") == value
     assert convert("k", value, default, "override") == value  # non-text passes through
@@ -37,8 +40,15 @@ def test_convert_refuses_with_the_key_and_type(default, text):
         convert("k", text, default, "override")
 
 
-@pytest.mark.parametrize("cls,extra", [(TrainConfig, {}), (DataConfig, {}), (PreprocessConfig, {}),
-                                       (ModelConfig, {"n_items_a": 3, "n_items_b": 4})])
+@pytest.mark.parametrize(
+    "cls,extra",
+    [
+        (TrainConfig, {}),
+        (DataConfig, {}),
+        (PreprocessConfig, {}),
+        (ModelConfig, {"n_items_a": 3, "n_items_b": 4}),
+    ],
+)
 def test_every_config_refuses_unknown_keys_by_name(cls, extra):
     base = cls(**extra).to_dict()
     assert cls.from_dict(base) == cls(**extra)  # round trip
@@ -62,16 +72,25 @@ def _data_state():
 
 def _ckpt(**sections):
     state, items = _data_state()
-    return {"format": FORMAT, "version": 1, "config": {"model": dict(items), "train": {}, "data": {}},
-            "model": {"w": torch.zeros(1)}, "data": state, **sections}
+    return {
+        "format": FORMAT,
+        "version": 1,
+        "config": {"model": dict(items), "train": {}, "data": {}},
+        "model": {"w": torch.zeros(1)},
+        "data": state,
+        **sections,
+    }
 
 
-@pytest.mark.parametrize("sections,message", [
-    ({"history": {}}, "section 'history' is a dict, expected list"),
-    ({"baselines": []}, "section 'baselines' is a list, expected dict"),
-    ({"status": "halfway"}, "status 'halfway'"),
-    ({"model": {"w": [1, 2]}}, "model weight 'w' is not a tensor"),
-])
+@pytest.mark.parametrize(
+    "sections,message",
+    [
+        ({"history": {}}, "section 'history' is a dict, expected list"),
+        ({"baselines": []}, "section 'baselines' is a list, expected dict"),
+        ({"status": "halfway"}, "status 'halfway'"),
+        ({"model": {"w": [1, 2]}}, "model weight 'w' is not a tensor"),
+    ],
+)
 def test_checkpoint_sections_are_validated_by_name(sections, message):
     with pytest.raises(CheckpointError, match=message):
         validate_checkpoint(_ckpt(**sections), "run.pt")

@@ -29,8 +29,10 @@ def test_splits_and_inputs_exact(make_raw):
     train = a.inputs(np.array([u, v]), "train")
     assert train.tolist() == [[code["i1"], code["i2"], code["i3"], eos], [0, 0, code["i1"], eos]]
     test = a.inputs(np.array([u, v]), "test")
-    assert test.tolist() == [[code["i1"], code["i2"], code["i3"], code["i4"], eos],
-                             [0, 0, code["i1"], code["i2"], eos]]
+    assert test.tolist() == [
+        [code["i1"], code["i2"], code["i3"], code["i4"], eos],
+        [0, 0, code["i1"], code["i2"], eos],
+    ]
     assert a.targets("valid", np.array([u, v])).tolist() == [code["i4"], code["i2"]]
     assert a.targets("test", np.array([u, v])).tolist() == [code["i5"], code["i3"]]
     assert data.n_overlap == 1
@@ -52,7 +54,7 @@ def test_negatives_never_in_history_unique_and_reproducible():
     for r in range(300):
         row = set(neg[r].tolist())
         assert len(row) == 60  # without replacement
-        assert not row & set(items[offsets[r]:offsets[r + 1]].tolist())
+        assert not row & set(items[offsets[r] : offsets[r + 1]].tolist())
         assert min(row) >= 1 and max(row) <= 120
     again = sample_negatives(offsets, items, 120, 60, np.arange(1, 121, dtype=float), seed=1)
     assert (neg == again).all()
@@ -74,8 +76,9 @@ def test_negatives_follow_popularity():
 
 def test_candidates_exclude_valid_and_test_items(make_raw):
     rng = np.random.default_rng(0)
-    rows = [(f"u{u}", f"i{k}", t) for u in range(50) for t, k in
-            enumerate(rng.choice(60, size=8, replace=False))]
+    rows = [
+        (f"u{u}", f"i{k}", t) for u in range(50) for t, k in enumerate(rng.choice(60, size=8, replace=False))
+    ]
     data = CrossDomainData.build(make_raw(rows, rows), LOOSE, DataConfig(n_negatives=40))
     a = data.a
     for split in ("valid", "test"):
@@ -116,7 +119,7 @@ def _negatives_column_loop(offsets, items, n_items, n, weights, seed):
         hi = min(lo + chunk, n_users)
         m = hi - lo
         taken = np.zeros((m, n_items + 2), dtype=bool)
-        taken[np.repeat(np.arange(m), lengths[lo:hi]), items[offsets[lo]:offsets[hi]]] = True
+        taken[np.repeat(np.arange(m), lengths[lo:hi]), items[offsets[lo] : offsets[hi]]] = True
         count, pending, pool = np.zeros(m, dtype=np.int64), np.arange(m), n + n // 4 + 8
         while len(pending):
             k = rng.integers(0, n_items, (len(pending), pool))
@@ -132,10 +135,15 @@ def _negatives_column_loop(offsets, items, n_items, n, weights, seed):
     return out
 
 
-@pytest.mark.parametrize("n_users,n_items,n,skewed", [
-    (300, 120, 60, True), (300, 120, 90, False),  # many rows need a second round
-    (2000, 500, 30, True), (150, 300_000, 20, True),  # several chunks; 64-user chunks
-])
+@pytest.mark.parametrize(
+    "n_users,n_items,n,skewed",
+    [
+        (300, 120, 60, True),
+        (300, 120, 90, False),  # many rows need a second round
+        (2000, 500, 30, True),
+        (150, 300_000, 20, True),  # several chunks; 64-user chunks
+    ],
+)
 def test_negatives_match_the_column_loop(n_users, n_items, n, skewed):
     offsets, items = _random_csr(n_users, min(n_items, 400), 3)
     weights = (np.arange(1, n_items + 1, dtype=float) ** -0.8) if skewed else None

@@ -1,4 +1,5 @@
 """The shipped checkpoints/demo.pt: small, safe to load, self-consistent, fully populated."""
+
 from pathlib import Path
 
 import torch

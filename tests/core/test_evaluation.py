@@ -13,10 +13,14 @@ from recguru_core.metrics.ranking import (
 
 
 def test_ranks_from_candidates_hand_computed():
-    scores = torch.tensor([[0.9, 0.1, 0.5],   # true item best -> rank 1
-                           [0.2, 0.9, 0.5],   # two above -> rank 3
-                           [0.5, 0.5, 0.1],   # tie counts against the model -> rank 2
-                           [1.0, 1.0, 1.0]])  # constant scorer -> worst rank
+    scores = torch.tensor(
+        [
+            [0.9, 0.1, 0.5],  # true item best -> rank 1
+            [0.2, 0.9, 0.5],  # two above -> rank 3
+            [0.5, 0.5, 0.1],  # tie counts against the model -> rank 2
+            [1.0, 1.0, 1.0],
+        ]
+    )  # constant scorer -> worst rank
     assert ranks_from_candidate_scores(scores).tolist() == [1, 3, 2, 3]
 
 
@@ -46,10 +50,14 @@ def test_empty_ranks_give_nan():
 
 def test_nan_scores_rank_last_sampled():
     nan = float("nan")
-    scores = torch.tensor([[nan, nan, nan],   # diverged model: worst rank, not 1
-                           [nan, 0.1, 0.2],   # NaN true item: worst rank
-                           [0.5, nan, 0.9],   # NaN candidate never beats a finite true item
-                           [0.5, nan, 0.1]])
+    scores = torch.tensor(
+        [
+            [nan, nan, nan],  # diverged model: worst rank, not 1
+            [nan, 0.1, 0.2],  # NaN true item: worst rank
+            [0.5, nan, 0.9],  # NaN candidate never beats a finite true item
+            [0.5, nan, 0.1],
+        ]
+    )
     assert ranks_from_candidate_scores(scores).tolist() == [3, 3, 2, 1]
 
 
@@ -85,16 +93,16 @@ def test_domain_ranks_score_by_length_but_return_row_order():
         scores = torch.zeros(len(rows), candidates.shape[1])
         scores[:, 0] = 0.5  # ties count against the model: keep the true item off the zeros
         for i, r in enumerate(rows):
-            scores[i, 1: 1 + r % 5] = 1.0
+            scores[i, 1 : 1 + r % 5] = 1.0
         return scores
 
-    dom = SimpleNamespace(lengths=lengths, n_users=n,
-                          candidates=lambda split, rows: np.zeros((len(rows), 8), dtype=np.int64))
+    dom = SimpleNamespace(
+        lengths=lengths, n_users=n, candidates=lambda split, rows: np.zeros((len(rows), 8), dtype=np.int64)
+    )
     expected = np.arange(n) % 5 + 1
     for batch_size in (1, 4, 64):
         seen.clear()
-        np.testing.assert_array_equal(domain_ranks(dom, "valid", score_fn, batch_size=batch_size),
-                                      expected)
+        np.testing.assert_array_equal(domain_ranks(dom, "valid", score_fn, batch_size=batch_size), expected)
         order = np.concatenate(seen)
         assert sorted(order) == list(range(n))
         assert (np.diff(lengths[order]) >= 0).all()  # shortest first

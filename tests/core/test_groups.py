@@ -1,4 +1,5 @@
 """Metrics by user group with bootstrap intervals (recguru_core/analysis/groups.py), evaluate --groups."""
+
 from __future__ import annotations
 
 import json

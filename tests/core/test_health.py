@@ -1,4 +1,5 @@
 """GAN-health statistics and verdicts (recguru_core/train/health.py) and `evaluate --health`."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,16 @@ from recguru_core.train import health
 def _history(w, **series):
     rows = [{"phase": "pretrain", "rec_A": 1.0, "rec_B": 1.0}] * 5
     for i, value in enumerate(w):
-        rows.append({"phase": "adversarial", "phase_step": i + 1, "wasserstein": value,
-                     "rec_A": 1.0, "rec_B": 1.0, **{k: v[i] for k, v in series.items()}})
+        rows.append(
+            {
+                "phase": "adversarial",
+                "phase_step": i + 1,
+                "wasserstein": value,
+                "rec_A": 1.0,
+                "rec_B": 1.0,
+                **{k: v[i] for k, v in series.items()},
+            }
+        )
     return rows
 
 
@@ -46,18 +55,35 @@ def test_rise_then_fall_is_healthy_and_endless_rise_is_the_critic_winning():
 
 def test_accuracy_collapse_penalty_and_reconstruction_verdicts():
     n = 40
-    rows = _by_check(health.diagnose(_history(
-        [1.0] * n, critic_acc=[0.97] * n, gur_min_var=[0.001] * n, gp_share=[0.95] * n,
-        critic_grad=list(np.geomspace(1, 100, n)))))
+    rows = _by_check(
+        health.diagnose(
+            _history(
+                [1.0] * n,
+                critic_acc=[0.97] * n,
+                gur_min_var=[0.001] * n,
+                gp_share=[0.95] * n,
+                critic_grad=list(np.geomspace(1, 100, n)),
+            )
+        )
+    )
     assert rows["Critic accuracy"]["status"] == "bad"
     assert rows["GUR variance per dimension"]["status"] == "bad"
     assert rows["Gradient-penalty share of the critic loss"]["status"] == "warn"
     assert rows["Critic gradient norm"]["status"] == "warn"
-    calm = _by_check(health.diagnose(_history(
-        [1.0] * n, critic_acc=[0.55] * n, gur_min_var=[0.3] * n, gp_share=[0.2] * n,
-        critic_grad=[2.0] * n)))
-    assert {calm[k]["status"] for k in ("Critic accuracy", "GUR variance per dimension",
-                                        "Critic gradient norm")} == {"ok"}
+    calm = _by_check(
+        health.diagnose(
+            _history(
+                [1.0] * n,
+                critic_acc=[0.55] * n,
+                gur_min_var=[0.3] * n,
+                gp_share=[0.2] * n,
+                critic_grad=[2.0] * n,
+            )
+        )
+    )
+    assert {
+        calm[k]["status"] for k in ("Critic accuracy", "GUR variance per dimension", "Critic gradient norm")
+    } == {"ok"}
     costly = _history([1.0] * n)
     for r in costly:
         if r["phase"] == "adversarial":
@@ -69,10 +95,16 @@ def test_trainer_records_the_statistics_and_the_cli_reports_them(tiny, capsys):
     from recguru_core import cli
     from recguru_core.train.checkpoints import load_checkpoint
 
-    steps = [r for r in load_checkpoint(tiny)["history"]
-             if r.get("phase") == "adversarial" and "event" not in r]
-    assert steps and all(0 <= r["critic_acc"] <= 1 and 0 <= r["gp_share"] <= 1
-                         and r["critic_grad"] >= 0 and r["gur_min_var"] >= 0 for r in steps)
+    steps = [
+        r for r in load_checkpoint(tiny)["history"] if r.get("phase") == "adversarial" and "event" not in r
+    ]
+    assert steps and all(
+        0 <= r["critic_acc"] <= 1
+        and 0 <= r["gp_share"] <= 1
+        and r["critic_grad"] >= 0
+        and r["gur_min_var"] >= 0
+        for r in steps
+    )
     assert cli.main(["evaluate", str(tiny), "--health", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["check"].split(" (")[0] for r in rows} >= {"Wasserstein trend", "Critic accuracy"}
@@ -94,7 +126,11 @@ def test_slim_keeps_every_result_and_shrinks_the_file(tiny, tmp_path, capsys):
         capsys.readouterr()
     assert outputs[0] == outputs[1]
     snaps = torch.load(copy, weights_only=True)["snapshots"]
-    halves = [v for s in (snaps["before"], snaps["after"], *snaps["during"]) for v in s.values()
-              if isinstance(v, torch.Tensor) and v.is_floating_point()]
+    halves = [
+        v
+        for s in (snaps["before"], snaps["after"], *snaps["during"])
+        for v in s.values()
+        if isinstance(v, torch.Tensor) and v.is_floating_point()
+    ]
     assert halves and all(v.dtype == torch.float16 for v in halves)
     assert copy.stat().st_size <= before

@@ -14,8 +14,17 @@ from helpers.imports import modules as _modules
 
 ROOT = Path(__file__).resolve().parents[2]
 # wing -> floor; an import from a wing may reach its own floor or lower ones
-FLOORS = {"common": 0, "data": 1, "nn": 2, "metrics": 3, "train": 4, "analysis": 5, "bench": 6,
-          "cli": 7, "__main__": 7}
+FLOORS = {
+    "common": 0,
+    "data": 1,
+    "nn": 2,
+    "metrics": 3,
+    "train": 4,
+    "analysis": 5,
+    "bench": 6,
+    "cli": 7,
+    "__main__": 7,
+}
 
 
 def _wing(module: str) -> str | None:
@@ -50,10 +59,18 @@ def test_the_ui_never_imports_the_benchmark_wing_or_the_cli():
 
 def test_the_ground_floor_imports_no_heavy_library():
     names = sorted(m for m in _modules("recguru_core") if _wing(m) == "common")
-    code = ("import importlib, sys; "
-            f"[importlib.import_module(n) for n in {names!r}]; "
-            "heavy = sorted({'torch', 'numpy', 'pandas', 'streamlit'} & set(sys.modules)); "
-            "assert not heavy, heavy; print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = (
+        "import importlib, sys; "
+        f"[importlib.import_module(n) for n in {names!r}]; "
+        "heavy = sorted({'torch', 'numpy', 'pandas', 'streamlit'} & set(sys.modules)); "
+        "assert not heavy, heavy; print('ok')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]

@@ -50,10 +50,10 @@ def test_sampled_softmax_equals_hand_computed_cross_entropy():
     weight = torch.randn(V + 2, d)
     hidden = torch.randn(3, d)
     targets = torch.tensor([1, 4, 6])
-    loss = sampled_softmax_loss(hidden, targets, weight, n_negatives=3, n_items=V,
-                                generator=torch.Generator().manual_seed(5))
-    neg = sample_negatives(targets, n_negatives=3, n_items=V,
-                           generator=torch.Generator().manual_seed(5))
+    loss = sampled_softmax_loss(
+        hidden, targets, weight, n_negatives=3, n_items=V, generator=torch.Generator().manual_seed(5)
+    )
+    neg = sample_negatives(targets, n_negatives=3, n_items=V, generator=torch.Generator().manual_seed(5))
     expected = 0.0
     for i in range(3):
         logits = [hidden[i] @ weight[targets[i]]] + [hidden[i] @ weight[n] for n in neg[i]]
@@ -64,8 +64,9 @@ def test_sampled_softmax_equals_hand_computed_cross_entropy():
 
 def test_sampled_softmax_of_nothing_is_zero_and_differentiable():
     hidden = torch.randn(0, 4, requires_grad=True)
-    loss = sampled_softmax_loss(hidden, torch.zeros(0, dtype=torch.long), torch.randn(5, 4),
-                                n_negatives=2, n_items=3)
+    loss = sampled_softmax_loss(
+        hidden, torch.zeros(0, dtype=torch.long), torch.randn(5, 4), n_negatives=2, n_items=3
+    )
     loss.backward()
     assert loss.item() == 0.0
 
@@ -186,6 +187,7 @@ def test_l2_pull_of_no_users_is_zero():
 
 
 # --- the common scale of critic and l2 pull (losses.joint_normalize) ----------------------
+
 
 def _lopsided(n: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)

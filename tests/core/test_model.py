@@ -15,8 +15,18 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_config(**overrides) -> ModelConfig:
-    base = dict(n_items_a=V_A, n_items_b=V_B, max_len=20, d_model=16, n_heads=2, n_layers=2,
-                d_ff=32, neg_softmax=5, cdsrec_layers=2, short_len=8)
+    base = dict(
+        n_items_a=V_A,
+        n_items_b=V_B,
+        max_len=20,
+        d_model=16,
+        n_heads=2,
+        n_layers=2,
+        d_ff=32,
+        neg_softmax=5,
+        cdsrec_layers=2,
+        short_len=8,
+    )
     return ModelConfig(**{**base, **overrides})
 
 
@@ -59,8 +69,13 @@ def test_config_round_trip_is_plain_and_weights_only_safe():
 
 @pytest.mark.parametrize(
     "bad, field",
-    [({"d_model": 15}, "d_model"), ({"n_items_a": 1}, "n_items_a"), ({"dropout": 1.0}, "dropout"),
-     ({"n_layers": 2.0}, "n_layers"), ({"attend_both_gurs": 1}, "attend_both_gurs")],
+    [
+        ({"d_model": 15}, "d_model"),
+        ({"n_items_a": 1}, "n_items_a"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"n_layers": 2.0}, "n_layers"),
+        ({"attend_both_gurs": 1}, "attend_both_gurs"),
+    ],
 )
 def test_config_rejects_bad_values(bad, field):
     with pytest.raises(RecGuruError, match=field):
@@ -147,9 +162,7 @@ def test_trimming_left_padding_is_a_no_op(domain, V):
         torch.testing.assert_close(h, h_pad, rtol=1e-5, atol=1e-5)
 
         rec = model.reconstruction_loss(domain, seq, h, generator=torch.Generator().manual_seed(1))
-        rec_pad = model.reconstruction_loss(
-            domain, padded, h_pad, generator=torch.Generator().manual_seed(1)
-        )
+        rec_pad = model.reconstruction_loss(domain, padded, h_pad, generator=torch.Generator().manual_seed(1))
         torch.testing.assert_close(rec, rec_pad, rtol=1e-5, atol=1e-5)
 
         memory, _ = model.cdsrec_memory(h)
@@ -157,7 +170,7 @@ def test_trimming_left_padding_is_a_no_op(domain, V):
         q = model.cdsrec_hidden(domain, items, memory)
         q_pad = model.cdsrec_hidden(domain, left_pad(items, 3), memory)
         real = items != 0
-        torch.testing.assert_close(q[real], q_pad[:, -items.size(1):][real], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(q[real], q_pad[:, -items.size(1) :][real], rtol=1e-5, atol=1e-5)
 
 
 def test_encoder_masks_pad_keys():
@@ -208,7 +221,7 @@ def test_cdsrec_is_causal():
         q = model.cdsrec_hidden(0, items, memory)
         for t in range(items.size(1) - 1):
             changed = items.clone()
-            changed[:, t + 1:] = torch.randint(1, V_A + 1, changed[:, t + 1:].shape)
+            changed[:, t + 1 :] = torch.randint(1, V_A + 1, changed[:, t + 1 :].shape)
             q2 = model.cdsrec_hidden(0, changed, memory)
             torch.testing.assert_close(q2[:, : t + 1], q[:, : t + 1], rtol=1e-5, atol=1e-5)
         changed = items.clone()
@@ -251,9 +264,19 @@ def test_attend_both_gurs_off_uses_own_gur_only():
 
 def test_tiny_model_overfits_reconstruction():
     torch.manual_seed(0)
-    config = ModelConfig(n_items_a=30, n_items_b=30, max_len=12, d_model=32, n_heads=2,
-                         n_layers=1, d_ff=64, dropout=0.0, neg_softmax=10, cdsrec_layers=1,
-                         short_len=8)
+    config = ModelConfig(
+        n_items_a=30,
+        n_items_b=30,
+        max_len=12,
+        d_model=32,
+        n_heads=2,
+        n_layers=1,
+        d_ff=64,
+        dropout=0.0,
+        neg_softmax=10,
+        cdsrec_layers=1,
+        short_len=8,
+    )
     model = RecGURU(config=config)
     seq = random_batch(8, 11, 30, eos=True, seed=3)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)

@@ -30,8 +30,14 @@ def test_k_core_cascade_needs_several_rounds():
 
 
 def test_rating_filter_window_repeats_and_reindex(make_raw):
-    rows_a = [("u1", "x", 1, 5.0), ("u1", "x", 2, 5.0), ("u1", "y", 3, 1.0), ("u1", "z", 4, 4.0),
-              ("u1", "w", 5, 3.0), ("u1", "v", 99, 5.0)]
+    rows_a = [
+        ("u1", "x", 1, 5.0),
+        ("u1", "x", 2, 5.0),
+        ("u1", "y", 3, 1.0),
+        ("u1", "z", 4, 4.0),
+        ("u1", "w", 5, 3.0),
+        ("u1", "v", 99, 5.0),
+    ]
     rows_b = [("u1", "p", 1), ("u1", "q", 2), ("u1", "r", 3)]
     cfg = PreprocessConfig(k_core=1, min_user_len=3, end=50)
     a, b = preprocess(make_raw(rows_a, rows_b), cfg)
@@ -51,8 +57,10 @@ def test_non_immediate_repeats_kept(make_raw):
 def test_time_order_with_unsorted_input(make_raw):
     rows = [("u", "c", 30), ("u", "a", 10), ("v", "a", 5), ("u", "b", 20), ("v", "b", 6), ("v", "c", 4)]
     a, _ = preprocess(make_raw(rows, rows), PreprocessConfig(k_core=1, min_user_len=3))
-    seqs = {a.user_raw[r]: list(a.item_raw[a.items[a.offsets[r]:a.offsets[r + 1]] - 1])
-            for r in range(len(a.user_raw))}
+    seqs = {
+        a.user_raw[r]: list(a.item_raw[a.items[a.offsets[r] : a.offsets[r + 1]] - 1])
+        for r in range(len(a.user_raw))
+    }
     assert seqs == {"u": ["a", "b", "c"], "v": ["c", "a", "b"]}
 
 

@@ -73,13 +73,9 @@ def assert_data_error(call: Callable[[], object], file_name: str, *fragments: st
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "file_name", ["d.csv", "d.tsv", "d.txt", "d.tab", "d.csv.gz", "d.tsv.gz", "D.CSV"]
-)
+@pytest.mark.parametrize("file_name", ["d.csv", "d.tsv", "d.txt", "d.tab", "d.csv.gz", "d.tsv.gz", "D.CSV"])
 def test_table_text_formats(tmp_path: Path, file_name: str) -> None:
-    path = write_delimited(
-        tmp_path / file_name, sep="," if file_name.lower().startswith("d.csv") else "\t"
-    )
+    path = write_delimited(tmp_path / file_name, sep="," if file_name.lower().startswith("d.csv") else "\t")
     domain = read_table_domain(path, name="Books")
     assert isinstance(domain, RawDomain)
     assert domain.name == "Books"
@@ -134,9 +130,7 @@ def test_table_without_optional_columns_and_column_order(tmp_path: Path) -> None
 )
 def test_table_timestamp_forms(tmp_path: Path, stamps: list[str], expected: list[int]) -> None:
     rows = [("u", f"i{k}", stamp) for k, stamp in enumerate(stamps)]
-    path = write_delimited(
-        tmp_path / "d.csv", rows=rows, header=("user_id", "item_id", "timestamp")
-    )
+    path = write_delimited(tmp_path / "d.csv", rows=rows, header=("user_id", "item_id", "timestamp"))
     assert read_table_domain(path, name="d").interactions["timestamp"].tolist() == expected
 
 
@@ -150,65 +144,45 @@ def test_table_quoted_csv_fields(tmp_path: Path) -> None:
 
 
 def test_table_missing_file(tmp_path: Path) -> None:
-    assert_data_error(
-        lambda: read_table_domain(tmp_path / "nope.csv", name="d"), "nope.csv", "not found"
-    )
+    assert_data_error(lambda: read_table_domain(tmp_path / "nope.csv", name="d"), "nope.csv", "not found")
 
 
 def test_table_empty_file(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_bytes(b"")
-    assert_data_error(
-        lambda: read_table_domain(tmp_path / "empty.csv", name="d"), "empty.csv", "empty"
-    )
+    assert_data_error(lambda: read_table_domain(tmp_path / "empty.csv", name="d"), "empty.csv", "empty")
 
 
 def test_table_empty_gzip(tmp_path: Path) -> None:
     (tmp_path / "empty.csv.gz").write_bytes(gzip.compress(b""))
-    assert_data_error(
-        lambda: read_table_domain(tmp_path / "empty.csv.gz", name="d"), "empty.csv.gz", "empty"
-    )
+    assert_data_error(lambda: read_table_domain(tmp_path / "empty.csv.gz", name="d"), "empty.csv.gz", "empty")
 
 
 def test_table_header_only(tmp_path: Path) -> None:
     (tmp_path / "h.csv").write_text("user_id,item_id,timestamp\n")
-    assert_data_error(
-        lambda: read_table_domain(tmp_path / "h.csv", name="d"), "h.csv", "no data rows"
-    )
+    assert_data_error(lambda: read_table_domain(tmp_path / "h.csv", name="d"), "h.csv", "no data rows")
 
 
 def test_table_missing_columns(tmp_path: Path) -> None:
     path = write_delimited(tmp_path / "cols.csv", rows=[("u", "i")], header=("user", "item_id"))
-    assert_data_error(
-        lambda: read_table_domain(path, name="d"), "cols.csv", "user_id", "timestamp", "'user'"
-    )
+    assert_data_error(lambda: read_table_domain(path, name="d"), "cols.csv", "user_id", "timestamp", "'user'")
 
 
 def test_table_non_numeric_timestamp(tmp_path: Path) -> None:
     rows = [("u", "i", "1600000000"), ("u", "j", "yesterday")]
-    path = write_delimited(
-        tmp_path / "ts.csv", rows=rows, header=("user_id", "item_id", "timestamp")
-    )
-    assert_data_error(
-        lambda: read_table_domain(path, name="d"), "ts.csv", "line 3", "timestamp", "yesterday"
-    )
+    path = write_delimited(tmp_path / "ts.csv", rows=rows, header=("user_id", "item_id", "timestamp"))
+    assert_data_error(lambda: read_table_domain(path, name="d"), "ts.csv", "line 3", "timestamp", "yesterday")
 
 
 def test_table_fractional_timestamp(tmp_path: Path) -> None:
     rows = [("u", "i", "1.0"), ("u", "j", "1.5")]
-    path = write_delimited(
-        tmp_path / "ts.tsv", rows=rows, header=("user_id", "item_id", "timestamp")
-    )
+    path = write_delimited(tmp_path / "ts.tsv", rows=rows, header=("user_id", "item_id", "timestamp"))
     assert_data_error(lambda: read_table_domain(path, name="d"), "ts.tsv", "line 3", "whole number")
 
 
 def test_table_missing_timestamp_value(tmp_path: Path) -> None:
     rows = [("u", "i", "1"), ("u", "j", "")]
-    path = write_delimited(
-        tmp_path / "ts.csv", rows=rows, header=("user_id", "item_id", "timestamp")
-    )
-    assert_data_error(
-        lambda: read_table_domain(path, name="d"), "ts.csv", "line 3", "missing timestamp"
-    )
+    path = write_delimited(tmp_path / "ts.csv", rows=rows, header=("user_id", "item_id", "timestamp"))
+    assert_data_error(lambda: read_table_domain(path, name="d"), "ts.csv", "line 3", "missing timestamp")
 
 
 def test_table_non_numeric_rating(tmp_path: Path) -> None:
@@ -216,24 +190,18 @@ def test_table_non_numeric_rating(tmp_path: Path) -> None:
     path = write_delimited(
         tmp_path / "r.csv", rows=rows, header=("user_id", "item_id", "timestamp", "rating")
     )
-    assert_data_error(
-        lambda: read_table_domain(path, name="d"), "r.csv", "line 3", "rating", "good"
-    )
+    assert_data_error(lambda: read_table_domain(path, name="d"), "r.csv", "line 3", "rating", "good")
 
 
 def test_table_missing_id(tmp_path: Path) -> None:
     rows = [("u", "i", "1"), ("", "j", "2")]
-    path = write_delimited(
-        tmp_path / "ids.csv", rows=rows, header=("user_id", "item_id", "timestamp")
-    )
+    path = write_delimited(tmp_path / "ids.csv", rows=rows, header=("user_id", "item_id", "timestamp"))
     assert_data_error(lambda: read_table_domain(path, name="d"), "ids.csv", "line 3", "user_id")
 
 
 def test_table_ragged_row(tmp_path: Path) -> None:
     (tmp_path / "rag.csv").write_text("user_id,item_id,timestamp\nu,i,1\nu,j\n")
-    assert_data_error(
-        lambda: read_table_domain(tmp_path / "rag.csv", name="d"), "rag.csv", "cannot parse"
-    )
+    assert_data_error(lambda: read_table_domain(tmp_path / "rag.csv", name="d"), "rag.csv", "cannot parse")
 
 
 def test_table_gz_that_is_not_gzip(tmp_path: Path) -> None:
@@ -250,31 +218,21 @@ def test_table_truncated_gzip(tmp_path: Path) -> None:
 
 def test_table_unknown_extension(tmp_path: Path) -> None:
     (tmp_path / "d.xlsx").write_bytes(b"PK\x03\x04")
-    assert_data_error(
-        lambda: read_table_domain(tmp_path / "d.xlsx", name="d"), "d.xlsx", ".csv", ".parquet"
-    )
+    assert_data_error(lambda: read_table_domain(tmp_path / "d.xlsx", name="d"), "d.xlsx", ".csv", ".parquet")
 
 
 def test_table_unreadable_parquet(tmp_path: Path) -> None:
     (tmp_path / "bad.parquet").write_bytes(b"this is not parquet at all")
-    assert_data_error(
-        lambda: read_table_domain(tmp_path / "bad.parquet", name="d"), "bad.parquet", "Parquet"
-    )
+    assert_data_error(lambda: read_table_domain(tmp_path / "bad.parquet", name="d"), "bad.parquet", "Parquet")
 
 
 def test_table_parquet_missing_columns(tmp_path: Path) -> None:
-    pd.DataFrame({"user_id": ["u"], "item": ["i"], "timestamp": [1]}).to_parquet(
-        tmp_path / "c.parquet"
-    )
-    assert_data_error(
-        lambda: read_table_domain(tmp_path / "c.parquet", name="d"), "c.parquet", "item_id"
-    )
+    pd.DataFrame({"user_id": ["u"], "item": ["i"], "timestamp": [1]}).to_parquet(tmp_path / "c.parquet")
+    assert_data_error(lambda: read_table_domain(tmp_path / "c.parquet", name="d"), "c.parquet", "item_id")
 
 
 def test_table_parquet_bad_timestamp_names_row(tmp_path: Path) -> None:
-    frame = pd.DataFrame(
-        {"user_id": ["u", "v"], "item_id": ["i", "j"], "timestamp": ["2020-01-01", "soon"]}
-    )
+    frame = pd.DataFrame({"user_id": ["u", "v"], "item_id": ["i", "j"], "timestamp": ["2020-01-01", "soon"]})
     frame.to_parquet(tmp_path / "t.parquet")
     assert_data_error(
         lambda: read_table_domain(tmp_path / "t.parquet", name="d"), "t.parquet", "row 2", "soon"
@@ -283,9 +241,7 @@ def test_table_parquet_bad_timestamp_names_row(tmp_path: Path) -> None:
 
 def test_table_directory_instead_of_file(tmp_path: Path) -> None:
     (tmp_path / "dir.csv").mkdir()
-    assert_data_error(
-        lambda: read_table_domain(tmp_path / "dir.csv", name="d"), "dir.csv", "not a file"
-    )
+    assert_data_error(lambda: read_table_domain(tmp_path / "dir.csv", name="d"), "dir.csv", "not a file")
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,9 +296,7 @@ def test_amazon_irregular_types_use_exact_path(tmp_path: Path) -> None:
 
 def test_amazon_line_not_json(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
-    path.write_text(
-        json.dumps(AMAZON_REVIEWS[0]) + "\n" + json.dumps(AMAZON_REVIEWS[1]) + "\n{oops\n"
-    )
+    path.write_text(json.dumps(AMAZON_REVIEWS[0]) + "\n" + json.dumps(AMAZON_REVIEWS[1]) + "\n{oops\n")
     assert_data_error(lambda: read_amazon_domain(path, name="B"), "r.json", "line 3", "JSON")
 
 
@@ -350,9 +304,7 @@ def test_amazon_bad_line_in_gzip_metadata(tmp_path: Path) -> None:
     reviews = write_json_lines(tmp_path / "r.json", AMAZON_REVIEWS)
     meta = tmp_path / "meta.json.gz"
     meta.write_bytes(gzip.compress(b'{"asin": "0001", "title": "x"}\nnot json at all\n'))
-    assert_data_error(
-        lambda: read_amazon_domain(reviews, name="B", meta_path=meta), "meta.json.gz", "line 2"
-    )
+    assert_data_error(lambda: read_amazon_domain(reviews, name="B", meta_path=meta), "meta.json.gz", "line 2")
 
 
 def test_amazon_line_not_an_object(tmp_path: Path) -> None:
@@ -365,18 +317,14 @@ def test_amazon_missing_field(tmp_path: Path) -> None:
     broken = {k: v for k, v in AMAZON_REVIEWS[1].items() if k != "unixReviewTime"}
     path = tmp_path / "r.json"
     path.write_text(json.dumps(AMAZON_REVIEWS[0]) + "\n\n" + json.dumps(broken) + "\n")
-    assert_data_error(
-        lambda: read_amazon_domain(path, name="B"), "r.json", "line 3", "unixReviewTime"
-    )
+    assert_data_error(lambda: read_amazon_domain(path, name="B"), "r.json", "line 3", "unixReviewTime")
 
 
 def test_amazon_non_numeric_rating(tmp_path: Path) -> None:
     records = [dict(AMAZON_REVIEWS[0]), dict(AMAZON_REVIEWS[1])]
     records[1]["overall"] = "five"
     path = write_json_lines(tmp_path / "r.json", records)
-    assert_data_error(
-        lambda: read_amazon_domain(path, name="B"), "r.json", "line 2", "rating", "five"
-    )
+    assert_data_error(lambda: read_amazon_domain(path, name="B"), "r.json", "line 2", "rating", "five")
 
 
 def test_amazon_gz_that_is_not_gzip(tmp_path: Path) -> None:
@@ -402,9 +350,7 @@ def test_amazon_empty(tmp_path: Path, content: bytes) -> None:
 
 
 def test_amazon_missing_files(tmp_path: Path) -> None:
-    assert_data_error(
-        lambda: read_amazon_domain(tmp_path / "r.json", name="B"), "r.json", "not found"
-    )
+    assert_data_error(lambda: read_amazon_domain(tmp_path / "r.json", name="B"), "r.json", "not found")
     reviews = write_json_lines(tmp_path / "r.json", AMAZON_REVIEWS)
     assert_data_error(
         lambda: read_amazon_domain(reviews, name="B", meta_path=tmp_path / "m.json"),
@@ -457,9 +403,7 @@ def test_recbole_class_field_and_untyped_header(tmp_path: Path) -> None:
 
 
 def test_recbole_missing_timestamp_field(tmp_path: Path) -> None:
-    inter, _ = write_recbole(
-        tmp_path, stem="nots", inter="user_id:token\titem_id:token\n1\t2\n", item=None
-    )
+    inter, _ = write_recbole(tmp_path, stem="nots", inter="user_id:token\titem_id:token\n1\t2\n", item=None)
     assert_data_error(lambda: read_recbole_domain(inter, name="d"), "nots.inter", "timestamp")
 
 
@@ -477,19 +421,13 @@ def test_recbole_non_numeric_rating(tmp_path: Path) -> None:
 
 def test_recbole_item_without_item_id(tmp_path: Path) -> None:
     inter, item = write_recbole(tmp_path, stem="x", item="movie_id:token\ttitle:token\n1\tA\n")
-    assert_data_error(
-        lambda: read_recbole_domain(inter, name="d", item_path=item), "x.item", "item_id"
-    )
+    assert_data_error(lambda: read_recbole_domain(inter, name="d", item_path=item), "x.item", "item_id")
 
 
 def test_recbole_missing_and_empty_files(tmp_path: Path) -> None:
-    assert_data_error(
-        lambda: read_recbole_domain(tmp_path / "a.inter", name="d"), "a.inter", "not found"
-    )
+    assert_data_error(lambda: read_recbole_domain(tmp_path / "a.inter", name="d"), "a.inter", "not found")
     (tmp_path / "e.inter").write_bytes(b"")
-    assert_data_error(
-        lambda: read_recbole_domain(tmp_path / "e.inter", name="d"), "e.inter", "empty"
-    )
+    assert_data_error(lambda: read_recbole_domain(tmp_path / "e.inter", name="d"), "e.inter", "empty")
     inter, _ = write_recbole(tmp_path, item=None)
     assert_data_error(
         lambda: read_recbole_domain(inter, name="d", item_path=tmp_path / "gone.item"),
@@ -571,9 +509,7 @@ def test_movielens_rule_matches_whole_genre_names() -> None:
 
 def test_movielens_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    assert_data_error(
-        lambda: read_movielens(tmp_path), tmp_path.name, "ratings.dat", "u.data", "ml-1m.inter"
-    )
+    assert_data_error(lambda: read_movielens(tmp_path), tmp_path.name, "ratings.dat", "u.data", "ml-1m.inter")
 
 
 def test_movielens_not_a_directory(tmp_path: Path) -> None:
@@ -617,15 +553,11 @@ def test_table_missing_rating_spellings(tmp_path: Path) -> None:
 
 def test_table_mixed_numbers_and_dates(tmp_path: Path) -> None:
     rows = [("u", "i", "1600000000"), ("u", "j", "2020-01-01")]
-    path = write_delimited(
-        tmp_path / "mix.csv", rows=rows, header=("user_id", "item_id", "timestamp")
-    )
+    path = write_delimited(tmp_path / "mix.csv", rows=rows, header=("user_id", "item_id", "timestamp"))
     assert_data_error(lambda: read_table_domain(path, name="d"), "mix.csv", "line 3", "2020-01-01")
 
 
-def test_amazon_clean_files_take_the_fast_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_amazon_clean_files_take_the_fast_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Big dumps must not go through the per-line python parser when nothing is wrong."""
     import recguru_core.data.readers.amazon as readers
 

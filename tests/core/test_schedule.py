@@ -1,4 +1,5 @@
 """Schedules that follow the data (recguru_core/train/schedule.py) and the notes a run gives."""
+
 from __future__ import annotations
 
 from recguru_core.common.config import PRESETS, TrainConfig
@@ -32,17 +33,22 @@ def test_phase2_grows_with_phase1_and_resolving_twice_changes_nothing():
 def test_rules_are_off_at_zero_and_never_touch_disabled_phases():
     base = TrainConfig(batch_size=256, adv_steps=0, finetune_epochs=0)
     assert schedule.resolve(base, 100, 100) == (base, [])
-    off = TrainConfig(batch_size=256, adv_steps=0, finetune_epochs=0, adv_steps_ratio=1.0,
-                      min_finetune_steps=500)
+    off = TrainConfig(
+        batch_size=256, adv_steps=0, finetune_epochs=0, adv_steps_ratio=1.0, min_finetune_steps=500
+    )
     assert schedule.resolve(off, 5000, 5000)[0] == off  # phases set to 0 stay off
 
 
 def test_the_trainer_uses_the_resolved_schedule_and_records_its_notes():
     from recguru_core.train.runs import build_trainer
 
-    trainer = build_trainer("synthetic:users=800", preset="tiny",
-                            overrides={"min_epoch_steps": 8, "pretrain_epochs": 1, "adv_steps": 0,
-                                       "finetune_epochs": 0}, seed=0, device="cpu")
+    trainer = build_trainer(
+        "synthetic:users=800",
+        preset="tiny",
+        overrides={"min_epoch_steps": 8, "pretrain_epochs": 1, "adv_steps": 0, "finetune_epochs": 0},
+        seed=0,
+        device="cpu",
+    )
     assert trainer.cfg.batch_size < 128 and trainer.schedule_notes
     first = next(iter(trainer.run()))
     assert first["event"] == "note" and first["text"].startswith("schedule: batch_size 128 ->")
@@ -53,9 +59,14 @@ def test_the_checkpoint_keeps_what_was_asked_and_says_what_ran(tmp_path):
     from recguru_core.train.runs import build_trainer, trainer_from_checkpoint
 
     out = tmp_path / "run.pt"
-    trainer = build_trainer("synthetic:users=800", preset="tiny", out=out, seed=0, device="cpu",
-                            overrides={"min_epoch_steps": 8, "pretrain_epochs": 1, "adv_steps": 0,
-                                       "finetune_epochs": 0})
+    trainer = build_trainer(
+        "synthetic:users=800",
+        preset="tiny",
+        out=out,
+        seed=0,
+        device="cpu",
+        overrides={"min_epoch_steps": 8, "pretrain_epochs": 1, "adv_steps": 0, "finetune_epochs": 0},
+    )
     for _rec in trainer.run():
         pass
     ckpt = load_checkpoint(out)

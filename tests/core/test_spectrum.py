@@ -1,5 +1,6 @@
 """Collapse measures (recguru_core/metrics/spectrum.py), their place in the alignment metrics, and the
 health verdict that reads them."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,8 +67,17 @@ def test_alignment_metrics_carry_the_collapse_measures():
 def _history(erank, top3):
     rows = [{"phase": "pretrain", "rec_A": 1.0, "rec_B": 1.0}]
     for i, (r, t) in enumerate(zip(erank, top3)):
-        rows.append({"phase": "adversarial", "phase_step": i + 1, "wasserstein": 1.0,
-                     "rec_A": 1.0, "rec_B": 1.0, "gur_erank": r, "gur_top3": t})
+        rows.append(
+            {
+                "phase": "adversarial",
+                "phase_step": i + 1,
+                "wasserstein": 1.0,
+                "rec_A": 1.0,
+                "rec_B": 1.0,
+                "gur_erank": r,
+                "gur_top3": t,
+            }
+        )
     return rows
 
 
@@ -89,11 +99,16 @@ def test_health_fails_a_collapsing_history_and_passes_a_rank_keeping_one():
 def test_health_judges_older_runs_from_their_snapshots():
     iso, rank3 = _clouds(n=800, d=32)
     history = [{"phase": "adversarial", "phase_step": 1, "wasserstein": 1.0}]  # no spectrum
-    collapsed = {"before": {"gur": torch.tensor(iso, dtype=torch.float32)},
-                 "after": {"gur": torch.tensor(rank3, dtype=torch.float32)}}
+    collapsed = {
+        "before": {"gur": torch.tensor(iso, dtype=torch.float32)},
+        "after": {"gur": torch.tensor(rank3, dtype=torch.float32)},
+    }
     row = _rank_row(health.diagnose(history, collapsed))
     assert row["status"] == "bad" and "snapshots" in row["value"]
-    kept = {"before": collapsed["before"], "after": {"gur": torch.tensor(iso[::-1].copy(), dtype=torch.float32)}}
+    kept = {
+        "before": collapsed["before"],
+        "after": {"gur": torch.tensor(iso[::-1].copy(), dtype=torch.float32)},
+    }
     assert _rank_row(health.diagnose(history, kept))["status"] == "ok"
     assert _rank_row(health.diagnose(history))["status"] == "n/a"
 
@@ -127,6 +142,7 @@ def test_evaluate_alignment_prints_collapse_beside_auc(capsys):
     demo = Path(__file__).resolve().parents[2] / "checkpoints" / "control_no_adv.pt"
     assert cli.main(["evaluate", str(demo), "--alignment", "--json"]) == 0
     import json
+
     rows = json.loads(capsys.readouterr().out)
     assert [r["snapshot"] for r in rows][0] == "before" and rows[-1]["snapshot"] == "after"
     assert all(r["effective_rank"] > 1 and 0 < r["top3_share"] <= 1 and 0 <= r["mmd_p"] <= 1 for r in rows)
@@ -138,11 +154,25 @@ def test_health_warns_when_the_pretrained_gur_is_already_flat():
     iso, rank3 = _clouds(n=600, d=32)
     line = np.outer(np.random.default_rng(3).normal(size=600), np.ones(32)) + 1e-3 * iso
     history = [{"phase": "adversarial", "phase_step": 1, "wasserstein": 1.0}]
-    rows = {r["check"]: r for r in health.diagnose(history, {
-        "before": {"gur": torch.tensor(line, dtype=torch.float32)},
-        "after": {"gur": torch.tensor(line, dtype=torch.float32)}})}
+    rows = {
+        r["check"]: r
+        for r in health.diagnose(
+            history,
+            {
+                "before": {"gur": torch.tensor(line, dtype=torch.float32)},
+                "after": {"gur": torch.tensor(line, dtype=torch.float32)},
+            },
+        )
+    }
     assert rows["GUR dimensions after pre-training"]["status"] == "warn"
-    rows = {r["check"]: r for r in health.diagnose(history, {
-        "before": {"gur": torch.tensor(iso, dtype=torch.float32)},
-        "after": {"gur": torch.tensor(iso, dtype=torch.float32)}})}
+    rows = {
+        r["check"]: r
+        for r in health.diagnose(
+            history,
+            {
+                "before": {"gur": torch.tensor(iso, dtype=torch.float32)},
+                "after": {"gur": torch.tensor(iso, dtype=torch.float32)},
+            },
+        )
+    }
     assert rows["GUR dimensions after pre-training"]["status"] == "ok"

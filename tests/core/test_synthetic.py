@@ -1,5 +1,6 @@
 """The synthetic world keeps its promises: deterministic, shaped as asked, and with a ground
 truth (taste clusters) that the interactions really carry, in both domains."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,7 @@ def _genre_histograms(domain: RawDomain) -> pd.DataFrame:
     return pd.crosstab(frame["user_id"].to_numpy(), genre, normalize="index")
 
 
-def _nearest_centroid(train: pd.DataFrame, labels: pd.Series,
-                      test: pd.DataFrame) -> pd.Series:
+def _nearest_centroid(train: pd.DataFrame, labels: pd.Series, test: pd.DataFrame) -> pd.Series:
     """Predict each test row's label as that of the closest per-label mean of train rows."""
     centroids = train.groupby(labels.reindex(train.index).to_numpy()).mean()
     distance = ((test.to_numpy()[:, None, :] - centroids.to_numpy()[None]) ** 2).sum(axis=2)
@@ -32,6 +32,7 @@ def _nearest_centroid(train: pd.DataFrame, labels: pd.Series,
 
 
 # --- determinism -------------------------------------------------------------------------
+
 
 def test_same_seed_same_world() -> None:
     cfg = SyntheticConfig(users=400, seed=3)
@@ -52,6 +53,7 @@ def test_different_seed_different_world() -> None:
 
 
 # --- shape and schema --------------------------------------------------------------------
+
 
 def test_schema(world: RawCrossDomain) -> None:
     assert (world.a.name, world.b.name) == ("Books", "Movies")
@@ -93,8 +95,7 @@ def test_b_is_sparse_and_lengths_survive_filtering(world: RawCrossDomain) -> Non
     for lengths in (length_a, length_b):
         assert lengths.min() >= cfg.min_len and lengths.max() <= cfg.max_len
     for domain in (world.a, world.b):  # a 5-core item filter keeps almost every item
-        counts = domain.interactions["item_id"].value_counts().reindex(domain.titles.index,
-                                                                        fill_value=0)
+        counts = domain.interactions["item_id"].value_counts().reindex(domain.titles.index, fill_value=0)
         assert (counts >= 5).mean() > 0.95
 
 
@@ -125,6 +126,7 @@ def test_cluster_recorded_for_every_user(world: RawCrossDomain) -> None:
 
 
 # --- the ground truth is meaningful ------------------------------------------------------
+
 
 def test_clusters_concentrate_on_home_genres(world: RawCrossDomain) -> None:
     """Genre g is anchored to cluster g mod K: each cluster's users mostly read/watch it."""
@@ -165,6 +167,7 @@ def test_taste_is_shared_across_domains(world: RawCrossDomain) -> None:
 
 # --- configuration -----------------------------------------------------------------------
 
+
 def test_from_spec_converts_text() -> None:
     cfg = SyntheticConfig.from_spec({"users": "5000", "overlap": "0.25", "seed": " 1 "})
     assert cfg == SyntheticConfig(users=5000, overlap=0.25, seed=1)
@@ -184,18 +187,21 @@ def test_from_spec_unknown_key_lists_valid_keys() -> None:
         SyntheticConfig.from_spec({"userz": "10"})
 
 
-@pytest.mark.parametrize(("params", "message"), [
-    ({"users": "many"}, r"users expects an integer, got 'many'"),
-    ({"users": "5000.0"}, r"users expects an integer"),
-    ({"overlap": "half"}, r"overlap expects a finite number, got 'half'"),
-    ({"overlap": "nan"}, r"overlap expects a finite number"),
-    ({"overlap": "1.5"}, r"overlap must be in \[0, 1\], got 1.5"),
-    ({"overlap": "-0.1"}, r"overlap must be in \[0, 1\]"),
-    ({"users": "0"}, r"users must be >= 1"),
-    ({"seed": "-1"}, r"seed must be >= 0"),
-    ({"items_b": "3", "genres_b": "6"}, r"items_b must be >= genres_b"),
-    ({"mean_len_b": "2"}, r"mean_len_b must be between min_len"),
-])
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"users": "many"}, r"users expects an integer, got 'many'"),
+        ({"users": "5000.0"}, r"users expects an integer"),
+        ({"overlap": "half"}, r"overlap expects a finite number, got 'half'"),
+        ({"overlap": "nan"}, r"overlap expects a finite number"),
+        ({"overlap": "1.5"}, r"overlap must be in \[0, 1\], got 1.5"),
+        ({"overlap": "-0.1"}, r"overlap must be in \[0, 1\]"),
+        ({"users": "0"}, r"users must be >= 1"),
+        ({"seed": "-1"}, r"seed must be >= 0"),
+        ({"items_b": "3", "genres_b": "6"}, r"items_b must be >= genres_b"),
+        ({"mean_len_b": "2"}, r"mean_len_b must be between min_len"),
+    ],
+)
 def test_from_spec_bad_values_name_the_key(params: dict[str, str], message: str) -> None:
     with pytest.raises(DataError, match=message):
         SyntheticConfig.from_spec(params)

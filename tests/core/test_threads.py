@@ -1,4 +1,5 @@
 """The CPU thread-count policy (recguru_core/common/threads.py)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Trainer, checkpoints, resume, leakage and the CLI on a tiny synthetic world."""
+
 import json
 import subprocess
 import sys
@@ -20,8 +21,9 @@ from recguru_core.train.trainer import noam_lr, score_rows
 
 
 def tiny_trainer(out=None, **extra):
-    return build_trainer(TINY_SOURCE + ",negatives=20", preset="quick", overrides={**TINY, **extra},
-                         out=out, seed=3)
+    return build_trainer(
+        TINY_SOURCE + ",negatives=20", preset="quick", overrides={**TINY, **extra}, out=out, seed=3
+    )
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +164,7 @@ def test_finetune_batch_targets_never_inside_gur_prefix():
             prefix = [x for x in gur_in[b].tolist()[:-1] if x]  # items the GUR saw
             seq = dom.sequence(r).tolist()
             train_hist = seq[:-2]
-            assert prefix == train_hist[:len(prefix)]  # GUR reads a prefix of training history
+            assert prefix == train_hist[: len(prefix)]  # GUR reads a prefix of training history
             cut = len(prefix)
             # targets: every training item after the cut that the short-term window reaches
             first = max(cut, len(train_hist) - hist.shape[1])
@@ -188,8 +190,9 @@ def test_override_errors_are_clear():
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "recguru_core", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "recguru_core", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cli_evaluate_recommend_and_errors(trained):
@@ -205,9 +208,11 @@ def test_cli_evaluate_recommend_and_errors(trained):
     assert len(rec["items"]) == 5 and rec["test_item"]["rank"] >= 1
     history = set(trainer.data.b.item_raw[trainer.data.b.sequence(0)[:-1] - 1].tolist())
     assert not history & {i["item_id"] for i in rec["items"]}  # no already-seen items
-    for args, needle in [(("recommend", str(path), "--user", "nobody", "--domain", "A"), "unknown user"),
-                         (("evaluate", "/nonexistent.pt"), "no such checkpoint"),
-                         (("train", "nosuch:x", "--out", "/tmp/never.pt"), "unknown source")]:
+    for args, needle in [
+        (("recommend", str(path), "--user", "nobody", "--domain", "A"), "unknown user"),
+        (("evaluate", "/nonexistent.pt"), "no such checkpoint"),
+        (("train", "nosuch:x", "--out", "/tmp/never.pt"), "unknown source"),
+    ]:
         out = run_cli(*args)
         assert out.returncode == 2
         assert needle in out.stderr and "Traceback" not in out.stderr
@@ -216,10 +221,21 @@ def test_cli_evaluate_recommend_and_errors(trained):
 
 # --- divergence, new phase-2 mechanics, the ablation switches -------------------------------
 
-@pytest.mark.parametrize("key,value", [("noam_factor", "nan"), ("w_l2", "inf"), ("adv_lr", "-1"),
-                                       ("critic_lr", "0"), ("gp_weight", "nan"), ("adv_norm", "cholesky"),
-                                       ("adv_shrink", "1.5"), ("adv_shrink_to", "ring"),
-                                       ("adv_buckets", "0")])
+
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("noam_factor", "nan"),
+        ("w_l2", "inf"),
+        ("adv_lr", "-1"),
+        ("critic_lr", "0"),
+        ("gp_weight", "nan"),
+        ("adv_norm", "cholesky"),
+        ("adv_shrink", "1.5"),
+        ("adv_shrink_to", "ring"),
+        ("adv_buckets", "0"),
+    ],
+)
 def test_non_finite_or_bad_optimiser_settings_are_refused(key, value):
     with pytest.raises(RecGuruError, match=key):
         tiny_trainer(**{key: value})

@@ -176,9 +176,7 @@ def server(checkpoint_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).is_file():
-        _missing_browser(
-            f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
-        )
+        _missing_browser(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -214,10 +212,7 @@ def wait_until_settled(page, timeout_s: float = 20) -> None:
     """Lazily loaded elements (tables, graphviz, uploaders) show skeletons for a moment."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if (
-            page.locator('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]').count()
-            == 0
-        ):
+        if page.locator('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]').count() == 0:
             return
         time.sleep(0.2)
     raise TimeoutError(f"page still running after {timeout_s:.0f}s")
@@ -253,9 +248,7 @@ def test_every_page_renders(browser, server):
         for path, name, charts, ready_text in PAGES:
             page = context.new_page()
             started = time.monotonic()
-            page.goto(
-                f"{server}/{path}", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000
-            )
+            page.goto(f"{server}/{path}", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000)
             wait_for_run(page)
             timings[name] = time.monotonic() - started
             if ready_text:
@@ -291,13 +284,16 @@ def test_every_page_renders(browser, server):
             assert exceptions.count() == 0, f"{name}: {exceptions.first.inner_text()[:500]}"
     finally:
         context.close()
-        print("\ntime to first render (s), direct load of the URL in a new tab: polled by the "
-              "test / script run done / first chart drawn / every chart drawn (page time, from "
-              "navigation start); and via the sidebar inside one loaded app (polled)")
+        print(
+            "\ntime to first render (s), direct load of the URL in a new tab: polled by the "
+            "test / script run done / first chart drawn / every chart drawn (page time, from "
+            "navigation start); and via the sidebar inside one loaded app (polled)"
+        )
         for name, seconds in timings.items():
             seen = clock.get(name) or {}
-            done, first, charts = (f"{seen[k] / 1000:6.2f}" if seen.get(k) else "     -"
-                                   for k in ("done", "first", "charts"))
+            done, first, charts = (
+                f"{seen[k] / 1000:6.2f}" if seen.get(k) else "     -" for k in ("done", "first", "charts")
+            )
             via = f"{in_app[name]:6.2f}" if name in in_app else ""
             print(f"  {name:<28} {seconds:6.2f} {done} {first} {charts}   {via}")
 
@@ -322,9 +318,7 @@ def test_alignment_lasso_selection_opens_recommendations(browser, server):
         page.mouse.move(area["x"] + 3, area["y"] + 3)
         page.mouse.down()
         for fx, fy in ((0.97, 0.03), (0.97, 0.97), (0.03, 0.97), (0.02, 0.02)):
-            page.mouse.move(
-                area["x"] + fx * area["width"], area["y"] + fy * area["height"], steps=6
-            )
+            page.mouse.move(area["x"] + fx * area["width"], area["y"] + fy * area["height"], steps=6)
         page.mouse.up()
         page.wait_for_selector("text=points selected", timeout=30_000)
         wait_for_run(page)
@@ -372,9 +366,7 @@ def test_non_checkpoint_on_the_checkpoint_uploader_is_one_error_line(browser, se
         for name, data in files.items():
             path = tmp_path / name
             path.write_bytes(data)
-            page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
-                str(path)
-            )
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
             page.wait_for_selector(f'[data-testid="stAlert"]:has-text("{name}")', timeout=30_000)
             wait_for_run(page)
             assert page.locator('[data-testid="stException"]').count() == 0
@@ -441,8 +433,11 @@ def test_shared_link_opens_the_same_view_in_a_fresh_browser(browser, server, che
     stale = browser.new_context(viewport={"width": 1440, "height": 1100})
     try:
         page = stale.new_page()
-        page.goto(f"{server}/Training_curves?ckpt=nope&smooth=abc",
-                  wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_S * 1000)
+        page.goto(
+            f"{server}/Training_curves?ckpt=nope&smooth=abc",
+            wait_until="domcontentloaded",
+            timeout=PAGE_TIMEOUT_S * 1000,
+        )
         page.get_by_text("not on this server").first.wait_for(timeout=PAGE_TIMEOUT_S * 1000)
         wait_for_run(page)
         assert page.locator('[data-testid="stException"]').count() == 0

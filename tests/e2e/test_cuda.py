@@ -1,13 +1,16 @@
 """CUDA checks (skipped without a GPU): bf16-autocast training runs, and a CUDA-trained model
 scores the same on CPU and GPU in float32."""
+
 import numpy as np
 import pytest
 import torch
 
 from recguru_core.train.trainer import score_rows
 
-pytestmark = [pytest.mark.cuda,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
 
 
 def test_cuda_training_and_cpu_gpu_agreement(tmp_path):
@@ -18,11 +21,14 @@ def test_cuda_training_and_cpu_gpu_agreement(tmp_path):
     from recguru_core.train.runs import build_trainer
 
     out = tmp_path / "cuda.pt"
-    trainer = build_trainer(TINY_SOURCE + ",negatives=20", overrides={**TINY, "device": "cuda"},
-                            out=out, seed=0)
+    trainer = build_trainer(
+        TINY_SOURCE + ",negatives=20", overrides={**TINY, "device": "cuda"}, out=out, seed=0
+    )
     assert trainer.device.type == "cuda"
     records = list(trainer.run())
-    losses = [r[k] for r in records if "event" not in r for k in ("rec_A", "rec_B", "bpr_A", "bpr_B") if k in r]
+    losses = [
+        r[k] for r in records if "event" not in r for k in ("rec_A", "rec_B", "bpr_A", "bpr_B") if k in r
+    ]
     assert losses and all(np.isfinite(losses))
     cpu = LoadedRun(load_checkpoint(out), out, device="cpu")
     gpu = LoadedRun(load_checkpoint(out), out, device="cuda")

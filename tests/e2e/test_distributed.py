@@ -1,6 +1,7 @@
 """Multi-process training (recguru_core/train/distributed.py): the sharding plan, the collectives in
 a real 2-process gloo group, and (slow) `torchrun --nproc_per_node=2 -m recguru_core train` end
 to end: quality as one process, world_size recorded, resume under torchrun."""
+
 import json
 import os
 import socket
@@ -23,6 +24,7 @@ def fake_world(monkeypatch, world, rank):
 
 
 # ----------------------------------------------------------------------------- sharding (no group)
+
 
 @pytest.mark.parametrize("world", [1, 2, 3, 4])
 def test_epoch_plan_shards_are_disjoint_equal_and_cover_every_user(monkeypatch, world):
@@ -107,9 +109,15 @@ def test_one_process_group_from_torchrun_env(monkeypatch):
 
 # ----------------------------------------------------------------------------- 2 real ranks
 
+
 def _collectives_worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     torch.set_num_threads(1)
     distributed.init("cpu")
     # variable lengths, one rank empty: concatenated in rank order, nothing padded in
@@ -126,8 +134,17 @@ def _collectives_worker(rank: int, world: int, port: int, out: str) -> None:
     distributed.barrier()
     distributed.shutdown()
     with open(f"{out}.{rank}", "w") as f:
-        json.dump({"gathered": gathered.tolist(), "dtype": str(gathered.dtype), "a": a.grad.tolist(),
-                   "b": b.grad is None, "c": c.grad.tolist(), "flags": flags}, f)
+        json.dump(
+            {
+                "gathered": gathered.tolist(),
+                "dtype": str(gathered.dtype),
+                "a": a.grad.tolist(),
+                "b": b.grad is None,
+                "c": c.grad.tolist(),
+                "flags": flags,
+            },
+            f,
+        )
 
 
 def two_ranks(worker, tmp_path, timeout: float = 180) -> list[dict]:
@@ -157,8 +174,13 @@ def test_collectives_in_a_two_process_gloo_group(tmp_path):
 def _data_check_worker(rank: int, world: int, port: int, out: str) -> None:
     """Each rank builds a Trainer on its own source: the same on both ranks, then a different
     one on rank 1. The second must be refused on every rank, before any step."""
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     torch.set_num_threads(1)
     from recguru_core.common.errors import RecGuruError
     from recguru_core.train.runs import build_trainer
@@ -187,21 +209,51 @@ def test_ranks_that_loaded_different_data_are_refused(tmp_path):
 
 # ----------------------------------------------------------------------------- torchrun end to end
 
-SOURCE = ("synthetic:users=240,items_a=80,items_b=60,clusters=3,mean_len_a=12,mean_len_b=6,"
-          "max_len=30,negatives=20")
-OVERRIDES = ["pretrain_epochs=3", "adv_steps=4", "adv_chunk=2", "finetune_epochs=3", "batch_size=32",
-             "d_model=16", "d_ff=32", "n_layers=1", "cdsrec_layers=1", "max_len=20", "short_len=10",
-             "neg_softmax=5", "snapshot_users=50", "warmup_steps=10", "disc_hidden=16",
-             "critic_warmup=20"]
+SOURCE = (
+    "synthetic:users=240,items_a=80,items_b=60,clusters=3,mean_len_a=12,mean_len_b=6,max_len=30,negatives=20"
+)
+OVERRIDES = [
+    "pretrain_epochs=3",
+    "adv_steps=4",
+    "adv_chunk=2",
+    "finetune_epochs=3",
+    "batch_size=32",
+    "d_model=16",
+    "d_ff=32",
+    "n_layers=1",
+    "cdsrec_layers=1",
+    "max_len=20",
+    "short_len=10",
+    "neg_softmax=5",
+    "snapshot_users=50",
+    "warmup_steps=10",
+    "disc_hidden=16",
+    "critic_warmup=20",
+]
 # POP on this set (recguru_core.bench.baselines.Pop, test split): NDCG@10 A 0.224, B 0.236
 
 
 def train(out, *extra, nproc=1):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    launcher = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
-                "--standalone", "-m"] if nproc > 1 else [sys.executable, "-m"]
-    cmd = launcher + ["recguru_core", "train", SOURCE, "--out", str(out), "--device", "cpu",
-                      "--seed", "3", "--quiet", *OVERRIDES, *extra]
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--standalone", "-m"]
+        if nproc > 1
+        else [sys.executable, "-m"]
+    )
+    cmd = launcher + [
+        "recguru_core",
+        "train",
+        SOURCE,
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--seed",
+        "3",
+        "--quiet",
+        *OVERRIDES,
+        *extra,
+    ]
     run = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     return run

@@ -38,9 +38,7 @@ def delimited_text(rows=TABLE_ROWS, header=TABLE_HEADER, sep: str = ",") -> str:
     return "\n".join(sep.join(row) for row in (header, *rows)) + "\n"
 
 
-def write_delimited(
-    path: Path, rows=TABLE_ROWS, header=TABLE_HEADER, sep: str | None = None
-) -> Path:
+def write_delimited(path: Path, rows=TABLE_ROWS, header=TABLE_HEADER, sep: str | None = None) -> Path:
     """Write a CSV/TSV by suffix (tab for .tsv/.txt/.tab), gzip-compressed when it ends in .gz."""
     suffixes = path.suffixes
     kind = suffixes[-2] if suffixes[-1] == ".gz" else suffixes[-1]
@@ -193,9 +191,7 @@ ML_100K_GENRES = (
 )
 
 
-def ml_expected(
-    domain_a: bool, *, ids_as_titles: bool = False, users_prefix: str = ""
-) -> pd.DataFrame:
+def ml_expected(domain_a: bool, *, ids_as_titles: bool = False, users_prefix: str = "") -> pd.DataFrame:
     """The ratings of one domain as the readers must return them (file order kept)."""
     titles = {movie: title for movie, title, _ in ML_MOVIES}
     rows = [r for r in ML_RATINGS if (r[1] in ML_A_MOVIES) == domain_a]
@@ -216,8 +212,7 @@ def write_ml1m_dat(folder: Path) -> Path:
     )
     (folder / "movies.dat").write_bytes(
         "".join(
-            f"{m}::{title}::{'|'.join(genres) or '(no genres listed)'}\n"
-            for m, title, genres in ML_MOVIES
+            f"{m}::{title}::{'|'.join(genres) or '(no genres listed)'}\n" for m, title, genres in ML_MOVIES
         ).encode("latin-1")
     )
     return folder

@@ -49,8 +49,14 @@ def test_paths_outside_the_roots_are_refused(roots, tmp_path):
     deeper = roots / "ml2" / "ml-1m"
     deeper.mkdir(parents=True)
     (deeper / "movies.dat").symlink_to(outside)
-    for bad in ("/etc/passwd", str(roots / ".." / "secret.csv"), str(link), str(sub),
-                str(deeper.parent), os.path.relpath(outside)):
+    for bad in (
+        "/etc/passwd",
+        str(roots / ".." / "secret.csv"),
+        str(link),
+        str(sub),
+        str(deeper.parent),
+        os.path.relpath(outside),
+    ):
         with pytest.raises(ViewError, match="outside the allowed data folders") as err:
             access.check_paths_allowed([bad])
         assert str(roots) in str(err.value) and access.ENV_DATA_ROOTS in str(err.value)
@@ -59,8 +65,12 @@ def test_paths_outside_the_roots_are_refused(roots, tmp_path):
 def test_check_source_refuses_every_path_of_a_spec(roots):
     (roots / "a.csv").write_text("user_id,item_id,timestamp\nu,i,1\n")
     ok = str(roots / "a.csv")
-    for spec in (f"csv:{ok},/etc/passwd", f"amazon:{ok},{ok},meta_a=/etc/passwd",
-                 "movielens:/etc", f"recbole:{ok},{ok},item_b=../../../../etc/passwd"):
+    for spec in (
+        f"csv:{ok},/etc/passwd",
+        f"amazon:{ok},{ok},meta_a=/etc/passwd",
+        "movielens:/etc",
+        f"recbole:{ok},{ok},item_b=../../../../etc/passwd",
+    ):
         with pytest.raises(ViewError, match="outside the allowed data folders"):
             store.check_source(spec)
 
@@ -70,8 +80,11 @@ def test_reader_errors_never_quote_the_file(roots):
     (roots / "a.csv").write_text(f"{secret}\nline two\n")
     (roots / "b.csv").write_text(f"user_id,item_id,timestamp\nu1,i1,{secret}\n")
     (roots / "c.csv").write_text(f"user_id,item_id,timestamp\nu1,i1,1,{secret}\n")
-    for name, expected in (("a", "missing column"), ("b", "line 2: timestamp"),
-                           ("c", "Expected 3 columns, got 4")):
+    for name, expected in (
+        ("a", "missing column"),
+        ("b", "line 2: timestamp"),
+        ("c", "Expected 3 columns, got 4"),
+    ):
         path = roots / f"{name}.csv"
         with pytest.raises(Exception, match=expected) as err:
             store.check_source(f"csv:{path},{path}")
@@ -90,8 +103,16 @@ def test_the_cli_still_quotes_the_bad_value(roots):
 
 @pytest.mark.parametrize(
     "address, allowed",
-    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("0.0.0.0", False),
-     ("", False), (None, False), ("192.168.1.5", False), ("myhost.example", False)],
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("", False),
+        (None, False),
+        ("192.168.1.5", False),
+        ("myhost.example", False),
+    ],
 )
 def test_server_sources_only_on_loopback(monkeypatch, address, allowed):
     monkeypatch.delenv(access.ENV_ALLOW_SERVER_SOURCES, raising=False)

@@ -64,9 +64,7 @@ def _symbols(trace) -> set:
 
 
 def _legend(fig) -> dict:
-    return {
-        t.name: t.marker.color for t in fig.data if t.showlegend is not False and t.x == (None,)
-    }
+    return {t.name: t.marker.color for t in fig.data if t.showlegend is not False and t.x == (None,)}
 
 
 def test_alignment_figure_domain_colours_and_one_frame():
@@ -241,7 +239,10 @@ def test_filtered_figure_keeps_sample_positions():
     xy = [_xy(100), _xy(100, 1)]
     shown = alignment_fig.filter_mask(meta, alignment_fig.PointFilter("overlapped", (5, 15)))
     fig = alignment_fig.alignment_figure(
-        meta, [("Before", xy[0]), ("After", xy[1])], shown=shown, links=True,
+        meta,
+        [("Before", xy[0]), ("After", xy[1])],
+        shown=shown,
+        links=True,
         selected=[int(np.flatnonzero(shown)[0]), int(np.flatnonzero(~shown)[0])],
     )
     kept = set(np.flatnonzero(shown).tolist())
@@ -277,8 +278,7 @@ def test_contours_over_the_points_take_no_hover_and_follow_the_filter():
     lines = _density_traces(fig)
     assert len(lines) == 4  # per panel, one set per domain
     assert [t.line.color for t in lines] == [style.DOMAIN_COLORS[d] for d in "ABAB"]
-    assert all(t.mode == "lines" and t.hoverinfo == "skip" and t.customdata is None
-               for t in lines)
+    assert all(t.mode == "lines" and t.hoverinfo == "skip" and t.customdata is None for t in lines)
     assert all(isinstance(t, go.Scattergl) for t in lines)  # in the WebGL layer with the points
     order = [t.name for t in fig.data]
     assert order.index("users") < order.index(lines[0].name)  # drawn after (over) the markers
@@ -286,14 +286,13 @@ def test_contours_over_the_points_take_no_hover_and_follow_the_filter():
     assert lines[0].name == "density: A · Books"
     # the filter removes every B point: B's lines go with them, A's are drawn from A's shown
     only_a = (meta["domain"] == "A").to_numpy() & (meta["length"] < 15).to_numpy()
-    filtered = _density_traces(alignment_fig.alignment_figure(meta, panels, contours=True,
-                                                              shown=only_a))
+    filtered = _density_traces(alignment_fig.alignment_figure(meta, panels, contours=True, shown=only_a))
     assert [t.line.color for t in filtered] == [style.DOMAIN_COLORS["A"]] * 2
     assert not np.array_equal(np.asarray(filtered[0].x), np.asarray(lines[0].x), equal_nan=True)
-    again = _density_traces(alignment_fig.alignment_figure(meta, panels, contours=True,
-                                                           names={"A": "Books"}))
-    assert all(np.array_equal(np.asarray(a.x), np.asarray(b.x), equal_nan=True)
-               for a, b in zip(lines, again))  # deterministic
+    again = _density_traces(alignment_fig.alignment_figure(meta, panels, contours=True, names={"A": "Books"}))
+    assert all(
+        np.array_equal(np.asarray(a.x), np.asarray(b.x), equal_nan=True) for a, b in zip(lines, again)
+    )  # deterministic
 
 
 def _big(n_per_domain: int = 20_000):

@@ -67,7 +67,7 @@ def test_curves_dashboard_one_frame_shading_colours_and_log_fallback():
     frame = curves.history_frame(_history())
     fig = curves.curves_dashboard(frame, smoothing=0.5)
     n = len(curves.CURVE_GROUPS)
-    titles = [a.text for a in fig.layout.annotations][:n + 1]
+    titles = [a.text for a in fig.layout.annotations][: n + 1]
     assert titles[:n] == [g[0] for g in curves.CURVE_GROUPS] and titles[n].startswith("Validation")
     assert len(fig.layout.shapes) == 3 * (n + 1)  # three phases shaded in every panel
     xaxes = [k for k in fig.layout if k.startswith("xaxis")]

@@ -61,8 +61,6 @@ def test_headline_metrics_and_stats_frame():
     assert frame.loc["B · Movies", "#Users"] == 8 and frame.loc["A · Books", "#Overlap"] == 3
 
 
-
-
 def test_metrics_comparison_frame():
     m = {
         "auc": {"value": 0.9, "null": 0.5},
@@ -83,10 +81,15 @@ def test_collapse_rows_and_scree_figure():
     from ui.figures.spectrum import scree_figure
     from ui.figures.tables import metrics_comparison_frame
 
-    comparison = {name: {"auc": {"value": v, "null": 0.5},
-                         "spectrum": {"effective_rank": r, "top3_share": t, "scree": [t, 0.01]},
-                         "uniformity": {"value": -3.0}, "mmd": {"value": 0.01, "null": 0.0, "p_value": 0.005}}
-                  for name, v, r, t in (("before", 0.9, 10.7, 0.55), ("after", 0.65, 4.7, 0.99))}
+    comparison = {
+        name: {
+            "auc": {"value": v, "null": 0.5},
+            "spectrum": {"effective_rank": r, "top3_share": t, "scree": [t, 0.01]},
+            "uniformity": {"value": -3.0},
+            "mmd": {"value": 0.01, "null": 0.0, "p_value": 0.005},
+        }
+        for name, v, r, t in (("before", 0.9, 10.7, 0.55), ("after", 0.65, 4.7, 0.99))
+    }
     frame = metrics_comparison_frame(comparison, ["before", "after"])
     assert frame.loc["Effective rank", "Before"] == 10.7 and frame.loc["Effective rank", "After"] == 4.7
     assert frame.loc["Top-3 variance share", "After"] == 0.99

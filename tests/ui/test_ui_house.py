@@ -41,8 +41,15 @@ def test_importing_every_ui_module_has_no_side_effects(tmp_path):
         "assert set(os.listdir('.')) == before; print('ok')"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # ui/ is the project's, not installed
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120, check=False, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert not any(tmp_path.iterdir())
 
@@ -74,12 +81,16 @@ def test_only_the_store_imports_the_core():
             assert all(n.startswith("recguru_core.common") for n in core), (module, core)
 
 
-def test_figures_import_nothing_of_the_app_but_text_and_style():
+def test_figures_import_nothing_of_the_app_but_text_style_and_density():
+    """Figures are siblings: each reads only the shared text and style (and the alignment figure
+    its pure-numpy density helper), never another figure or the rest of the app."""
     for module, path in _modules("ui/figures").items():
         inside = {n for n in _imports(path, module) if n.startswith("ui.")}
-        allowed = {"ui.text", "ui.figures", "ui.figures.style"}
-        assert all(n in allowed or n.startswith(("ui.text.", "ui.figures.style."))
-                   for n in inside), (module, inside)
+        allowed = {"ui.text", "ui.figures", "ui.figures.style", "ui.figures.density"}
+        assert all(n in allowed or n.startswith(("ui.text.", "ui.figures.style.")) for n in inside), (
+            module,
+            inside,
+        )
 
 
 def test_import_graph_has_no_cycle():
@@ -94,8 +105,7 @@ def test_import_graph_has_no_cycle():
                 name = name.rpartition(".")[0]
             if name and name != module and not module.startswith(name + "."):
                 deps.add(name)
-        graph[module] = {d for d in deps if not (modules[d].name == "__init__.py"
-                                                 and d in module)}
+        graph[module] = {d for d in deps if not (modules[d].name == "__init__.py" and d in module)}
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -104,7 +114,7 @@ def test_import_graph_has_no_cycle():
         stack.append(node)
         for dep in sorted(graph[node]):
             if state.get(dep) == 1:
-                cycle = stack[stack.index(dep):] + [dep]
+                cycle = stack[stack.index(dep) :] + [dep]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if dep not in state:
                 visit(dep)
@@ -117,6 +127,7 @@ def test_import_graph_has_no_cycle():
 
 
 def test_no_module_is_a_monolith():
-    too_long = {m: n for m, p in _all_modules().items()
-                if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    too_long = {
+        m: n for m, p in _all_modules().items() if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
     assert not too_long, f"modules over {MAX_MODULE_LINES} lines: {too_long}"

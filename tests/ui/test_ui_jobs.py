@@ -17,8 +17,12 @@ def _python(code: str, timeout: float = 300, env: dict | None = None):
 
     started = time.monotonic()
     out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-        timeout=timeout, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
     )
     return out, time.monotonic() - started
 
@@ -71,7 +75,8 @@ def test_home_page_exits_cleanly_while_its_prefetch_runs(tmp_path, tiny):
     folder = tmp_path / "checkpoints"
     folder.mkdir()
     (folder / "demo.pt").symlink_to(tiny)
-    out, elapsed = _python(f"""
+    out, elapsed = _python(
+        f"""
         import sys
         from streamlit.testing.v1 import AppTest
         at = AppTest.from_file({str(ROOT / "app.py")!r}, default_timeout=180).run()
@@ -79,7 +84,9 @@ def test_home_page_exits_cleanly_while_its_prefetch_runs(tmp_path, tiny):
         from ui import jobs
         print("jobs at exit:", sorted(k[0] for k, j in jobs._REGISTRY.jobs.items() if j.running),
               flush=True)
-    """, env={"RECGURU_CHECKPOINT_DIR": str(folder), "RECGURU_RUNS_DIR": str(tmp_path / "runs")})
+    """,
+        env={"RECGURU_CHECKPOINT_DIR": str(folder), "RECGURU_RUNS_DIR": str(tmp_path / "runs")},
+    )
     assert out.returncode == 0, (out.returncode, out.stderr[-3000:])
     assert "terminate called" not in out.stderr and "Fatal Python error" not in out.stderr
     assert "jobs at exit" in out.stdout
@@ -96,4 +103,3 @@ def test_the_private_exit_hook_jobs_relies_on_is_still_there():
     register = getattr(threading, "_register_atexit", None)
     assert callable(register), "threading._register_atexit is gone: rework ui/jobs._register_exit_hook"
     assert list(inspect.signature(register).parameters)[:1] == ["func"], inspect.signature(register)
-

@@ -17,8 +17,15 @@ def test_checkpoint_listing_order(tmp_path, monkeypatch):
     monkeypatch.setitem(st.session_state, state.K_OWNER, "mine")
     (tmp_path / "uploads" / "mine").mkdir(parents=True)
     (tmp_path / "uploads" / "theirs").mkdir()
-    for name in ("uploads/mine/u.pt", "uploads/theirs/t.pt", "uploads/legacy.pt", "old.pt",
-                 "new.pt", "demo.pt", "partial.pt.tmp"):
+    for name in (
+        "uploads/mine/u.pt",
+        "uploads/theirs/t.pt",
+        "uploads/legacy.pt",
+        "old.pt",
+        "new.pt",
+        "demo.pt",
+        "partial.pt.tmp",
+    ):
         (tmp_path / name).write_bytes(b"x")
     import os
     import time

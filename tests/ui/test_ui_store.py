@@ -37,8 +37,7 @@ def _same(a, b, path="") -> str | None:
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return f"{path}: {len(a)} vs {len(b)} entries"
-        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := _same(x, y, f"{path}[{i}]"))),
-                    None)
+        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := _same(x, y, f"{path}[{i}]"))), None)
     if isinstance(a, float) and isinstance(b, float):
         return None if a == pytest.approx(b, rel=1e-5, abs=1e-6) else f"{path}: {a} vs {b}"
     return None if a == b else f"{path}: {a!r} vs {b!r}"

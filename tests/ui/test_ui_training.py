@@ -14,9 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_progress_rows_eta_and_states():
     records = [{"phase": "pretrain", "step": 0, "event": "phase_start", "total": 10}]
-    records += [
-        {"phase": "pretrain", "step": i, "phase_step": i, "seconds": 2.0} for i in range(1, 5)
-    ]
+    records += [{"phase": "pretrain", "step": i, "phase_step": i, "seconds": 2.0} for i in range(1, 5)]
     rows = training.progress_rows(records, {1: 10, 2: 6, 3: 8})
     assert [r["state"] for r in rows] == ["running", "waiting", "waiting"]
     assert rows[0]["fraction"] == pytest.approx(0.4) and rows[0]["eta_s"] == pytest.approx(12.0)
@@ -63,8 +61,7 @@ def test_killed_training_process_is_reported_and_resumable(tmp_path, monkeypatch
 
     point_app_at(monkeypatch, tmp_path, tiny)
     slow = {**TINY_OVERRIDES, "pretrain_epochs": 40}
-    job = training.start_training(TINY_SOURCE, preset="quick", overrides=slow, owner="me",
-                                  threads=1)
+    job = training.start_training(TINY_SOURCE, preset="quick", overrides=slow, owner="me", threads=1)
     try:
         deadline = time.monotonic() + 240
         while not job.out.is_file() and job.active and time.monotonic() < deadline:
@@ -98,9 +95,13 @@ def test_cancel_stops_the_subprocess_cleanly(tmp_path, monkeypatch, tiny):
     from helpers.app import TINY_OVERRIDES, TINY_SOURCE, point_app_at
 
     point_app_at(monkeypatch, tmp_path, tiny)
-    job = training.start_training(TINY_SOURCE, preset="quick",
-                                  overrides={**TINY_OVERRIDES, "pretrain_epochs": 40}, owner="me",
-                                  threads=1)
+    job = training.start_training(
+        TINY_SOURCE,
+        preset="quick",
+        overrides={**TINY_OVERRIDES, "pretrain_epochs": 40},
+        owner="me",
+        threads=1,
+    )
     deadline = time.monotonic() + 240
     while not job.records() and job.active and time.monotonic() < deadline:
         time.sleep(0.2)

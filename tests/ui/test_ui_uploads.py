@@ -117,7 +117,8 @@ def test_save_uploaded_tables_keeps_names_for_domains(folders):
     spec = uploads.save_uploaded_tables(
         ("Books.csv", b"user_id,item_id,timestamp\n"),
         ("Movies, new.csv", b"user_id,item_id,timestamp\n"),
-        token="t1", session="s1",
+        token="t1",
+        session="s1",
     )
     kind, _, paths = spec.partition(":")
     a, b = paths.split(",")

@@ -20,14 +20,24 @@ def test_parsers_accept_what_publish_writes_and_refuse_the_rest():
     assert urlstate.parse_range(" 3-40 ") == (3, 40) and urlstate.fmt_range((3, 40)) == "3-40"
     assert urlstate.parse_int_list("5,2,5") == [2, 5] and urlstate.fmt_int_list([5, 2]) == "2,5"
     assert urlstate.parse_int_list("all") == [] and urlstate.fmt_int_list([]) == "all"
-    for parse, raw in [(urlstate.parse_bool, "maybe"), (urlstate.parse_smoothing, "nan"),
-                       (urlstate.parse_smoothing, "1.5"), (urlstate.parse_smoothing, "abc"),
-                       (urlstate.parse_domain, "C"), (urlstate.parse_k, "0"),
-                       (urlstate.parse_k, "1e9"), (urlstate.parse_text, "  "),
-                       (urlstate.parse_text, "x" * 201), (urlstate.parse_range, "40-3"),
-                       (urlstate.parse_range, "3"), (urlstate.parse_range, "-1-3"),
-                       (urlstate.parse_range, "a-b"), (urlstate.parse_int_list, "1,x"),
-                       (urlstate.parse_int_list, "-2"), (urlstate.parse_int_list, "")]:
+    for parse, raw in [
+        (urlstate.parse_bool, "maybe"),
+        (urlstate.parse_smoothing, "nan"),
+        (urlstate.parse_smoothing, "1.5"),
+        (urlstate.parse_smoothing, "abc"),
+        (urlstate.parse_domain, "C"),
+        (urlstate.parse_k, "0"),
+        (urlstate.parse_k, "1e9"),
+        (urlstate.parse_text, "  "),
+        (urlstate.parse_text, "x" * 201),
+        (urlstate.parse_range, "40-3"),
+        (urlstate.parse_range, "3"),
+        (urlstate.parse_range, "-1-3"),
+        (urlstate.parse_range, "a-b"),
+        (urlstate.parse_int_list, "1,x"),
+        (urlstate.parse_int_list, "-2"),
+        (urlstate.parse_int_list, ""),
+    ]:
         with pytest.raises(ValueError):
             parse(raw)
 

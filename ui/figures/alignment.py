@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..text import ViewError, figure_text
+from .density import MIN_DENSITY_POINTS, contour_lines, density_grid, density_levels, grid_centres
 from .style import (
     CLUSTER_COLORS,
     DOMAIN_COLORS,
@@ -36,8 +37,10 @@ def snapshot_meta(snap: dict) -> pd.DataFrame:
     overlap = snap.get("overlap")
     overlap = np.zeros(n, dtype=bool) if overlap is None else np.asarray(overlap).astype(bool).ravel()
     cluster, length = (
-        np.full(n, -1, dtype=np.int64) if snap.get(k) is None
-        else np.asarray(snap.get(k)).astype(np.int64).ravel() for k in ("cluster", "length")
+        np.full(n, -1, dtype=np.int64)
+        if snap.get(k) is None
+        else np.asarray(snap.get(k)).astype(np.int64).ravel()
+        for k in ("cluster", "length")
     )
     return pd.DataFrame(
         {
@@ -69,8 +72,11 @@ class AlignmentView:
 def alignment_view(snapshots: dict, projection: dict, names: dict | None = None) -> AlignmentView:
     """Combine a projection result (rows into the snapshots) with the snapshot metadata.
     `snapshots` holds plain arrays (recguru_core.train.snapshots.plain_snapshots)."""
-    present = [s for s in (snapshots.get("before"), *(snapshots.get("during") or []),
-                           snapshots.get("after")) if s is not None]
+    present = [
+        s
+        for s in (snapshots.get("before"), *(snapshots.get("during") or []), snapshots.get("after"))
+        if s is not None
+    ]
     if not present:
         raise ViewError(
             "this checkpoint has no GUR snapshots (they are recorded at the "
@@ -98,16 +104,12 @@ def alignment_view(snapshots: dict, projection: dict, names: dict | None = None)
         steps[f"during_{i}"] = int(during_steps[i]) if i < len(during_steps) else -1
     for name, xy in layouts.items():
         if xy.shape != (len(meta), 2):
-            raise ViewError(
-                f"projection '{name}' has shape {xy.shape}, expected ({len(meta)}, 2)"
-            )
+            raise ViewError(f"projection '{name}' has shape {xy.shape}, expected ({len(meta)}, 2)")
     order = [
         n
         for n in [
             "before",
-            *sorted(
-                (k for k in layouts if k.startswith("during_")), key=lambda k: int(k.split("_")[1])
-            ),
+            *sorted((k for k in layouts if k.startswith("during_")), key=lambda k: int(k.split("_")[1])),
             "after",
         ]
         if n in layouts
@@ -150,8 +152,7 @@ def _groups(meta: pd.DataFrame, color_by: str) -> tuple[np.ndarray, list[str], l
     names = meta.attrs.get("names", {})
     if color_by == "overlap":
         order = ["overlapped", "single-domain"]
-        return (np.where(meta["overlap"].to_numpy(), 0, 1), [OVERLAP_COLORS[o] for o in order],
-                order)
+        return (np.where(meta["overlap"].to_numpy(), 0, 1), [OVERLAP_COLORS[o] for o in order], order)
     cluster = meta["cluster"].to_numpy().astype(np.int64)
     if color_by == "cluster" and (cluster >= 0).any():
         known = np.unique(cluster[cluster >= 0])
@@ -159,8 +160,11 @@ def _groups(meta: pd.DataFrame, color_by: str) -> tuple[np.ndarray, list[str], l
         order = [f"cluster {int(c)}" for c in known] + (["unknown"] if (cluster < 0).any() else [])
         colours = [CLUSTER_COLORS[i % len(CLUSTER_COLORS)] for i in range(len(known))]
         return codes, colours + ["#CED4DA"] * (len(order) - len(known)), order
-    return ((meta["domain"].to_numpy() == "B").astype(np.int64),
-            [DOMAIN_COLORS[d] for d in DOMAINS], [domain_label(d, names) for d in DOMAINS])
+    return (
+        (meta["domain"].to_numpy() == "B").astype(np.int64),
+        [DOMAIN_COLORS[d] for d in DOMAINS],
+        [domain_label(d, names) for d in DOMAINS],
+    )
 
 
 def link_pairs(meta: pd.DataFrame, max_links: int = 400, seed: int = 0) -> np.ndarray:
@@ -219,8 +223,12 @@ class FilterChoices:
     clusters: tuple[int, ...]
 
     def fits_length(self, value: Any) -> bool:
-        return (self.length is not None and isinstance(value, (tuple, list)) and len(value) == 2
-                and self.length[0] <= int(value[0]) <= int(value[1]) <= self.length[1])
+        return (
+            self.length is not None
+            and isinstance(value, (tuple, list))
+            and len(value) == 2
+            and self.length[0] <= int(value[0]) <= int(value[1]) <= self.length[1]
+        )
 
     def fits_clusters(self, value: Any) -> bool:
         return isinstance(value, (tuple, list)) and set(value) <= set(self.clusters)
@@ -255,103 +263,16 @@ def find_user(meta: pd.DataFrame, query: str) -> list[int]:
     return np.flatnonzero(meta["user"].astype(str).to_numpy() == query).tolist() if query else []
 
 
-# ----------------------------------------------------------------------------- density
-# Computed here, not by plotly's histogram2dcontour in the browser: the levels must be the same
-# for both domains and both panels (that is what makes A and B comparable), the result is
-# deterministic and testable, and the browser gets a few thousand line vertices, not every
-# point a second time.
-
-DENSITY_BINS = 80  # grid cells per axis over the figure's shared frame
-DENSITY_SIGMA = 2.0  # Gaussian smoothing, in grid cells (2.5% of the frame)
-DENSITY_LEVELS = 4  # lines per domain, each at twice the density of the one outside it
-MIN_DENSITY_POINTS = 10  # fewer points in a domain: no contour (it would trace single users)
-
-
-def _gaussian(n: int, sigma: float) -> np.ndarray:
-    i = np.arange(n)
-    return np.exp(-0.5 * ((i[:, None] - i[None, :]) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
-
-
-def grid_centres(span: Sequence[float], bins: int = DENSITY_BINS) -> np.ndarray:
-    edges = np.linspace(float(span[0]), float(span[1]), bins + 1)
-    return (edges[:-1] + edges[1:]) / 2
-
-
-def density_grid(xy: np.ndarray, x_range: Sequence[float], y_range: Sequence[float], *,
-                 bins: int = DENSITY_BINS, sigma: float = DENSITY_SIGMA) -> np.ndarray:
-    """(bins, bins) density of one domain's points (rows = y, columns = x) on a fixed grid over
-    the frame: a 2-d histogram smoothed by a separable Gaussian, divided by the number of
-    points and the cell area, so it integrates to ~1 whatever the domain's size and two
-    domains' grids can be cut at the same levels. Deterministic (no sampling)."""
-    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    xy = xy[np.isfinite(xy).all(axis=1)]
-    counts, _, _ = np.histogram2d(xy[:, 1], xy[:, 0], bins=bins,
-                                  range=[list(map(float, y_range)), list(map(float, x_range))])
-    frame = (float(x_range[1]) - float(x_range[0])) * (float(y_range[1]) - float(y_range[0]))
-    k = _gaussian(bins, sigma)
-    return k @ counts @ k.T / (max(len(xy), 1) * frame / bins**2)  # per point, per unit area
-
-
-def density_levels(grids: Iterable[np.ndarray], n: int = DENSITY_LEVELS) -> np.ndarray:
-    """Ascending contour levels shared by every grid given (both domains, every panel): from
-    80% of the highest density down, halving each time."""
-    top = max((float(g.max()) for g in grids if g.size), default=0.0)
-    return 0.8 * top * 2.0 ** -np.arange(n - 1, -1, -1.0) if top > 0 else np.zeros(0)
-
-
-# Marching squares. Corners of a cell: 1 = bottom-left, 2 = bottom-right, 4 = top-right,
-# 8 = top-left (set when >= level); edges: 0 bottom, 1 right, 2 top, 3 left. Cases 16 and 17
-# are the saddles 5 and 10 with a centre above the level (the high corners join).
-_SEGMENTS = {1: ((3, 0),), 2: ((0, 1),), 3: ((3, 1),), 4: ((1, 2),), 5: ((3, 0), (1, 2)),
-             6: ((0, 2),), 7: ((3, 2),), 8: ((2, 3),), 9: ((0, 2),), 10: ((0, 1), (2, 3)),
-             11: ((1, 2),), 12: ((1, 3),), 13: ((0, 1),), 14: ((3, 0),),
-             16: ((0, 1), (2, 3)), 17: ((3, 0), (1, 2))}
-
-
-def contour_lines(z: np.ndarray, xs: np.ndarray, ys: np.ndarray,
-                  levels: Iterable[float]) -> tuple[np.ndarray, np.ndarray]:
-    """The iso-lines of grid z (rows = ys, columns = xs) at each level, as line segments
-    separated by NaN: one x and one y array, drawn as one WebGL line trace."""
-    out_x, out_y = [], []
-    bl, br, tr, tl = z[:-1, :-1], z[:-1, 1:], z[1:, 1:], z[1:, :-1]
-    for level in levels:
-        case = ((bl >= level) * 1 | (br >= level) * 2 | (tr >= level) * 4 | (tl >= level) * 8)
-        centre = (bl + br + tr + tl) / 4 >= level
-        case = np.where((case == 5) & centre, 16, np.where((case == 10) & centre, 17, case))
-        i, j = np.nonzero((case > 0) & (case != 15))
-        if not len(i):
-            continue
-        c = [bl[i, j], br[i, j], tr[i, j], tl[i, j]]
-        x0, x1, y0, y1 = xs[j], xs[j + 1], ys[i], ys[i + 1]
-        with np.errstate(divide="ignore", invalid="ignore"):  # only crossed edges are used
-            t = [(level - c[0]) / (c[1] - c[0]), (level - c[1]) / (c[2] - c[1]),
-                 (level - c[3]) / (c[2] - c[3]), (level - c[0]) / (c[3] - c[0])]
-        ex = np.stack([x0 + t[0] * (x1 - x0), x1, x0 + t[2] * (x1 - x0), x0], axis=1)
-        ey = np.stack([y0, y0 + t[1] * (y1 - y0), y1, y0 + t[3] * (y1 - y0)], axis=1)
-        cell_case = case[i, j]
-        for code, segments in _SEGMENTS.items():
-            rows = np.flatnonzero(cell_case == code)
-            for a, b in segments:
-                for out, e in ((out_x, ex), (out_y, ey)):
-                    seg = np.full((len(rows), 3), np.nan)
-                    seg[:, 0], seg[:, 1] = e[rows, a], e[rows, b]
-                    out.append(seg.ravel())
-    if not out_x:
-        return np.zeros(0), np.zeros(0)
-    return np.concatenate(out_x), np.concatenate(out_y)
-
-
-# ----------------------------------------------------------------------------- the figure
-
-
 def typed_array(values: Any, dtype: str = "uint8") -> dict:
     """A numeric array as plotly's typed-array spec ({"dtype", "bdata"}: base64 of the raw
     little-endian bytes). plotly.py takes a spec as it is, where an array of marker symbols is
     checked element by element in Python (seconds for 80,000 markers); it is also what
     plotly.py itself sends the browser for any numeric array, so plotly.js reads it as usual."""
     arr = np.ascontiguousarray(values, dtype=np.dtype(dtype).newbyteorder("<"))
-    return {"dtype": f"{arr.dtype.kind}{arr.dtype.itemsize}",  # plotly.js names: u1, i4, f4...
-            "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
+    return {
+        "dtype": f"{arr.dtype.kind}{arr.dtype.itemsize}",  # plotly.js names: u1, i4, f4...
+        "bdata": base64.b64encode(arr.tobytes()).decode("ascii"),
+    }
 
 
 def _colour_scale(colours: Sequence[str]) -> list:
@@ -360,7 +281,9 @@ def _colour_scale(colours: Sequence[str]) -> list:
     one by one."""
     k = max(len(colours), 1)
     return [[edge / k, c] for i, c in enumerate(colours) for edge in (i, i + 1)] or [
-        [0, "#868E96"], [1, "#868E96"]]
+        [0, "#868E96"],
+        [1, "#868E96"],
+    ]
 
 
 def _hover_text(meta: pd.DataFrame, names: dict | None) -> np.ndarray:
@@ -370,8 +293,9 @@ def _hover_text(meta: pd.DataFrame, names: dict | None) -> np.ndarray:
     risky = users.str.contains(r"[&<>]", regex=True).to_numpy(dtype=bool)
     users = users.to_numpy(dtype=object)
     users[risky] = [figure_text(u) for u in users[risky]]
-    domain = np.where(meta["domain"].to_numpy() == "A",
-                      *(figure_text(domain_label(d, names)) for d in DOMAINS))
+    domain = np.where(
+        meta["domain"].to_numpy() == "A", *(figure_text(domain_label(d, names)) for d in DOMAINS)
+    )
     status = np.where(meta["overlap"].to_numpy(), " · overlapped", " · single-domain")
     # Short: it is 80,000 strings in every chart message ("user " is in the hovertemplate).
     text = users.astype(str) + "<br>" + domain + status
@@ -413,8 +337,7 @@ def alignment_figure(
     meta.attrs["names"] = dict(names or {})
     if color_by == "cluster" and not (meta["cluster"] >= 0).any():
         color_by = "domain"  # no taste clusters: coloured by domain, no shapes needed
-    shown = (np.ones(len(meta), dtype=bool) if shown is None
-             else np.asarray(shown, dtype=bool).reshape(-1))
+    shown = np.ones(len(meta), dtype=bool) if shown is None else np.asarray(shown, dtype=bool).reshape(-1)
     codes, colours, order = _groups(meta, color_by)
     scale = _colour_scale(colours)
     n_panels = max(1, len(panels))
@@ -438,8 +361,9 @@ def alignment_figure(
         dtype=np.int64,
     )
     xr, yr = _panel_range([xy for _, xy in panels])  # all points: a filter never moves the frame
-    grids = [_domain_grids(xy, meta, shown, xr, yr) if contours and xy is not None else {}
-             for _, xy in panels]
+    grids = [
+        _domain_grids(xy, meta, shown, xr, yr) if contours and xy is not None else {} for _, xy in panels
+    ]
     levels = density_levels(g for panel in grids for g in panel.values())
     gx, gy = grid_centres(xr), grid_centres(yr)
     for ci, (_, xy) in enumerate(panels, start=1):
@@ -464,9 +388,16 @@ def alignment_figure(
                 row=1,
                 col=ci,
             )
-        marker = {"color": codes[draw].astype(np.int16), "colorscale": scale, "cmin": -0.5,
-                  "cmax": len(colours) - 0.5, "showscale": False, "size": size,
-                  "opacity": 0.4 if contours else 0.75, "line": {"width": 0}}
+        marker = {
+            "color": codes[draw].astype(np.int16),
+            "colorscale": scale,
+            "cmin": -0.5,
+            "cmax": len(colours) - 0.5,
+            "showscale": False,
+            "size": size,
+            "opacity": 0.4 if contours else 0.75,
+            "line": {"width": 0},
+        }
         if color_by != "domain":
             marker["symbol"] = typed_array(symbols[draw])
         fig.add_trace(
@@ -488,18 +419,43 @@ def alignment_figure(
         # under the WebGL canvas, hidden by 40,000 points. Lines take no hover or selection.
         for d, grid in grids[ci - 1].items():
             cx, cy = contour_lines(grid, gx, gy, levels)
-            fig.add_trace(go.Scattergl(
-                x=cx, y=cy, mode="lines", name=figure_text(f"density: {domain_label(d, names)}"),
-                line=dict(color=DOMAIN_COLORS[d], width=1.6), hoverinfo="skip",
-                showlegend=ci == 1, legendgroup=f"density-{d}"), row=1, col=ci)
+            fig.add_trace(
+                go.Scattergl(
+                    x=cx,
+                    y=cy,
+                    mode="lines",
+                    name=figure_text(f"density: {domain_label(d, names)}"),
+                    line=dict(color=DOMAIN_COLORS[d], width=1.6),
+                    hoverinfo="skip",
+                    showlegend=ci == 1,
+                    legendgroup=f"density-{d}",
+                ),
+                row=1,
+                col=ci,
+            )
         if len(selected):
-            ring = {"symbol": "circle-open", "size": size + 6, "color": "#212529",
-                    "line": {"width": 1.6, "color": "#212529"}}
-            fig.add_trace(go.Scattergl(
-                x=xy[selected, 0], y=xy[selected, 1], mode="markers", name="selected",
-                legendgroup="selected", showlegend=ci == 1, marker=ring,
-                customdata=selected.astype(np.int32), hovertext=hover[selected],
-                hovertemplate="user %{hovertext}<extra></extra>"), row=1, col=ci)
+            ring = {
+                "symbol": "circle-open",
+                "size": size + 6,
+                "color": "#212529",
+                "line": {"width": 1.6, "color": "#212529"},
+            }
+            fig.add_trace(
+                go.Scattergl(
+                    x=xy[selected, 0],
+                    y=xy[selected, 1],
+                    mode="markers",
+                    name="selected",
+                    legendgroup="selected",
+                    showlegend=ci == 1,
+                    marker=ring,
+                    customdata=selected.astype(np.int32),
+                    hovertext=hover[selected],
+                    hovertemplate="user %{hovertext}<extra></extra>",
+                ),
+                row=1,
+                col=ci,
+            )
     present = np.unique(codes[shown])
     for i in present:  # legend entries only (the points are in the shared trace above)
         fig.add_trace(
@@ -514,8 +470,15 @@ def alignment_figure(
             row=1,
             col=1,
         )
-    frame = dict(showticklabels=False, zeroline=False, showgrid=True, gridcolor="#F1F3F5",
-                 showline=True, linecolor="#DEE2E6", mirror=True)
+    frame = dict(
+        showticklabels=False,
+        zeroline=False,
+        showgrid=True,
+        gridcolor="#F1F3F5",
+        showline=True,
+        linecolor="#DEE2E6",
+        mirror=True,
+    )
     fig.update_xaxes(range=xr, matches="x", **frame)
     fig.update_yaxes(range=yr, matches="y", **frame)
     base_layout(fig, height=height)
@@ -523,9 +486,7 @@ def alignment_figure(
         dragmode="lasso",
         uirevision="alignment",
         clickmode="event+select",
-        legend=dict(
-            orientation="h", yanchor="top", y=-0.02, xanchor="center", x=0.5, itemsizing="constant"
-        ),
+        legend=dict(orientation="h", yanchor="top", y=-0.02, xanchor="center", x=0.5, itemsizing="constant"),
         margin=dict(l=8, r=8, t=40, b=8),
     )
     if color_by != "domain":  # the marker shapes' key, in the legend under the panels
@@ -549,14 +510,10 @@ def selected_positions(event: Any, fig: go.Figure | None = None) -> list[int]:
     """Sample positions named by a plotly selection event (box, lasso or click)."""
     points = []
     try:
-        selection = (
-            event["selection"] if isinstance(event, dict) else getattr(event, "selection", None)
-        )
+        selection = event["selection"] if isinstance(event, dict) else getattr(event, "selection", None)
         if selection is None:
             return []
-        points = (
-            selection["points"] if isinstance(selection, dict) else getattr(selection, "points", [])
-        )
+        points = selection["points"] if isinstance(selection, dict) else getattr(selection, "points", [])
     except (KeyError, TypeError, AttributeError):
         return []
     out = set()

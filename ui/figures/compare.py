@@ -20,8 +20,9 @@ def _number(value: float | None) -> float:
     return np.nan if value is None else float(value)
 
 
-def difference_frame(rows: Sequence[dict], labels: Sequence[str], *,
-                     names: dict | None = None) -> pd.DataFrame:
+def difference_frame(
+    rows: Sequence[dict], labels: Sequence[str], *, names: dict | None = None
+) -> pd.DataFrame:
     """The metric rows (recguru_core.analysis.compare.metric_rows) as a table in percent points: one
     row per (ranking, domain, metric), every run's test value and each later run minus the
     first ("B − A"); a value a run lacks is NaN."""
@@ -31,8 +32,7 @@ def difference_frame(rows: Sequence[dict], labels: Sequence[str], *,
     first = labels[0]
     out = []
     for r in rows:
-        row = {"Ranking": r["ranking"], "Domain": domain_label(r["domain"], names),
-               "Metric": r["metric"]}
+        row = {"Ranking": r["ranking"], "Domain": domain_label(r["domain"], names), "Metric": r["metric"]}
         row.update({label: _percent(r["values"].get(label)) for label in labels})
         row.update({f"{label} − {first}": _percent(r["diff"].get(label)) for label in labels[1:]})
         out.append(row)
@@ -49,8 +49,11 @@ def style_differences(frame: pd.DataFrame):
             return ""
         return "color: #2F9E44; font-weight: 600" if v > 0 else "color: #C92A2A; font-weight: 600"
 
-    return (frame.style.format("{:.2f}", subset=values, na_rep="–")
-            .format("{:+.2f}", subset=deltas, na_rep="–").map(colour, subset=deltas))
+    return (
+        frame.style.format("{:.2f}", subset=values, na_rep="–")
+        .format("{:+.2f}", subset=deltas, na_rep="–")
+        .map(colour, subset=deltas)
+    )
 
 
 def alignment_frame(rows: Sequence[dict], labels: Sequence[str]) -> pd.DataFrame:
@@ -75,10 +78,12 @@ def layouts_meta(result: dict) -> pd.DataFrame:
     """The shared sample of a comparison layout as the alignment figure's meta frame."""
     n = len(result["user"])
     cluster = result.get("cluster")
-    return pd.DataFrame({
-        "row": np.arange(n),
-        "user": [str(u) for u in result["user"]],
-        "domain": np.where(np.asarray(result["domain"]) == 0, "A", "B"),
-        "overlap": np.asarray(result["overlap"]).astype(bool),
-        "cluster": np.full(n, -1) if cluster is None else np.asarray(cluster).astype(np.int64),
-    })
+    return pd.DataFrame(
+        {
+            "row": np.arange(n),
+            "user": [str(u) for u in result["user"]],
+            "domain": np.where(np.asarray(result["domain"]) == 0, "A", "B"),
+            "overlap": np.asarray(result["overlap"]).astype(bool),
+            "cluster": np.full(n, -1) if cluster is None else np.asarray(cluster).astype(np.int64),
+        }
+    )

@@ -60,21 +60,42 @@ def phase_shading(spans: Sequence[tuple[str, float, float]], *, axis: str = "") 
     (one implementation for every curve figure; dicts because add_vrect per panel is slow)."""
     shapes, labels = [], []
     for phase, lo, hi in spans:
-        shapes.append({"type": "rect", "xref": f"x{axis}", "yref": f"y{axis} domain",
-                       "x0": lo, "x1": hi, "y0": 0, "y1": 1, "line": {"width": 0},
-                       "fillcolor": PHASE_COLORS.get(phase, "rgba(0,0,0,0.05)"), "layer": "below"})
-        labels.append({"text": PHASE_LABELS.get(phase, phase), "xref": f"x{axis}",
-                       "yref": f"y{axis} domain", "x": lo, "y": 1, "xanchor": "left",
-                       "yanchor": "top", "showarrow": False,
-                       "font": {"size": 10, "color": "#868E96"}})
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": f"x{axis}",
+                "yref": f"y{axis} domain",
+                "x0": lo,
+                "x1": hi,
+                "y0": 0,
+                "y1": 1,
+                "line": {"width": 0},
+                "fillcolor": PHASE_COLORS.get(phase, "rgba(0,0,0,0.05)"),
+                "layer": "below",
+            }
+        )
+        labels.append(
+            {
+                "text": PHASE_LABELS.get(phase, phase),
+                "xref": f"x{axis}",
+                "yref": f"y{axis} domain",
+                "x": lo,
+                "y": 1,
+                "xanchor": "left",
+                "yanchor": "top",
+                "showarrow": False,
+                "font": {"size": 10, "color": "#868E96"},
+            }
+        )
     return shapes, labels
 
 
 MARKED_SERIES = ("wasserstein", "critic", "gp", "gen_adv")  # the panels the snapshot marks go on
 
 
-def snapshot_marks(marks: Sequence[tuple[str, float, str]], selected: str | None, *,
-                   axes: Sequence[str] = ("",)) -> tuple[list, list]:
+def snapshot_marks(
+    marks: Sequence[tuple[str, float, str]], selected: str | None, *, axes: Sequence[str] = ("",)
+) -> tuple[list, list]:
     """(shapes, labels) as layout dicts: a vertical line at each GUR snapshot's step on the
     x axes `x{axis}`, the selected snapshot's line solid and darker, labelled at the top."""
     shapes, labels = [], []
@@ -84,16 +105,38 @@ def snapshot_marks(marks: Sequence[tuple[str, float, str]], selected: str | None
         chosen = name == selected
         colour = "#495057" if chosen else "rgba(112,72,232,0.55)"
         for axis in axes:
-            shapes.append({"type": "line", "xref": f"x{axis}", "yref": f"y{axis} domain",
-                           "x0": float(step), "x1": float(step), "y0": 0, "y1": 1,
-                           "line": {"color": colour, "width": 2 if chosen else 1,
-                                    "dash": "solid" if chosen else "dot"}, "layer": "above"})
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": f"x{axis}",
+                    "yref": f"y{axis} domain",
+                    "x0": float(step),
+                    "x1": float(step),
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {
+                        "color": colour,
+                        "width": 2 if chosen else 1,
+                        "dash": "solid" if chosen else "dot",
+                    },
+                    "layer": "above",
+                }
+            )
             if chosen:
-                labels.append({"text": figure_text(label), "xref": f"x{axis}",
-                               "yref": f"y{axis} domain", "x": float(step), "y": 0.02,
-                               "xanchor": "left", "yanchor": "bottom", "showarrow": False,
-                               "font": {"size": 10, "color": "#495057"},
-                               "bgcolor": "rgba(255,255,255,0.8)"})
+                labels.append(
+                    {
+                        "text": figure_text(label),
+                        "xref": f"x{axis}",
+                        "yref": f"y{axis} domain",
+                        "x": float(step),
+                        "y": 0.02,
+                        "xanchor": "left",
+                        "yanchor": "bottom",
+                        "showarrow": False,
+                        "font": {"size": 10, "color": "#495057"},
+                        "bgcolor": "rgba(255,255,255,0.8)",
+                    }
+                )
     return shapes, labels
 
 
@@ -179,8 +222,9 @@ def curves_dashboard(
     # One decision per panel, used by its title and its axis alike: log only where every
     # LOGGED value is positive (a missing value, e.g. bpr_B after domain B stopped early, is
     # not a value <= 0).
-    log_panel = [bool(log_y and cols and not is_eval and all_positive(frame[cols]))
-                 for _, cols, _, is_eval in panels]
+    log_panel = [
+        bool(log_y and cols and not is_eval and all_positive(frame[cols])) for _, cols, _, is_eval in panels
+    ]
     titles = []
     for (title, cols, _, is_eval), log in zip(panels, log_panel):
         if log_y and cols and not is_eval and not log:
@@ -297,9 +341,7 @@ def eval_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return rows[["step", *cols]].reset_index(drop=True)
 
 
-def live_curves_figure(
-    records: Sequence[dict], *, height: int = 320, max_points: int = 1500
-) -> go.Figure:
+def live_curves_figure(records: Sequence[dict], *, height: int = 320, max_points: int = 1500) -> go.Figure:
     """Compact live view while training: reconstruction, Wasserstein and BPR on one chart
     (two y axes: losses left, Wasserstein right)."""
     steps = [r for r in records if r.get("event") is None]
@@ -351,15 +393,23 @@ def overlay_curves_figure(
     """The main training curves of several runs on shared step axes, one colour per run
     (phases shaded from the first run). Panels no run logged are left out."""
     labels = list(frames)
-    panels = [(t, cols, y, False) for t, cols, y in OVERLAY_PANELS
-              if any(c in f and f[c].notna().any() for f in frames.values() for c in cols)]
+    panels = [
+        (t, cols, y, False)
+        for t, cols, y in OVERLAY_PANELS
+        if any(c in f and f[c].notna().any() for f in frames.values() for c in cols)
+    ]
     eval_cols = tuple(f"valid_{eval_metric}_{d}" for d in DOMAINS)
     if any(c in eval_frame(f) for f in frames.values() for c in eval_cols):
         panels.append((f"Validation {eval_metric} % (A solid, B dashed)", eval_cols, "%", True))
     n_rows = max(1, math.ceil(len(panels) / 2))
-    fig = make_subplots(rows=n_rows, cols=2, subplot_titles=[p[0] for p in panels] or [""],
-                        shared_xaxes="all", horizontal_spacing=0.09,
-                        vertical_spacing=0.3 / n_rows)
+    fig = make_subplots(
+        rows=n_rows,
+        cols=2,
+        subplot_titles=[p[0] for p in panels] or [""],
+        shared_xaxes="all",
+        horizontal_spacing=0.09,
+        vertical_spacing=0.3 / n_rows,
+    )
     base_layout(fig, height=max(panel_height * n_rows + 80, 320))
     first = frames[labels[0]] if labels else pd.DataFrame()
     spans = phase_spans(first) if not first.empty else []
@@ -379,29 +429,42 @@ def overlay_curves_figure(
                 dash = "dash" if c.endswith("_B") else None
                 fig.add_trace(
                     go.Scatter(
-                        x=part["step"], y=y if is_eval else ema(y, smoothing),
+                        x=part["step"],
+                        y=y if is_eval else ema(y, smoothing),
                         mode="lines+markers" if is_eval else "lines",
-                        name=figure_text(label), legendgroup=figure_text(label),
+                        name=figure_text(label),
+                        legendgroup=figure_text(label),
                         showlegend=bool(i == 0 and c == cols[0]),
                         line={"color": run_color(r), "width": 2, "dash": dash},
                         marker={"size": 5},
                         hovertemplate=f"{figure_text(label)} · {figure_text(c)}"
                         "<br>step %{x}<br>%{y:.4g}<extra></extra>",
                     ),
-                    row=row, col=col,
+                    row=row,
+                    col=col,
                 )
         fig.update_yaxes(title_text=y_title, row=row, col=col, gridcolor="#F1F3F5")
     # one legend entry per run, even when the first panel lacks a run
     shown = {t.name for t in fig.data if t.showlegend}
     for r, label in enumerate(labels):
         if figure_text(label) not in shown:
-            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=figure_text(label),
-                                     legendgroup=figure_text(label),
-                                     line={"color": run_color(r), "width": 2}))
-    fig.update_layout(shapes=shapes, annotations=list(fig.layout.annotations) + notes,
-                      margin={"l": 10, "r": 10, "t": 60, "b": 10}, hovermode="closest",
-                      legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.06,
-                              "yanchor": "bottom"})
+            fig.add_trace(
+                go.Scatter(
+                    x=[None],
+                    y=[None],
+                    mode="lines",
+                    name=figure_text(label),
+                    legendgroup=figure_text(label),
+                    line={"color": run_color(r), "width": 2},
+                )
+            )
+    fig.update_layout(
+        shapes=shapes,
+        annotations=list(fig.layout.annotations) + notes,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        hovermode="closest",
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.06, "yanchor": "bottom"},
+    )
     fig.update_xaxes(gridcolor="#F1F3F5", showticklabels=True)
     fig.update_xaxes(title_text="global step", row=n_rows)
     return fig

@@ -17,8 +17,7 @@ def scores_figure(rec: dict, domain: str, *, height: int | None = None) -> go.Fi
     test_id = str((rec.get("test_item") or {}).get("item_id"))
     titles = [f"{int(i['rank'])}. {figure_text(str(i['title'])[:48])}" for i in items]
     colours = [
-        "#2F9E44" if str(i["item_id"]) == test_id else DOMAIN_COLORS.get(domain, "#495057")
-        for i in items
+        "#2F9E44" if str(i["item_id"]) == test_id else DOMAIN_COLORS.get(domain, "#495057") for i in items
     ]
     fig = go.Figure(
         go.Bar(
@@ -41,17 +40,16 @@ def _position(row: dict, fallback: int) -> int:
     return int(position) if isinstance(position, (int, np.integer)) else fallback
 
 
-def influence_figure(
-    influence: Sequence[dict], *, height: int | None = None, top: int = 20
-) -> go.Figure:
+def influence_figure(influence: Sequence[dict], *, height: int | None = None, top: int = 20) -> go.Figure:
     """Leave-one-out Δscore of history items on the top recommendation: the `top` most
     influential, sorted by influence (largest |Δscore| first, at the top); each label keeps
     the item's position in the history."""
     rows = list(influence or [])
     strength = [abs(float(r.get("delta_score", 0.0))) for r in rows]
     order = sorted(range(len(rows)), key=lambda i: (-strength[i], i))[:top]
-    labels = [f"{_position(rows[i], i) + 1}. {figure_text(str(rows[i].get('title', ''))[:44])}"
-              for i in order]
+    labels = [
+        f"{_position(rows[i], i) + 1}. {figure_text(str(rows[i].get('title', ''))[:44])}" for i in order
+    ]
     rows = [rows[i] for i in order]
     deltas = [float(r.get("delta_score", 0.0)) for r in rows]
     ranks = [r.get("delta_rank", "") for r in rows]
@@ -77,9 +75,7 @@ def influence_figure(
     return fig
 
 
-def attention_figure(
-    attention: Sequence[dict], domain: str, *, height: int | None = None
-) -> go.Figure:
+def attention_figure(attention: Sequence[dict], domain: str, *, height: int | None = None) -> go.Figure:
     rows = list(attention or [])
     labels = [figure_text(str(r.get("title", r.get("item_id", "")))[:44]) for r in rows]
     weights = [float(r.get("weight", 0.0)) for r in rows]

@@ -26,11 +26,17 @@ def scree_figure(comparison: dict, names: Sequence[str], titles: dict | None = N
         shares = list(spec.get("scree") or [])
         if not shares:
             continue
-        label = (f"{(titles or {}).get(name, name.capitalize())} · eff. rank "
-                 f"{float(spec.get('effective_rank', 0.0)):.1f}")
-        fig.add_bar(x=list(range(1, len(shares) + 1)), y=shares, name=label,
-                    marker_color=SNAPSHOT_COLORS["before" if name == "before" else "other"],
-                    hovertemplate="direction %{x}: %{y:.1%} of the variance<extra></extra>")
+        label = (
+            f"{(titles or {}).get(name, name.capitalize())} · eff. rank "
+            f"{float(spec.get('effective_rank', 0.0)):.1f}"
+        )
+        fig.add_bar(
+            x=list(range(1, len(shares) + 1)),
+            y=shares,
+            name=label,
+            marker_color=SNAPSHOT_COLORS["before" if name == "before" else "other"],
+            hovertemplate="direction %{x}: %{y:.1%} of the variance<extra></extra>",
+        )
     base_layout(fig, title="Variance per principal direction", height=240)
     fig.update_layout(barmode="group", bargap=0.2)
     fig.update_xaxes(title_text="principal direction", dtick=1)

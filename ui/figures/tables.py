@@ -134,8 +134,9 @@ def metrics_bar_figure(frame: pd.DataFrame, *, height: int = 320) -> go.Figure:
     if frame.empty or not isinstance(frame.columns, pd.MultiIndex):
         return base_layout(fig, height=height)
     domains = list(frame.columns.get_level_values(0).unique())
-    fig = make_subplots(rows=1, cols=len(domains), shared_yaxes=True,
-                        subplot_titles=[figure_text(d) for d in domains])
+    fig = make_subplots(
+        rows=1, cols=len(domains), shared_yaxes=True, subplot_titles=[figure_text(d) for d in domains]
+    )
     methods = list(frame.columns.get_level_values(1).unique())
     palette = ["#ADB5BD", "#868E96", "#74C0FC", "#B197FC", "#63E6BE", "#FFD43B", "#FFA8A8"]
     for ci, dom in enumerate(domains, start=1):
@@ -143,11 +144,7 @@ def metrics_bar_figure(frame: pd.DataFrame, *, height: int = 320) -> go.Figure:
         for mi, m in enumerate(methods):
             if (dom, m) not in frame:
                 continue
-            colour = (
-                DOMAIN_COLORS.get(dom_key, "#495057")
-                if m == "RecGURU"
-                else palette[mi % len(palette)]
-            )
+            colour = DOMAIN_COLORS.get(dom_key, "#495057") if m == "RecGURU" else palette[mi % len(palette)]
             fig.add_trace(
                 go.Bar(
                     x=list(frame.index),
@@ -169,9 +166,7 @@ def metrics_bar_figure(frame: pd.DataFrame, *, height: int = 320) -> go.Figure:
     return fig
 
 
-def metrics_comparison_frame(
-    comparison: dict, names: Sequence[str] = ("before", "after")
-) -> pd.DataFrame:
+def metrics_comparison_frame(comparison: dict, names: Sequence[str] = ("before", "after")) -> pd.DataFrame:
     """Alignment metrics before vs after with their shuffled-label nulls, one row per metric."""
     rows = []
 
@@ -184,8 +179,11 @@ def metrics_comparison_frame(
 
     spec = [
         ("Domain-classifier AUC", "auc", "0.5 = A and B indistinguishable"),
-        ("Length-matched AUC", "auc_length_matched",
-         "same classifier, equal A/B users at every history length"),
+        (
+            "Length-matched AUC",
+            "auc_length_matched",
+            "same classifier, equal A/B users at every history length",
+        ),
         ("Proxy A-distance", "proxy_a_distance", "0 = indistinguishable, 2 = separable"),
         ("kNN domain entropy (bits)", "knn_entropy", "higher = neighbourhoods mix A and B"),
         (
@@ -218,9 +216,7 @@ def metrics_comparison_frame(
     return pd.DataFrame(rows).set_index("Metric")
 
 
-def selection_frame(
-    meta: pd.DataFrame, positions: Sequence[int], names: dict | None = None
-) -> pd.DataFrame:
+def selection_frame(meta: pd.DataFrame, positions: Sequence[int], names: dict | None = None) -> pd.DataFrame:
     rows = meta.reset_index(drop=True).iloc[[p for p in positions if 0 <= p < len(meta)]]
     out = pd.DataFrame(
         {
@@ -239,9 +235,7 @@ def history_table(records: Sequence[dict]) -> pd.DataFrame:
     if not records:
         return pd.DataFrame(columns=["#", "title", "genre", "when", "split"])
     frame = pd.DataFrame.from_records(list(records))
-    when = pd.to_datetime(
-        pd.to_numeric(frame.get("timestamp"), errors="coerce"), unit="s", errors="coerce"
-    )
+    when = pd.to_datetime(pd.to_numeric(frame.get("timestamp"), errors="coerce"), unit="s", errors="coerce")
     out = pd.DataFrame(
         {
             "#": np.arange(1, len(frame) + 1),
@@ -321,8 +315,9 @@ def groups_frame(rows: Sequence[dict]) -> pd.DataFrame:
         for v, lo, hi in zip(frame["value"], frame["low"], frame["high"])
     ]
     frame["column"] = frame["ranking"] + " " + frame["metric"]
-    wide = frame.pivot_table(index=["domain", "group", "users"], columns="column", values="cell",
-                             aggfunc="first", sort=False)
+    wide = frame.pivot_table(
+        index=["domain", "group", "users"], columns="column", values="cell", aggfunc="first", sort=False
+    )
     wide.columns.name = None
     return wide.reset_index()
 
@@ -330,9 +325,18 @@ def groups_frame(rows: Sequence[dict]) -> pd.DataFrame:
 def health_frame(rows: Sequence[dict]) -> pd.DataFrame:
     """recguru_core.train.health.diagnose rows as a table with a status mark."""
     mark = {"ok": "✅ ok", "warn": "⚠️ warn", "bad": "❌ bad", "n/a": "– n/a"}
-    return pd.DataFrame([{"status": mark.get(r["status"], r["status"]), "check": r["check"],
-                          "value": r["value"], "verdict": r["verdict"], "what to try": r["advice"]}
-                         for r in rows])
+    return pd.DataFrame(
+        [
+            {
+                "status": mark.get(r["status"], r["status"]),
+                "check": r["check"],
+                "value": r["value"],
+                "verdict": r["verdict"],
+                "what to try": r["advice"],
+            }
+            for r in rows
+        ]
+    )
 
 
 def rows_csv(rows: Sequence[dict]) -> bytes:

@@ -63,8 +63,10 @@ def landmark_note(projection: dict) -> str:
     n = int(projection.get("landmarks") or 0)
     if not n:
         return ""
-    return (f" UMAP ran on {n:,} landmark users; every other point is placed among its 10 "
-            "nearest landmarks in GUR space, so structure finer than the landmarks is smoothed.")
+    return (
+        f" UMAP ran on {n:,} landmark users; every other point is placed among its 10 "
+        "nearest landmarks in GUR space, so structure finer than the landmarks is smoothed."
+    )
 
 
 def alignment_selection(view: AlignmentView, event: Any) -> list[int]:
@@ -202,16 +204,19 @@ def collapse_reading(comparison: dict, name: str) -> tuple[str, str] | None:
     r0, r1 = float(was["effective_rank"]), float(now["effective_rank"])
     t0, t1 = float(was["top3_share"]), float(now["top3_share"])
     ratio, rise = r1 / max(r0, 1e-12), t1 - t0
-    numbers = (f"effective rank {r0:.1f} → {r1:.1f} (×{ratio:.2f}), top-3 variance share "
-               f"{t0:.2f} → {t1:.2f}")
+    numbers = f"effective rank {r0:.1f} → {r1:.1f} (×{ratio:.2f}), top-3 variance share {t0:.2f} → {t1:.2f}"
     level, why = collapse_level(ratio, rise)  # the rank check's own rule (common.rules)
     if why == "collapsed":
-        return "bad", (f"**Collapsed, not aligned**: the GURs piled their variance into a few "
-                       f"directions ({numbers}), so the lower AUC here is information discarded.")
+        return "bad", (
+            f"**Collapsed, not aligned**: the GURs piled their variance into a few "
+            f"directions ({numbers}), so the lower AUC here is information discarded."
+        )
     if why == "lost":
-        return "bad", (f"**The GURs lost dimensions** ({numbers}; the goal is ≥ ×{RANK_RATIO_BAD:g}) "
-                       "without piling into a few directions: part of the AUC drop may be "
-                       "information discarded, not alignment.")
+        return "bad", (
+            f"**The GURs lost dimensions** ({numbers}; the goal is ≥ ×{RANK_RATIO_BAD:g}) "
+            "without piling into a few directions: part of the AUC drop may be "
+            "information discarded, not alignment."
+        )
     if level == "warn":
         return "warn", f"The GURs lost some of their dimensions ({numbers}): read the AUC with care."
     return "ok", f"The GURs kept their dimensions ({numbers})."
@@ -227,27 +232,41 @@ def alignment_summary(comparison: dict, name: str) -> str | None:
         return None
     now, null = float(auc["value"]), float(auc.get("null") if auc.get("null") is not None else 0.5)
     gap = now - null
-    how = ("can barely tell A from B" if gap <= 0.05 else
-           "tells A from B only weakly" if gap <= 0.15 else "still tells A from B easily")
+    how = (
+        "can barely tell A from B"
+        if gap <= 0.05
+        else "tells A from B only weakly"
+        if gap <= 0.15
+        else "still tells A from B easily"
+    )
     text = f"A linear classifier {how} here (AUC {now:.2f}; shuffled labels {null:.2f})"
     was = ((comparison.get("before") or {}).get("auc") or {}).get("value")
     if name != "before" and was is not None:
         change = now - float(was)
-        text += (f", down from {float(was):.2f} before" if change < -0.02 else
-                 f", up from {float(was):.2f} before" if change > 0.02 else
-                 f", as before ({float(was):.2f})")
+        text += (
+            f", down from {float(was):.2f} before"
+            if change < -0.02
+            else f", up from {float(was):.2f} before"
+            if change > 0.02
+            else f", as before ({float(was):.2f})"
+        )
     knn = now_all.get("knn_entropy") or {}
     if knn.get("value") is not None and knn.get("null"):
         share = float(knn["value"]) / float(knn["null"])
-        mix = ("nearest neighbours mix the domains about as much as shuffled labels would"
-               if share >= 0.9 else "nearest neighbours are partly mixed" if share >= 0.75
-               else "nearest neighbours still come mostly from the same domain")
+        mix = (
+            "nearest neighbours mix the domains about as much as shuffled labels would"
+            if share >= 0.9
+            else "nearest neighbours are partly mixed"
+            if share >= 0.75
+            else "nearest neighbours still come mostly from the same domain"
+        )
         text += f"; {mix} (kNN entropy {float(knn['value']):.2f} vs {float(knn['null']):.2f})"
     return text + "."
 
 
-def snapshot_choice(label: str, options: Sequence[str], steps: dict, *, key: str,
-                    help: str | None = None) -> str:
+def snapshot_choice(
+    label: str, options: Sequence[str], steps: dict, *, key: str, help: str | None = None
+) -> str:
     """The snapshot picker of the Alignment and Training-curves pages: every position labelled
     (a select_slider labels only its two ends). Its value comes from session state, which
     urlstate.apply fills (from a link, or the page's default) before it is drawn."""
@@ -263,8 +282,9 @@ def snapshot_choice(label: str, options: Sequence[str], steps: dict, *, key: str
     return value if value in options else list(options)[-1]
 
 
-def alignment_metrics_panel(path: str, run, name: str = "after", steps: dict | None = None,
-                            *, key: str = "align") -> None:
+def alignment_metrics_panel(
+    path: str, run, name: str = "after", steps: dict | None = None, *, key: str = "align"
+) -> None:
     """Metric cards of one snapshot (the one the picker shows), each with its change since
     'before' and its shuffled-label null."""
     title = snapshot_short_title(name, steps or {})
@@ -290,14 +310,14 @@ def alignment_metrics_panel(path: str, run, name: str = "after", steps: dict | N
             continue
         was = (before.get(metric) or {}).get(sub) if before else None
         delta = None if was is None else f"{float(now) - float(was):+.3f} vs before"
-        st.metric(label, fmt_number(now), delta=delta, delta_color=colour, help=help_text,
-                  border=True)
+        st.metric(label, fmt_number(now), delta=delta, delta_color=colour, help=help_text, border=True)
         bits = [f"before {fmt_number(was)}"] if was is not None else []
         if metric == "pair_distance":
             bits.append("null = 1.0 (random pairs)")
         elif metric == "mmd":
-            bits.append(f"permutation null {fmt_number(entry.get('null'))} · "
-                        f"p = {fmt_number(entry.get('p_value'))}")
+            bits.append(
+                f"permutation null {fmt_number(entry.get('null'))} · p = {fmt_number(entry.get('p_value'))}"
+            )
         elif metric in ("spectrum", "uniformity"):
             bits.append("label-free: no null")
         elif entry.get("null") is not None:
@@ -308,13 +328,15 @@ def alignment_metrics_panel(path: str, run, name: str = "after", steps: dict | N
     measured = list(dict.fromkeys(n for n in ("before", name) if "spectrum" in (comparison.get(n) or {})))
     if measured:
         titles = {n: snapshot_short_title(n, steps or {}) for n in measured}
-        st.plotly_chart(scree_figure(comparison, measured, titles),
-                        width="stretch", key=f"{key}.scree", config={"displayModeBar": False})
+        st.plotly_chart(
+            scree_figure(comparison, measured, titles),
+            width="stretch",
+            key=f"{key}.scree",
+            config={"displayModeBar": False},
+        )
     with st.popover("All numbers", icon=":material/table:", width="stretch"):
-        names = [n for n in comparison if isinstance(comparison.get(n), dict)
-                 and "auc" in comparison[n]]
-        st.dataframe(metrics_comparison_frame(comparison, names), width="stretch",
-                     key=f"{key}.all_metrics")
+        names = [n for n in comparison if isinstance(comparison.get(n), dict) and "auc" in comparison[n]]
+        st.dataframe(metrics_comparison_frame(comparison, names), width="stretch", key=f"{key}.all_metrics")
         st.caption(f"Sample: {now_all.get('n', '?')} GURs per snapshot, seed 0.")
 
 
@@ -326,8 +348,7 @@ def _set_selection(view: AlignmentView, positions: Sequence[int], ignore: Any = 
     st.session_state[K_SELECTION] = {
         "view": view.ident,
         "positions": positions,
-        "users": [{"user": str(meta.at[p, "user"]), "domain": str(meta.at[p, "domain"])}
-                  for p in positions],
+        "users": [{"user": str(meta.at[p, "user"]), "domain": str(meta.at[p, "domain"])} for p in positions],
         "ignore": ignore,
     }
 
@@ -338,14 +359,13 @@ def apply_link_selection(view: AlignmentView) -> None:
     users = urlstate.link_users()
     if users is None:
         return
-    where = {(str(u), str(d)): i for i, (u, d) in
-             enumerate(zip(view.meta["user"], view.meta["domain"]))}
-    positions = [where[(u["user"], u["domain"])] for u in users
-                 if (u["user"], u["domain"]) in where]
+    where = {(str(u), str(d)): i for i, (u, d) in enumerate(zip(view.meta["user"], view.meta["domain"]))}
+    positions = [where[(u["user"], u["domain"])] for u in users if (u["user"], u["domain"]) in where]
     missing = len(users) - len(positions)
     if missing:
-        urlstate.notice(f"{missing:,} of the link's {len(users):,} selected users are not in "
-                        "this layout's sample.")
+        urlstate.notice(
+            f"{missing:,} of the link's {len(users):,} selected users are not in this layout's sample."
+        )
     _set_selection(view, positions)
     # The link's selection is the newest state it carries: its search box (same link) must
     # not replace it on this run.
@@ -371,14 +391,22 @@ def apply_search(view: AlignmentView, query: str, shown: Sequence[bool]) -> None
     if not query:
         return
     if not positions:
-        st.caption(f":material/search_off: No user {md(query)} among this layout's "
-                   f"{len(view.meta):,} points.")
+        st.caption(
+            f":material/search_off: No user {md(query)} among this layout's {len(view.meta):,} points."
+        )
         return
     where = " and ".join(domain_label(view.meta.at[p, "domain"], view.names) for p in positions)
     hidden = sum(not shown[p] for p in positions)
-    st.caption(f":material/person_search: Found in {md(where)}"
-               + (" (hidden by the filter)." if hidden == len(positions) else
-                  f" ({hidden} hidden by the filter)." if hidden else "."))
+    st.caption(
+        f":material/person_search: Found in {md(where)}"
+        + (
+            " (hidden by the filter)."
+            if hidden == len(positions)
+            else f" ({hidden} hidden by the filter)."
+            if hidden
+            else "."
+        )
+    )
 
 
 def view_selection_users(view: AlignmentView) -> list[dict]:
@@ -387,8 +415,9 @@ def view_selection_users(view: AlignmentView) -> list[dict]:
     return list(stored.get("users") or []) if stored.get("view") == view.ident else []
 
 
-def selection_panel(view: AlignmentView, positions: Sequence[int],
-                    shown: Sequence[bool] | None = None) -> None:
+def selection_panel(
+    view: AlignmentView, positions: Sequence[int], shown: Sequence[bool] | None = None
+) -> None:
     """The users of the current box/lasso selection (or search), with a way into their
     recommendations; `shown`: the filter's mask, to count selected points it hides."""
     if not positions:

@@ -36,11 +36,13 @@ def prepare_user_widgets(run) -> None:
 
 def known_user(run):
     """A check for user ids from a link: in either domain of this run."""
+
     def check(user: str) -> bool:
         try:
             return any(store.find_user(run, user).values())
         except Exception:  # noqa: BLE001  (unknown user: the check fails, the link falls back)
             return False
+
     return check
 
 
@@ -99,12 +101,11 @@ def explanation_tabs(explanation: dict, domain: str, names: dict | None = None) 
         influence = explanation.get("influence") or []
         if influence:
             if len(influence) > 20:
-                st.caption(
-                    f"The 20 most influential of {len(influence)} history items, strongest first."
-                )
+                st.caption(f"The 20 most influential of {len(influence)} history items, strongest first.")
             else:
-                st.caption("Sorted by influence, strongest first; the number is the item's "
-                           "place in the history.")
+                st.caption(
+                    "Sorted by influence, strongest first; the number is the item's place in the history."
+                )
             st.plotly_chart(
                 influence_figure(influence),
                 theme=None,
@@ -114,9 +115,7 @@ def explanation_tabs(explanation: dict, domain: str, names: dict | None = None) 
             with st.expander("Table", icon=":material/table:"):
                 st.dataframe(influence_table(influence), hide_index=True, width="stretch")
         else:
-            st.info(
-                "The history is too short for a leave-one-out explanation.", icon=":material/info:"
-            )
+            st.info("The history is too short for a leave-one-out explanation.", icon=":material/info:")
     with tabs[1]:
         st.caption(
             "CDSRec's last-layer self-attention from the final position over the history, "
@@ -159,14 +158,10 @@ def explanation_tabs(explanation: dict, domain: str, names: dict | None = None) 
                 delta=f"{share['rank_without'] - share['rank_with']:+d} places vs without",
                 border=True,
             )
-            st.caption(
-                f"Without: score {share['score_without']:.3f}, rank #{share['rank_without']}."
-            )
+            st.caption(f"Without: score {share['score_without']:.3f}, rank #{share['rank_without']}.")
     with tabs[3]:
         st.caption(
             f"Users of {md(domain_label(other, names))} whose GURs lie nearest to this user's: "
             "if the adversarial alignment worked, they should share tastes across domains."
         )
-        st.dataframe(
-            neighbours_table(explanation.get("neighbours") or []), hide_index=True, width="stretch"
-        )
+        st.dataframe(neighbours_table(explanation.get("neighbours") or []), hide_index=True, width="stretch")

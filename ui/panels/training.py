@@ -97,11 +97,14 @@ def _render_monitor(*, live: bool) -> None:
             icon=":material/cancel:",
         )
     elif view["state"] == "cancelled":
-        st.warning("Cancelled before the first unit finished: nothing was saved.",
-                   icon=":material/cancel:")
+        st.warning("Cancelled before the first unit finished: nothing was saved.", icon=":material/cancel:")
     if view.get("resumable"):
-        if st.button("Resume this run", key="train.resume", icon=":material/play_arrow:",
-                     help="Continue from the last unit saved in the checkpoint (train --resume)."):
+        if st.button(
+            "Resume this run",
+            key="train.resume",
+            icon=":material/play_arrow:",
+            help="Continue from the last unit saved in the checkpoint (train --resume).",
+        ):
             attempt(resume_training, job, owner=st.session_state.get(K_OWNER))
             st.rerun()
     elif view["state"] == "done":

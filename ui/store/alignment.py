@@ -1,6 +1,5 @@
 """The Alignment page: projections, the alignment view and figure, health verdicts, group evaluation, alignment metrics."""
 
-
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -42,12 +41,12 @@ def _projection_to_plain(result: dict) -> dict:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _projection(ref: RunRef, method: str, n_users: int, seed: int,
-                _progress: Callable | None = None) -> dict:
+def _projection(ref: RunRef, method: str, n_users: int, seed: int, _progress: Callable | None = None) -> dict:
     from recguru_core.analysis.projection import project_snapshots
 
-    result = project_snapshots(load_run(ref).snapshots(), n_users=int(n_users), seed=int(seed),
-                               method=method, progress=_progress)
+    result = project_snapshots(
+        load_run(ref).snapshots(), n_users=int(n_users), seed=int(seed), method=method, progress=_progress
+    )
     return _projection_to_plain(result)
 
 
@@ -56,15 +55,26 @@ def _project_job(ref: RunRef, method: str, n_users: int, seed: int, *, progress,
 
 
 def compute_projection(
-    path: str, method: str, n_users: int, seed: int, *,
+    path: str,
+    method: str,
+    n_users: int,
+    seed: int,
+    *,
     on_progress: Callable[[float, str], None] | None = None,
 ) -> dict:
     """Run (or fetch from cache) a fresh projection. The work runs as a job; this (script)
     thread polls its progress and calls `on_progress`, because a cached function must not
     touch Streamlit elements made outside it."""
     ref = run_ref(path)
-    job = jobs.submit(("projection", ref, method, int(n_users), int(seed)), _project_job,
-                      ref, method, int(n_users), int(seed), progress=True)
+    job = jobs.submit(
+        ("projection", ref, method, int(n_users), int(seed)),
+        _project_job,
+        ref,
+        method,
+        int(n_users),
+        int(seed),
+        progress=True,
+    )
     while not job.wait(0.25):
         if on_progress is not None:
             on_progress(job.fraction, job.message)
@@ -99,17 +109,18 @@ def forget_projection(path: str) -> None:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _alignment_view(ref: RunRef, origin: str, method: str, seed: int, n_rows: int,
-                    _projection: dict) -> AlignmentView:
+def _alignment_view(
+    ref: RunRef, origin: str, method: str, seed: int, n_rows: int, _projection: dict
+) -> AlignmentView:
     from recguru_core.analysis.alignment import partner_rows
     from recguru_core.train.snapshots import plain_snapshots
 
     run = load_run(ref)
-    view = alignment_view(plain_snapshots(run.snapshots()), _projection,
-                          (run.stats() or {}).get("names"))
+    view = alignment_view(plain_snapshots(run.snapshots()), _projection, (run.stats() or {}).get("names"))
     meta = view.meta
-    view.meta["partner"] = partner_rows((meta["domain"] == "B").to_numpy().astype(np.int64),
-                                        meta["user"].tolist(), meta["overlap"].to_numpy())
+    view.meta["partner"] = partner_rows(
+        (meta["domain"] == "B").to_numpy().astype(np.int64), meta["user"].tolist(), meta["overlap"].to_numpy()
+    )
     return view
 
 
@@ -124,25 +135,56 @@ def alignment_data(path: str, run, projection: dict, origin: str) -> AlignmentVi
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _alignment_figure(ident: str, left: str, right: str, color_by: str, links: bool,
-                      selected: tuple, contours: bool, flt: PointFilter | None,
-                      _view: AlignmentView) -> go.Figure:
-    panels = [(snapshot_title(n, _view.steps), _view.layouts[n]) for n in (left, right)
-              if n in _view.layouts]
-    return alignment_figure(_view.meta, panels, color_by=color_by, links=links, selected=selected,
-                            names=_view.names, contours=contours,
-                            shown=filter_mask(_view.meta, flt))
+def _alignment_figure(
+    ident: str,
+    left: str,
+    right: str,
+    color_by: str,
+    links: bool,
+    selected: tuple,
+    contours: bool,
+    flt: PointFilter | None,
+    _view: AlignmentView,
+) -> go.Figure:
+    panels = [(snapshot_title(n, _view.steps), _view.layouts[n]) for n in (left, right) if n in _view.layouts]
+    return alignment_figure(
+        _view.meta,
+        panels,
+        color_by=color_by,
+        links=links,
+        selected=selected,
+        names=_view.names,
+        contours=contours,
+        shown=filter_mask(_view.meta, flt),
+    )
 
 
-def alignment_chart(path: str, view: AlignmentView, left: str, right: str, color_by: str,
-                    links: bool, selected: Sequence[int], contours: bool = False,
-                    flt: PointFilter | None = None) -> go.Figure:
+def alignment_chart(
+    path: str,
+    view: AlignmentView,
+    left: str,
+    right: str,
+    color_by: str,
+    links: bool,
+    selected: Sequence[int],
+    contours: bool = False,
+    flt: PointFilter | None = None,
+) -> go.Figure:
     """The two-panel figure for a view (cached per view, panels, colouring, selection, contour
     overlay and point filter: a frozen dataclass, hashed by value)."""
     if left == right:
         right = None
-    return _alignment_figure(view.ident or str(path), left, str(right), color_by, bool(links),
-                             tuple(sorted(selected)), bool(contours), flt, _view=view)
+    return _alignment_figure(
+        view.ident or str(path),
+        left,
+        str(right),
+        color_by,
+        bool(links),
+        tuple(sorted(selected)),
+        bool(contours),
+        flt,
+        _view=view,
+    )
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -1,6 +1,5 @@
 """Warming the slow caches of a checkpoint in the background."""
 
-
 from __future__ import annotations
 
 from .. import jobs

@@ -1,6 +1,5 @@
 """The Recommendations page: recommendations, explanations, users and k."""
 
-
 from __future__ import annotations
 
 import numpy as np
@@ -36,8 +35,7 @@ def clamp_k(run, user: str, domain: str, k: int) -> int:
     """k limited to the user's unseen items of the domain; a user error when there are none."""
     unseen = unseen_items(run, user, domain)
     if unseen <= 0:
-        raise user_error(f"user {user!r} has seen every item of domain {domain}: "
-                         "nothing left to recommend")
+        raise user_error(f"user {user!r} has seen every item of domain {domain}: nothing left to recommend")
     return max(K_RANGE[0], min(int(k), K_RANGE[1], unseen))
 
 

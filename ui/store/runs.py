@@ -1,6 +1,5 @@
 """Loaded runs, the cache key (`RunRef`), the error factories, checkpoint files."""
 
-
 from __future__ import annotations
 
 import os
@@ -71,8 +70,11 @@ def _load(ref: RunRef):
     run = LoadedRun.load(ref.path)
     # one line per load in the server log: the load test counts them (each file loaded once,
     # however many sessions ask for it)
-    print(f"recguru: loaded checkpoint {ref.path} in {time.perf_counter() - started:.2f} s",
-          file=sys.stderr, flush=True)
+    print(
+        f"recguru: loaded checkpoint {ref.path} in {time.perf_counter() - started:.2f} s",
+        file=sys.stderr,
+        flush=True,
+    )
     return run
 
 
@@ -87,7 +89,7 @@ def load_run(path: str | Path | RunRef):
 
 
 def run_status(path: str | Path | None) -> str | None:
-    """"complete", "unfinished run (phase N of 3, resumable)", or None when the file cannot be
+    """ "complete", "unfinished run (phase N of 3, resumable)", or None when the file cannot be
     loaded (the page that uses it says why)."""
     try:
         return load_run(path).status_text() if path else None
@@ -107,7 +109,9 @@ def check_loadable(ckpt: dict, name: str) -> None:
     except RecGuruError as exc:
         raise CheckpointError(f"{name}: {one_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001  (malformed sections surface as anything)
-        raise CheckpointError(f"{name}: inconsistent checkpoint ({type(exc).__name__}: {one_line(exc)})") from None
+        raise CheckpointError(
+            f"{name}: inconsistent checkpoint ({type(exc).__name__}: {one_line(exc)})"
+        ) from None
     check_finite_weights(ckpt, name)  # a diverged run: nothing to show
 
 

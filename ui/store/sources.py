@@ -1,6 +1,5 @@
 """Data sources and the Train page's settings: source checks, presets, synthetic worlds."""
 
-
 from __future__ import annotations
 
 import streamlit as st
@@ -22,8 +21,9 @@ def source_paths(spec: str) -> list[str]:
     from recguru_core.data.sources import FILE_KEYS, parse_source
 
     parsed = parse_source(spec)
-    return list(parsed.paths) + [parsed.options[k] for k in FILE_KEYS.get(parsed.kind, ())
-                                 if parsed.options.get(k)]
+    return list(parsed.paths) + [
+        parsed.options[k] for k in FILE_KEYS.get(parsed.kind, ()) if parsed.options.get(k)
+    ]
 
 
 def _source_mtimes(paths: list[str]) -> tuple:
@@ -76,8 +76,10 @@ def preset_values(preset: str) -> dict:
     if preset not in PRESETS:
         raise user_error(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
     train, model = TrainConfig(), ModelConfig(n_items_a=2, n_items_b=2)
-    values = {f.name: getattr(train, f.name) if hasattr(train, f.name) else getattr(model, f.name)
-              for f in FORM_FIELDS}
+    values = {
+        f.name: getattr(train, f.name) if hasattr(train, f.name) else getattr(model, f.name)
+        for f in FORM_FIELDS
+    }
     values.update({k: v for k, v in PRESETS[preset].items() if k in values})
     return values
 
@@ -106,9 +108,12 @@ def training_choices(default: str | None = None) -> dict:
     Train page (`default` when it is a preset, else the first)."""
     from recguru_core.common.config import CRITICS, PRESET_NOTES, PRESETS
 
-    return {"presets": {name: PRESET_NOTES.get(name, "") for name in PRESETS},
-            "default": default if default in PRESETS else next(iter(PRESETS)),
-            "critics": list(CRITICS), "devices": ["auto", "cpu", "cuda", "mps"]}
+    return {
+        "presets": {name: PRESET_NOTES.get(name, "") for name in PRESETS},
+        "default": default if default in PRESETS else next(iter(PRESETS)),
+        "critics": list(CRITICS),
+        "devices": ["auto", "cpu", "cuda", "mps"],
+    }
 
 
 def synthetic_world(preset: str | None = None) -> dict | None:
@@ -123,6 +128,8 @@ def synthetic_world(preset: str | None = None) -> dict | None:
     if not spec or parse_source(spec).kind != "synthetic":
         return None
     options, base = parse_source(spec).options, SyntheticConfig()
-    return {"users": int(options.get("users", base.users)),
-            "overlap": float(options.get("overlap", base.overlap)),
-            "seed": int(options.get("seed", base.seed))}
+    return {
+        "users": int(options.get("users", base.users)),
+        "overlap": float(options.get("overlap", base.overlap)),
+        "seed": int(options.get("seed", base.seed)),
+    }

@@ -1,11 +1,11 @@
-"""ui/figures/alignment.py, density part: the per-domain density behind the contour overlay."""
+"""ui/figures/density.py: the per-domain density behind the contour overlay."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ui.figures import alignment as density
+from ui.figures import density
 
 FRAME = ((-5.0, 5.0), (-4.0, 6.0))
 
@@ -75,6 +75,5 @@ def test_contour_lines_trace_the_iso_line():
     x, y = density.contour_lines(z, xs, ys, [5.0])  # above the peak: no line
     assert len(x) == len(y) == 0
     # a saddle (two highs on one diagonal) gives two segments in that cell, not a crash
-    x, y = density.contour_lines(np.array([[1.0, 0.0], [0.0, 1.0]]), np.arange(2.0),
-                                 np.arange(2.0), [0.5])
+    x, y = density.contour_lines(np.array([[1.0, 0.0], [0.0, 1.0]]), np.arange(2.0), np.arange(2.0), [0.5])
     assert np.isfinite(x).sum() == 4
