@@ -1,3 +1,11 @@
+import os
+
+# Under pytest-xdist (`-n 2`), every worker (and every CLI subprocess it starts) keeps to one
+# intra-op thread: two torch processes with all threads on 2 cores slow each other 10x or more.
+# Set before anything imports torch, which reads it once.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 from pathlib import Path
 
 import pandas as pd
@@ -5,6 +13,20 @@ import pytest
 from helpers.app import DEMO, point_app_at
 
 from recguru_core.data.raw import RawCrossDomain, RawDomain
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_runs_folder(tmp_path_factory):
+    """The app's working files (training jobs, uploads) go to this session's temp folder, never
+    the checkout's runs/: a test run must not touch a user's files, and two xdist workers must
+    not see each other's training job (the server-wide slot reads the jobs folder)."""
+    before = os.environ.get("RECGURU_RUNS_DIR")
+    os.environ["RECGURU_RUNS_DIR"] = str(tmp_path_factory.getbasetemp() / "runs")
+    yield
+    if before is None:
+        os.environ.pop("RECGURU_RUNS_DIR", None)
+    else:
+        os.environ["RECGURU_RUNS_DIR"] = before
 
 
 @pytest.fixture(scope="module")
