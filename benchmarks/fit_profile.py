@@ -150,7 +150,7 @@ def main() -> int:
     parser.add_argument("--ops", type=int, default=0, help="torch.profiler over N steps of each phase")
     parser.add_argument("--no-run", action="store_true", help="only the --ops profile")
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     apply_threads(args.threads)
     overrides = parse_key_values(args.overrides, "override")
     print(

@@ -86,6 +86,16 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def bf16_autocast(device: torch.device, *, cuda: bool, cpu: bool) -> bool:
+    """Whether training steps run under bf16 autocast on `device`: CUDA when `cuda`; a CPU when
+    `cpu` and it has native bf16 matmuls (otherwise bf16 is emulated and slower than fp32)."""
+    if device.type == "cuda":
+        return cuda
+    if device.type == "cpu" and cpu:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
 def noam_lr(step: int, *, d_model: int, warmup: int, factor: float) -> float:
     """Warm-up then inverse square root (Vaswani et al.; the supplement's wrapped Adam)."""
     step = max(step, 1)
@@ -130,6 +140,7 @@ class Trainer:
                 f"{distributed.world_size()} process(es)"
             )
         self.device = resolve_device(cfg.device)
+        self.bf16 = bf16_autocast(self.device, cuda=cfg.amp, cpu=cfg.amp_cpu)
         self._own_rng = np.random.default_rng(cfg.seed)  # run() reseeds it per unit
         check_training_fits(model_cfg, cfg, data, self.device)  # refuse before allocating
         if distributed.world_size() > 1:  # ranks must train on the same data (one all-gather)
@@ -221,8 +232,8 @@ class Trainer:
         return {phase.number: phase.total_steps(self) for phase in SEQUENCE}
 
     def autocast(self):
-        enabled = self.cfg.amp and self.device.type == "cuda"
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+        """bf16 autocast where the run asked for it and the device has bf16 matmuls (`bf16`)."""
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self) -> Iterator[dict]:
