@@ -176,6 +176,10 @@ class TrainConfig:
     ft_beta2: float = 0.9
     bpr_negatives: int = 10
     patience: int = 3
+    # phase 3's per-epoch validation (early stopping, model selection) on a fixed seeded sample
+    # of at most this many users per domain; 0 = every user. The final valid/test metrics are
+    # always on every user.
+    valid_users: int = 0
     # schedules that follow the data (schedule.py; 0 = off): the batch shrinks until an epoch has
     # min_epoch_steps steps, phases 1 and 3 and the patience grow to their minimum steps, phase 2
     # to adv_steps_ratio x phase 1's steps. The trainer resolves them once against its data.
@@ -261,6 +265,7 @@ class TrainConfig:
             "min_pretrain_steps",
             "min_finetune_steps",
             "min_patience_steps",
+            "valid_users",
         ):
             if getattr(self, name) < 0:
                 raise RecGuruError(f"train config: {name} must be >= 0, got {getattr(self, name)}")

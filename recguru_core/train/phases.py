@@ -142,10 +142,12 @@ class Finetune(Phase):
         t.forget_gurs()  # the item tables moved: the next evaluation re-encodes
 
     def after_unit(self, t):
-        """Validation NDCG@10 per domain; a domain stops after `patience` epochs without a new
-        best and keeps its best CDSRec and item table."""
+        """Validation NDCG@10 per domain (on `valid_users` sampled users when set); a domain stops
+        after `patience` epochs without a new best and keeps its best CDSRec and item table."""
         t0 = time.perf_counter()
-        valid = evaluate(t.model, t.batcher, "valid", batch_size=t.cfg.eval_batch, cache=t.gur_table())
+        valid = evaluate(
+            t.model, t.batcher, "valid", batch_size=t.cfg.eval_batch, cache=t.gur_table(), rows=t.valid_rows
+        )
         st = t.ft_state
         for domain, key in ((0, "A"), (1, "B")):
             if st["done"][domain]:

@@ -85,3 +85,12 @@ def data_sizes(data) -> tuple[int, int]:
     n_users = max(data.a.n_users, data.b.n_users)
     n_ft = max(len(finetune_rows(data.domain(d).lengths)) for d in (0, 1))
     return n_users, n_ft
+
+
+def validation_rows(n_users: tuple[int, int], n: int, seed: int) -> list[np.ndarray] | None:
+    """Phase 3's per-epoch validation users (TrainConfig.valid_users): a fixed seeded sample of
+    at most n rows per domain, sorted; None (every user) when n is 0 or covers both domains."""
+    if n <= 0 or max(n_users) <= n:
+        return None
+    rng = np.random.default_rng([seed, 3, 1])
+    return [np.sort(rng.choice(u, size=min(n, u), replace=False)) for u in n_users]

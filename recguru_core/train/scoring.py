@@ -122,23 +122,28 @@ def user_ranks(
     full_ranking: bool = False,
     batch_size: int = 1024,
     cache: list[torch.Tensor] | None = None,
+    rows: list[np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-user 1-based ranks of the true item per domain ({'A': (U_A,), 'B': (U_B,)}), in user
-    row order. Under torchrun every rank ranks its contiguous share of the users and the ranks
-    are all-gathered back into user order (no padding), so every rank gets the ranks of one
-    process; in one process the share is every user."""
+    row order (or in the order of `rows`, [rows of A, rows of B], when given). Under torchrun
+    every rank ranks its contiguous share of the users and the ranks are all-gathered back into
+    order (no padding), so every rank gets the ranks of one process; in one process the share
+    is every user."""
     was_training = model.training
     model.eval()
     out = {}
     for domain, key in ((0, "A"), (1, "B")):
         dom = batcher.data.domain(domain)
+        mine = distributed.shard_rows(dom.n_users) if rows is None else None
         ranks = domain_ranks(
             dom,
             split,
             lambda rows, s, cand: score_rows(model, batcher, domain, rows, s, cand, cache),
             full_ranking=full_ranking,
             batch_size=batch_size,
-            rows=distributed.shard_rows(dom.n_users),
+            rows=mine
+            if rows is None
+            else np.asarray(rows[domain])[distributed.shard_rows(len(rows[domain]))],
         )
         out[key] = distributed.all_gather_array(ranks)
     model.train(was_training)
@@ -153,7 +158,11 @@ def evaluate(
     full_ranking: bool = False,
     batch_size: int = 1024,
     cache: list[torch.Tensor] | None = None,
+    rows: list[np.ndarray] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Metrics per domain over all users ({'A': {...}, 'B': {...}}); `cache` as in score_rows."""
-    ranks = user_ranks(model, batcher, split, full_ranking=full_ranking, batch_size=batch_size, cache=cache)
+    """Metrics per domain over all users, or over `rows` ([rows of A, rows of B]) when given
+    ({'A': {...}, 'B': {...}}); `cache` as in score_rows."""
+    ranks = user_ranks(
+        model, batcher, split, full_ranking=full_ranking, batch_size=batch_size, cache=cache, rows=rows
+    )
     return {key: metrics_from_ranks(r) for key, r in ranks.items()}

@@ -180,6 +180,10 @@ class Trainer:
             "best_params": [None, None],
         }
         self.sample = snapshot_sample(data, cfg.snapshot_users, cfg.seed)
+        # phase 3's per-epoch validation users (None: all); the final metrics use every user
+        self.valid_rows = schedule.validation_rows(
+            (data.a.n_users, data.b.n_users), cfg.valid_users, cfg.seed
+        )
         self.elapsed = 0.0
         self._gur_cache: list[torch.Tensor] | None = None
         # Length buckets of domain A users, domain B users and (index PAIRS) overlapped pairs,

@@ -337,3 +337,38 @@ def test_family_variants_fit_and_score(variant, tmp_path):
         # no GUR: the scores do not depend on the encoder at all
         model.trainer.model.encoder.ln_f.weight.data.mul_(3.0)
         assert torch.equal(model.score(1, rows, "valid", None), full)
+
+
+def test_validation_sample_is_fixed_seeded_and_only_for_the_epochs(one_thread):
+    """valid_users: phase 3 validates each epoch on a fixed seeded sample of users; the final
+    valid/test metrics are on every user; a sample that covers everyone is no sample."""
+    from recguru_core.train.runs import build_trainer
+    from recguru_core.train.schedule import validation_rows
+    from recguru_core.train.scoring import evaluate
+
+    rows = validation_rows((500, 300), 200, seed=0)
+    assert [len(r) for r in rows] == [200, 200]
+    assert all(np.all(np.diff(r) > 0) and r.max() < n for r, n in zip(rows, (500, 300)))
+    assert all(np.array_equal(a, b) for a, b in zip(rows, validation_rows((500, 300), 200, seed=0)))
+    assert not np.array_equal(rows[0], validation_rows((500, 300), 200, seed=1)[0])
+    assert validation_rows((500, 300), 0, seed=0) is None
+    assert validation_rows((500, 300), 500, seed=0) is None
+
+    runs = {}
+    for n in (0, 40):
+        trainer = build_trainer(
+            TINY_SOURCE + ",negatives=20", preset="quick", overrides={**TINY, "valid_users": n}, device="cpu"
+        )
+        list(trainer.run())
+        runs[n] = trainer
+    sampled, full = runs[40], runs[0]
+    assert [len(r) for r in sampled.valid_rows] == [40, 40] and full.valid_rows is None
+    # same phases 1-2 and the same first fine-tuning epoch; its validation read other users
+    first = [[r for r in t.history if r.get("event") == "eval"][0] for t in (sampled, full)]
+    assert first[0]["valid_NDCG@10_A"] != first[1]["valid_NDCG@10_A"]
+    expect = evaluate(
+        sampled.model, sampled.batcher, "valid", rows=sampled.valid_rows, cache=sampled.gur_table()
+    )
+    assert sampled.metrics["valid"] != expect  # the final numbers are not the sample's ...
+    everyone = evaluate(sampled.model, sampled.batcher, "valid", cache=sampled.gur_table())
+    assert sampled.metrics["valid"] == everyone  # ... but every user's
