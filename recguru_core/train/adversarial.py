@@ -104,41 +104,42 @@ def generator_step(t, rng) -> dict:
     The adversarial term and the l2 pull read GURs normalised on the statistics of this
     step's A and B rows together (main batches and the overlapped-user batch)."""
     t.critic.requires_grad_(False)
-    with t.autocast():
+    use_l2 = t.data.n_overlap > 0 and t.cfg.w_l2 > 0
+    with t.autocast():  # the encoder and decoder passes (bf16 where the run uses it) ...
         seq_a, h_a = encode(t, 0, t.sample_rows(rng, 0))
         seq_b, h_b = encode(t, 1, t.sample_rows(rng, 1))
         rec_a = t.model.reconstruction_loss(0, seq_a, h_a)
         rec_b = t.model.reconstruction_loss(1, seq_b, h_b)
-        use_l2 = t.data.n_overlap > 0 and t.cfg.w_l2 > 0
         if use_l2:
             # length-bucketed too: a uniform draw over all pairs puts a 100-item user in
             # nearly every batch and pads all rows to it (measured: a ~2x slower step)
             pick = t.sample_rows(rng, PAIRS)
             _, ha_o = encode(t, 0, t.data.overlap_a[pick])
             _, hb_o = encode(t, 1, t.data.overlap_b[pick])
-            both = torch.cat([h_a, ha_o]).float(), torch.cat([h_b, hb_o]).float()
-            z_a, z_b = normalize(t, *both)
-            n_a, n_b = h_a.size(0), h_b.size(0)
-            if t.cfg.l2_shrink >= 0 and t.cfg.l2_shrink != t.cfg.adv_shrink:
-                y_a, y_b = normalize(t, *both, shrinkage=t.cfg.l2_shrink)
-                l2 = losses.l2_pull(y_a[n_a:], y_b[n_b:])
-            else:
-                l2 = losses.l2_pull(z_a[n_a:], z_b[n_b:])
-            z_a, z_b = z_a[:n_a], z_b[:n_b]
+    # ... and the game on the GURs in fp32: whitening a batch covariance in bf16 overflows
+    # (measured: the l2 pull was inf at the first generator step under CPU bf16 autocast)
+    h_a, h_b = h_a.float(), h_b.float()
+    if use_l2:
+        both = torch.cat([h_a, ha_o.float()]), torch.cat([h_b, hb_o.float()])
+        z_a, z_b = normalize(t, *both)
+        n_a, n_b = h_a.size(0), h_b.size(0)
+        if t.cfg.l2_shrink >= 0 and t.cfg.l2_shrink != t.cfg.adv_shrink:
+            y_a, y_b = normalize(t, *both, shrinkage=t.cfg.l2_shrink)
+            l2 = losses.l2_pull(y_a[n_a:], y_b[n_b:])
         else:
-            z_a, z_b = normalize(t, h_a.float(), h_b.float())
-            l2 = torch.zeros((), device=t.device)
-        adv = t.generator_loss(t.critic(z_a), t.critic(z_b))
-        cloud = torch.cat([h_a, h_b]).float()  # (2B, d) the raw GURs of this step
-        zero = torch.zeros((), device=t.device)
-        decor = losses.decorrelation(cloud) if t.cfg.w_decor > 0 else zero
-        unif = losses.uniformity(cloud) if t.cfg.w_unif > 0 else zero
-    with torch.no_grad():  # spread and spectrum of the raw GUR cloud: shrinking or losing
-        spread = (
-            cloud.std(dim=0).mean(),
-            health.relative_min_variance(cloud),  # rank =
-            *spectrum_torch(cloud),
-        )  # fake alignment
+            l2 = losses.l2_pull(z_a[n_a:], z_b[n_b:])
+        z_a, z_b = z_a[:n_a], z_b[:n_b]
+    else:
+        z_a, z_b = normalize(t, h_a, h_b)
+        l2 = torch.zeros((), device=t.device)
+    adv = t.generator_loss(t.critic(z_a), t.critic(z_b))
+    cloud = torch.cat([h_a, h_b])  # (2B, d) the raw GURs of this step
+    zero = torch.zeros((), device=t.device)
+    decor = losses.decorrelation(cloud) if t.cfg.w_decor > 0 else zero
+    unif = losses.uniformity(cloud) if t.cfg.w_unif > 0 else zero
+    # spread and spectrum of the raw GUR cloud: shrinking it or losing rank fakes alignment
+    with torch.no_grad():
+        spread = (cloud.std(dim=0).mean(), health.relative_min_variance(cloud), *spectrum_torch(cloud))
     names = (
         "rec_A",
         "rec_B",
