@@ -320,8 +320,11 @@ class RecGURU(nn.Module):
     def cdsrec_query(
         self, domain: int, items: Tensor, memory: Tensor, memory_mask: Tensor | None = None
     ) -> Tensor:
-        """The user's current preference q (eq. 10): the last column of cdsrec_hidden, (B, d)."""
-        return self.cdsrec_hidden(domain, items, memory, memory_mask)[:, -1]
+        """The user's current preference q (eq. 10): the last column of cdsrec_hidden, (B, d),
+        with the last layer computed for that column only."""
+        d = self._domain(domain)
+        items = items[:, -self.config.short_len :]  # (B, L')
+        return self.cdsrec[d](self.embeddings[d](items), items, memory, memory_mask, last_only=True)[:, -1]
 
     def scores(self, domain: int, q: Tensor) -> Tensor:
         """Eq. 11 over the whole item table: q (..., d) -> (..., V+2); pad and eos columns -inf."""

@@ -229,6 +229,22 @@ def test_cdsrec_is_causal():
         assert not torch.allclose(model.cdsrec_hidden(0, changed, memory)[:, -1], q[:, -1])
 
 
+def test_cdsrec_query_computes_the_last_column_alone_with_the_same_values():
+    """cdsrec_query runs the last layer for the last column only (scoring's shortcut): the same
+    q as the full causal pass, for left-padded rows and with a masked second GUR too."""
+    model = tiny_model(n_layers=2, cdsrec_layers=2).eval()
+    items = random_batch(5, 9, V_A, eos=False)
+    items[:2, :4] = 0  # left padding
+    memory, mask = model.cdsrec_memory(
+        torch.randn(5, 16), torch.randn(5, 16), torch.tensor([1, 0, 1, 0, 1]).bool()
+    )
+    with torch.no_grad():
+        full = model.cdsrec_hidden(0, items, memory, mask)[:, -1]
+        fast = model.cdsrec_query(0, items, memory, mask)
+    assert fast.shape == (5, 16)
+    torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-5)
+
+
 def test_cdsrec_reads_only_the_last_short_len_items():
     model = tiny_model(short_len=4)
     items = torch.randint(1, V_A + 1, (2, 10))
