@@ -66,7 +66,7 @@ class _TrainerModel:
                 done = sum(totals[p] for p in range(1, phase)) + int(rec["phase_step"])
                 progress(min(done, total), total, f"phase {phase} {rec['phase']}")
         self.trainer.model.eval()
-        self._cache = self.trainer.gur_table()
+        self._cache = self.trainer.gur_table(every_user=True)
 
     def score(
         self, domain: int, rows: np.ndarray, split: str, candidates: torch.Tensor | None

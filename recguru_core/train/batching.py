@@ -81,21 +81,27 @@ class Batcher:
         return h_other, self._tensor(valid)
 
     @torch.no_grad()
-    def all_gurs(self, model: RecGURU, domain: int, split: str = "train", batch: int = 2048) -> torch.Tensor:
-        """(U, d) float32 GURs of every user of a domain (eval mode is the caller's job)."""
+    def all_gurs(
+        self,
+        model: RecGURU,
+        domain: int,
+        split: str = "train",
+        batch: int = 2048,
+        rows: np.ndarray | None = None,
+    ) -> torch.Tensor:
+        """(U, d) float32 GURs of every user of a domain (eval mode is the caller's job); with
+        `rows`, only those rows are encoded and every other row is NaN."""
         dom = self.data.domain(domain)
         if dom.n_users == 0:
             return torch.zeros(0, self.cfg.d_model, device=self.device)
+        rows = np.arange(dom.n_users) if rows is None else np.asarray(rows, dtype=np.int64)
         # shortest histories first (a batch is padded to its longest), then back in row order
-        order = np.argsort(dom.lengths, kind="stable")
-        out = torch.cat(
-            [
-                model.encode(domain, self.encoder_input(domain, order[lo : lo + batch], split)).float()
-                for lo in range(0, dom.n_users, batch)
-            ]
-        )
-        result = torch.empty_like(out)
-        result[torch.from_numpy(order).to(out.device)] = out
+        order = rows[np.argsort(dom.lengths[rows], kind="stable")]
+        result = torch.full((dom.n_users, self.cfg.d_model), float("nan"), device=self.device)
+        for lo in range(0, len(order), batch):
+            part = order[lo : lo + batch]
+            h = model.encode(domain, self.encoder_input(domain, part, split)).float()
+            result[torch.from_numpy(part).to(self.device)] = h
         return result
 
     def finetune_batch(self, domain: int, rows: np.ndarray, rng: np.random.Generator):

@@ -182,7 +182,7 @@ class Finetune(Phase):
         t0 = time.perf_counter()
         bs = t.cfg.eval_batch
         t.forget_gurs()  # the best item tables are back: encode once for all three
-        cache = t.gur_table()
+        cache = t.gur_table(every_user=True)
         t.metrics = {
             "valid": evaluate(t.model, t.batcher, "valid", batch_size=bs, cache=cache),
             "test": evaluate(t.model, t.batcher, "test", batch_size=bs, cache=cache),

@@ -186,6 +186,7 @@ class Trainer:
         )
         self.elapsed = 0.0
         self._gur_cache: list[torch.Tensor] | None = None
+        self._gur_partial = False  # the cache holds only the rows an epoch reads
         # Length buckets of domain A users, domain B users and (index PAIRS) overlapped pairs,
         # the pairs bucketed by their summed length, for the l2 pull's batches.
         self._buckets, self._bucket_p = [], []
@@ -379,16 +380,30 @@ class Trainer:
                 )
 
     # -- phase 3 --------------------------------------------------------------------------------
-    def gur_table(self) -> list[torch.Tensor] | None:
-        """Every user's GUR in both domains from the training history (dropout-free), or None for
+    def gur_table(self, every_user: bool = False) -> list[torch.Tensor] | None:
+        """Users' GURs in both domains from the training history (dropout-free), or None for
         SeqRec. The encoder is frozen in phase 3 and only the item tables drift, so the table of
-        the previous evaluation is exactly the one the next epoch would compute: it is kept."""
+        the previous evaluation is exactly the one the next epoch would compute: it is kept.
+
+        While phase 3 validates on a sample (`valid_rows`), an epoch reads only the overlapped
+        users' GURs (the other-domain slot of eq. 2) and the sampled users' own: only those rows
+        are encoded (the rest are NaN, so a stray read shows). `every_user` asks for all rows
+        (the final evaluation, the benchmark's scoring)."""
         if not self.model_cfg.use_gur:
             return None
-        if self._gur_cache is None:
+        if self._gur_cache is None or (every_user and self._gur_partial):
+            rows = None if every_user or self.valid_rows is None else self._epoch_gur_rows()
             with self.autocast(), gur_mode(self.model):
-                self._gur_cache = [self.batcher.all_gurs(self.model, d) for d in (0, 1)]
+                self._gur_cache = [
+                    self.batcher.all_gurs(self.model, d, rows=None if rows is None else rows[d])
+                    for d in (0, 1)
+                ]
+            self._gur_partial = rows is not None
         return self._gur_cache
+
+    def _epoch_gur_rows(self) -> list[np.ndarray]:
+        overlap = (self.data.overlap_a, self.data.overlap_b)
+        return [np.union1d(overlap[d], self.valid_rows[d]) for d in (0, 1)]
 
     def forget_gurs(self) -> None:
         """The item tables moved (or the best ones are back): the next gur_table() re-encodes."""

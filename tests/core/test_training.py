@@ -362,6 +362,28 @@ def test_validation_sample_is_fixed_seeded_and_only_for_the_epochs(one_thread):
         list(trainer.run())
         runs[n] = trainer
     sampled, full = runs[40], runs[0]
+    # an epoch's GUR table holds the rows it reads (overlapped users, the sample), the rest NaN
+    probe = build_trainer(
+        TINY_SOURCE + ",negatives=20", preset="quick", overrides={**TINY, "valid_users": 40}, device="cpu"
+    )
+    part = probe.gur_table()
+    for d, overlap in enumerate((probe.data.overlap_a, probe.data.overlap_b)):
+        read = np.union1d(overlap, probe.valid_rows[d])
+        encoded = ~torch.isnan(part[d]).any(dim=1).numpy()
+        assert np.array_equal(np.flatnonzero(encoded), read) and len(read) < len(encoded)
+    whole = probe.gur_table(every_user=True)
+    assert not any(torch.isnan(w).any() for w in whole)
+    assert all(
+        torch.equal(w[r], p[r])
+        for w, p, r in zip(
+            whole,
+            part,
+            (
+                np.union1d(o, v)
+                for o, v in zip((probe.data.overlap_a, probe.data.overlap_b), probe.valid_rows)
+            ),
+        )
+    )
     assert [len(r) for r in sampled.valid_rows] == [40, 40] and full.valid_rows is None
     # same phases 1-2 and the same first fine-tuning epoch; its validation read other users
     first = [[r for r in t.history if r.get("event") == "eval"][0] for t in (sampled, full)]
