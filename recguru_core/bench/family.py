@@ -23,6 +23,7 @@ from ..common.config import TrainConfig
 from ..data.domains import CrossDomainData
 from ..nn.model import ModelConfig
 from ..train.checkpoints import checkpoint_writer
+from ..train.phases import seconds_by_phase
 from ..train.runs import split_overrides
 from ..train.scoring import score_rows
 from ..train.trainer import PHASE_NUMBERS, Trainer
@@ -67,6 +68,10 @@ class _TrainerModel:
                 progress(min(done, total), total, f"phase {phase} {rec['phase']}")
         self.trainer.model.eval()
         self._cache = self.trainer.gur_table(every_user=True)
+
+    def phase_seconds(self) -> dict[str, float]:
+        """The fit's seconds by phase and kind of work (phases.seconds_by_phase)."""
+        return seconds_by_phase(self.trainer.history) if self.trainer is not None else {}
 
     def score(
         self, domain: int, rows: np.ndarray, split: str, candidates: torch.Tensor | None

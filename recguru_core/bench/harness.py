@@ -484,8 +484,10 @@ def run_benchmark(
                 write_json_atomic(paths.json, payload)
                 done.add(key)
                 fitted.append(key)
+                parts = getattr(model, "phase_seconds", dict)()  # the RecGURU family's phases
+                split = " (" + ", ".join(f"{k} {v:.1f}" for k, v in parts.items() if v) + ")" if parts else ""
                 print(
-                    f"{tag}: fit {fit_s:.1f} s, eval {eval_s:.1f} s; sampled NDCG@10 "
+                    f"{tag}: fit {fit_s:.1f} s{split}, eval {eval_s:.1f} s; sampled NDCG@10 "
                     f"A {new_rows[0]['sampled']['NDCG@10']:.4f} B {new_rows[1]['sampled']['NDCG@10']:.4f}",
                     file=log,
                     flush=True,

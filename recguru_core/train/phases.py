@@ -78,8 +78,9 @@ class Pretrain(Phase):
             )
 
     def end(self, t):
+        t0 = time.perf_counter()
         t.snapshots["before"] = t.snapshot()
-        yield t.record({"event": "snapshot"})
+        yield t.record({"event": "snapshot"}, time.perf_counter() - t0)
 
 
 class Adversarial(Phase):
@@ -99,12 +100,14 @@ class Adversarial(Phase):
         if k and t.unit < n_units:  # k 'during' snapshots, evenly spaced between the ends
             marks = {round(n_units * (j + 1) / (k + 1)) for j in range(k)}
             if t.unit in marks:
+                t0 = time.perf_counter()
                 t.snapshots["during"].append(t.snapshot())
-                yield t.record({"event": "snapshot"})
+                yield t.record({"event": "snapshot"}, time.perf_counter() - t0)
 
     def end(self, t):
+        t0 = time.perf_counter()
         t.snapshots["after"] = t.snapshot()
-        yield t.record({"event": "snapshot"})
+        yield t.record({"event": "snapshot"}, time.perf_counter() - t0)
 
 
 class Finetune(Phase):
@@ -193,3 +196,26 @@ class Finetune(Phase):
 
 
 SEQUENCE: tuple[Phase, ...] = (Pretrain(), Adversarial(), Finetune())
+
+
+# the kinds of work a run's seconds are split into (seconds_by_phase), besides each phase's steps
+WORK_KINDS = {
+    "critic_warmup": "critic warm-up",
+    "eval": "validation",
+    "final_eval": "final evaluation",
+    "snapshot": "snapshots",
+}
+
+
+def seconds_by_phase(history: list[dict]) -> dict[str, float]:
+    """Where a run's seconds went, from its step records: each phase's training steps
+    ('pretrain', 'adversarial', 'finetune') and the other work ('critic warm-up', 'validation',
+    'final evaluation', 'snapshots'); checkpoint writing and start-up are not in the records."""
+    out = {phase.name: 0.0 for phase in SEQUENCE} | dict.fromkeys(WORK_KINDS.values(), 0.0)
+    for rec in history:
+        seconds = float(rec.get("seconds") or 0.0)
+        if "phase_step" in rec and rec.get("phase") in out:
+            out[rec["phase"]] += seconds
+        elif rec.get("event") in WORK_KINDS:
+            out[WORK_KINDS[rec["event"]]] += seconds
+    return {k: round(v, 2) for k, v in out.items()}

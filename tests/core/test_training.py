@@ -394,3 +394,26 @@ def test_validation_sample_is_fixed_seeded_and_only_for_the_epochs(one_thread):
     assert sampled.metrics["valid"] != expect  # the final numbers are not the sample's ...
     everyone = evaluate(sampled.model, sampled.batcher, "valid", cache=sampled.gur_table())
     assert sampled.metrics["valid"] == everyone  # ... but every user's
+
+
+def test_seconds_by_phase_accounts_for_every_recorded_second(one_thread):
+    """The benchmark's per-phase split: every phase's steps, the validation passes, the final
+    evaluation and the snapshots (now timed) each got seconds, and together they are the run's
+    recorded seconds."""
+    from recguru_core.train.phases import seconds_by_phase
+    from recguru_core.train.runs import build_trainer
+
+    trainer = build_trainer(TINY_SOURCE + ",negatives=20", preset="quick", overrides=TINY, device="cpu")
+    list(trainer.run())
+    parts = seconds_by_phase(trainer.history)
+    assert set(parts) >= {
+        "pretrain",
+        "adversarial",
+        "finetune",
+        "validation",
+        "final evaluation",
+        "snapshots",
+    }
+    for key in ("pretrain", "adversarial", "finetune", "validation", "final evaluation", "snapshots"):
+        assert parts[key] > 0, key
+    assert sum(parts.values()) == pytest.approx(trainer.elapsed, abs=0.05)
