@@ -26,16 +26,16 @@ import numpy as np
 import torch
 
 from recguru_core.common.config import parse_key_values
+from recguru_core.common.errors import RecGuruError
 from recguru_core.common.threads import apply_threads
 from recguru_core.train.batching import epoch_batches
+from recguru_core.train.phases import WORK_KINDS
 from recguru_core.train.runs import build_trainer
 
 
 def kind_of(rec: dict) -> str:
     event = rec.get("event")
-    if event is None:
-        return "steps"
-    return {"eval": "validation", "final_eval": "final evaluation", "snapshot": "snapshots"}.get(event, event)
+    return "steps" if event is None else WORK_KINDS.get(event, event)
 
 
 def profile_run(args, overrides: dict) -> dict:
@@ -169,4 +169,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except RecGuruError as err:  # a bad source or setting: one line, as the CLI says it
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

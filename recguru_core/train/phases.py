@@ -26,6 +26,13 @@ from .batching import epoch_batches
 from .scoring import evaluate
 
 
+def timed_snapshot(t) -> tuple[dict, dict]:
+    """A GUR snapshot of the state now, and its record carrying the seconds it took."""
+    t0 = time.perf_counter()
+    snap = t.snapshot()
+    return snap, t.record({"event": "snapshot"}, time.perf_counter() - t0)
+
+
 class Phase:
     number: int = 0
     name: str = ""
@@ -78,9 +85,8 @@ class Pretrain(Phase):
             )
 
     def end(self, t):
-        t0 = time.perf_counter()
-        t.snapshots["before"] = t.snapshot()
-        yield t.record({"event": "snapshot"}, time.perf_counter() - t0)
+        t.snapshots["before"], rec = timed_snapshot(t)
+        yield rec
 
 
 class Adversarial(Phase):
@@ -100,14 +106,13 @@ class Adversarial(Phase):
         if k and t.unit < n_units:  # k 'during' snapshots, evenly spaced between the ends
             marks = {round(n_units * (j + 1) / (k + 1)) for j in range(k)}
             if t.unit in marks:
-                t0 = time.perf_counter()
-                t.snapshots["during"].append(t.snapshot())
-                yield t.record({"event": "snapshot"}, time.perf_counter() - t0)
+                snap, rec = timed_snapshot(t)
+                t.snapshots["during"].append(snap)
+                yield rec
 
     def end(self, t):
-        t0 = time.perf_counter()
-        t.snapshots["after"] = t.snapshot()
-        yield t.record({"event": "snapshot"}, time.perf_counter() - t0)
+        t.snapshots["after"], rec = timed_snapshot(t)
+        yield rec
 
 
 class Finetune(Phase):

@@ -134,16 +134,14 @@ def user_ranks(
     out = {}
     for domain, key in ((0, "A"), (1, "B")):
         dom = batcher.data.domain(domain)
-        mine = distributed.shard_rows(dom.n_users) if rows is None else None
+        wanted = np.arange(dom.n_users) if rows is None else np.asarray(rows[domain])
         ranks = domain_ranks(
             dom,
             split,
-            lambda rows, s, cand: score_rows(model, batcher, domain, rows, s, cand, cache),
+            lambda part, s, cand: score_rows(model, batcher, domain, part, s, cand, cache),
             full_ranking=full_ranking,
             batch_size=batch_size,
-            rows=mine
-            if rows is None
-            else np.asarray(rows[domain])[distributed.shard_rows(len(rows[domain]))],
+            rows=wanted[distributed.shard_rows(len(wanted))],
         )
         out[key] = distributed.all_gather_array(ranks)
     model.train(was_training)
