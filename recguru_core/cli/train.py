@@ -51,14 +51,17 @@ def cmd_train(args) -> int:
     try:
         from ..train import distributed
 
+        ended = False  # the normal end: the ranks leave the group together
         try:
             distributed.init(args.device)
             from ..common.threads import apply_threads
 
             apply_threads(args.threads, ranks=distributed.world_size())
-            return _train(args, main=distributed.is_main(), stop=stop, started=started)
+            code = _train(args, main=distributed.is_main(), stop=stop, started=started)
+            ended = True
+            return code
         finally:
-            distributed.shutdown()
+            distributed.shutdown(together=ended)
     except _CancelledEarly:
         if os.environ.get("RANK", "0") == "0":
             progress = _checked_progress(args)  # a path that failed its check stays untouched

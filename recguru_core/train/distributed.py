@@ -120,9 +120,18 @@ def init(device: str = "auto") -> None:
     dist.init_process_group(backend=backend, timeout=_dt.timedelta(minutes=60))
 
 
-def shutdown() -> None:
+def shutdown(together: bool = True) -> None:
+    """Leave the group. together (the normal end): every rank first meets at a barrier, so no
+    rank exits and closes its sockets while a peer is still in a collective or in its own
+    teardown (CI once saw rank 0 abort in gloo's teardown after rank 1 had left first). After a
+    failure, leave at once: the peers may be inside another collective, and a barrier would
+    keep them waiting for the group's timeout instead of failing on the closed connection."""
     if active():
-        dist.destroy_process_group()
+        try:
+            if together:
+                barrier()
+        finally:
+            dist.destroy_process_group()
     _state["device"] = None
 
 
