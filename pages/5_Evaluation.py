@@ -24,6 +24,8 @@ if not metrics.get("test"):
     )
     st.stop()
 names = (page.attempt(run.stats) or {}).get("names")
+protocol = run.protocol()
+st.caption(protocol)
 baselines = run.baselines()
 sampled = tables.table2_frame(metrics, baselines, split="test", names=names)
 full = tables.table2_frame(metrics, baselines, split="test_full", names=names)
@@ -39,7 +41,7 @@ with left:
     st.dataframe(tables.style_table2(sampled), width="stretch")
     st.download_button(
         "Download (CSV)",
-        sampled.to_csv().encode(),
+        tables.csv_with_protocol(sampled, protocol),
         mime="text/csv",
         file_name=f"{state.checkpoint_label(path)}-sampled.csv",
         icon=":material/download:",
@@ -58,7 +60,7 @@ with right:
         st.dataframe(tables.style_table2(full), width="stretch")
         st.download_button(
             "Download (CSV)",
-            full.to_csv().encode(),
+            tables.csv_with_protocol(full, protocol),
             mime="text/csv",
             file_name=f"{state.checkpoint_label(path)}-full.csv",
             icon=":material/download:",
@@ -83,7 +85,10 @@ else:
         divider="gray",
         help="Per user on the same test users, RecGURU's metric minus the other model's, in "
         "percentage points, with the paired bootstrap 95 % interval (1,000 resamples of the "
-        "users). ▲ / ▼: the interval excludes 0, so the difference is unlikely to be noise.",
+        "users). ▲ / ▼: the interval excludes 0, so the difference is unlikely to be noise. "
+        "Holm p: the benchmark's paired tests over per-user values averaged over its seeds "
+        "(W: Wilcoxon signed-rank, t: paired t), Holm-corrected over every comparison of its "
+        "table; below 0.05 the difference holds after correction.",
     )
     family = st.segmented_control(
         "Ranking", ["Sampled", "Full ranking"], default="Sampled", key="eval.paired_family"
@@ -96,7 +101,10 @@ else:
         )
     else:
         st.dataframe(paired, width="stretch")
-        st.caption("One seed: the interval covers user-to-user noise, not seed-to-seed noise.")
+        st.caption(
+            "The interval is this checkpoint's seed: it covers user-to-user noise, not "
+            "seed-to-seed noise; the Holm p-values pool the seeds the benchmark ran."
+        )
 
 with st.expander("Validation split (used for model selection)", icon=":material/fact_check:"):
     st.dataframe(
@@ -121,7 +129,7 @@ if st.toggle(
         st.dataframe(grouped, width="stretch", hide_index=True)
         st.download_button(
             "Download (CSV)",
-            tables.rows_csv(rows),
+            tables.csv_with_protocol(rows, protocol),
             mime="text/csv",
             file_name=f"{state.checkpoint_label(path)}-groups.csv",
             icon=":material/download:",

@@ -24,6 +24,7 @@ import torch
 
 from ..common.errors import RecGuruError
 from ..data.domains import CrossDomainData, data_from_state, left_padded
+from ..data.protocol import protocol_line
 from ..train.batching import Batcher
 from ..train.checkpoints import load_checkpoint, model_from_checkpoint, status_text
 from ..train.scoring import evaluate, score_rows, scores_for_inputs, user_memory
@@ -84,6 +85,18 @@ class LoadedRun:
         """The source spec the run was trained on."""
         extra = (self.ckpt.get("config") or {}).get("extra") or {}
         return str(extra.get("source") or (self.ckpt.get("data") or {}).get("source") or "unknown")
+
+    def protocol(self) -> str:
+        """The evaluation protocol line of this run's tables (data/protocol.py): its source,
+        its data's negatives and sampling, its training seed."""
+        data_cfg = (self.ckpt.get("config") or {}).get("data") or {}
+        seed = ((self.ckpt.get("config") or {}).get("train") or {}).get("seed")
+        return protocol_line(
+            self.source(),
+            data_cfg.get("n_negatives"),
+            seeds=[seed] if isinstance(seed, int) else [],
+            sampling=data_cfg.get("negative_sampling"),
+        )
 
     def baselines(self) -> dict:
         """{model display name: {"test": {"A": metrics, "B": …}, "test_full": …}} (benchmark)."""

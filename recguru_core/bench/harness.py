@@ -56,6 +56,7 @@ from ..common.atomic import atomic_write
 from ..common.errors import RecGuruError
 from ..metrics.ranking import METRIC_NAMES, metric_contributions, paired_bootstrap
 from ..train.checkpoints import load_checkpoint, save_checkpoint
+from .paired import compute_tests, tests_by_split
 from .recommender import model_ranks
 from .registry import MODEL_NAMES, build_model
 from .report import (
@@ -208,7 +209,13 @@ def rewrite_report(out) -> tuple[BenchmarkPaths, str]:
     except (OSError, ValueError, AttributeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RecGuruError(f"{paths.json}: not a benchmark results file ({reason})") from None
-    markdown = format_markdown(check_results(payload, str(paths.json)))
+    check_results(payload, str(paths.json))
+    # the paired tests need the per-user ranks: recomputed where the run's rank files are here
+    tests = compute_tests(payload["results"], lambda m, o, s: load_ranks(paths.ranks(m, o, s)))
+    if tests and tests != payload.get("tests"):
+        payload["tests"] = tests
+        write_json_atomic(paths.json, payload)
+    markdown = format_markdown(payload)
     write_text_atomic(paths.md, markdown)
     return paths, markdown
 
@@ -348,6 +355,11 @@ def attach_baselines(
     index = _Index(rows)
     baselines = {}
     mine = ranks(RECGURU, overlap, seed) if ranks is not None else None
+    tests = (
+        compute_tests([r for r in rows if r["overlap"] == overlap and r["model"] in models], ranks)
+        if ranks is not None
+        else []
+    )
     for m in models:
         if m == RECGURU:
             continue
@@ -361,6 +373,9 @@ def attach_baselines(
         paired = paired_intervals(mine, ranks(m, overlap, seed)) if ranks is not None else {}
         if paired:
             baselines[_display(m)]["paired"] = paired
+        carried = tests_by_split([e for e in tests if e["baseline"] == m])
+        if carried:
+            baselines[_display(m)]["tests"] = carried
     ckpt = load_checkpoint(path)
     merged = {**(ckpt.get("baselines") or {}), **baselines}
     if ckpt.get("baselines") != merged:
@@ -512,6 +527,7 @@ def run_benchmark(
         print(f"note: no RecGURU checkpoint at {', '.join(missing_ckpt)}; baselines not attached", file=log)
 
     payload["bootstrap"] = bootstrap_all(payload["results"], paths)
+    payload["tests"] = compute_tests(payload["results"], lambda m, o, s: load_ranks(paths.ranks(m, o, s)))
     write_json_atomic(paths.json, payload)
     markdown = format_markdown(payload, models=models, overlaps=overlap_list, seeds=seeds)
     write_text_atomic(paths.md, markdown)

@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from ..common.errors import RecGuruError
+from ..data.protocol import protocol_line
 from ..metrics.ranking import METRIC_NAMES, N_BOOT, metric_contributions, paired_bootstrap
+from ..metrics.significance import ALPHA, TEST_METRICS, significant
 from .registry import DISPLAY_NAMES, MODEL_NAMES
 
 FAMILIES = ("sampled", "full")
@@ -73,10 +75,27 @@ def _bootstrap_problem(entry) -> str | None:
     return None
 
 
+def _test_problem(entry) -> str | None:
+    if not isinstance(entry, dict):
+        return f"is a {type(entry).__name__}, expected an object"
+    if entry.get("family") not in FAMILIES or entry.get("domain") not in DOMAIN_KEYS:
+        return "lacks a valid family or domain"
+    if not all(isinstance(entry.get(k), str) for k in ("baseline", "metric", "test")):
+        return "lacks a 'baseline', 'metric' or 'test' name"
+    for key in ("p", "p_holm", "diff", "statistic"):
+        if entry.get(key) is not None and not _number(entry.get(key)):
+            return f"{key!r} is {entry.get(key)!r}, expected a number or null"
+    return None
+
+
 def check_results(payload: dict, name: str) -> dict:
     """Every row of a loaded results file, checked before anything reads it: raises one
     RecGuruError line naming the file, the list and the row (1-based) at fault."""
-    for key, problem in (("results", _row_problem), ("bootstrap", _bootstrap_problem)):
+    for key, problem in (
+        ("results", _row_problem),
+        ("bootstrap", _bootstrap_problem),
+        ("tests", _test_problem),
+    ):
         rows = payload.get(key, [])
         if not isinstance(rows, list):
             raise RecGuruError(f"{name}: '{key}' is a {type(rows).__name__}, expected a list")
@@ -225,7 +244,9 @@ def _cell(values: list[float]) -> str:
     return f"{mean:.2f} ± {100.0 * float(np.std(values, ddof=1)):.2f}"
 
 
-def _row_cells(index: _Index, models, overlap, seeds, family, domain, metric) -> list[str]:
+def _row_cells(index: _Index, models, overlap, seeds, family, domain, metric, marks=None) -> list[str]:
+    """marks: {model: +1/-1} from the paired tests (RecGURU significantly better / worse than
+    that model), drawn as ▲ / ▼ after the model's cell."""
     means = [index.mean(m, overlap, seeds, family, domain, metric) for m in models]
     finite = [x for x in means if math.isfinite(x)]
     top = max(finite) if finite else None
@@ -234,8 +255,70 @@ def _row_cells(index: _Index, models, overlap, seeds, family, domain, metric) ->
         text = _cell(index.values(m, overlap, seeds, family, domain, metric))
         if top is not None and math.isfinite(mean) and math.isclose(mean, top, rel_tol=0, abs_tol=1e-12):
             text = f"**{text}**"
-        cells.append(text)
+        mark = (marks or {}).get(m, 0)
+        cells.append(text + (" ▲" if mark > 0 else " ▼" if mark < 0 else ""))
     return cells
+
+
+def _p_cell(entry: dict | None) -> str:
+    if not entry or entry.get("p") is None:
+        return "–"
+    star = " *" if significant(entry) else ""
+    return f"{entry['p']:.2g} ({entry['p_holm']:.2g}){star}"
+
+
+def _tests_block(tests: list[dict], family: str, overlap, models: list[str]) -> list[str]:
+    """One row per baseline, domain and metric: Δ, Wilcoxon and paired-t p (Holm-adjusted)."""
+    by = {
+        (e["baseline"], e["domain"], e["metric"], e["test"]): e
+        for e in tests
+        if e["family"] == family and e["overlap"] == overlap
+    }
+    if not by:
+        return []
+    body = []
+    for baseline in [m for m in models if m != RECGURU]:
+        for d in DOMAIN_KEYS:
+            for metric in TEST_METRICS:
+                w, t = by.get((baseline, d, metric, "wilcoxon")), by.get((baseline, d, metric, "paired_t"))
+                if w is None and t is None:
+                    continue
+                e = w or t
+                diff = f"{100 * e['diff']:+.2f}" if e.get("diff") is not None else "–"
+                body.append(
+                    [
+                        _display(baseline),
+                        d,
+                        metric,
+                        diff,
+                        _p_cell(w),
+                        _p_cell(t),
+                        str(e["n_users"]),
+                        str(e["seeds"]),
+                    ]
+                )
+    if not body:
+        return []
+    header = [
+        "Baseline",
+        "Domain",
+        "Metric",
+        f"Δ {_display(RECGURU)} − baseline",
+        "Wilcoxon p (Holm)",
+        "paired t p (Holm)",
+        "users",
+        "seeds",
+    ]
+    return (
+        [
+            f"Paired tests, {_display(RECGURU)} vs each model (per-user values averaged over "
+            f"seeds; Holm over the {len(by) // 2} comparisons of this table per test; "
+            f"* = p_holm < {ALPHA}):",
+            "",
+        ]
+        + _table(header, body, left=3)
+        + [""]
+    )
 
 
 def _delta_cell(entry: dict | None) -> str:
@@ -278,6 +361,12 @@ def format_markdown(
     if seeds is None:
         seeds = sorted({int(r["seed"]) for r in rows})
     boot = {(b["family"], b["overlap"], b["domain"], b["metric"]): b for b in payload.get("bootstrap", [])}
+    tests = payload.get("tests") or []
+    marks: dict[tuple, dict] = {}  # (family, overlap, domain, metric) -> {baseline: +1/-1}
+    for e in tests:
+        if e["test"] == "wilcoxon" and significant(e):
+            key = (e["family"], e["overlap"], e["domain"], e["metric"])
+            marks.setdefault(key, {})[e["baseline"]] = significant(e)
     names = payload.get("domains") or {}
     settings = payload.get("settings") or {}
     neg = payload.get("negatives")
@@ -303,12 +392,23 @@ def format_markdown(
             "points, with a paired bootstrap 95 % interval (per-user differences on the same "
             f"users and seed, pooled over seeds, {N_BOOT} resamples)."
         )
+    if tests:
+        lines.append(
+            f"▲ / ▼ after a model's HR@10 or NDCG@10: {_display(RECGURU)} is significantly better / "
+            f"worse than that model (Wilcoxon signed-rank on per-user values, Holm-corrected, "
+            f"p < {ALPHA}); the paired tests follow each table."
+        )
     lines.append("")
     for family in FAMILIES:
         title = FAMILY_TITLES[family].format(neg=neg if neg is not None else "the data's fixed")
         lines += [f"## {title}", ""]
         for overlap in overlaps:
-            lines += [f"### Overlap {overlap_label(overlap)}", ""]
+            lines += [
+                f"### Overlap {overlap_label(overlap)}",
+                "",
+                protocol_line(settings.get("source", ""), neg, overlap, seeds),
+                "",
+            ]
             header = ["Domain", "Metric"] + [_display(m) for m in models]
             if with_delta:
                 header.append(f"Δ {_display(RECGURU)} − best (95 % CI)")
@@ -316,14 +416,27 @@ def format_markdown(
             for d in DOMAIN_KEYS:
                 for metric in METRIC_NAMES:
                     cells = [domain_label(d), metric] + _row_cells(
-                        index, models, overlap, seeds, family, d, metric
+                        index,
+                        models,
+                        overlap,
+                        seeds,
+                        family,
+                        d,
+                        metric,
+                        marks.get((family, overlap, d, metric)),
                     )
                     if with_delta:
                         cells.append(_delta_cell(boot.get((family, overlap, d, metric))))
                     body.append(cells)
             lines += _table(header, body) + [""]
+            lines += _tests_block(tests, family, overlap, models)
         if len(overlaps) > 1:
-            lines += [f"### Overlap ablation (Table 3 style): {family}", ""]
+            lines += [
+                f"### Overlap ablation (Table 3 style): {family}",
+                "",
+                protocol_line(settings.get("source", ""), neg, list(overlaps), seeds),
+                "",
+            ]
             header = ["Domain", "Metric"] + [
                 f"{overlap_label(o)} · {_display(m)}" for o in overlaps for m in models
             ]

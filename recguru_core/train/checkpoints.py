@@ -27,7 +27,7 @@ Sections (version 1; every reader - CLI, app, benchmarks - goes through `load_ch
 | projections    | dict, optional        | cli `project`     | 2-d layouts: method, seed, rows, before, during, after, |
 |                |                       |                   | during_steps, seconds, landmarks (project_snapshots)    |
 | alignment      | dict, optional        | cli `project`     | analysis.compare_snapshots of before/after              |
-| baselines      | dict, optional        | benchmark         | {display name: {test, test_full: {A, B: {metric}}}}     |
+| baselines      | dict, optional        | benchmark         | {display name: {test, test_full: {A, B: {metric}}}, paired, tests} |
 """
 
 from __future__ import annotations
@@ -215,6 +215,24 @@ def _metrics_problem(section, what: str, triple: bool = False) -> str | None:
     return None
 
 
+def _tests_problem(tests, where: str) -> str | None:
+    """{split: {domain: {metric: {test: {"p", "p_holm", "seeds", "n_users"}}}}}, values numbers
+    or None (bench/paired.tests_by_split)."""
+    if not isinstance(tests, dict):
+        return f"{where} is a {type(tests).__name__}, expected an object"
+    for split, domains in tests.items():
+        for domain, metrics in domains.items() if isinstance(domains, dict) else [(None, domains)]:
+            for metric, by_test in metrics.items() if isinstance(metrics, dict) else [(None, metrics)]:
+                for test, values in by_test.items() if isinstance(by_test, dict) else [(None, by_test)]:
+                    ok = isinstance(values, dict) and all(
+                        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                        for v in values.values()
+                    )
+                    if not ok:
+                        return f"{where}[{split!r}][{domain!r}][{metric!r}][{test!r}] is {values!r}, expected numbers"
+    return None
+
+
 def validate_checkpoint(ckpt, name: str = "checkpoint") -> dict:
     """The header and every section's type (see the table above); fills optional sections'
     defaults. Raises CheckpointError naming the file and the section at fault."""
@@ -252,8 +270,10 @@ def validate_checkpoint(ckpt, name: str = "checkpoint") -> dict:
     for model, section in (ckpt.get("baselines") or {}).items():
         if isinstance(section, dict):  # + RecGURU minus this model: {split: {A, B: {metric:
             paired = section.get("paired") or {}  # [mean, low, high]}}} (benchmark.paired_intervals)
-            section = {k: v for k, v in section.items() if k != "paired"}
+            tests = section.get("tests") or {}  # + paired tests: {split: {A, B: {metric: {test:
+            section = {k: v for k, v in section.items() if k not in ("paired", "tests")}  # {p, ...}}}}}
             why = why or _metrics_problem(paired, f"baselines[{model!r}]['paired']", triple=True)
+            why = why or _tests_problem(tests, f"baselines[{model!r}]['tests']")
         why = why or _metrics_problem(section, f"baselines[{model!r}]")
     if why:
         raise CheckpointError(f"{name}: {why}")

@@ -272,6 +272,16 @@ def test_evaluation_shows_baselines(monkeypatch, tmp_path, tiny):
             "paired": {
                 "test": {"A": {"NDCG@10": [0.021, 0.009, 0.033]}, "B": {"NDCG@10": [-0.01, -0.03, 0.01]}}
             },
+            "tests": {
+                "test": {
+                    "A": {
+                        "NDCG@10": {
+                            "wilcoxon": {"p": 0.0004, "p_holm": 0.0031, "seeds": 3, "n_users": 180},
+                            "paired_t": {"p": 0.0002, "p_holm": 0.0018, "seeds": 3, "n_users": 180},
+                        }
+                    }
+                }
+            },
         }
     }
     with_baselines = tmp_path / "with-baselines.pt"
@@ -281,8 +291,10 @@ def test_evaluation_shows_baselines(monkeypatch, tmp_path, tiny):
     assert not at.error, visible_text(at.error)
     assert "POP" in str(at.dataframe[0].value.columns.tolist())
     paired = next(d.value for d in at.dataframe if "Model" == d.value.index.name)
-    assert paired.loc["POP"].iloc[0] == "+2.10 [+0.90, +3.30] ▲"
-    assert paired.loc["POP"].iloc[1] == "-1.00 [-3.00, +1.00]"
+    assert paired.loc["POP"].iloc[0] == "+2.10 [+0.90, +3.30] ▲ · Holm p W 0.0031, t 0.0018 (3 seeds)"
+    assert paired.loc["POP"].iloc[1] == "-1.00 [-3.00, +1.00]"  # no tests stored for B
+    protocol = [c.value for c in at.caption if c.value.startswith("Protocol: leave-one-out")]
+    assert protocol and "negatives drawn by popularity" in protocol[0] and "seeds 0 (1)" in protocol[0]
 
 
 # --------------------------------------------------------------------------- train

@@ -372,3 +372,21 @@ def test_cli_report_rewrites_the_tables_of_every_row(tmp_path, capsys):
     assert len(err) == 1 and "bad.json: not a benchmark results file" in err[0]
     assert main(["benchmark", "--out", str(out)]) == 2  # no source and no --report
     assert "give a data source" in capsys.readouterr().err
+
+
+def test_benchmark_writes_tests_and_the_checkpoint_carries_them(tmp_path):
+    run(tmp_path)
+    payload = json.loads((tmp_path / "results.json").read_text())
+    assert {e["baseline"] for e in payload["tests"]} == {"pop", "sasrec"}
+    assert all(e["seeds"] == 2 for e in payload["tests"])
+    ckpt = load_checkpoint(tmp_path / "results.d" / "recguru_onatural_s1.pt")
+    carried = ckpt["baselines"]["POP"]["tests"]["test_full"]["B"]["NDCG@10"]
+    entry = next(
+        e
+        for e in payload["tests"]
+        if (e["baseline"], e["family"], e["domain"], e["metric"], e["test"])
+        == ("pop", "full", "B", "NDCG@10", "wilcoxon")
+    )
+    assert carried["wilcoxon"]["p_holm"] == entry["p_holm"] and carried["wilcoxon"]["seeds"] == 2
+    md = (tmp_path / "results.md").read_text()
+    assert "Protocol: leave-one-out split by time" in md and "1-core per domain" in md

@@ -96,3 +96,18 @@ def test_collapse_rows_and_scree_figure():
     assert "p = 0.005" in frame.loc["MMD² (A vs B)", "Reading"]
     fig = scree_figure(comparison, ["before", "after"], {"before": "Before", "after": "After"})
     assert [t.name for t in fig.data] == ["Before · eff. rank 10.7", "After · eff. rank 4.7"]
+
+
+def test_csv_exports_state_the_protocol_on_their_first_line():
+    import io
+
+    import pandas as pd
+
+    line = "Protocol: leave-one-out split by time; overlap 0.3; seeds 0, 1 (2)."
+    frame = pd.DataFrame({"A": [1.5, 2.5]}, index=pd.Index(["HR@10", "NDCG@10"], name="Metric"))
+    for table, index_col in ((frame, 0), ([{"group": "all users", "HR@10": 0.5}], None)):
+        data = tables.csv_with_protocol(table, line).decode()
+        assert data.splitlines()[0] == f"# {line}"
+        back = pd.read_csv(io.StringIO(data), comment="#", index_col=index_col)
+        expected = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+        pd.testing.assert_frame_equal(back, expected)

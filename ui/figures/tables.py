@@ -91,22 +91,48 @@ def table2_frame(
 def paired_frame(baselines: dict | None, split: str = "test", names: dict | None = None) -> pd.DataFrame:
     """RecGURU minus each carried model, per domain and metric, in percentage points with the
     paired bootstrap 95 % interval (the `paired` entry the benchmark stores); one row per model.
-    A cell whose interval excludes 0 is marked ▲ (RecGURU better) or ▼ (worse)."""
+    A cell whose interval excludes 0 is marked ▲ (RecGURU better) or ▼ (worse). Where the
+    benchmark stored paired tests (`tests`: over every seed of its run), the cell ends with their
+    Holm-adjusted p-values: W (Wilcoxon signed-rank) and t (paired t)."""
     rows = []
     for model, result in (baselines or {}).items():
         paired = ((result or {}).get("paired") or {}).get(split) or {}
         if not paired:
             continue
+        tests = ((result or {}).get("tests") or {}).get(split) or {}
         row = {"Model": str(model)}
         for d in DOMAINS:
             for metric, triple in sorted((paired.get(d) or {}).items()):
                 mean, low, high = (100 * float(v) for v in triple)
                 mark = " ▲" if low > 0 else " ▼" if high < 0 else ""
-                row[f"{domain_label(d, names)} · {metric}"] = f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]{mark}"
+                text = f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]{mark}"
+                text += _p_text((tests.get(d) or {}).get(metric) or {})
+                row[f"{domain_label(d, names)} · {metric}"] = text
         rows.append(row)
     if not rows:
         return pd.DataFrame()
     return pd.DataFrame(rows).set_index("Model")
+
+
+def _p_text(by_test: dict) -> str:
+    """' · Holm p W 0.003, t 0.002 (3 seeds)' from one metric's stored tests, '' without."""
+    parts = [
+        f"{short} {float(by_test[test]['p_holm']):.2g}"
+        for test, short in (("wilcoxon", "W"), ("paired_t", "t"))
+        if isinstance(by_test.get(test), dict) and by_test[test].get("p_holm") is not None
+    ]
+    if not parts:
+        return ""
+    seeds = next((v.get("seeds") for v in by_test.values() if isinstance(v, dict) and v.get("seeds")), None)
+    return f" · Holm p {', '.join(parts)}" + (f" ({seeds} seed{'s' if seeds != 1 else ''})" if seeds else "")
+
+
+def csv_with_protocol(table: pd.DataFrame | Sequence[dict], protocol: str) -> bytes:
+    """A table (a frame, index kept; or rows, no index) as CSV whose first line is a '#'
+    comment stating the protocol (pandas reads it back with read_csv(..., comment='#'))."""
+    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(list(table))
+    body = frame.to_csv(index=isinstance(table, pd.DataFrame))
+    return (f"# {protocol}\n" + body).encode()
 
 
 def style_table2(frame: pd.DataFrame):
@@ -337,7 +363,3 @@ def health_frame(rows: Sequence[dict]) -> pd.DataFrame:
             for r in rows
         ]
     )
-
-
-def rows_csv(rows: Sequence[dict]) -> bytes:
-    return pd.DataFrame(list(rows)).to_csv(index=False).encode()
