@@ -296,12 +296,16 @@ class DotProductModel:
     def user_vectors(self, domain: int, rows: np.ndarray, split: str) -> Tensor:
         raise NotImplementedError
 
+    def net(self, domain: int) -> nn.Module:
+        """The sub-model that scores `domain` (sasrec_merged: one for both)."""
+        return self.nets[domain]
+
     def item_table(self, domain: int) -> Tensor:
         return self.nets[domain].item.weight
 
     @torch.no_grad()
     def score(self, domain: int, rows: np.ndarray, split: str, candidates: Tensor | None) -> Tensor:
-        net = self.nets[domain]
+        net = self.net(domain)
         was_training = net.training
         net.eval()
         scores = dot_scores(

@@ -5,7 +5,7 @@ implements the contract of recommender.py."""
 from __future__ import annotations
 
 from ..common.errors import RecGuruError
-from . import baselines, bert4rec, family, sasrec
+from . import baselines, bert4rec, family, sasrec, sasrec_merged
 from .recommender import Recommender
 
 # name -> (class, display name). Order = table order (baselines first, RecGURU last).
@@ -13,6 +13,7 @@ _REGISTRY: dict[str, tuple[type, str]] = {
     "pop": (baselines.Pop, "POP"),
     "bprmf": (baselines.BPRMF, "BPRMF"),
     "sasrec": (sasrec.SASRec, "SASRec"),
+    "sasrec_merged": (sasrec_merged.SASRecMerged, "SASRec (A+B)"),
     "bert4rec": (bert4rec.BERT4Rec, "BERT4Rec"),
     "emcdr": (baselines.EMCDR, "EMCDR"),
     "seqrec": (family.SeqRec, "SeqRec"),

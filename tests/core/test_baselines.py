@@ -11,6 +11,7 @@ import torch
 from recguru_core.bench import baselines as B
 from recguru_core.bench import bert4rec as BR
 from recguru_core.bench import sasrec as S
+from recguru_core.bench import sasrec_merged as SM
 from recguru_core.bench.recommender import Recommender, evaluate_model
 from recguru_core.bench.registry import build_model
 from recguru_core.data.sources import load_source
@@ -22,7 +23,7 @@ WORLD = (
     "max_len=30,markov=0.8,k_core=2,negatives=50"
 )
 CPU = torch.device("cpu")
-LEARNED = ("bprmf", "sasrec", "bert4rec", "emcdr")
+LEARNED = ("bprmf", "sasrec", "sasrec_merged", "bert4rec", "emcdr")
 
 
 def small(name: str) -> Recommender:
@@ -32,6 +33,9 @@ def small(name: str) -> Recommender:
         "pop": lambda: B.Pop(),
         "bprmf": lambda: B.BPRMF(config=mf),
         "sasrec": lambda: S.SASRec(config=S.SASRecConfig(max_epochs=10, batch_size=64, lr=5e-3)),
+        "sasrec_merged": lambda: SM.SASRecMerged(
+            config=SM.MergedConfig(max_epochs=10, batch_size=64, lr=5e-3)
+        ),
         "bert4rec": lambda: BR.BERT4Rec(config=BR.BERT4RecConfig(max_epochs=20, lr=5e-3)),
         "emcdr": lambda: B.EMCDR(config=B.EMCDRConfig(mf=mf, max_epochs=5)),
     }[name]()
@@ -60,6 +64,7 @@ def test_registry_builds_default_baselines():
         ("pop", B.Pop),
         ("bprmf", B.BPRMF),
         ("sasrec", S.SASRec),
+        ("sasrec_merged", SM.SASRecMerged),
         ("bert4rec", BR.BERT4Rec),
         ("emcdr", B.EMCDR),
     ):
@@ -196,3 +201,46 @@ def test_emcdr_uses_real_source_embeddings_for_overlapped_users(models, data):
             other[torch.from_numpy(np.flatnonzero(shared))], source_own[torch.from_numpy(partner[shared])]
         )
         assert torch.count_nonzero(other[torch.from_numpy(np.flatnonzero(~shared))]) > 0  # mapped
+
+
+def with_other_held_out_items(data, changed: str):
+    """A copy of `data` in which domain `changed`'s validation and test items are different
+    items; everything else (the other domain, training histories, negatives) unchanged."""
+    out = copy.copy(data)
+    dom = copy.copy(getattr(data, changed))
+    dom.items = dom.items.copy()
+    for back in (1, 2):
+        at = dom.offsets[1:] - back
+        dom.items[at] = dom.items[at] % dom.n_items + 1
+    setattr(out, changed, dom)
+    return out
+
+
+def test_sasrec_merged_reads_the_other_domains_training_history_only(models, data):
+    merged = models["sasrec_merged"]
+    for domain, other in ((0, "b"), (1, "a")):
+        dom = data.domain(domain)
+        rows = np.arange(dom.n_users)
+        before = {s: merged.score(domain, rows, s, None) for s in ("valid", "test")}
+        merged.data = with_other_held_out_items(data, other)
+        try:
+            for split in ("valid", "test"):  # the other domain's held-out items are never read
+                assert torch.equal(merged.score(domain, rows, split, None), before[split])
+        finally:
+            merged.data = data
+    # ... while its training history is: an overlapped user's A scores move when B's does
+    offsets, items = SM.merged_histories(data, 0, data.overlap_a[:5], "test")
+    own = data.a.history_end(data.overlap_a[:5], "test") - data.a.offsets[data.overlap_a[:5]]
+    other = data.b.history_end(data.overlap_b[:5], "train") - data.b.offsets[data.overlap_b[:5]]
+    assert np.array_equal(np.diff(offsets), own + other)
+    assert (items[items > data.a.n_items] <= data.a.n_items + data.b.n_items).all()
+
+
+def test_merged_histories_are_time_ordered_with_the_scored_domain_last_on_ties(data):
+    rows = data.overlap_a[:20]
+    offsets, items = SM.merged_histories(data, 0, rows, "valid")
+    for k, row in enumerate(rows):
+        seq = items[offsets[k] : offsets[k + 1]]
+        a_part = seq[seq <= data.a.n_items]
+        start, end = data.a.offsets[row], data.a.history_end(np.array([row]), "valid")[0]
+        assert np.array_equal(a_part, data.a.items[start:end])  # own history, in order
