@@ -66,6 +66,7 @@ def main():
     parser.add_argument("--phases", default="1,2,3")
     parser.add_argument("--compare-busy", action="store_true")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--amp-cpu", action="store_true", help="bf16 autocast on a CPU with native bf16")
     args = parser.parse_args()
     if args.compare_busy:
         return compare_busy(args)
@@ -144,7 +145,13 @@ def measure(args):
 
     data = load_source(args.source)
     mcfg = ModelConfig(n_items_a=data.a.n_items, n_items_b=data.b.n_items)  # paper defaults
-    tcfg = TrainConfig(batch_size=args.batch, device=args.device, compile=args.compile, snapshot_users=1)
+    tcfg = TrainConfig(
+        batch_size=args.batch,
+        device=args.device,
+        compile=args.compile,
+        snapshot_users=1,
+        amp_cpu=args.amp_cpu,
+    )
     trainer = Trainer(data, mcfg, tcfg)
     device = trainer.device
     rng = np.random.default_rng(0)
