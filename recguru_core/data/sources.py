@@ -6,6 +6,8 @@
     amazon:PATH_A,PATH_B[,meta_a=P,meta_b=P]  Amazon review JSON lines (optionally .gz)
     movielens:DIR                          GroupLens ml-1m / ml-100k or RecBole ml-* files; genre split
     recbole:PATH_A,PATH_B[,item_a=P,item_b=P] RecBole atomic .inter files
+    c2dsr:DIR[,split=ours]                 a C2DSR-family CDSR split (Food-Kitchen, Movie-Book, ...):
+                                           its interactions under our preprocessing and split
 
 Options for every source (key=value, comma separated, after the paths):
     min_rating=2     keep ratings strictly above this ("none" keeps all)
@@ -30,10 +32,10 @@ from .domains import CrossDomainData, DataConfig
 from ..common.errors import DataError
 from .preprocess import PreprocessConfig
 
-KINDS = ("synthetic", "csv", "amazon", "movielens", "recbole")
+KINDS = ("synthetic", "csv", "amazon", "movielens", "recbole", "c2dsr")
 COMMON_KEYS = ("min_rating", "start", "end", "repeats", "k_core", "min_user_len", "overlap",
                "max_len", "negatives", "sampling", "data_seed")
-FILE_KEYS = {"amazon": ("meta_a", "meta_b"), "recbole": ("item_a", "item_b")}
+FILE_KEYS = {"amazon": ("meta_a", "meta_b"), "recbole": ("item_a", "item_b"), "c2dsr": ("split",)}
 
 
 @dataclass
@@ -53,7 +55,7 @@ def parse_source(text: str) -> SourceSpec:
     paths = [t for t in tokens if "=" not in t]
     options = parse_key_values([t for t in tokens if "=" in t], f"source {text!r}: option",
                                error=DataError)
-    expected_paths = {"synthetic": 0, "movielens": 1}.get(kind, 2)
+    expected_paths = {"synthetic": 0, "movielens": 1, "c2dsr": 1}.get(kind, 2)
     if len(paths) != expected_paths:
         shape = {0: "no paths", 1: "one directory", 2: "two paths, domain A then domain B"}[expected_paths]
         raise DataError(f"source {text!r}: {kind} takes {shape}, got {len(paths)}")
@@ -122,6 +124,15 @@ def read_raw(spec: SourceSpec):
         raw = generate(SyntheticConfig.from_spec(synth_keys))
     elif spec.kind == "movielens":
         raw = readers.read_movielens(spec.paths[0])
+    elif spec.kind == "c2dsr":
+        split = spec.options.get("split", "ours").lower()
+        if split != "ours":
+            raise DataError(
+                f"source {spec.text!r}: split={split!r}: this version reads a C2DSR folder's "
+                "interactions under our split only (split=ours); the published users and "
+                "targets (split=files) are not supported yet"
+            )
+        raw = readers.read_c2dsr(spec.paths[0])
     else:
         a, b = spec.paths
         name_a, name_b = _domain_name(a, "A"), _domain_name(b, "B")

@@ -16,6 +16,7 @@ to a line-by-line pass, which is what gives the exact line number in the error.
 """
 
 from .amazon import read_amazon_domain
+from .c2dsr import read_c2dsr
 from .movielens import (
                         ACTION_THRILLS_GENRES,
                         MOVIELENS_DOMAIN_A,
@@ -30,6 +31,7 @@ __all__ = [
     "MOVIELENS_DOMAIN_A",
     "MOVIELENS_DOMAIN_B",
     "read_amazon_domain",
+    "read_c2dsr",
     "read_movielens",
     "read_recbole_domain",
     "read_table_domain",
