@@ -5,7 +5,7 @@ implements the contract of recommender.py."""
 from __future__ import annotations
 
 from ..common.errors import RecGuruError
-from . import baselines, bert4rec, family, sasrec, sasrec_merged
+from . import baselines, bert4rec, c2dsr, family, sasrec, sasrec_merged
 from .recommender import Recommender
 
 # name -> (class, display name). Order = table order (baselines first, RecGURU last).
@@ -16,6 +16,7 @@ _REGISTRY: dict[str, tuple[type, str]] = {
     "sasrec_merged": (sasrec_merged.SASRecMerged, "SASRec (A+B)"),
     "bert4rec": (bert4rec.BERT4Rec, "BERT4Rec"),
     "emcdr": (baselines.EMCDR, "EMCDR"),
+    "c2dsr": (c2dsr.C2DSR, "C2DSR"),
     "seqrec": (family.SeqRec, "SeqRec"),
     "autorec": (family.AutoRec, "+Auto"),
     "recguru_noadv": (family.RecGURUNoAdv, "+GURU w_adv=0"),

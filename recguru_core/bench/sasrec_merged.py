@@ -79,6 +79,20 @@ def merged_histories(
     return offsets, items[order].astype(np.int64)
 
 
+def merged_training(data: CrossDomainData) -> _Sequences:
+    """Every user once, with both domains' training histories merged by time: the users of A
+    (with their B training history where overlapped), then the users of B that are not in A."""
+    alone_b = np.flatnonzero(data.partner_rows(1) < 0)
+    train = [merged_histories(data, 0, np.arange(data.a.n_users), "train")]
+    train.append(merged_histories(data, 1, alone_b, "train"))
+    offsets = np.concatenate([train[0][0], train[0][0][-1] + train[1][0][1:]])
+    items = np.concatenate([train[0][1], train[1][1]])
+    # each merged user's row in each domain, -1 where none (negatives the user never saw there)
+    rows_a = np.concatenate([np.arange(data.a.n_users), np.full(len(alone_b), -1)])
+    rows_b = np.concatenate([data.partner_rows(0), alone_b])
+    return _Sequences(offsets, items, rows_a, rows_b, data.a.n_items)
+
+
 class SASRecMerged(DotProductModel):
     """SASRec over each user's merged A+B sequence (see the module docstring)."""
 
@@ -138,19 +152,9 @@ class SASRecMerged(DotProductModel):
         rng = domain_generators(seed, 0)
         net = SASRecNet(n_items=data.a.n_items + data.b.n_items, max_len=self.max_len, cfg=cfg).to(device)
         self.nets = nn.ModuleList([net])
-        # every user once: the users of A (with their B training history where overlapped),
-        # then the users of B that are not in A
-        alone_b = np.flatnonzero(data.partner_rows(1) < 0)
-        train = [merged_histories(data, 0, np.arange(data.a.n_users), "train")]
-        train.append(merged_histories(data, 1, alone_b, "train"))
-        offsets = np.concatenate([train[0][0], train[0][0][-1] + train[1][0][1:]])
-        items = np.concatenate([train[0][1], train[1][1]])
-        # the domain rows of each merged user, for negatives the user never saw in that domain
-        rows_a = np.concatenate([np.arange(data.a.n_users), np.full(len(alone_b), -1)])
-        rows_b = np.concatenate([data.partner_rows(0), alone_b])
-        seqs = _Sequences(offsets, items, rows_a, rows_b, data.a.n_items)
+        seqs = merged_training(data)
         pairs = (TrainInteractions(data.a), TrainInteractions(data.b))
-        users = np.flatnonzero(np.diff(offsets) >= 2)  # at least one (input, next item) pair
+        users = np.flatnonzero(np.diff(seqs.offsets) >= 2)  # at least one (input, next item) pair
         opt = adam(net.parameters(), lr=cfg.lr, device=device, betas=(0.9, 0.98))
 
         def report(epoch: int, message: str) -> None:

@@ -370,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--models",
         default="all",
-        help="comma-separated: pop, bprmf, sasrec, sasrec_merged, bert4rec, emcdr, seqrec, "
+        help="comma-separated: pop, bprmf, sasrec, sasrec_merged, bert4rec, emcdr, c2dsr, seqrec, "
         "autorec, recguru_noadv, recguru, or all (default)",
     )
     p.add_argument(

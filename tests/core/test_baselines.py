@@ -10,6 +10,7 @@ import torch
 
 from recguru_core.bench import baselines as B
 from recguru_core.bench import bert4rec as BR
+from recguru_core.bench import c2dsr as C2
 from recguru_core.bench import sasrec as S
 from recguru_core.bench import sasrec_merged as SM
 from recguru_core.bench.recommender import Recommender, evaluate_model
@@ -23,7 +24,7 @@ WORLD = (
     "max_len=30,markov=0.8,k_core=2,negatives=50"
 )
 CPU = torch.device("cpu")
-LEARNED = ("bprmf", "sasrec", "sasrec_merged", "bert4rec", "emcdr")
+LEARNED = ("bprmf", "sasrec", "sasrec_merged", "bert4rec", "emcdr", "c2dsr")
 
 
 def small(name: str) -> Recommender:
@@ -38,6 +39,7 @@ def small(name: str) -> Recommender:
         ),
         "bert4rec": lambda: BR.BERT4Rec(config=BR.BERT4RecConfig(max_epochs=20, lr=5e-3)),
         "emcdr": lambda: B.EMCDR(config=B.EMCDRConfig(mf=mf, max_epochs=5)),
+        "c2dsr": lambda: C2.C2DSR(config=C2.C2DSRConfig(max_epochs=10, lr=5e-3)),
     }[name]()
 
 
@@ -67,6 +69,7 @@ def test_registry_builds_default_baselines():
         ("sasrec_merged", SM.SASRecMerged),
         ("bert4rec", BR.BERT4Rec),
         ("emcdr", B.EMCDR),
+        ("c2dsr", C2.C2DSR),
     ):
         model = build_model(name)
         assert type(model) is cls and model.name == name
@@ -216,8 +219,9 @@ def with_other_held_out_items(data, changed: str):
     return out
 
 
-def test_sasrec_merged_reads_the_other_domains_training_history_only(models, data):
-    merged = models["sasrec_merged"]
+@pytest.mark.parametrize("name", ["sasrec_merged", "c2dsr"])
+def test_merged_models_read_the_other_domains_training_history_only(models, data, name):
+    merged = models[name]
     for domain, other in ((0, "b"), (1, "a")):
         dom = data.domain(domain)
         rows = np.arange(dom.n_users)
@@ -244,3 +248,19 @@ def test_merged_histories_are_time_ordered_with_the_scored_domain_last_on_ties(d
         a_part = seq[seq <= data.a.n_items]
         start, end = data.a.offsets[row], data.a.history_end(np.array([row]), "valid")[0]
         assert np.array_equal(a_part, data.a.items[start:end])  # own history, in order
+
+
+def test_c2dsr_graphs_link_consecutive_items_and_carry_the_last_domain_feature():
+    # two sequences over merged ids (A: 1..3, B: 4..5): [1, 4, 2] and [5, 3]
+    offsets, items = np.array([0, 3, 5]), np.array([1, 4, 2, 5, 3])
+    cross = C2.item_graph(offsets, items, 6, None).to_dense()
+    assert cross[1, 4] == 1 and cross[4, 2] == 1 and cross[5, 3] == 1 and cross[2, 5] == 0  # not across users
+    single = C2.item_graph(offsets, items, 6, 3).to_dense()
+    assert single[1, 2] == 1 and single[1, 4] == 0 and single.sum() == 1  # within a domain only
+    assert torch.allclose(
+        C2.item_graph(np.array([0, 3]), np.array([1, 2, 1]), 4, None).to_dense().sum(1)[1:3], torch.ones(2)
+    )
+    feats = torch.arange(4.0)[None, :, None].expand(1, 4, 2)  # column j holds j
+    is_dom = torch.tensor([[False, True, False, True]])
+    carried = C2.C2DSRNet.last_of(feats, is_dom)[0, :, 0]
+    assert carried.tolist() == [0.0, 1.0, 1.0, 3.0]  # zeros before the first domain item
