@@ -33,11 +33,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.domains import CrossDomainData, left_padded
-from ..metrics.ranking import domain_ranks, metrics_from_ranks
 from ..nn.layers import PAD, EncoderBlock, causal_padding_mask, positions_from_right
 from .baselines import EMBED_DIM, adam, domain_generators, encode_by_length, fit_domain, length_bucketed
 from .recommender import FitProgress
-from .sasrec_merged import merged_histories, merged_training
+from .sasrec_merged import mean_valid_ndcg, merged_histories, merged_training
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,18 +191,7 @@ class C2DSR:
         return full if candidates is None else full.gather(1, candidates.to(full.device))
 
     def valid_ndcg(self) -> float:
-        return float(
-            np.mean(
-                [
-                    metrics_from_ranks(
-                        domain_ranks(
-                            self.data.domain(d), "valid", lambda r, s, c, d=d: self.score(d, r, s, c)
-                        )
-                    )["NDCG@10"]
-                    for d in (0, 1)
-                ]
-            )
-        )
+        return mean_valid_ndcg(self.data, self.score)
 
     # -- training -----------------------------------------------------------------------------
     def fit(

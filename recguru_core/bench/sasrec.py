@@ -151,7 +151,6 @@ class SASRec(DotProductModel):
     ) -> float:
         net = self.nets[dom.index]
         net.train()
-        device = net.item.weight.device
         ends = dom.history_end(np.arange(dom.n_users), "train")
         total, steps = 0.0, 0
         for batch in length_bucketed(rng, rows, dom.lengths, self.config.batch_size):
@@ -163,13 +162,20 @@ class SASRec(DotProductModel):
             neg = np.zeros_like(pos)
             owner = np.broadcast_to(batch[:, None], seq.shape)[real]  # (N,) row of each position
             neg[real] = pairs.negatives(rng, owner, 1)[:, 0]
-            seq_t, pos_t, neg_t, real_t = (torch.from_numpy(a).to(device) for a in (seq, pos, neg, real))
-            hidden = net(seq_t)[real_t]  # (N, d)
-            pos_logit = (hidden * net.item(pos_t[real_t])).sum(-1)  # (N,)
-            neg_logit = (hidden * net.item(neg_t[real_t])).sum(-1)  # (N,)
-            loss = -(F.logsigmoid(pos_logit) + F.logsigmoid(-neg_logit)).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total, steps = total + loss.item(), steps + 1
+            total, steps = total + bce_step(net, opt, seq, pos, neg, real), steps + 1
         return total / max(steps, 1)
+
+
+def bce_step(net: SASRecNet, opt, seq, pos, neg, real) -> float:
+    """One SASRec update: at every real position, BCE of the next item against one negative
+    (arrays (B, L): inputs, next items, negatives, real-position mask). Returns the loss."""
+    device = net.item.weight.device
+    seq_t, pos_t, neg_t, real_t = (torch.from_numpy(a).to(device) for a in (seq, pos, neg, real))
+    hidden = net(seq_t)[real_t]  # (N, d)
+    pos_logit = (hidden * net.item(pos_t[real_t])).sum(-1)  # (N,)
+    neg_logit = (hidden * net.item(neg_t[real_t])).sum(-1)  # (N,)
+    loss = -(F.logsigmoid(pos_logit) + F.logsigmoid(-neg_logit)).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()

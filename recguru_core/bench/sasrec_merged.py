@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.domains import CrossDomainData, left_padded
@@ -41,7 +40,7 @@ from .baselines import (
     length_bucketed,
 )
 from .recommender import FitProgress
-from .sasrec import SASRecConfig, SASRecNet
+from .sasrec import SASRecConfig, SASRecNet, bce_step
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +76,21 @@ def merged_histories(
     order = np.lexsort((mine, time, owner))  # by row, then time; on a tie the scored domain last
     offsets = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(rows)))])
     return offsets, items[order].astype(np.int64)
+
+
+def mean_valid_ndcg(data: CrossDomainData, score) -> float:
+    """Validation NDCG@10 of a model serving both domains, the mean of the two (score: the
+    Recommender's score(domain, rows, split, candidates))."""
+    return float(
+        np.mean(
+            [
+                metrics_from_ranks(
+                    domain_ranks(data.domain(d), "valid", lambda r, s, c, d=d: score(d, r, s, c))
+                )["NDCG@10"]
+                for d in (0, 1)
+            ]
+        )
+    )
 
 
 def merged_training(data: CrossDomainData) -> _Sequences:
@@ -129,19 +143,7 @@ class SASRecMerged(DotProductModel):
         return encode_by_length(dom, rows, split, encode, out)
 
     def valid_ndcg(self, dom=None) -> float:
-        """Validation NDCG@10, the mean over both domains."""
-        return float(
-            np.mean(
-                [
-                    metrics_from_ranks(
-                        domain_ranks(
-                            self.data.domain(d), "valid", lambda r, s, c, d=d: self.score(d, r, s, c)
-                        )
-                    )["NDCG@10"]
-                    for d in (0, 1)
-                ]
-            )
-        )
+        return mean_valid_ndcg(self.data, self.score)
 
     def fit(
         self, data: CrossDomainData, *, device: torch.device, seed: int, progress: FitProgress | None = None
@@ -176,7 +178,6 @@ class SASRecMerged(DotProductModel):
     def _epoch(self, seqs: _Sequences, pairs, users: np.ndarray, rng: np.random.Generator, opt) -> float:
         net = self.nets[0]
         net.train()
-        device = net.item.weight.device
         total, steps = 0.0, 0
         for batch in length_bucketed(rng, users, np.diff(seqs.offsets), self.config.batch_size):
             window = left_padded(
@@ -187,15 +188,7 @@ class SASRecMerged(DotProductModel):
             neg = seqs.negatives(rng, pairs, np.broadcast_to(batch[:, None], seq.shape)[real], pos[real])
             negs = np.zeros_like(pos)
             negs[real] = neg
-            seq_t, pos_t, neg_t, real_t = (torch.from_numpy(a).to(device) for a in (seq, pos, negs, real))
-            hidden = net(seq_t)[real_t]  # (N, d)
-            pos_logit = (hidden * net.item(pos_t[real_t])).sum(-1)  # (N,)
-            neg_logit = (hidden * net.item(neg_t[real_t])).sum(-1)  # (N,)
-            loss = -(F.logsigmoid(pos_logit) + F.logsigmoid(-neg_logit)).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total, steps = total + loss.item(), steps + 1
+            total, steps = total + bce_step(net, opt, seq, pos, negs, real), steps + 1
         return total / max(steps, 1)
 
 
