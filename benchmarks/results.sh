@@ -51,3 +51,10 @@ python -m recguru_core benchmark "movielens:$ML/ml-1m" --models pop,bprmf,seqrec
 python -m recguru_core benchmark "movielens:$ML/ml-100k" \
     --models sasrec,bert4rec,seqrec,autorec,recguru_noadv,recguru --overlap 0.3 --seeds 2 \
     --device cpu --out "$OUT/ml100k_o30_default/results.json" $ML_OVERRIDES
+
+# Issue 22 (2026-12-08): the whole ladder with today's cross-domain baselines (SASRec on the merged
+# timeline, C2DSR), three seeds, both metric families, with the paired Wilcoxon / t tests and
+# Holm's correction in results.json "tests" and results.md.
+LADDER=pop,bprmf,sasrec,sasrec_merged,bert4rec,emcdr,c2dsr,seqrec,autorec,recguru_noadv,recguru
+python -m recguru_core benchmark "movielens:$ML/ml-100k" --models $LADDER --overlap 0.3 --seeds 3 \
+    --device cpu --out "$OUT/ml100k_o30_ladder/results.json" $ML_OVERRIDES
