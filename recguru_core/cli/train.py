@@ -57,11 +57,21 @@ def cmd_train(args) -> int:
             from ..common.threads import apply_threads
 
             apply_threads(args.threads, ranks=distributed.world_size())
+            ranks = distributed.world_size()
             code = _train(args, main=distributed.is_main(), stop=stop, started=started)
             ended = True
-            return code
         finally:
             distributed.shutdown(together=ended)
+        if ranks > 1:
+            # Everything is written (the checkpoint atomically, the progress file closed). Skip
+            # the interpreter's teardown: gloo's worker threads can still be joinable there and
+            # abort the process (SIGABRT, "terminate called without an active exception", seen
+            # once in CI on rank 0 after a clean end), which would turn a finished run into a
+            # failed one for torchrun.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     except _CancelledEarly:
         if os.environ.get("RANK", "0") == "0":
             progress = _checked_progress(args)  # a path that failed its check stays untouched
