@@ -58,3 +58,5 @@ python -m recguru_core benchmark "movielens:$ML/ml-100k" \
 LADDER=pop,bprmf,sasrec,sasrec_merged,bert4rec,emcdr,c2dsr,seqrec,autorec,recguru_noadv,recguru
 python -m recguru_core benchmark "movielens:$ML/ml-100k" --models $LADDER --overlap 0.3 --seeds 3 \
     --device cpu --out "$OUT/ml100k_o30_ladder/results.json" $ML_OVERRIDES
+python -m recguru_core benchmark synthetic --models $LADDER --seeds 3 --device cpu \
+    --out "$OUT/synthetic_ladder/results.json"

@@ -26,6 +26,9 @@ if not metrics.get("test"):
 names = (page.attempt(run.stats) or {}).get("names")
 protocol = run.protocol()
 st.caption(protocol)
+data_cfg = run.config().get("data") or {}
+negatives = data_cfg.get("n_negatives", 199)
+drawn_by = data_cfg.get("negative_sampling", "popularity")
 baselines = run.baselines()
 sampled = tables.table2_frame(metrics, baselines, split="test", names=names)
 full = tables.table2_frame(metrics, baselines, split="test_full", names=names)
@@ -33,9 +36,9 @@ full = tables.table2_frame(metrics, baselines, split="test_full", names=names)
 left, right = st.columns(2, gap="large")
 with left:
     st.subheader(
-        "Sampled: 1 + 199 negatives",
+        f"Sampled: 1 + {negatives} negatives",
         divider="gray",
-        help="The true item ranked among 199 items sampled by popularity from those the "
+        help=f"The true item ranked among {negatives} items sampled by {drawn_by} from those the "
         "user never interacted with (the paper's protocol).",
     )
     st.dataframe(tables.style_table2(sampled), width="stretch")
