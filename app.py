@@ -89,7 +89,11 @@ if run.status() != "complete":
     )
 
 st.subheader("Headline results", divider="gray")
-headline = tables.headline_metrics(run.metrics(), (stats or {}).get("names"))
+headline = tables.headline_metrics(
+    run.metrics(),
+    (stats or {}).get("names"),
+    negatives=(run.config().get("data") or {}).get("n_negatives", 199),
+)
 if headline:
     for col, m in zip(st.columns(len(headline)), headline):
         col.metric(text.md(m["label"]), m["value"], help=m["help"], border=True)

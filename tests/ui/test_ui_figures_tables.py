@@ -49,6 +49,8 @@ def test_headline_metrics_and_stats_frame():
         "NDCG@10 · B · Movies",
     ]
     assert head[0]["value"] == "10.00%"
+    assert "1 + 199 sampled negatives" in head[0]["help"]  # the default
+    assert "1 + 999 sampled" in tables.headline_metrics(METRICS, negatives=999)[0]["help"]
     assert tables.headline_metrics({}) == []
     stats = {
         "A": {"users": 10, "items": 5, "interactions": 40, "avg_len": 4.0},

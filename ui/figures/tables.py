@@ -32,7 +32,7 @@ def stats_frame(stats: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("Domain")
 
 
-def headline_metrics(metrics: dict, names: dict | None = None) -> list[dict]:
+def headline_metrics(metrics: dict, names: dict | None = None, negatives: int = 199) -> list[dict]:
     """[{label, value, help}] for Home: test HR@10 and NDCG@10 per domain (sampled)."""
     test = (metrics or {}).get("test") or {}
     out = []
@@ -44,7 +44,7 @@ def headline_metrics(metrics: dict, names: dict | None = None) -> list[dict]:
                     {
                         "label": f"{key} · {domain_label(d, names)}",
                         "value": f"{100 * float(m[key]):.2f}%",
-                        "help": "Test split, true item ranked among 1 + 199 sampled negatives.",
+                        "help": f"Test split, true item ranked among 1 + {negatives} sampled negatives.",
                     }
                 )
     return out
