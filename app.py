@@ -92,7 +92,7 @@ st.subheader("Headline results", divider="gray")
 headline = tables.headline_metrics(
     run.metrics(),
     (stats or {}).get("names"),
-    negatives=(run.config().get("data") or {}).get("n_negatives", 199),
+    negatives=run.sampled_candidates()[0],
 )
 if headline:
     for col, m in zip(st.columns(len(headline)), headline):

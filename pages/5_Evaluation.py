@@ -26,9 +26,7 @@ if not metrics.get("test"):
 names = (page.attempt(run.stats) or {}).get("names")
 protocol = run.protocol()
 st.caption(protocol)
-data_cfg = run.config().get("data") or {}
-negatives = data_cfg.get("n_negatives", 199)
-drawn_by = data_cfg.get("negative_sampling", "popularity")
+negatives, drawn_by = run.sampled_candidates()
 baselines = run.baselines()
 sampled = tables.table2_frame(metrics, baselines, split="test", names=names)
 full = tables.table2_frame(metrics, baselines, split="test_full", names=names)

@@ -86,16 +86,18 @@ class LoadedRun:
         extra = (self.ckpt.get("config") or {}).get("extra") or {}
         return str(extra.get("source") or (self.ckpt.get("data") or {}).get("source") or "unknown")
 
+    def sampled_candidates(self) -> tuple[int, str]:
+        """(negatives per user, how they were drawn) of this run's sampled metrics."""
+        data_cfg = (self.ckpt.get("config") or {}).get("data") or {}
+        return int(data_cfg.get("n_negatives", 199)), str(data_cfg.get("negative_sampling", "popularity"))
+
     def protocol(self) -> str:
         """The evaluation protocol line of this run's tables (data/protocol.py): its source,
         its data's negatives and sampling, its training seed."""
-        data_cfg = (self.ckpt.get("config") or {}).get("data") or {}
+        negatives, sampling = self.sampled_candidates()
         seed = ((self.ckpt.get("config") or {}).get("train") or {}).get("seed")
         return protocol_line(
-            self.source(),
-            data_cfg.get("n_negatives"),
-            seeds=[seed] if isinstance(seed, int) else [],
-            sampling=data_cfg.get("negative_sampling"),
+            self.source(), negatives, seeds=[seed] if isinstance(seed, int) else [], sampling=sampling
         )
 
     def baselines(self) -> dict:

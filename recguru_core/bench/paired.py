@@ -42,6 +42,14 @@ def compute_tests(rows: list[dict], ranks: RanksLookup) -> list[dict]:
     TEST_METRICS and test of significance.TESTS, on per-user values averaged over the seeds
     both models have (metrics/significance.py); `p_holm`: Holm's correction over all comparisons
     of one overlap's table, per test."""
+    cache: dict[tuple, dict | None] = {}
+
+    def once(model, overlap, seed):  # each rank file is read once, not once per comparison
+        key = (model, overlap, seed)
+        if key not in cache:
+            cache[key] = ranks(model, overlap, seed)
+        return cache[key]
+
     out: list[dict] = []
     overlaps = sorted({r["overlap"] for r in rows}, key=lambda o: (o is not None, o or 0.0))
     for overlap in overlaps:
@@ -58,9 +66,9 @@ def compute_tests(rows: list[dict], ranks: RanksLookup) -> list[dict]:
             )
             for family in FAMILIES:
                 for domain in DOMAIN_KEYS:
-                    mine, s_me = seed_averaged_contributions(ranks, RECGURU, overlap, common, family, domain)
+                    mine, s_me = seed_averaged_contributions(once, RECGURU, overlap, common, family, domain)
                     theirs, s_th = seed_averaged_contributions(
-                        ranks, baseline, overlap, common, family, domain
+                        once, baseline, overlap, common, family, domain
                     )
                     if mine is None or theirs is None or s_me != s_th or len(mine) != len(theirs):
                         continue  # no per-user ranks on the same users and seeds: nothing to pair

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from ..common.errors import RecGuruError
-from ..data.protocol import protocol_line
+from ..data.protocol import overlap_label, protocol_line
 from ..metrics.ranking import METRIC_NAMES, N_BOOT, metric_contributions, paired_bootstrap
 from ..metrics.significance import ALPHA, TEST_METRICS, significant
 from .registry import DISPLAY_NAMES, MODEL_NAMES
@@ -19,10 +19,6 @@ FAMILIES = ("sampled", "full")
 DOMAIN_KEYS = ("A", "B")
 RECGURU = "recguru"
 BOOT_SEED = 0
-
-
-def overlap_label(overlap: float | None) -> str:
-    return "natural" if overlap is None else f"{overlap:g}"
 
 
 # --- validation ----------------------------------------------------------------------------

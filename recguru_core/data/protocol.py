@@ -11,7 +11,8 @@ from ..common.errors import RecGuruError
 from .sources import configs_from_spec, parse_source
 
 
-def _overlap_text(overlap) -> str:
+def overlap_label(overlap: float | None) -> str:
+    """An overlap ratio as the tables and file names spell it: 'natural' for None."""
     return "natural" if overlap is None else f"{overlap:g}"
 
 
@@ -37,9 +38,9 @@ def protocol_line(
     except RecGuruError:
         pass
     if isinstance(overlap, (list, tuple)):
-        where = ", ".join(_overlap_text(o) for o in overlap)
+        where = ", ".join(overlap_label(o) for o in overlap)
     else:
-        where = _overlap_text(overlap)
+        where = overlap_label(overlap)
     seeds = list(seeds)
     return (
         "Protocol: leave-one-out split by time (test = each user's last item, validation = the one "
